@@ -1,0 +1,38 @@
+"""What every `flask ...` command group of Headway shares."""
+
+import sys
+from typing import Any
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from app.errors import HeadwayError
+from config import ConfigError
+
+
+def database_error_line(exc: SQLAlchemyError) -> str:
+    """One readable line for a database error, without SQL or traceback."""
+    orig = getattr(exc, "orig", None)
+    detail = str(orig if orig is not None else exc).splitlines()[0]
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return f"the database connection was lost: {detail}"
+    return f"database error: {detail}"
+
+
+class HeadwayGroup(AppGroup):
+    """A command group whose expected failures end in one line on stderr and
+    exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (HeadwayError, ConfigError) as exc:
+            fail(str(exc))
+        except SQLAlchemyError as exc:
+            fail(database_error_line(exc))
+
+
+def fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)

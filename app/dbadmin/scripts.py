@@ -1,0 +1,72 @@
+"""The user's migration scripts and the database's stamp, read with Alembic's
+API directly (Flask-Migrate's functions print and exit: wrong for callers that
+need data)."""
+
+from collections.abc import Sequence
+
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import Script, ScriptDirectory
+from alembic.util import CommandError
+from flask import current_app
+from sqlalchemy.engine import Connection
+
+from app.errors import HeadwayError
+from app.models.headway import TABLE_PREFIX
+
+VERSION_TABLE = "alembic_version"
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Autogenerate filter for the user's schema (used by migrations/env.py)."""
+    if type_ == "table":
+        if name.startswith(TABLE_PREFIX) or name == VERSION_TABLE:
+            return False
+        # Reflected, unknown to the models: a legacy table the app does not
+        # map. Never propose dropping it.
+        if reflected and compare_to is None:
+            return False
+    return True
+
+
+def alembic_config(**attributes) -> AlembicConfig:
+    """The Alembic config of the user's migrations (needs an app context).
+
+    `attributes` reach migrations/env.py, e.g. `connection=` to run on a
+    connection of the caller's, `configure_logger=False` to leave logging alone.
+    """
+    config = current_app.extensions["migrate"].migrate.get_config()
+    config.attributes.update(attributes)
+    return config
+
+
+def script_directory() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def current_heads(connection: Connection) -> tuple[str, ...]:
+    """The revisions the database is stamped with; () when unversioned."""
+    return MigrationContext.configure(connection).get_current_heads()
+
+
+def resolve_revision(script: ScriptDirectory, rev: str) -> Script:
+    """One revision from an id, a unique prefix or `head`; HeadwayError if not."""
+    try:
+        revisions = script.get_revisions(rev)
+    except CommandError as exc:
+        raise HeadwayError(f"unknown revision {rev!r}: {exc}") from None
+    revisions = [r for r in revisions if r is not None]
+    if len(revisions) != 1:
+        raise HeadwayError(
+            f"{rev!r} names {len(revisions)} revisions; give exactly one"
+        )
+    return revisions[0]
+
+
+def revisions_in_order(script: ScriptDirectory) -> list[Script]:
+    """Every revision, oldest first (parents before children)."""
+    return list(reversed(list(script.walk_revisions("base", "heads"))))
+
+
+def describe(revisions: Sequence[str]) -> str:
+    return ", ".join(revisions) if revisions else "base"

@@ -1,0 +1,3 @@
+from app.cli import HeadwayGroup
+
+demo_cli = HeadwayGroup("demo", help="Demo data.")

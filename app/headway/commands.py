@@ -1,0 +1,44 @@
+"""The `flask headway` group: Headway's own tables and its first account."""
+
+import os
+import secrets
+
+import click
+
+from app.auth.accounts import create_user, has_active_admin
+from app.cli import HeadwayGroup
+from app.dbadmin.scripts import describe
+from app.errors import HeadwayError
+from app.extensions import db
+from app.headway.schema import headway_revisions, init_headway_tables
+
+headway_cli = HeadwayGroup("headway", help="Headway's own tables and accounts.")
+
+
+@headway_cli.command("init")
+def init_command() -> None:
+    """Create or upgrade Headway's own tables (headway_*). Idempotent; touches
+    nothing of the user's schema."""
+    revisions = init_headway_tables(db.engine)
+    click.echo(f"Headway tables at {describe(revisions)}")
+
+
+@headway_cli.command("ensure-admin")
+@click.option("--username", default="admin", show_default=True)
+def ensure_admin_command(username: str) -> None:
+    """Create an admin account when there is no active one. The password comes
+    from HEADWAY_ADMIN_PASSWORD, or is generated and printed once."""
+    applied, heads = headway_revisions(db.engine)
+    if set(applied) != set(heads):
+        raise HeadwayError("Headway's tables are not set up: run `flask headway init`")
+    if has_active_admin():
+        click.echo("An admin account exists; nothing to do.")
+        return
+    password = os.environ.get("HEADWAY_ADMIN_PASSWORD")
+    generated = not password
+    if generated:
+        password = secrets.token_urlsafe(18)
+    create_user(username, password, role="admin")
+    click.echo(f"Created admin account {username!r}.")
+    if generated:
+        click.echo(f"Its password (shown once, not stored): {password}")

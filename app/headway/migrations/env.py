@@ -1,0 +1,36 @@
+"""Alembic environment for Headway's own tables (`flask headway init`).
+
+Separate from the user's history in migrations/: its own version table
+(headway_alembic_version) and only `headway_*` tables, so that `flask db
+downgrade` never touches accounts or the audit trail, and `flask db stamp`
+means what it says about the user's schema.
+"""
+
+from alembic import context
+from flask import current_app
+
+from app.headway.schema import VERSION_TABLE, include_object
+
+config = context.config
+db = current_app.extensions["migrate"].db
+
+
+def run_migrations(connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=db.metadata,
+        version_table=VERSION_TABLE,
+        include_object=include_object,
+        compare_type=True,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connection = config.attributes.get("connection")
+if connection is not None:
+    run_migrations(connection)
+else:
+    with db.engine.connect() as connection:
+        run_migrations(connection)

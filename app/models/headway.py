@@ -1,0 +1,100 @@
+"""Headway's own tables: accounts, API tokens, migration jobs and the audit trail.
+
+They are not part of the user's schema history: they carry the `headway_`
+prefix, are ignored by migrations/env.py and are versioned by their own small
+migration environment (app/headway/migrations, table headway_alembic_version),
+applied with `flask headway init`.
+"""
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from app.extensions import db
+
+TABLE_PREFIX = "headway_"
+ROLES = ("viewer", "operator", "admin")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class User(db.Model):
+    __tablename__ = "headway_users"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    username: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    password_hash: so.Mapped[str] = so.mapped_column(sa.String(255))
+    role: so.Mapped[str] = so.mapped_column(sa.String(16), default="viewer")
+    active: so.Mapped[bool] = so.mapped_column(default=True)
+    # Part of the login session id: rotating it ends every existing session.
+    session_token: so.Mapped[str] = so.mapped_column(sa.String(64))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    last_login_at: so.Mapped[datetime | None]
+    failed_logins: so.Mapped[int] = so.mapped_column(default=0)
+    locked_until: so.Mapped[datetime | None]
+
+    tokens: so.Mapped[list["ApiToken"]] = so.relationship(back_populates="user")
+
+    def __repr__(self) -> str:
+        return f"<User {self.username} ({self.role})>"
+
+
+class ApiToken(db.Model):
+    __tablename__ = "headway_api_tokens"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("headway_users.id", ondelete="CASCADE"), index=True
+    )
+    name: so.Mapped[str] = so.mapped_column(sa.String(64), default="")
+    # SHA-256 of the token; the token itself is shown once and never stored.
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    last_used_at: so.Mapped[datetime | None]
+    revoked_at: so.Mapped[datetime | None]
+
+    user: so.Mapped[User] = so.relationship(back_populates="tokens")
+
+
+class MigrationJob(db.Model):
+    __tablename__ = "headway_jobs"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    action: so.Mapped[str] = so.mapped_column(sa.String(16))
+    target: so.Mapped[str] = so.mapped_column(sa.String(255))
+    purge: so.Mapped[bool] = so.mapped_column(default=False)
+    requested_by: so.Mapped[str] = so.mapped_column(sa.String(255))
+    from_revisions: so.Mapped[str] = so.mapped_column(sa.String(1024), default="")
+    to_revisions: so.Mapped[str | None] = so.mapped_column(sa.String(1024))
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), index=True)
+    pid: so.Mapped[int | None]
+    host: so.Mapped[str | None] = so.mapped_column(sa.String(255))
+    started_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    finished_at: so.Mapped[datetime | None]
+    error: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    log: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+
+
+class MigrationAudit(db.Model):
+    """One row per step applied to the user's schema, by the web or the CLI."""
+
+    __tablename__ = "headway_audit"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    # upgrade, downgrade, stamp or adopt
+    action: so.Mapped[str] = so.mapped_column(sa.String(16))
+    revision: so.Mapped[str | None] = so.mapped_column(sa.String(255), index=True)
+    from_revisions: so.Mapped[str] = so.mapped_column(sa.String(1024), default="")
+    to_revisions: so.Mapped[str] = so.mapped_column(sa.String(1024), default="")
+    started_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, index=True)
+    duration_ms: so.Mapped[int | None]
+    success: so.Mapped[bool] = so.mapped_column(default=True)
+    error: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    actor: so.Mapped[str] = so.mapped_column(sa.String(255))
+    checksum: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    job_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("headway_jobs.id", ondelete="SET NULL"), index=True
+    )

@@ -1,0 +1,113 @@
+"""Configuration classes, read from the environment (and `.env`, if present).
+
+`HEADWAY_CONFIG` picks the class: `development` (the default), `production`
+or `testing`.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+load_dotenv(BASE_DIR / ".env")
+
+
+class ConfigError(Exception):
+    """The configuration cannot start the application."""
+
+
+def _instance_secret_key() -> str:
+    """A random key kept under instance/ so that every gunicorn worker and every
+    restart signs sessions with the same key, without a guessable default."""
+    path = INSTANCE_DIR / "secret_key"
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or (
+        f"sqlite:///{INSTANCE_DIR / 'headway.db'}"
+    )
+    # Connections can sit idle in the pool longer than the MySQL wait_timeout.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    MIGRATIONS_DIR = str(BASE_DIR / "migrations")
+    # Where `flask db verify/adopt` build a revision's schema on MySQL/MariaDB:
+    # databases named with this prefix on the same server.
+    SCRATCH_DATABASE_PREFIX = os.environ.get(
+        "HEADWAY_SCRATCH_PREFIX", "headway_scratch_"
+    )
+    ARGON2_TIME_COST = int(os.environ.get("HEADWAY_ARGON2_TIME_COST", "3"))
+    ARGON2_MEMORY_COST = int(os.environ.get("HEADWAY_ARGON2_MEMORY_COST", "65536"))
+
+    @classmethod
+    def prepare(cls) -> None:
+        """Fill in what can be derived; raise ConfigError when it cannot run."""
+
+
+class DevelopmentConfig(Config):
+    @classmethod
+    def prepare(cls) -> None:
+        if not cls.SECRET_KEY:
+            cls.SECRET_KEY = _instance_secret_key()
+        super().prepare()
+
+
+class ProductionConfig(Config):
+    @classmethod
+    def prepare(cls) -> None:
+        missing = [
+            name for name in ("SECRET_KEY", "DATABASE_URL") if not os.environ.get(name)
+        ]
+        if missing:
+            raise ConfigError(
+                f"production configuration needs {' and '.join(missing)} "
+                "in the environment"
+            )
+        super().prepare()
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "testing"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or "sqlite://"
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 1024
+
+
+def check_database_url(url: str) -> None:
+    """Raise ConfigError unless `url` names a database SQLAlchemy can drive."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(url).get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise ConfigError(f"DATABASE_URL is not a usable database URL: {exc}") from None
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "production": ProductionConfig,
+    "testing": TestingConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    name = os.environ.get("HEADWAY_CONFIG", "development")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ConfigError(
+            f"HEADWAY_CONFIG={name!r} is unknown; use one of {', '.join(CONFIGS)}"
+        ) from None

@@ -1,0 +1,91 @@
+"""Alembic environment for the user's schema (`flask db ...`).
+
+Differences from Flask-Migrate's stock env.py, each for a reason:
+- the app's loggers stay alive after an in-process run (no silencing fileConfig);
+- a caller may hand in its own connection (`config.attributes["connection"]`),
+  which is how Headway builds a revision's schema in a scratch database;
+- `include_object` never proposes dropping what the models don't know (legacy
+  tables, views) and leaves Headway's own `headway_*` tables alone;
+- batch mode on SQLite only, with foreign keys off while migrating, so a batch
+  table rebuild cannot cascade-delete rows of the tables that reference it.
+"""
+
+import logging
+from logging.config import fileConfig
+
+from alembic import context
+from flask import current_app
+
+from app.dbadmin.scripts import include_object
+
+config = context.config
+
+if config.attributes.get("configure_logger", True) and config.config_file_name:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+logger = logging.getLogger("alembic.env")
+
+migrate_ext = current_app.extensions["migrate"]
+target_metadata = migrate_ext.db.metadata
+
+
+def process_revision_directives(context, revision, directives):
+    # An autogenerate that finds nothing writes no empty revision file.
+    if getattr(config.cmd_opts, "autogenerate", False):
+        script = directives[0]
+        if script.upgrade_ops.is_empty():
+            directives[:] = []
+            logger.info("No changes in schema detected.")
+
+
+def configure_args(dialect_name: str) -> dict:
+    args = dict(migrate_ext.configure_args)
+    args.setdefault("process_revision_directives", process_revision_directives)
+    args["include_object"] = include_object
+    args["compare_type"] = True
+    args["render_as_batch"] = dialect_name == "sqlite"
+    return args
+
+
+def run_migrations_offline() -> None:
+    engine = migrate_ext.db.engine
+    context.configure(
+        url=engine.url,
+        target_metadata=target_metadata,
+        literal_binds=True,
+        **configure_args(engine.dialect.name),
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations(connection) -> None:
+    if connection.dialect.name == "sqlite":
+        # Outside any transaction, or SQLite ignores it; committed at once so
+        # that Alembic still begins (and commits) its own transaction.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        **configure_args(connection.dialect.name),
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        run_migrations(connection)
+        return
+    with migrate_ext.db.engine.connect() as connection:
+        run_migrations(connection)
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
