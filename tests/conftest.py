@@ -1,0 +1,90 @@
+"""Fixtures: every database test runs on SQLite, and on MySQL/MariaDB too when
+TEST_DATABASE_URL is set. Each test gets a database of its own, dropped after."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from app import create_app
+from app.extensions import db
+from config import TestingConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+MYSQL_URL = os.environ.get("TEST_DATABASE_URL")
+DIALECTS = ["sqlite"] + (["mysql"] if MYSQL_URL else [])
+
+
+def mysql_server_url() -> sa.URL:
+    return sa.make_url(MYSQL_URL)
+
+
+@pytest.fixture(params=DIALECTS)
+def database_url(request, tmp_path):
+    """The URL of a new, empty database of each dialect under test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'headway.db'}"
+        return
+    server = mysql_server_url()
+    name = f"{server.database or 'headway_test'}_{secrets.token_hex(4)}"
+    admin = sa.create_engine(server.set(database=""), poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(
+            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 "
+            "COLLATE utf8mb4_general_ci"
+        )
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.dispose()
+
+
+@pytest.fixture
+def app(database_url):
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def engine(app):
+    with app.app_context():
+        yield db.engine
+
+
+def run_flask(*args: str, database_url: str | None = None, **env: str):
+    """Run `flask ARGS` in a subprocess from the project root, as a user would."""
+    full_env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "SECRET_KEY", "HEADWAY_CONFIG")
+    }
+    full_env["HEADWAY_CONFIG"] = "testing"
+    if database_url:
+        full_env["DATABASE_URL"] = database_url
+    full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "flask", *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

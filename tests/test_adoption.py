@@ -1,0 +1,218 @@
+"""Bringing a legacy database under migrations: adopt, upgrade, downgrade,
+verify, on every dialect under test."""
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from app.dbadmin.schema import compare_schemas
+from app.dbadmin.scripts import include_object
+from app.demo.legacy import create_legacy
+from app.extensions import db
+from tests.helpers import data_fingerprint, table_names, user_schema, version_rows
+
+SCALE = 0.005  # 50 employees, ~475 salaries: every table has rows
+
+
+@pytest.fixture
+def legacy(app, engine):
+    """A legacy database made from plain DDL, unversioned, with data."""
+    create_legacy(engine, scale=SCALE, seed=7)
+    return engine
+
+
+def test_adopt_upgrade_check_downgrade_keeps_tables_and_data(app, runner, legacy):
+    schema_before = user_schema(legacy)
+    data_before = data_fingerprint(legacy)
+    assert all(count > 0 for count, _ in data_before.values())
+
+    result = runner.invoke(args=["db", "adopt"])
+    assert result.exit_code == 0, result.output
+    assert "adopted at 0001_baseline" in result.output
+    assert version_rows(legacy) == ["0001_baseline"]
+    # Adoption touched no table: only alembic_version is new.
+    assert compare_schemas(user_schema(legacy), schema_before) == []
+    assert compare_schemas(schema_before, user_schema(legacy)) == []
+    assert data_fingerprint(legacy) == data_before
+
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert version_rows(legacy) == ["0002_employee_email"]
+    result = runner.invoke(args=["db", "check"])
+    assert result.exit_code == 0, result.output
+    assert data_fingerprint(legacy) == data_before
+    result = runner.invoke(args=["db", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "matches 0002_employee_email" in result.output
+
+    result = runner.invoke(args=["db", "downgrade", "0001_baseline"])
+    assert result.exit_code == 0, result.output
+    schema_after = user_schema(legacy)
+    assert compare_schemas(schema_after, schema_before) == []
+    assert compare_schemas(schema_before, schema_after) == []
+    assert data_fingerprint(legacy) == data_before
+    result = runner.invoke(args=["db", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "matches 0001_baseline" in result.output
+
+
+def test_new_empty_database_is_built_by_the_migrations(app, runner, engine, tmp_path):
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["db", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "matches 0002_employee_email" in result.output
+    result = runner.invoke(args=["db", "check"])
+    assert result.exit_code == 0, result.output
+
+    # The same six tables (and views) as the legacy DDL makes, plus the email
+    # column and its index, and nothing else.
+    built = user_schema(engine)
+    with app.app_context():
+        db.engine.dispose()
+    reference = _legacy_reference_schema(app, engine)
+    assert set(built.tables) == set(reference.tables)
+    assert built.views == reference.views == {"dept_emp_latest_date", "current_dept_emp"}
+    assert compare_schemas(built, reference) == [
+        "column employees.email: not in the expected schema",
+        "index employees.ix_employees_email: not in the expected schema",
+    ]
+
+
+def _legacy_reference_schema(app, engine):
+    """The schema the legacy DDL gives on this dialect, in a fresh database."""
+    from app.dbadmin.scratch import scratch_engine
+
+    with app.app_context(), scratch_engine(engine) as scratch:
+        create_legacy(scratch, scale=SCALE)
+        return user_schema(scratch)
+
+
+def _recreate_salaries(engine, column_sql: str, fk_sql: str) -> None:
+    with engine.connect() as conn:
+        conn.exec_driver_sql("DROP TABLE salaries")
+        conn.exec_driver_sql(
+            "CREATE TABLE salaries (emp_no INT NOT NULL, "
+            f"{column_sql}, from_date DATE NOT NULL, to_date DATE NOT NULL, "
+            f"PRIMARY KEY (emp_no, from_date), {fk_sql})"
+        )
+        conn.commit()
+
+
+CASCADE_FK = "FOREIGN KEY (emp_no) REFERENCES employees (emp_no) ON DELETE CASCADE"
+
+# (how the legacy database is damaged, the difference verify must name)
+DAMAGES = {
+    "type": (
+        lambda e: _recreate_salaries(e, "salary BIGINT NOT NULL", CASCADE_FK),
+        "column salaries.salary: type is BIGINT, expected INTEGER",
+    ),
+    "nullability": (
+        lambda e: _recreate_salaries(e, "salary INT NULL", CASCADE_FK),
+        "column salaries.salary: nullable, expected NOT NULL",
+    ),
+    "on_delete": (
+        lambda e: _recreate_salaries(
+            e,
+            "salary INT NOT NULL",
+            "FOREIGN KEY (emp_no) REFERENCES employees (emp_no)",
+        ),
+        "foreign key salaries(emp_no) -> employees(emp_no): "
+        "ON DELETE NO ACTION, expected ON DELETE CASCADE",
+    ),
+    "missing_table": (
+        lambda e: _execute(e, "DROP TABLE salaries"),
+        "table salaries: missing",
+    ),
+    "missing_column": (
+        lambda e: _execute(e, "ALTER TABLE titles DROP COLUMN to_date"),
+        "column titles.to_date: missing",
+    ),
+}
+
+
+def _execute(engine, sql: str) -> None:
+    with engine.connect() as conn:
+        conn.exec_driver_sql(sql)
+        conn.commit()
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_adopt_refuses_a_database_that_differs(app, runner, legacy, damage):
+    damage_fn, expected = DAMAGES[damage]
+    damage_fn(legacy)
+    if legacy.dialect.name == "mysql":
+        expected = expected.replace("INTEGER", "INTEGER(11)")
+        expected = expected.replace("BIGINT", "BIGINT(20)")
+
+    result = runner.invoke(args=["db", "adopt"])
+    assert result.exit_code == 1
+    assert "no revision matches; nothing was written" in result.output
+    assert "does not match 0001_baseline" in result.output
+    assert expected in result.output
+    # Not even an empty version table.
+    assert "alembic_version" not in table_names(legacy)
+
+    result = runner.invoke(args=["db", "verify", "0001_baseline"])
+    assert result.exit_code == 1
+    assert expected in result.output
+    assert "alembic_version" not in table_names(legacy)
+
+
+def test_adopt_refuses_a_versioned_database(app, runner, legacy):
+    assert runner.invoke(args=["db", "stamp", "0001_baseline"]).exit_code == 0
+    result = runner.invoke(args=["db", "adopt"])
+    assert result.exit_code == 1
+    assert "already versioned (at 0001_baseline)" in result.output
+    assert version_rows(legacy) == ["0001_baseline"]
+
+
+def test_adopt_to_and_dry_run(app, runner, legacy):
+    result = runner.invoke(args=["db", "adopt", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "would adopt at 0001_baseline" in result.output
+    assert "alembic_version" not in table_names(legacy)
+
+    result = runner.invoke(args=["db", "adopt", "--to", "0002_employee_email"])
+    assert result.exit_code == 1
+    assert "column employees.email: missing" in result.output
+    assert "alembic_version" not in table_names(legacy)
+
+    result = runner.invoke(args=["db", "adopt", "--to", "0001"])
+    assert result.exit_code == 0, result.output
+    assert "adopted at 0001_baseline" in result.output
+
+
+def test_adopt_finds_the_newest_matching_revision(app, runner, legacy):
+    _execute(legacy, "ALTER TABLE employees ADD COLUMN email VARCHAR(255) NULL")
+    _execute(legacy, "CREATE INDEX ix_employees_email ON employees (email)")
+    result = runner.invoke(args=["db", "adopt"])
+    assert result.exit_code == 0, result.output
+    assert "adopted at 0002_employee_email" in result.output
+    assert version_rows(legacy) == ["0002_employee_email"]
+
+
+def test_verify_names_a_missing_index(app, runner, engine):
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    _execute(engine, "DROP INDEX ix_employees_email ON employees"
+             if engine.dialect.name == "mysql" else "DROP INDEX ix_employees_email")
+    result = runner.invoke(args=["db", "verify"])
+    assert result.exit_code == 1
+    assert "index employees.ix_employees_email (email): missing" in result.output
+
+
+def test_autogenerate_never_proposes_dropping_unknown_tables(app, runner, legacy):
+    assert runner.invoke(args=["db", "adopt"]).exit_code == 0
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(args=["headway", "init"]).exit_code == 0
+    _execute(legacy, "CREATE TABLE payroll_export (id INT NOT NULL PRIMARY KEY)")
+
+    with app.app_context(), legacy.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"include_object": include_object, "compare_type": True}
+        )
+        assert compare_metadata(context, db.metadata) == []
+    result = runner.invoke(args=["db", "check"])
+    assert result.exit_code == 0, result.output
+    # The headway tables and the unknown table are still there.
+    assert {"payroll_export", "headway_users", "headway_audit"} <= table_names(legacy)
