@@ -5,7 +5,7 @@ from typing import Any
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from app.errors import HeadwayError
 from config import ConfigError
@@ -17,6 +17,8 @@ def database_error_line(exc: SQLAlchemyError) -> str:
     detail = str(orig if orig is not None else exc).splitlines()[0]
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return f"the database connection was lost: {detail}"
+    if isinstance(exc, OperationalError):
+        return f"cannot use the database: {detail}"
     return f"database error: {detail}"
 
 

@@ -23,6 +23,21 @@ def mysql_server_url() -> sa.URL:
     return sa.make_url(MYSQL_URL)
 
 
+def pytest_sessionstart(session):
+    """With TEST_DATABASE_URL set, an unreachable server fails the run at once
+    instead of quietly testing SQLite only."""
+    if not MYSQL_URL:
+        return
+    engine = sa.create_engine(mysql_server_url().set(database=""))
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.SQLAlchemyError as exc:
+        pytest.exit(f"TEST_DATABASE_URL is unreachable: {exc.orig}", returncode=1)
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(params=DIALECTS)
 def database_url(request, tmp_path):
     """The URL of a new, empty database of each dialect under test."""

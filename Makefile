@@ -1,0 +1,50 @@
+# Two commands: `make run` and `make test`. Both set everything up first.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask
+
+.PHONY: run setup test lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.installed
+
+## setup: the demo database (embedded SQLite default only), Headway's tables, an admin
+setup: $(VENV)/.installed
+	$(FLASK) demo prepare
+	$(FLASK) headway init
+	$(FLASK) headway ensure-admin
+
+## run: set up, then serve with gunicorn on 127.0.0.1:8000 (see gunicorn.conf.py)
+run: setup
+	$(BIN)/gunicorn wsgi:app
+
+## test: the whole suite; on MySQL/MariaDB too when TEST_DATABASE_URL is set
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## bench: the benchmarks under bench/ (MariaDB ones need BENCH_MYSQL_URL or the local server)
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/legacy_load.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,115 @@
+"""Bad input on the command line: one clear line on stderr, a non-zero exit,
+never a traceback. Run as a user would, in a subprocess."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import MYSQL_URL, ROOT, mysql_server_url, run_flask
+
+
+def assert_clean_failure(result, *expected: str) -> None:
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    for text in expected:
+        assert text in result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if "Error" in line]
+    assert len(error_lines) == 1, result.stderr
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unknown_revision(database_url):
+    assert run_flask("db", "upgrade", database_url=database_url).returncode == 0
+    result = run_flask("db", "verify", "nosuchrev", database_url=database_url)
+    assert_clean_failure(result, "unknown revision 'nosuchrev'")
+    result = run_flask("db", "upgrade", "nosuchrev", database_url=database_url)
+    assert_clean_failure(result, "nosuchrev")
+    result = run_flask("db", "adopt", "--to", "nosuchrev", database_url=database_url)
+    assert_clean_failure(result, "already versioned")
+
+
+def test_unknown_revision_on_unversioned_database(database_url):
+    result = run_flask("db", "adopt", "--to", "nosuchrev", database_url=database_url)
+    assert_clean_failure(result, "unknown revision 'nosuchrev'")
+
+
+@pytest.mark.parametrize("command", [["db", "current"], ["db", "verify"],
+                                     ["db", "adopt"], ["headway", "init"]])
+def test_unreachable_database(command):
+    url = f"mysql+pymysql://root@127.0.0.1:{closed_port()}/headway"
+    result = run_flask(*command, database_url=url)
+    assert_clean_failure(result, "Can't connect")
+
+
+def test_unreachable_sqlite_file(tmp_path):
+    url = f"sqlite:///{tmp_path}/no/such/dir/headway.db"
+    result = run_flask("db", "current", database_url=url)
+    assert_clean_failure(result, "unable to open database file")
+
+
+@pytest.mark.skipif(not MYSQL_URL, reason="needs TEST_DATABASE_URL")
+def test_wrong_credentials():
+    url = mysql_server_url().set(username="headway_nobody", password="wrong")
+    result = run_flask(
+        "db", "current", database_url=url.render_as_string(hide_password=False)
+    )
+    assert_clean_failure(result, "Access denied")
+    assert "wrong" not in result.stderr  # the password is never echoed
+
+
+def test_malformed_database_url():
+    result = run_flask("db", "current", database_url="nosuchdialect://x")
+    assert_clean_failure(result, "DATABASE_URL is not a usable database URL")
+
+
+def test_unknown_config_name():
+    result = run_flask("db", "current", HEADWAY_CONFIG="staging")
+    assert_clean_failure(result, "HEADWAY_CONFIG='staging' is unknown")
+
+
+def test_production_needs_secret_key_and_database_url():
+    result = run_flask("db", "current", HEADWAY_CONFIG="production")
+    assert_clean_failure(
+        result, "production configuration needs SECRET_KEY and DATABASE_URL"
+    )
+    result = run_flask(
+        "db", "current", HEADWAY_CONFIG="production", DATABASE_URL="sqlite://"
+    )
+    assert_clean_failure(result, "production configuration needs SECRET_KEY")
+
+
+def test_gunicorn_refuses_production_without_secret_key():
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DATABASE_URL")
+    }
+    env["HEADWAY_CONFIG"] = "production"
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{closed_port()}",
+         "wsgi:app"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "production configuration needs SECRET_KEY and DATABASE_URL" in (
+        result.stderr
+    )
+
+
+def test_adopt_on_a_database_with_nothing_in_it(database_url):
+    result = run_flask("db", "adopt", database_url=database_url)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "no revision matches; nothing was written" in result.stderr
+    assert "table employees: missing" in result.stderr
+    engine = sa.create_engine(database_url)
+    assert "alembic_version" not in sa.inspect(engine).get_table_names()
+    engine.dispose()

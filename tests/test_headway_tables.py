@@ -1,0 +1,103 @@
+"""Headway's own tables live beside the user's schema, under their own history."""
+
+from app.demo.legacy import create_legacy
+from app.headway.schema import VERSION_TABLE
+from tests.helpers import data_fingerprint, table_names, version_rows
+
+HEADWAY_TABLES = {"headway_users", "headway_api_tokens", "headway_jobs", "headway_audit"}
+
+
+def test_init_is_idempotent_and_touches_nothing_else(runner, engine):
+    create_legacy(engine, scale=0.003)
+    before = table_names(engine)
+    data = data_fingerprint(engine)
+
+    for _ in range(2):
+        result = runner.invoke(args=["headway", "init"])
+        assert result.exit_code == 0, result.output
+        assert "Headway tables at 0001_headway_tables" in result.output
+
+    assert table_names(engine) - before == HEADWAY_TABLES | {VERSION_TABLE}
+    assert version_rows(engine, VERSION_TABLE) == ["0001_headway_tables"]
+    # The user's schema stays unversioned and its data untouched.
+    assert version_rows(engine) is None
+    assert data_fingerprint(engine) == data
+
+
+def test_user_schema_history_never_touches_headway_tables(runner, engine):
+    assert runner.invoke(args=["headway", "init"]).exit_code == 0
+    assert runner.invoke(args=["headway", "ensure-admin"]).exit_code == 0
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+
+    result = runner.invoke(args=["db", "downgrade", "base"])
+    assert result.exit_code == 0, result.output
+    assert table_names(engine) == HEADWAY_TABLES | {VERSION_TABLE, "alembic_version"}
+    with engine.connect() as conn:
+        users = conn.exec_driver_sql("SELECT username FROM headway_users").all()
+    assert users == [("admin",)]
+
+    result = runner.invoke(args=["db", "stamp", "head"])
+    assert result.exit_code == 0
+    assert version_rows(engine) == ["0002_employee_email"]
+    assert version_rows(engine, VERSION_TABLE) == ["0001_headway_tables"]
+
+
+def test_stamp_head_on_the_legacy_database(runner, engine):
+    """`flask db stamp head` works as Flask-Migrate documents it: it writes the
+    version and nothing else."""
+    create_legacy(engine, scale=0.003)
+    data = data_fingerprint(engine)
+    before = table_names(engine)
+    result = runner.invoke(args=["db", "stamp", "0001_baseline"])
+    assert result.exit_code == 0, result.output
+    assert table_names(engine) - before == {"alembic_version"}
+    assert data_fingerprint(engine) == data
+
+
+def test_ensure_admin(runner, engine, monkeypatch):
+    result = runner.invoke(args=["headway", "ensure-admin"])
+    assert result.exit_code == 1
+    assert "run `flask headway init`" in result.output
+    assert runner.invoke(args=["headway", "init"]).exit_code == 0
+
+    monkeypatch.setenv("HEADWAY_ADMIN_PASSWORD", "too-short")
+    result = runner.invoke(args=["headway", "ensure-admin"])
+    assert result.exit_code == 1
+    assert "at least 12 characters" in result.output
+
+    monkeypatch.delenv("HEADWAY_ADMIN_PASSWORD")
+    result = runner.invoke(args=["headway", "ensure-admin"])
+    assert result.exit_code == 0, result.output
+    password = result.output.strip().splitlines()[-1].rsplit(" ", 1)[-1]
+    assert len(password) >= 12
+
+    result = runner.invoke(args=["headway", "ensure-admin"])
+    assert result.exit_code == 0
+    assert "An admin account exists" in result.output
+    assert password not in result.output
+
+    with engine.connect() as conn:
+        stored = conn.exec_driver_sql(
+            "SELECT username, role, password_hash FROM headway_users"
+        ).all()
+    assert [(u, r) for u, r, _ in stored] == [("admin", "admin")]
+    assert stored[0][2].startswith("$argon2id$")
+    assert password not in stored[0][2]
+
+
+def test_ensure_admin_takes_the_password_from_the_environment(
+    app, runner, monkeypatch
+):
+    from app.auth.passwords import verify_password
+    from app.extensions import db
+    from app.models import User
+
+    assert runner.invoke(args=["headway", "init"]).exit_code == 0
+    monkeypatch.setenv("HEADWAY_ADMIN_PASSWORD", "correct horse battery")
+    result = runner.invoke(args=["headway", "ensure-admin"])
+    assert result.exit_code == 0, result.output
+    assert "correct horse battery" not in result.output
+    with app.app_context():
+        user = db.session.scalar(db.select(User))
+        assert verify_password(user.password_hash, "correct horse battery")
+        assert not verify_password(user.password_hash, "wrong password!!")
