@@ -15,6 +15,9 @@ INSTANCE_DIR = BASE_DIR / "instance"
 
 load_dotenv(BASE_DIR / ".env")
 
+# The embedded default: no server needed.
+DEFAULT_DATABASE_URI = f"sqlite:///{INSTANCE_DIR / 'headway.db'}"
+
 
 class ConfigError(Exception):
     """The configuration cannot start the application."""
@@ -36,9 +39,7 @@ def _instance_secret_key() -> str:
 
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY")
-    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or (
-        f"sqlite:///{INSTANCE_DIR / 'headway.db'}"
-    )
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URI
     # Connections can sit idle in the pool longer than the MySQL wait_timeout.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     MIGRATIONS_DIR = str(BASE_DIR / "migrations")

@@ -49,8 +49,7 @@ def database_url(request, tmp_path):
     admin = sa.create_engine(server.set(database=""), poolclass=sa.pool.NullPool)
     with admin.connect() as conn:
         conn.exec_driver_sql(
-            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 "
-            "COLLATE utf8mb4_general_ci"
+            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
         )
     try:
         yield server.set(database=name).render_as_string(hide_password=False)

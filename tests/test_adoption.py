@@ -72,7 +72,9 @@ def test_new_empty_database_is_built_by_the_migrations(app, runner, engine, tmp_
         db.engine.dispose()
     reference = _legacy_reference_schema(app, engine)
     assert set(built.tables) == set(reference.tables)
-    assert built.views == reference.views == {"dept_emp_latest_date", "current_dept_emp"}
+    assert (
+        built.views == reference.views == {"dept_emp_latest_date", "current_dept_emp"}
+    )
     assert compare_schemas(built, reference) == [
         "column employees.email: not in the expected schema",
         "index employees.ix_employees_email: not in the expected schema",
@@ -194,8 +196,12 @@ def test_adopt_finds_the_newest_matching_revision(app, runner, legacy):
 
 def test_verify_names_a_missing_index(app, runner, engine):
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
-    _execute(engine, "DROP INDEX ix_employees_email ON employees"
-             if engine.dialect.name == "mysql" else "DROP INDEX ix_employees_email")
+    _execute(
+        engine,
+        "DROP INDEX ix_employees_email ON employees"
+        if engine.dialect.name == "mysql"
+        else "DROP INDEX ix_employees_email",
+    )
     result = runner.invoke(args=["db", "verify"])
     assert result.exit_code == 1
     assert "index employees.ix_employees_email (email): missing" in result.output

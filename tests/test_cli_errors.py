@@ -42,8 +42,10 @@ def test_unknown_revision_on_unversioned_database(database_url):
     assert_clean_failure(result, "unknown revision 'nosuchrev'")
 
 
-@pytest.mark.parametrize("command", [["db", "current"], ["db", "verify"],
-                                     ["db", "adopt"], ["headway", "init"]])
+@pytest.mark.parametrize(
+    "command",
+    [["db", "current"], ["db", "verify"], ["db", "adopt"], ["headway", "init"]],
+)
 def test_unreachable_database(command):
     url = f"mysql+pymysql://root@127.0.0.1:{closed_port()}/headway"
     result = run_flask(*command, database_url=url)
@@ -93,9 +95,19 @@ def test_gunicorn_refuses_production_without_secret_key():
     }
     env["HEADWAY_CONFIG"] = "production"
     result = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{closed_port()}",
-         "wsgi:app"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{closed_port()}",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "Traceback" not in result.stderr

@@ -4,7 +4,12 @@ from app.demo.legacy import create_legacy
 from app.headway.schema import VERSION_TABLE
 from tests.helpers import data_fingerprint, table_names, version_rows
 
-HEADWAY_TABLES = {"headway_users", "headway_api_tokens", "headway_jobs", "headway_audit"}
+HEADWAY_TABLES = {
+    "headway_users",
+    "headway_api_tokens",
+    "headway_jobs",
+    "headway_audit",
+}
 
 
 def test_init_is_idempotent_and_touches_nothing_else(runner, engine):
@@ -85,9 +90,7 @@ def test_ensure_admin(runner, engine, monkeypatch):
     assert password not in stored[0][2]
 
 
-def test_ensure_admin_takes_the_password_from_the_environment(
-    app, runner, monkeypatch
-):
+def test_ensure_admin_takes_the_password_from_the_environment(app, runner, monkeypatch):
     from app.auth.passwords import verify_password
     from app.extensions import db
     from app.models import User
