@@ -1,14 +1,20 @@
 """Bringing a legacy database under migrations: adopt, upgrade, downgrade,
 verify, on every dialect under test."""
 
+import os
+import secrets
+
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from app import create_app
 from app.dbadmin.schema import compare_schemas
 from app.dbadmin.scripts import include_object
 from app.demo.legacy import create_legacy
 from app.extensions import db
+from config import TestingConfig
 from tests.helpers import data_fingerprint, table_names, user_schema, version_rows
 
 SCALE = 0.005  # 50 employees, ~475 salaries: every table has rows
@@ -222,3 +228,48 @@ def test_autogenerate_never_proposes_dropping_unknown_tables(app, runner, legacy
     assert result.exit_code == 0, result.output
     # The headway tables and the unknown table are still there.
     assert {"payroll_export", "headway_users", "headway_audit"} <= table_names(legacy)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL"), reason="needs TEST_DATABASE_URL"
+)
+def test_verify_without_the_scratch_privilege_says_what_to_grant(database_url):
+    """A login limited to its own database cannot build a revision's schema:
+    verify and adopt say which grant is missing, and write nothing."""
+    if not database_url.startswith("mysql"):
+        pytest.skip("MySQL/MariaDB only")
+    url = sa.make_url(database_url)
+    user = f"hw_lim_{secrets.token_hex(3)}"
+    root = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with root.connect() as conn:
+        conn.execute(sa.text(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw-{user}'"))
+        conn.execute(sa.text(f"GRANT ALL ON `{url.database}`.* TO '{user}'@'%'"))
+    limited_url = url.set(username=user, password=f"pw-{user}")
+    app = create_app(
+        TestingConfig,
+        SQLALCHEMY_DATABASE_URI=limited_url.render_as_string(hide_password=False),
+    )
+    try:
+        with app.app_context():
+            create_legacy(db.engine, scale=SCALE)
+        runner = app.test_cli_runner()
+        for args in (["db", "verify"], ["db", "adopt"]):
+            result = runner.invoke(args=args)
+            assert result.exit_code == 1
+            assert "cannot create the scratch database" in result.output
+            assert "grant this login CREATE, DROP" in result.output
+            assert f"GRANT ALL ON `headway\\_scratch\\_%`.* TO '{user}'" in (
+                result.output
+            )
+        with root.connect() as conn:
+            assert "alembic_version" not in sa.inspect(conn).get_table_names()
+            scratch = conn.execute(
+                sa.text("SHOW DATABASES LIKE 'headway\\_scratch\\_%'")
+            ).all()
+            assert scratch == []
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        with root.connect() as conn:
+            conn.execute(sa.text(f"DROP USER '{user}'@'%'"))
+        root.dispose()

@@ -49,10 +49,12 @@ def scratch_engine(live: Engine) -> Iterator[Engine]:
                     f"COLLATE {collation}"
                 )
             except sa.exc.DBAPIError as exc:
+                pattern = prefix.replace("_", "\\_") + "%"
                 raise HeadwayError(
                     f"cannot create the scratch database `{name}` that holds a "
                     f"revision's schema ({exc.orig}); grant this login CREATE, "
-                    f"DROP and the migrations' DDL privileges on `{prefix}%`.*"
+                    "DROP and the migrations' DDL privileges there: "
+                    f"GRANT ALL ON `{pattern}`.* TO '{live.url.username}'@'...'"
                 ) from None
         engine = sa.create_engine(
             live.url.set(database=name), poolclass=sa.pool.NullPool
