@@ -218,6 +218,8 @@ def test_autogenerate_never_proposes_dropping_unknown_tables(app, runner, legacy
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     assert runner.invoke(args=["headway", "init"]).exit_code == 0
     _execute(legacy, "CREATE TABLE payroll_export (id INT NOT NULL PRIMARY KEY)")
+    _execute(legacy, "ALTER TABLE salaries ADD COLUMN currency CHAR(3) NULL")
+    _execute(legacy, "CREATE INDEX ix_titles_title ON titles (title)")
 
     with app.app_context(), legacy.connect() as conn:
         context = MigrationContext.configure(
