@@ -51,6 +51,31 @@ class Config:
     ARGON2_TIME_COST = int(os.environ.get("HEADWAY_ARGON2_TIME_COST", "3"))
     ARGON2_MEMORY_COST = int(os.environ.get("HEADWAY_ARGON2_MEMORY_COST", "65536"))
 
+    # Login: 5 failures within 15 minutes lock the account for 15 minutes;
+    # one client address may fail 20 times per window, whatever the account.
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_WINDOW_SECONDS = 15 * 60
+    LOGIN_LOCK_SECONDS = 15 * 60
+    LOGIN_MAX_ADDRESS_FAILURES = 20
+
+    # Sessions: browser-session cookies (not "permanent", which would quietly
+    # weaken SESSION_PROTECTION), ended by the server after SESSION_MAX_AGE.
+    SESSION_MAX_AGE_SECONDS = int(os.environ.get("HEADWAY_SESSION_HOURS", "12")) * 3600
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    SESSION_PROTECTION = "strong"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    # CSRF is checked by the app's guard (cookie sessions), not for bearer tokens.
+    WTF_CSRF_CHECK_DEFAULT = False
+    WTF_CSRF_TIME_LIMIT = None
+
+    # Behind a reverse proxy: how many proxies set X-Forwarded-* (0: none).
+    PROXY_FIX_X_FOR = int(os.environ.get("HEADWAY_PROXY_FIX_X_FOR", "0"))
+    PROXY_FIX_X_PROTO = int(os.environ.get("HEADWAY_PROXY_FIX_X_PROTO", "0"))
+    PROXY_FIX_X_HOST = int(os.environ.get("HEADWAY_PROXY_FIX_X_HOST", "0"))
+
     @classmethod
     def prepare(cls) -> None:
         """Fill in what can be derived; raise ConfigError when it cannot run."""
@@ -65,6 +90,9 @@ class DevelopmentConfig(Config):
 
 
 class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+
     @classmethod
     def prepare(cls) -> None:
         missing = [

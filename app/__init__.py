@@ -21,25 +21,41 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
 
     register_extensions(app)
     register_blueprints(app)
+    register_errorhandlers(app)
     register_commands(app)
     return app
 
 
 def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (every table on the metadata)
+    from app.auth.security import init_security
     from app.extensions import db, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"])
+    init_security(app)
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.admin import init_admin
+    from app.api import bp as api_bp
+    from app.auth import bp as auth_bp
     from app.main import bp as main_bp
 
     app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(api_bp, url_prefix="/api")
+    init_admin(app)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from app.main.errors import register_errorhandlers
+
+    register_errorhandlers(app)
 
 
 def register_commands(app: Flask) -> None:
+    from app.auth.commands import users_cli
     from app.dbadmin.commands import db_cli
     from app.demo.commands import demo_cli
     from app.headway.commands import headway_cli
@@ -49,3 +65,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(headway_cli)
+    app.cli.add_command(users_cli)

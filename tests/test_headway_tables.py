@@ -7,6 +7,7 @@ from tests.helpers import data_fingerprint, table_names, version_rows
 HEADWAY_TABLES = {
     "headway_users",
     "headway_api_tokens",
+    "headway_login_failures",
     "headway_jobs",
     "headway_audit",
 }

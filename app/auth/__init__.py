@@ -1,1 +1,7 @@
-"""Accounts: password hashing and account creation."""
+"""Accounts, login and the security baseline."""
+
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__)
+
+from app.auth import routes  # noqa: E402,F401

@@ -8,7 +8,13 @@ from app.models.employee import (
     Salary,
     Title,
 )
-from app.models.headway import ApiToken, MigrationAudit, MigrationJob, User
+from app.models.headway import (
+    ApiToken,
+    LoginFailures,
+    MigrationAudit,
+    MigrationJob,
+    User,
+)
 
 __all__ = [
     "ApiToken",
@@ -16,6 +22,7 @@ __all__ = [
     "DeptEmp",
     "DeptManager",
     "Employee",
+    "LoginFailures",
     "MigrationAudit",
     "MigrationJob",
     "Salary",

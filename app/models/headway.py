@@ -34,12 +34,43 @@ class User(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
     last_login_at: so.Mapped[datetime | None]
     failed_logins: so.Mapped[int] = so.mapped_column(default=0)
+    # Start of the window in which failed_logins are counted.
+    first_failed_at: so.Mapped[datetime | None]
     locked_until: so.Mapped[datetime | None]
 
     tokens: so.Mapped[list["ApiToken"]] = so.relationship(back_populates="user")
 
+    # Flask-Login
+    is_anonymous = False
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        # The session carries the token too: rotating it ends every session.
+        return f"{self.id}:{self.session_token}"
+
+    def has_role(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
     def __repr__(self) -> str:
         return f"<User {self.username} ({self.role})>"
+
+
+class LoginFailures(db.Model):
+    """Failed logins per client address, in the database so that every
+    gunicorn worker counts the same."""
+
+    __tablename__ = "headway_login_failures"
+
+    address: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    failures: so.Mapped[int] = so.mapped_column(default=0)
+    window_start: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
 
 class ApiToken(db.Model):

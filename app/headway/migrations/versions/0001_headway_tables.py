@@ -1,8 +1,8 @@
-"""headway tables: accounts, API tokens, migration jobs, audit trail
+"""headway tables: accounts, API tokens, login throttling, migration jobs, audit trail
 
 Revision ID: 0001_headway_tables
 Revises:
-Create Date: 2026-11-21 22:04:16.165074
+Create Date: 2026-11-21 00:00:00
 
 """
 
@@ -42,6 +42,13 @@ def upgrade():
         )
 
     op.create_table(
+        "headway_login_failures",
+        sa.Column("address", sa.String(length=64), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("window_start", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("address"),
+    )
+    op.create_table(
         "headway_users",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("username", sa.String(length=64), nullable=False),
@@ -52,6 +59,7 @@ def upgrade():
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("last_login_at", sa.DateTime(), nullable=True),
         sa.Column("failed_logins", sa.Integer(), nullable=False),
+        sa.Column("first_failed_at", sa.DateTime(), nullable=True),
         sa.Column("locked_until", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("username"),
@@ -118,6 +126,7 @@ def downgrade():
 
     op.drop_table("headway_api_tokens")
     op.drop_table("headway_users")
+    op.drop_table("headway_login_failures")
     with op.batch_alter_table("headway_jobs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_headway_jobs_status"))
 

@@ -1,0 +1,158 @@
+"""The security baseline: default deny, roles, CSRF, sessions, headers.
+
+Every request passes `guard` first. Only the login page, the probes and static
+files are open; everything else needs a logged-in user (a session cookie) or,
+under /api/, a bearer token, and the role its view asks for. Pages send an
+anonymous visitor to the login page; JSON routes answer 401/403 as JSON.
+"""
+
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+
+from flask import Flask, current_app, g, jsonify, redirect, request, session, url_for
+from flask_login import current_user, logout_user
+from werkzeug.exceptions import Forbidden
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.auth.accounts import user_for_token
+from app.extensions import csrf, db, login_manager
+from app.models.headway import ROLES, User
+
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "main.healthz", "main.readyz"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def init_security(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.session_protection = app.config["SESSION_PROTECTION"]
+    csrf.init_app(app)
+    app.before_request(guard)
+    app.after_request(security_headers)
+    proxies = {
+        name: app.config[f"PROXY_FIX_{name.upper()}"]
+        for name in ("x_for", "x_proto", "x_host")
+    }
+    if any(proxies.values()):
+        app.wsgi_app = ProxyFix(app.wsgi_app, **proxies)
+
+
+def requires_role(role: str) -> Callable:
+    """Mark a view as needing at least `role` (the default is viewer)."""
+    assert role in ROLES, role
+
+    def decorate(view: Callable) -> Callable:
+        view.required_role = role
+        return view
+
+    return decorate
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """The session holds "id:session_token"; a rotated token ends it."""
+    id_part, _, token = user_id.partition(":")
+    if not id_part.isdigit():
+        return None
+    user = db.session.get(User, int(id_part))
+    if user is None or not user.active:
+        return None
+    if not hmac.compare_digest(user.session_token.encode(), token.encode()):
+        return None
+    return user
+
+
+@login_manager.request_loader
+def load_user_from_bearer_token(req) -> User | None:
+    if not req.path.startswith("/api/"):
+        return None
+    scheme, _, token = req.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    user = user_for_token(token.strip())
+    if user is not None:
+        g.bearer_auth = True
+    return user
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path in ("/healthz", "/readyz")
+
+
+def is_public(endpoint: str) -> bool:
+    return (
+        endpoint in PUBLIC_ENDPOINTS
+        or endpoint == "static"
+        or endpoint.endswith(".static")
+    )
+
+
+def login_url() -> str:
+    target = request.full_path if request.query_string else request.path
+    return url_for("auth.login", next=target)
+
+
+def deny(status: int):
+    if wants_json():
+        message = "login required" if status == 401 else "forbidden"
+        return jsonify(error=message), status
+    if status == 401:
+        return redirect(login_url())
+    raise Forbidden()
+
+
+def session_expired() -> bool:
+    started = session.get("login_at")
+    max_age = current_app.config["SESSION_MAX_AGE_SECONDS"]
+    return not isinstance(started, int | float) or time.time() - started > max_age
+
+
+def guard():
+    user = current_user._get_current_object()  # runs the loaders
+    # Cookie-authenticated state changes need a CSRF token; a bearer token is
+    # not sent by browsers on their own, so it needs none.
+    if request.method not in SAFE_METHODS and not g.get("bearer_auth"):
+        csrf.protect()
+    endpoint = request.endpoint
+    if endpoint is None or is_public(endpoint):
+        return None
+    if not user.is_authenticated:
+        return deny(401)
+    if not g.get("bearer_auth") and session_expired():
+        logout_user()
+        session.clear()
+        return deny(401)
+    view = current_app.view_functions.get(endpoint)
+    if not user.has_role(getattr(view, "required_role", "viewer")):
+        return deny(403)
+    return None
+
+
+def csp_nonce() -> str:
+    """The nonce that lets this response's own <script> tags run."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def security_headers(response):
+    script_src = "'self'"
+    if "csp_nonce" in g:
+        script_src += f" 'nonce-{g.csp_nonce}'"
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; script-src {script_src}; "
+        # Inline style attributes (no script) in Flask-Admin's templates.
+        "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if request.endpoint is None or not is_public(request.endpoint):
+        # Pages with payroll data and schema state are not for shared caches.
+        response.headers.setdefault("Cache-Control", "no-store")
+    if current_app.config["SESSION_COOKIE_SECURE"]:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
+    return response
