@@ -7,6 +7,7 @@ from flask_admin.model.template import TemplateLinkRowAction
 from flask_admin.theme import Bootstrap4Theme
 from flask_login import current_user
 from wtforms import PasswordField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional, ValidationError
 
 from app.auth.accounts import (
@@ -112,7 +113,7 @@ class UserView(SecureModelView):
     column_default_sort = "username"
     form_columns = ("username", "role", "active")
     form_overrides = {"role": SelectField}
-    form_args = {"role": {"choices": [(r, r) for r in ROLES]}}
+    form_args = {"role": {"choices": [SelectChoice(r) for r in ROLES]}}
     form_extra_fields = {
         "new_password": PasswordField(
             "New password",

@@ -2,6 +2,7 @@
 TEST_DATABASE_URL is set. Each test gets a database of its own, dropped after."""
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import create_app
+from app.auth.accounts import create_user
 from app.extensions import db
 from config import TestingConfig
 
@@ -102,3 +104,51 @@ def run_flask(*args: str, database_url: str | None = None, **env: str):
         text=True,
         timeout=120,
     )
+
+
+PASSWORD = "correct horse battery staple"
+ROLES = ("viewer", "operator", "admin")
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+@pytest.fixture
+def accounts(app, runner):
+    """The schema at head, Headway's tables and one account per role, named
+    after the role."""
+    for command in (["db", "upgrade"], ["headway", "init"]):
+        result = runner.invoke(args=command)
+        assert result.exit_code == 0, result.output
+    with app.app_context():
+        for role in ROLES:
+            create_user(role, PASSWORD, role)
+    return ROLES
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    """A CSRF token of this client's session, read from a page's form."""
+    page = client.get(path)
+    match = CSRF_RE.search(page.get_data(as_text=True))
+    assert match, f"no CSRF token on {path} ({page.status_code})"
+    return match.group(1)
+
+
+def login(client, username: str, password: str = PASSWORD, next_url: str = ""):
+    token = csrf_token(client)
+    query = f"?next={next_url}" if next_url else ""
+    return client.post(
+        f"/login{query}",
+        data={"username": username, "password": password, "csrf_token": token},
+    )
+
+
+@pytest.fixture
+def logged_in(app, accounts):
+    """A logged-in test client per role: logged_in("operator")."""
+
+    def make(role: str):
+        client = app.test_client()
+        response = login(client, role)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return make

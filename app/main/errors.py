@@ -3,6 +3,7 @@ Never a traceback."""
 
 from flask import Flask, jsonify, render_template
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.auth.security import wants_json
@@ -11,6 +12,7 @@ from app.auth.security import wants_json
 def register_errorhandlers(app: Flask) -> None:
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(Exception, handle_unexpected_error)
 
 
@@ -31,6 +33,18 @@ def handle_csrf_error(error: CSRFError):
 
 def handle_http_error(error: HTTPException):
     return _respond(error.code or 500, error.name, error.description or error.name)
+
+
+def handle_database_unavailable(error: OperationalError):
+    from flask import current_app
+
+    current_app.logger.warning("Database unavailable: %s", error.orig)
+    return _respond(
+        503,
+        "Database unavailable",
+        "The database did not answer, or lacks a table this page needs. "
+        "Try again; if it persists, check the database and its migrations.",
+    )
 
 
 def handle_unexpected_error(error: Exception):

@@ -1,0 +1,499 @@
+"""The security baseline: default deny, roles, CSRF, tokens, lock-out,
+sessions, redirects, headers, escaping. On every dialect under test."""
+
+import re
+import time
+
+import pytest
+
+from app import create_app
+from app.auth.accounts import create_token, find_user, set_password
+from app.extensions import db
+from config import TestingConfig
+from tests.conftest import PASSWORD, csrf_token, login
+
+# Who may do what: endpoint -> (least role for GET, least role for POST).
+# Every endpoint of the app must be listed here or be public: a route added
+# later makes test_access_matrix fail until someone decides who may use it.
+PUBLIC = {"auth.login", "main.healthz", "main.readyz", "static", "admin.static"}
+MODEL_VIEW = {
+    "index_view": ("viewer", None),
+    "details_view": ("viewer", None),
+    "export": ("viewer", None),
+    "ajax_lookup": ("viewer", None),
+    "create_view": ("operator", "operator"),
+    "edit_view": ("operator", "operator"),
+    "delete_view": (None, "operator"),
+    "action_view": (None, "operator"),
+    "ajax_update": (None, "operator"),
+}
+EXPECTED = {
+    "main.index": ("viewer", None),
+    "admin.index": ("viewer", None),
+    "auth.logout": (None, "viewer"),
+    "api.me": ("viewer", None),
+    "api.my_tokens": ("viewer", None),
+    "api.create_my_token": (None, "viewer"),
+    "api.revoke_my_token": (None, "viewer"),
+    "api.users": ("admin", None),
+    "users.logout_everywhere_view": (None, "admin"),
+    **{f"employee.{name}": roles for name, roles in MODEL_VIEW.items()},
+    **{f"department.{name}": roles for name, roles in MODEL_VIEW.items()},
+    **{f"users.{name}": ("admin", "admin") for name in MODEL_VIEW},
+}
+RANK = {None: 0, "viewer": 1, "operator": 2, "admin": 3}
+
+
+def sample_url(rule) -> str:
+    return re.sub(r"<(?:[^:<>]+:)?[^<>]+>", "1", rule.rule)
+
+
+def test_access_matrix(app, accounts):
+    rules = [r for r in app.url_map.iter_rules()]
+    endpoints = {r.endpoint for r in rules}
+    assert endpoints - PUBLIC == set(EXPECTED), (
+        "routes without a declared access rule: "
+        f"{sorted(endpoints - PUBLIC - set(EXPECTED))}"
+    )
+    for rule in rules:
+        if rule.endpoint in PUBLIC:
+            continue
+        url = sample_url(rule)
+        json_route = url.startswith("/api/")
+        get_role, post_role = EXPECTED[rule.endpoint]
+        for method in ("GET", "POST"):
+            if method not in rule.methods:
+                continue
+            least = get_role if method == "GET" else post_role
+            for role in (None, "viewer", "operator", "admin"):
+                client = app.test_client()
+                if role:
+                    assert login(client, role).status_code == 302
+                token_page = "/admin/" if role else "/login"
+                data = (
+                    {"csrf_token": csrf_token(client, token_page)}
+                    if method == "POST"
+                    else None
+                )
+                response = client.open(url, method=method, data=data)
+                where = f"{method} {url} as {role or 'anonymous'}"
+                assert response.status_code != 500, where
+                if role is None:
+                    if json_route:
+                        assert response.status_code == 401, where
+                        assert response.get_json() == {"error": "login required"}
+                    else:
+                        assert response.status_code == 302, where
+                        assert response.location.startswith("/login?next="), where
+                elif RANK[role] < RANK[least]:
+                    assert response.status_code == 403, where
+                    if json_route:
+                        assert response.get_json() == {"error": "forbidden"}
+                else:
+                    assert response.status_code not in (401, 403), where
+
+
+def post_routes(app):
+    for rule in app.url_map.iter_rules():
+        if "POST" in rule.methods and rule.endpoint not in PUBLIC - {"auth.login"}:
+            yield sample_url(rule)
+
+
+def test_every_post_needs_a_valid_csrf_token(app, logged_in):
+    client = logged_in("admin")
+    for url in post_routes(app):
+        for data in ({}, {"csrf_token": "wrong"}):
+            response = client.post(url, data=data)
+            assert response.status_code == 400, f"{url} {data}"
+            assert "CSRF" in response.get_data(as_text=True)
+    # Still logged in: the failed posts changed nothing.
+    assert client.get("/api/me").get_json()["username"] == "admin"
+
+
+def test_login_form_needs_csrf(client, accounts):
+    response = client.post("/login", data={"username": "admin", "password": PASSWORD})
+    assert response.status_code == 400
+    response = client.post(
+        "/login",
+        data={"username": "admin", "password": PASSWORD, "csrf_token": "x"},
+    )
+    assert response.status_code == 400
+
+
+def test_bearer_tokens(app, runner, accounts):
+    result = runner.invoke(
+        args=["users", "token", "create", "operator", "--name", "ci"]
+    )
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    assert token.startswith("hw_")
+    auth = {"Authorization": f"Bearer {token}"}
+    client = app.test_client()
+
+    response = client.get("/api/me", headers=auth)
+    assert response.status_code == 200
+    assert response.get_json() == {"username": "operator", "role": "operator"}
+    # A state change with a bearer token needs no CSRF token.
+    response = client.post("/api/me/tokens", json={"name": "rotated"}, headers=auth)
+    assert response.status_code == 201
+    assert response.get_json()["token"].startswith("hw_")
+    # The operator's role applies: admin-only routes are refused.
+    assert client.get("/api/users", headers=auth).status_code == 403
+    # A token is for the API only, never for pages.
+    response = client.get("/admin/", headers=auth)
+    assert response.status_code == 302
+    # No session cookie was issued on the way.
+    assert not any(c.key == "session" for c in client._cookies.values())
+
+    token_id = int(re.search(r"Token (\d+)", result.output).group(1))
+    result = runner.invoke(args=["users", "token", "revoke", str(token_id)])
+    assert result.exit_code == 0, result.output
+    response = client.get("/api/me", headers=auth)
+    assert response.status_code == 401
+    assert response.get_json() == {"error": "login required"}
+
+    for bad in ("Bearer nonsense", "Bearer ", "Basic abc", f"Token {token}"):
+        assert client.get("/api/me", headers={"Authorization": bad}).status_code == 401
+
+
+def test_a_disabled_users_token_is_refused(app, runner, accounts):
+    with app.app_context():
+        _, token = create_token(find_user("viewer"), "x")
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/me", headers=auth).status_code == 200
+    assert runner.invoke(args=["users", "disable", "viewer"]).exit_code == 0
+    assert client.get("/api/me", headers=auth).status_code == 401
+
+
+def test_api_with_a_session_cookie_still_needs_csrf(logged_in):
+    client = logged_in("viewer")
+    assert client.post("/api/me/tokens", json={}).status_code == 400
+    response = client.post(
+        "/api/me/tokens",
+        json={"name": "web"},
+        headers={"X-CSRFToken": csrf_token(client, "/admin/")},
+    )
+    assert response.status_code == 201
+
+
+def test_api_bad_input(app, runner, accounts):
+    with app.app_context():
+        _, token = create_token(find_user("viewer"))
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    response = client.post(
+        "/api/me/tokens",
+        data="{not json",
+        headers={**auth, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert (
+        client.post("/api/me/tokens", json={"name": 5}, headers=auth).status_code == 400
+    )
+    response = client.post("/api/me/tokens", json={"name": "x" * 65}, headers=auth)
+    assert response.status_code == 400
+    assert client.post("/api/me/tokens/999/revoke", headers=auth).status_code == 404
+    response = client.get("/api/nope", headers=auth)
+    assert response.status_code == 404
+    assert response.is_json
+
+
+def _failed_login(client, username="admin", password="wrong password!!"):
+    response = login(client, username, password)
+    assert response.status_code == 200, response.status_code
+    return response
+
+
+def test_lockout_is_shared_by_two_app_instances(database_url, accounts):
+    overrides = dict(SQLALCHEMY_DATABASE_URI=database_url, LOGIN_LOCK_SECONDS=2)
+    first = create_app(TestingConfig, **overrides)
+    second = create_app(TestingConfig, **overrides)
+    try:
+        for _ in range(3):
+            _failed_login(first.test_client(), "operator")
+        for _ in range(2):
+            _failed_login(second.test_client(), "operator")
+        # Locked: the right password is refused too, on both instances, with
+        # the same message as a wrong one.
+        for instance in (first, second):
+            response = login(instance.test_client(), "operator")
+            assert response.status_code == 200
+            assert "Wrong username or password" in response.get_data(as_text=True)
+        # Others are not affected.
+        assert login(first.test_client(), "viewer").status_code == 302
+        time.sleep(2.1)
+        assert login(second.test_client(), "operator").status_code == 302
+    finally:
+        for instance in (first, second):
+            with instance.app_context():
+                db.engine.dispose()
+
+
+def test_failures_outside_the_window_do_not_lock(database_url, accounts):
+    app = create_app(
+        TestingConfig, SQLALCHEMY_DATABASE_URI=database_url, LOGIN_WINDOW_SECONDS=1
+    )
+    for _ in range(4):
+        _failed_login(app.test_client(), "operator")
+    time.sleep(1.1)
+    for _ in range(4):
+        _failed_login(app.test_client(), "operator")
+    assert login(app.test_client(), "operator").status_code == 302
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_failures_per_client_address_are_limited(database_url, accounts):
+    app = create_app(
+        TestingConfig,
+        SQLALCHEMY_DATABASE_URI=database_url,
+        LOGIN_MAX_ADDRESS_FAILURES=3,
+    )
+    attacker = app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    for name in ("nobody", "admin", "someone"):
+        _failed_login(attacker, name)
+    response = login(attacker, "viewer")  # even the right password
+    assert response.status_code == 429
+    assert "too many failed logins" in response.get_data(as_text=True)
+    # Another address is not affected.
+    assert login(app.test_client(), "viewer").status_code == 302
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _answer(response) -> str:
+    return re.sub(r'value="[^"]*"', "", response.get_data(as_text=True))
+
+
+def test_unknown_user_and_wrong_password_look_the_same(database_url, accounts):
+    # A real argon2 cost, so that a missing hash check would show in the time.
+    app = create_app(
+        TestingConfig,
+        SQLALCHEMY_DATABASE_URI=database_url,
+        ARGON2_TIME_COST=2,
+        ARGON2_MEMORY_COST=16384,
+        LOGIN_MAX_FAILURES=1000,
+        LOGIN_MAX_ADDRESS_FAILURES=1000,
+    )
+    with app.app_context():
+        set_password(find_user("admin"), PASSWORD)
+        db.session.commit()
+
+    def timed(username):
+        client = app.test_client()
+        token = csrf_token(client)
+        started = time.perf_counter()
+        response = client.post(
+            "/login",
+            data={"username": username, "password": "wrong!" * 3, "csrf_token": token},
+        )
+        return time.perf_counter() - started, response
+
+    timed("nobody")  # the dummy hash is made once
+    unknown = [timed("nobody") for _ in range(5)]
+    wrong = [timed("admin") for _ in range(5)]
+    assert _answer(unknown[0][1]).replace("nobody", "admin") == _answer(wrong[0][1])
+    assert unknown[0][1].status_code == wrong[0][1].status_code == 200
+    median_unknown = sorted(t for t, _ in unknown)[2]
+    median_wrong = sorted(t for t, _ in wrong)[2]
+    assert 0.5 < median_unknown / median_wrong < 2, (median_unknown, median_wrong)
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_password_change_ends_existing_sessions(app, logged_in):
+    client = logged_in("operator")
+    assert client.get("/admin/").status_code == 200
+    with app.app_context():
+        set_password(find_user("operator"), "another long password")
+        db.session.commit()
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response.location.startswith("/login")
+    assert client.get("/api/me").status_code == 401
+
+
+def test_log_out_everywhere_from_the_users_view(app, logged_in):
+    victim = logged_in("viewer")
+    second_session = logged_in("viewer")
+    admin = logged_in("admin")
+    with app.app_context():
+        user_id = find_user("viewer").id
+    response = admin.post(
+        "/admin/users/logout-everywhere/",
+        data={"id": user_id, "csrf_token": csrf_token(admin, "/admin/users/")},
+    )
+    assert response.status_code == 302
+    for client in (victim, second_session):
+        assert client.get("/admin/").status_code == 302
+    assert admin.get("/admin/").status_code == 200
+    # The viewer can log in again.
+    assert login(app.test_client(), "viewer").status_code == 302
+
+
+def test_logout(logged_in):
+    client = logged_in("viewer")
+    response = client.post(
+        "/logout", data={"csrf_token": csrf_token(client, "/admin/")}
+    )
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 302
+
+
+def test_sessions_expire(app, logged_in):
+    client = logged_in("viewer")
+    with client.session_transaction() as session:
+        session["login_at"] = time.time() - app.config["SESSION_MAX_AGE_SECONDS"] - 1
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response.location.startswith("/login")
+
+
+def test_session_cookie_flags(app, accounts):
+    client = app.test_client()
+    response = login(client, "viewer")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Expires" not in cookie  # a browser-session cookie
+    from config import ProductionConfig
+
+    assert ProductionConfig.SESSION_COOKIE_SECURE is True
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "http:/evil.example",
+        "javascript:alert(1)",
+        "/\t/evil.example",
+    ],
+)
+def test_open_redirects_are_refused(client, accounts, target):
+    response = login(client, "viewer", next_url=target)
+    assert response.status_code == 302
+    assert response.location == "/admin/"
+
+
+def test_a_local_next_is_followed(client, accounts):
+    response = login(client, "viewer", next_url="/admin/employee/?page=2")
+    assert response.location == "/admin/employee/?page=2"
+
+
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def assert_security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.get(name) == value, name
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+
+
+def test_security_headers_everywhere(app, logged_in):
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("kaboom")
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    anonymous = app.test_client()
+    client = logged_in("viewer")
+    responses = [
+        anonymous.get("/login"),
+        anonymous.get("/healthz"),
+        anonymous.get("/admin/"),
+        anonymous.get("/api/me"),
+        anonymous.post("/login", data={}),
+        client.get("/admin/"),
+        client.get("/admin/employee/"),
+        client.get("/api/me"),
+        client.get("/api/users"),
+        client.get("/no/such/page"),
+        client.get("/api/no/such/thing"),
+        client.get("/admin/employee/new/"),
+    ]
+    server_error = client.get("/boom")
+    assert server_error.status_code == 500
+    assert "kaboom" not in server_error.get_data(as_text=True)
+    assert "Traceback" not in server_error.get_data(as_text=True)
+    responses.append(server_error)
+    for response in responses:
+        assert_security_headers(response)
+    assert [r.status_code for r in responses] == [
+        200, 200, 302, 401, 400, 200, 200, 200, 403, 404, 404, 403, 500,
+    ]  # fmt: skip
+
+
+XSS = "<script>alert(1)</script>"
+ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+
+def test_names_render_escaped(app, runner, logged_in):
+    from app.auth.accounts import create_user
+    from app.models import Employee
+
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    with app.app_context():
+        create_user(XSS, PASSWORD, "admin")
+        db.session.add(
+            Employee(
+                emp_no=1,
+                birth_date=__import__("datetime").date(1960, 1, 1),
+                first_name="<b>x</b>",
+                last_name="<i>y</i>",
+                gender="F",
+                hire_date=__import__("datetime").date(1990, 1, 1),
+                email=XSS,
+            )
+        )
+        db.session.commit()
+    admin = logged_in("admin")
+    xss_user = app.test_client()
+    assert login(xss_user, XSS).status_code == 302
+    failed = login(app.test_client(), XSS, "wrong password!!")
+    pages = [
+        admin.get("/admin/users/"),
+        admin.get("/admin/employee/"),
+        admin.get("/admin/employee/details/?id=1"),
+        admin.get("/admin/employee/edit/?id=1"),
+        xss_user.get("/admin/"),
+        failed,
+    ]
+    for page in pages:
+        body = page.get_data(as_text=True)
+        assert page.status_code == 200
+        assert XSS not in body
+        assert "<b>x</b>" not in body
+    assert ESCAPED in pages[0].get_data(as_text=True)
+    assert ESCAPED in pages[1].get_data(as_text=True)
+    assert ESCAPED in pages[4].get_data(as_text=True)
+
+
+def test_users_view_never_shows_secrets(app, logged_in):
+    admin = logged_in("admin")
+    with app.app_context():
+        user = find_user("viewer")
+        _, token = create_token(user)
+        secrets_ = [user.password_hash, user.session_token, user.tokens[0].token_hash]
+    pages = [
+        admin.get("/admin/users/"),
+        admin.get(f"/admin/users/edit/?id={user.id}"),
+        admin.get(f"/admin/users/details/?id={user.id}"),
+        admin.get("/api/users"),
+    ]
+    for page in pages:
+        body = page.get_data(as_text=True)
+        for secret in [*secrets_, token, "$argon2"]:
+            assert secret not in body
