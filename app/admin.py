@@ -111,7 +111,7 @@ class UserView(SecureModelView):
         "created_at",
     )
     column_default_sort = "username"
-    form_columns = ("username", "role", "active")
+    form_columns = ("username", "role", "active", "new_password")
     form_overrides = {"role": SelectField}
     form_args = {"role": {"choices": [SelectChoice(r) for r in ROLES]}}
     form_extra_fields = {

@@ -497,3 +497,97 @@ def test_users_view_never_shows_secrets(app, logged_in):
         body = page.get_data(as_text=True)
         for secret in [*secrets_, token, "$argon2"]:
             assert secret not in body
+
+
+def test_session_protection_drops_a_stolen_cookie(app, accounts):
+    client = app.test_client()
+    client.environ_base["HTTP_USER_AGENT"] = "Firefox on the operator's laptop"
+    assert login(client, "viewer").status_code == 302
+    assert client.get("/admin/").status_code == 200
+    # The same cookie from another browser: the session is not honoured.
+    client.environ_base["HTTP_USER_AGENT"] = "curl on an attacker's box"
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response.location.startswith("/login")
+
+
+def test_proxy_fix_by_configuration(database_url, accounts):
+    app = create_app(
+        TestingConfig,
+        SQLALCHEMY_DATABASE_URI=database_url,
+        PROXY_FIX_X_FOR=1,
+        LOGIN_MAX_ADDRESS_FAILURES=2,
+    )
+    behind_proxy = app.test_client()
+    behind_proxy.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.7"
+    for _ in range(2):
+        _failed_login(behind_proxy, "nobody")
+    assert login(behind_proxy, "viewer").status_code == 429
+    # Another client behind the same proxy has its own count.
+    other = app.test_client()
+    other.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.8"
+    assert login(other, "viewer").status_code == 302
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _user_form(client, user_id, **fields):
+    data = {"csrf_token": csrf_token(client, "/admin/users/"), **fields}
+    return client.post(f"/admin/users/edit/?id={user_id}", data=data)
+
+
+def test_users_view_manages_accounts(app, logged_in):
+    admin = logged_in("admin")
+    operator = logged_in("operator")
+    with app.app_context():
+        operator_id = find_user("operator").id
+        admin_id = find_user("admin").id
+
+    # Create an account through the form.
+    response = admin.post(
+        "/admin/users/new/",
+        data={
+            "csrf_token": csrf_token(admin, "/admin/users/"),
+            "username": "carol",
+            "role": "viewer",
+            "active": "y",
+            "new_password": "carol's long password",
+        },
+    )
+    assert response.status_code == 302
+    assert login(app.test_client(), "carol", "carol's long password").status_code == 302
+
+    # A short password is refused, and changes nothing.
+    response = _user_form(
+        admin, operator_id, username="operator", role="operator", active="y",
+        new_password="short",
+    )  # fmt: skip
+    assert "at least 12 characters" in response.get_data(as_text=True)
+    assert operator.get("/admin/").status_code == 200
+
+    # Setting a password ends the operator's session.
+    _user_form(
+        admin, operator_id, username="operator", role="operator", active="y",
+        new_password="a brand new password",
+    )  # fmt: skip
+    assert operator.get("/admin/").status_code == 302
+    assert (
+        login(app.test_client(), "operator", "a brand new password").status_code == 302
+    )
+
+    # Change the role, then disable.
+    _user_form(admin, operator_id, username="operator", role="viewer", active="y")
+    with app.app_context():
+        assert find_user("operator").role == "viewer"
+    _user_form(admin, operator_id, username="operator", role="viewer")
+    with app.app_context():
+        assert find_user("operator").active is False
+    assert (
+        login(app.test_client(), "operator", "a brand new password").status_code == 200
+    )
+
+    # The last active admin cannot disable or demote itself.
+    response = _user_form(admin, admin_id, username="admin", role="viewer", active="y")
+    assert "at least one active admin" in response.get_data(as_text=True)
+    with app.app_context():
+        assert find_user("admin").role == "admin"
