@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask
 
-.PHONY: run setup test lint format bench clean
+.PHONY: run setup test lint format bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,21 @@ setup: $(VENV)/.installed
 run: setup
 	$(BIN)/gunicorn wsgi:app
 
+## chromium: Debian's Chromium for the browser tests (installed when root with apt-get)
+CHROMIUM := /usr/lib/chromium/chromium
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			echo "Installing Debian's chromium for the browser tests"; \
+			apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				--no-install-recommends chromium >/dev/null || true; \
+		fi; \
+		[ -x $(CHROMIUM) ] || echo "chromium: $(CHROMIUM) is missing and cannot be installed here; browser tests will be skipped (they fail when CI=true)"; \
+	fi
+
 ## test: the whole suite; on MySQL/MariaDB too when TEST_DATABASE_URL is set
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev chromium
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -1,13 +1,26 @@
 """Flask extensions, created unbound; `create_app` binds them."""
 
+import sqlite3
+
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
 
 db = SQLAlchemy(metadata=MetaData())
 # Batch mode and type comparison are set per dialect in migrations/env.py.
 migrate = Migrate(compare_type=True, render_as_batch=False)
 login_manager = LoginManager()
 csrf = CSRFProtect()
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_enforces_foreign_keys(dbapi_connection, connection_record) -> None:
+    # SQLite ignores foreign keys (and so ON DELETE CASCADE) unless asked, per
+    # connection. migrations/env.py turns them off while it migrates.
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

@@ -36,6 +36,8 @@ def test_relationships(upgraded):
 
 def test_deleting_an_employee_cascades_in_the_database(upgraded):
     with upgraded.app_context():
+        # New connections, as a fresh worker would have.
+        db.engine.dispose()
         employee = db.session.get(Employee, 10002)
         assert employee.salaries
         db.session.delete(employee)
