@@ -43,6 +43,9 @@ class Config:
     # Connections can sit idle in the pool longer than the MySQL wait_timeout.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     MIGRATIONS_DIR = str(BASE_DIR / "migrations")
+    # The console re-reads migrations/versions/ when a file there changes,
+    # looking at most this often.
+    SCRIPT_CACHE_CHECK_SECONDS = 1.0
     # Where `flask db verify/adopt` build a revision's schema on MySQL/MariaDB:
     # databases named with this prefix on the same server.
     SCRATCH_DATABASE_PREFIX = os.environ.get(
@@ -108,6 +111,7 @@ class ProductionConfig(Config):
 
 class TestingConfig(Config):
     TESTING = True
+    SCRIPT_CACHE_CHECK_SECONDS = 0.0
     SECRET_KEY = "testing"
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or "sqlite://"
     ARGON2_TIME_COST = 1

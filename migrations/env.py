@@ -43,7 +43,16 @@ def configure_args(dialect_name: str) -> dict:
     args["include_object"] = include_object
     args["compare_type"] = True
     args["render_as_batch"] = dialect_name == "sqlite"
+    # Headway's console follows each step (SQL preview, lint).
+    if "on_version_apply" in config.attributes:
+        args["on_version_apply"] = config.attributes["on_version_apply"]
     return args
+
+
+def attach_callers_hooks() -> None:
+    attach = config.attributes.get("attach_to_context")
+    if attach is not None:
+        attach(context.get_context())
 
 
 def run_migrations_offline() -> None:
@@ -54,6 +63,7 @@ def run_migrations_offline() -> None:
         literal_binds=True,
         **configure_args(engine.dialect.name),
     )
+    attach_callers_hooks()
     with context.begin_transaction():
         context.run_migrations()
 

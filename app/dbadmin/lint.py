@@ -1,0 +1,285 @@
+"""Destructive-change lint: what in a step can lose data or fail on a real
+table, found in the operations Alembic performs (recorded while the step is
+rendered offline) and in the revision's source."""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:
+    from app.dbadmin.plan import Step
+    from app.dbadmin.revisions import Catalog
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    args: tuple
+    kwargs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Warning:
+    revision: str
+    code: str
+    message: str
+
+    def as_json(self) -> dict:
+        return {"revision": self.revision, "code": self.code, "message": self.message}
+
+
+_BATCH_TEMP = "_alembic_tmp_"
+_DATA_SQL = re.compile(r"^\s*(UPDATE|DELETE|INSERT|REPLACE|MERGE)\b", re.IGNORECASE)
+_READS_DATABASE = re.compile(r"\bget_bind\s*\(|\.connection\b|\bsession\b")
+_INT_RANK = {"SMALLINT": 1, "MEDIUMINT": 2, "INTEGER": 3, "INT": 3, "BIGINT": 4}
+
+
+def lint_step(engine: Engine, step: "Step", catalog: "Catalog") -> list[Warning]:
+    rev = step.revision.id
+    found: list[Warning] = []
+
+    def warn(code: str, message: str) -> None:
+        found.append(Warning(rev, code, message))
+
+    ops = step.operations
+    dropped_columns: dict[str, list] = {}
+    added_columns: dict[str, list] = {}
+    for op in ops:
+        handler = _RULES.get(op.name)
+        if handler:
+            handler(engine, op, warn)
+        if op.name == "drop_column":
+            dropped_columns.setdefault(op.args[0], []).append(op.args[1])
+        elif op.name == "add_column":
+            added_columns.setdefault(op.args[0], []).append(op.args[1])
+    for table, dropped in dropped_columns.items():
+        for old in dropped:
+            for new in added_columns.get(table, []):
+                if _type_family(old.type) == _type_family(new.type):
+                    warn(
+                        "rename_as_drop_add",
+                        f"{table}.{old.name} is dropped and {table}.{new.name} "
+                        f"added with the same kind of type: if this is a rename, "
+                        f"the data in {old.name} is lost (use alter_column "
+                        "with new_column_name)",
+                    )
+    _lint_source(catalog, step, warn)
+    return found
+
+
+def _table_name(obj) -> str:
+    return getattr(obj, "name", str(obj))
+
+
+def _has_rows(engine: Engine, table: str) -> bool:
+    try:
+        with engine.connect() as conn:
+            return (
+                conn.execute(
+                    sa.select(sa.literal(1)).select_from(sa.table(table)).limit(1)
+                ).first()
+                is not None
+            )
+    except sa.exc.SQLAlchemyError:
+        return False  # not there yet (made by an earlier step)
+
+
+def _drop_table(engine, op, warn):
+    name = _table_name(op.args[0])
+    if name.startswith(_BATCH_TEMP):
+        return
+    warn("drop_table", f"drops table {name} and every row in it")
+
+
+def _drop_column(engine, op, warn):
+    table, column = op.args[0], op.args[1]
+    warn("drop_column", f"drops column {table}.{column.name} and its data")
+
+
+def _add_column(engine, op, warn):
+    table, column = op.args[0], op.args[1]
+    if (
+        not column.nullable
+        and column.server_default is None
+        and _has_rows(engine, table)
+    ):
+        warn(
+            "not_null_without_default",
+            f"adds NOT NULL column {table}.{column.name} without a default to a "
+            "table that has rows: it fails, or fills in a zero value",
+        )
+
+
+def _alter_column(engine, op, warn):
+    table, column = op.args[0], op.args[1]
+    kw = op.kwargs
+    new_type, old_type = kw.get("type_"), kw.get("existing_type")
+    if new_type is not None:
+        if old_type is None:
+            old_type = _live_type(engine, table, column)
+        if old_type is not None and _narrower(new_type, old_type, engine):
+            warn(
+                "narrowing_type",
+                f"narrows {table}.{column} from {_compile(old_type, engine)} to "
+                f"{_compile(new_type, engine)}: values may be cut or refused",
+            )
+    if kw.get("nullable") is False and kw.get("existing_nullable") is not False:
+        default = kw.get("server_default")
+        if (
+            not default
+            and not kw.get("existing_server_default")
+            and _has_rows(engine, table)
+        ):
+            warn(
+                "not_null_without_default",
+                f"makes {table}.{column} NOT NULL on a table that has rows: it "
+                "fails if any row holds NULL",
+            )
+    if kw.get("name"):
+        warn(
+            "rename_column",
+            f"renames {table}.{column} to {kw['name']}: code using the old name breaks",
+        )
+
+
+def _drop_index(engine, op, warn):
+    index = op.args[0]
+    table = index.table.name if index.table is not None else None
+    columns = [c.name for c in index.columns] or None
+    if table is None:
+        return
+    try:
+        inspector = sa.inspect(engine)
+        fks = inspector.get_foreign_keys(table)
+        indexes = inspector.get_indexes(table)
+        pk = inspector.get_pk_constraint(table).get("constrained_columns") or []
+    except sa.exc.SQLAlchemyError:
+        return
+    if columns is None:
+        columns = next(
+            (i["column_names"] for i in indexes if i["name"] == index.name), []
+        )
+    others = [i["column_names"] for i in indexes if i["name"] != index.name] + [pk]
+    for fk in fks:
+        needed = fk["constrained_columns"]
+        if columns[: len(needed)] == needed and not any(
+            o[: len(needed)] == needed for o in others
+        ):
+            warn(
+                "drops_fk_index",
+                f"drops index {index.name} that foreign key "
+                f"{fk.get('name') or ''} on {table}({', '.join(needed)}) relies on: "
+                "MySQL refuses it unless the key goes first",
+            )
+
+
+def _drop_constraint(engine, op, warn):
+    constraint = op.args[0]
+    kind = type(constraint).__name__.replace("Constraint", "").lower() or "key"
+    table = constraint.table.name if constraint.table is not None else "?"
+    warn("drop_constraint", f"drops {kind} key {constraint.name} on {table}")
+
+
+def _rename_table(engine, op, warn):
+    old, new = op.args[0], op.args[1]
+    if str(old).startswith(_BATCH_TEMP) or str(new).startswith(_BATCH_TEMP):
+        return
+    warn("rename_table", f"renames table {old} to {new}: code using it breaks")
+
+
+def _execute(engine, op, warn):
+    sql = op.args[0] if op.args else op.kwargs.get("sql")
+    text = str(sql)
+    if _DATA_SQL.match(text) and _BATCH_TEMP not in text:
+        warn(
+            "data_change",
+            f"changes data ({text.split()[0].upper()}): the SQL shows the "
+            "statement, not how many rows it touches",
+        )
+
+
+def _bulk_insert(engine, op, warn):
+    table = op.args[0]
+    warn("data_change", f"inserts rows into {_table_name(table)}")
+
+
+_RULES = {
+    "drop_table": _drop_table,
+    "drop_column": _drop_column,
+    "add_column": _add_column,
+    "alter_column": _alter_column,
+    "drop_index": _drop_index,
+    "drop_constraint": _drop_constraint,
+    "rename_table": _rename_table,
+    "execute": _execute,
+    "bulk_insert": _bulk_insert,
+}
+
+
+def _lint_source(catalog: "Catalog", step: "Step", warn) -> None:
+    path = Path(catalog.script.versions) / step.revision.filename
+    try:
+        source = path.read_text()
+    except OSError:
+        return
+    function = "upgrade" if step.direction == "upgrade" else "downgrade"
+    match = re.search(
+        rf"^def {function}\(.*?(?=^def |\Z)", source, re.MULTILINE | re.DOTALL
+    )
+    if match and _READS_DATABASE.search(match.group(0)):
+        warn(
+            "data_dependent",
+            f"{function}() reads the database while it runs: offline SQL "
+            "cannot show what it will do",
+        )
+
+
+def _live_type(engine: Engine, table: str, column: str):
+    try:
+        for col in sa.inspect(engine).get_columns(table):
+            if col["name"] == column:
+                return col["type"]
+    except sa.exc.SQLAlchemyError:
+        return None
+    return None
+
+
+def _compile(type_, engine: Engine) -> str:
+    try:
+        return type_.compile(dialect=engine.dialect)
+    except sa.exc.CompileError:
+        return repr(type_)
+
+
+def _type_family(type_) -> str:
+    return type(
+        type_._type_affinity() if hasattr(type_, "_type_affinity") else type_
+    ).__name__
+
+
+def _narrower(new, old, engine: Engine) -> bool:
+    """True when `new` holds less than `old`: a shorter string, a smaller
+    integer, fewer digits, or a different kind of type altogether."""
+    new_name = _compile(new, engine).split("(")[0].upper()
+    old_name = _compile(old, engine).split("(")[0].upper()
+    if new_name in _INT_RANK and old_name in _INT_RANK:
+        return _INT_RANK[new_name] < _INT_RANK[old_name]
+    new_length, old_length = getattr(new, "length", None), getattr(old, "length", None)
+    if (
+        isinstance(old, sa.Text)
+        and isinstance(new, sa.String)
+        and not isinstance(new, sa.Text)
+    ):
+        return True
+    if old_length is not None and new_length is not None:
+        return new_length < old_length
+    if old_length is None and new_length is not None and isinstance(old, sa.String):
+        return True
+    precision = (getattr(new, "precision", None), getattr(old, "precision", None))
+    if None not in precision and precision[0] < precision[1]:
+        return True
+    return _type_family(new) != _type_family(old)

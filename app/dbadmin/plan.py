@@ -1,0 +1,202 @@
+"""Plans: the steps between where the database stands and a target, with the
+SQL of each step for the live database's dialect (Alembic's offline mode) and
+what the destructive-change lint finds in it."""
+
+import ast
+import io
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alembic.runtime.environment import EnvironmentContext
+from sqlalchemy.engine import Engine
+
+from app.dbadmin.lint import Operation, Warning, lint_step
+from app.dbadmin.revisions import Catalog, Revision
+from app.dbadmin.scripts import alembic_config
+from app.dbadmin.state import DatabaseState
+from app.errors import HeadwayError
+
+# Alembic keeps module-global state while a command runs: one at a time.
+ALEMBIC_LOCK = threading.Lock()
+
+RECORDED = (
+    "add_column",
+    "drop_column",
+    "alter_column",
+    "create_table",
+    "drop_table",
+    "rename_table",
+    "create_index",
+    "drop_index",
+    "add_constraint",
+    "drop_constraint",
+    "execute",
+    "bulk_insert",
+)
+
+
+class PlanError(HeadwayError):
+    """A target that cannot be planned (unknown, or not reachable)."""
+
+
+@dataclass
+class Step:
+    revision: Revision
+    direction: str
+    sql: str = ""
+    operations: list[Operation] = field(default_factory=list)
+    warnings: list[Warning] = field(default_factory=list)
+    reversible: bool = True
+
+
+@dataclass
+class Plan:
+    target: str
+    direction: str
+    steps: list[Step]
+    sql: str
+    error: str | None = None
+
+    @property
+    def warnings(self) -> list[Warning]:
+        return [w for step in self.steps for w in step.warnings]
+
+
+def resolve_target(catalog: Catalog, target: str) -> str:
+    if target in ("head", "heads", "base"):
+        return target
+    rev = catalog.resolve(target)
+    if rev is None:
+        raise PlanError(f"unknown target revision {target!r}")
+    return rev
+
+
+def make_plan(
+    engine: Engine, catalog: Catalog, state: DatabaseState, target: str
+) -> Plan:
+    """The plan from the database's current revisions to `target`."""
+    target = resolve_target(catalog, target)
+    current = tuple(state.current)
+    applied = state.applied(catalog)
+    downgrade = target == "base" or (target in applied and target not in current)
+    direction = "downgrade" if downgrade else "upgrade"
+    script = catalog.script
+    try:
+        with ALEMBIC_LOCK:
+            if downgrade:
+                steps = script._downgrade_revs(target, current or None)
+            else:
+                steps = script._upgrade_revs(target, current or "base")
+    except Exception as exc:  # Alembic's errors for an unreachable target
+        raise PlanError(f"cannot {direction} to {target}: {exc}") from None
+    plan = Plan(
+        target=target,
+        direction=direction,
+        steps=[
+            Step(catalog.by_id[s.revision.revision], direction)
+            for s in steps
+            if s.revision.revision in catalog.by_id
+        ],
+        sql="",
+    )
+    if plan.steps:
+        _render(engine, catalog, plan, current, target)
+    for step in plan.steps:
+        step.reversible = _reversible(catalog, step.revision)
+        step.warnings = lint_step(engine, step, catalog)
+    return plan
+
+
+def step_plan(engine: Engine, catalog: Catalog, rev: str, direction: str) -> Plan:
+    """The plan of one revision alone: its upgrade from its parents, or its
+    downgrade back to them."""
+    revision = catalog.by_id[rev]
+    parents = revision.down_revisions
+    if direction == "upgrade":
+        start, target = parents, rev
+    else:
+        start, target = (rev,), (parents[0] if len(parents) == 1 else "base")
+    steps = [Step(revision, direction)]
+    plan = Plan(target=target, direction=direction, steps=steps, sql="")
+    _render(engine, catalog, plan, start, target)
+    steps[0].reversible = _reversible(catalog, revision)
+    steps[0].warnings = lint_step(engine, steps[0], catalog)
+    return plan
+
+
+def _render(engine, catalog, plan: Plan, start: tuple[str, ...], target: str) -> None:
+    """Fill in each step's SQL and operations in one offline run."""
+    buffer = io.StringIO()
+    by_revision = {s.revision.id: s for s in plan.steps}
+    recorded: list[Operation] = []
+    marks = {"position": 0}
+
+    def on_version_apply(ctx, step, heads, run_args):
+        # The step's revision is its "up" side in either direction.
+        found = by_revision.get(step.up_revision_id)
+        if found is not None:
+            found.sql = buffer.getvalue()[marks["position"] :]
+            found.operations = list(recorded)
+        marks["position"] = len(buffer.getvalue())
+        recorded.clear()
+
+    def attach(migration_context):
+        impl = migration_context.impl
+        for name in RECORDED:
+            original = getattr(impl, name)
+
+            def recorder(*args, _name=name, _original=original, **kwargs):
+                recorded.append(Operation(_name, args, kwargs))
+                return _original(*args, **kwargs)
+
+            setattr(impl, name, recorder)
+
+    config = alembic_config(
+        configure_logger=False,
+        on_version_apply=on_version_apply,
+        attach_to_context=attach,
+    )
+    config.output_buffer = buffer
+    script = catalog.script
+    direction = plan.direction
+
+    def steps_fn(rev, context):
+        if direction == "upgrade":
+            return script._upgrade_revs(target, rev)
+        return script._downgrade_revs(target, rev)
+
+    try:
+        with (
+            ALEMBIC_LOCK,
+            EnvironmentContext(
+                config,
+                script,
+                fn=steps_fn,
+                as_sql=True,
+                starting_rev=list(start) or None,
+                destination_rev=target,
+            ),
+        ):
+            script.run_env()
+    except Exception as exc:  # a revision that cannot run offline
+        plan.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    plan.sql = buffer.getvalue()
+
+
+def _reversible(catalog: Catalog, revision: Revision) -> bool:
+    """False when downgrade() does nothing or only raises."""
+    path = Path(catalog.script.versions) / revision.filename
+    try:
+        tree = ast.parse(path.read_text())
+    except (OSError, SyntaxError):
+        return False
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "downgrade":
+            body = [
+                n
+                for n in node.body
+                if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+            ]
+            return any(not isinstance(n, ast.Pass | ast.Raise) for n in body)
+    return False

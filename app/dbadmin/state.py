@@ -1,0 +1,90 @@
+"""Where the database stands against the scripts: the console's read side,
+shared by the pages, the JSON API and the probes."""
+
+from dataclasses import dataclass, field
+
+from alembic.util import CommandError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.dbadmin.revisions import Catalog, Revision
+from app.dbadmin.scripts import current_heads
+
+UP_TO_DATE = "up_to_date"
+BEHIND = "behind"
+UNVERSIONED = "unversioned"
+UNKNOWN_REVISION = "unknown_revision"
+UNREACHABLE = "unreachable"
+
+
+@dataclass
+class DatabaseState:
+    state: str
+    current: tuple[str, ...] = ()
+    heads: tuple[str, ...] = ()
+    pending: list[Revision] = field(default_factory=list)
+    unknown: tuple[str, ...] = ()
+    error: str | None = None
+
+    @property
+    def multiple_heads(self) -> bool:
+        return len(self.heads) > 1
+
+    def applied(self, catalog: Catalog) -> set[str]:
+        """Every revision applied: the current ones and their ancestors."""
+        known = [c for c in self.current if c in catalog.by_id]
+        if not known:
+            return set()
+        return {
+            s.revision
+            for s in catalog.script.revision_map.iterate_revisions(
+                tuple(known), "base", inclusive=True
+            )
+        }
+
+    def summary(self) -> str:
+        if self.state == UP_TO_DATE:
+            return f"Up to date at {', '.join(self.current)}."
+        if self.state == BEHIND:
+            n = len(self.pending)
+            return f"Behind: {n} revision{'s' if n != 1 else ''} pending."
+        if self.state == UNVERSIONED:
+            return "Unversioned: the database has no revision stamped yet."
+        if self.state == UNKNOWN_REVISION:
+            return (
+                f"Stamped with {', '.join(self.unknown)}, which the scripts do "
+                "not have (newer code rolled back, or a file deleted)."
+            )
+        return f"The database does not answer: {self.error}"
+
+
+def read_state(engine: Engine, catalog: Catalog) -> DatabaseState:
+    heads = catalog.heads
+    try:
+        with engine.connect() as conn:
+            current = current_heads(conn)
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        return DatabaseState(UNREACHABLE, heads=heads, error=detail)
+    if not current:
+        return DatabaseState(
+            UNVERSIONED, heads=heads, pending=pending_revisions(catalog, ())
+        )
+    unknown = tuple(c for c in current if c not in catalog.by_id)
+    if unknown:
+        return DatabaseState(UNKNOWN_REVISION, current, heads, unknown=unknown)
+    pending = pending_revisions(catalog, current)
+    return DatabaseState(BEHIND if pending else UP_TO_DATE, current, heads, pending)
+
+
+def pending_revisions(catalog: Catalog, current: tuple[str, ...]) -> list[Revision]:
+    """What `flask db upgrade heads` would apply, in apply order."""
+    try:
+        steps = catalog.script.iterate_revisions("heads", current or "base")
+        revisions = [catalog.by_id[s.revision] for s in steps]
+    except CommandError:
+        return []
+    if not current:
+        # From base, iterate_revisions leaves out nothing: all of them.
+        pass
+    return list(reversed(revisions))
