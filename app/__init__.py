@@ -40,11 +40,13 @@ def register_blueprints(app: Flask) -> None:
     from app.admin import init_admin
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
+    from app.dbadmin.api import bp as migrations_api_bp
     from app.main import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(api_bp, url_prefix="/api")
+    app.register_blueprint(migrations_api_bp, url_prefix="/api/migrations")
     init_admin(app)
 
 

@@ -176,4 +176,10 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(EmployeeView(Employee, db, category="Employees"))
     admin.add_view(DepartmentView(Department, db, category="Employees"))
     admin.add_view(UserView(User, db, name="Users", endpoint="users"))
+
+    from app.dbadmin.views import MigrationsView
+
+    admin.add_view(
+        MigrationsView(name="Migrations", endpoint="migrations", url="migrations")
+    )
     return admin

@@ -10,7 +10,9 @@ HEADWAY_TABLES = {
     "headway_login_failures",
     "headway_jobs",
     "headway_audit",
+    "headway_drift_checks",
 }
+HEADWAY_HEAD = "0002_drift_checks"
 
 
 def test_init_is_idempotent_and_touches_nothing_else(runner, engine):
@@ -21,10 +23,10 @@ def test_init_is_idempotent_and_touches_nothing_else(runner, engine):
     for _ in range(2):
         result = runner.invoke(args=["headway", "init"])
         assert result.exit_code == 0, result.output
-        assert "Headway tables at 0001_headway_tables" in result.output
+        assert f"Headway tables at {HEADWAY_HEAD}" in result.output
 
     assert table_names(engine) - before == HEADWAY_TABLES | {VERSION_TABLE}
-    assert version_rows(engine, VERSION_TABLE) == ["0001_headway_tables"]
+    assert version_rows(engine, VERSION_TABLE) == [HEADWAY_HEAD]
     # The user's schema stays unversioned and its data untouched.
     assert version_rows(engine) is None
     assert data_fingerprint(engine) == data
@@ -45,7 +47,7 @@ def test_user_schema_history_never_touches_headway_tables(runner, engine):
     result = runner.invoke(args=["db", "stamp", "head"])
     assert result.exit_code == 0
     assert version_rows(engine) == ["0002_employee_email"]
-    assert version_rows(engine, VERSION_TABLE) == ["0001_headway_tables"]
+    assert version_rows(engine, VERSION_TABLE) == [HEADWAY_HEAD]
 
 
 def test_stamp_head_on_the_legacy_database(runner, engine):

@@ -142,7 +142,7 @@ def layout(nodes: Sequence[Node]) -> Layout:
         if parent_row - row >= 2:
             if via != lane:
                 points.append((via, row + 1))
-            if via != parent_lane:
+            if via != parent_lane and (via, parent_row - 1) != points[-1]:
                 points.append((via, parent_row - 1))
         points.append((parent_lane, parent_row))
         edges.append(Edge(unique[row].revision, parent, tuple(points)))
@@ -175,7 +175,7 @@ TEXT = "#212529"
 MUTED = "#6c757d"
 
 FONT = "system-ui,-apple-system,Segoe UI,Roboto,Helvetica Neue,Arial,sans-serif"
-MONO = "SFMono-Regular,Menlo,Monaco,Consolas,Liberation Mono,Courier New,monospace"
+MONO = "ui-monospace,SFMono-Regular,Menlo,Consolas,monospace"
 
 # (kind, label, solid fill or None for an outline badge)
 BADGES = (
@@ -285,7 +285,7 @@ def render_svg(nodes: Sequence[Node]) -> str:
         if node.current:
             out.append(
                 f'<circle cx="{cx}" cy="{cy}" r="{RING_RADIUS}" fill="none" '
-                f'stroke="{CURRENT}" stroke-width="2"/>'
+                f'stroke="{CURRENT}"/>'
             )
             fill, stroke, radius = CURRENT, CURRENT_DARK, CURRENT_RADIUS
         elif node.applied:
@@ -294,7 +294,7 @@ def render_svg(nodes: Sequence[Node]) -> str:
             fill, stroke, radius = "#fff", PENDING, RADIUS
         out.append(
             f'<circle class="node" cx="{cx}" cy="{cy}" r="{radius}" '
-            f'fill="{fill}" stroke="{stroke}" stroke-width="2"/>'
+            f'fill="{fill}" stroke="{stroke}"/>'
         )
 
         colour = TEXT if node.applied else MUTED
@@ -311,7 +311,7 @@ def render_svg(nodes: Sequence[Node]) -> str:
                 box = f'fill="{solid}"'
                 ink = "#fff"
             else:
-                box = f'fill="#fff" stroke="{MUTED}"'
+                box = f'fill="#fff" stroke="{MUTED}" stroke-width="1"'
                 ink = MUTED
             out.append(
                 f'<rect class="badge" x="{x:g}" y="{cy - 8}" width="{w}" '
@@ -327,18 +327,15 @@ def render_svg(nodes: Sequence[Node]) -> str:
         widest = max(widest, x + 3 + min(len(message), MESSAGE_CHARS) * MESSAGE_CHAR_W)
         groups.append("".join(out))
 
-    rows = graph.rows
-    paths = []
+    # Edges out of applied revisions are history: solid. Out of pending ones,
+    # dashed. One group each, so the paths inherit their look.
+    done: list[str] = []
+    todo: list[str] = []
     for edge in graph.edges:
-        child = rows[edge.points[0][1]].node
-        look = (
-            f'stroke="{MUTED}"'
-            if child.applied
-            else f'stroke="{PENDING}" stroke-dasharray="4 3"'
-        )
-        paths.append(
+        child = graph.rows[edge.points[0][1]].node
+        (done if child.applied else todo).append(
             f'<path class="edge" data-child="{_attr(edge.child)}" '
-            f'data-parent="{_attr(edge.parent)}" d="{_path(edge.points)}" {look}/>'
+            f'data-parent="{_attr(edge.parent)}" d="{_path(edge.points)}"/>'
         )
 
     width = round(widest) + PAD
@@ -350,10 +347,12 @@ def render_svg(nodes: Sequence[Node]) -> str:
             f'font-size="13"><title>Revision graph</title>',
             '<g class="stripes">',
             *stripes,
-            '</g><g class="edges" fill="none" stroke-width="2" '
-            'stroke-linecap="round">',
-            *paths,
-            '</g><g class="revisions">',
+            '</g><g class="edges" fill="none" stroke-width="2" stroke-linecap="round">',
+            f'<g stroke="{MUTED}">',
+            *done,
+            f'</g><g stroke="{PENDING}" stroke-dasharray="4 3">',
+            *todo,
+            '</g></g><g class="revisions" stroke-width="2">',
             *groups,
             "</g></svg>",
         ]

@@ -141,6 +141,10 @@ class Catalog:
     def __post_init__(self) -> None:
         self.by_id = {r.id: r for r in self.revisions}
 
+    @property
+    def versions_path(self) -> Path:
+        return Path(self.script.versions)
+
     def resolve(self, rev: str) -> str | None:
         """A full id from an id or a unique prefix, else None."""
         if rev in self.by_id:

@@ -1,7 +1,7 @@
 from flask import jsonify, redirect, url_for
-from sqlalchemy.exc import SQLAlchemyError
 
-from app.dbadmin.scripts import current_heads, script_directory
+from app.dbadmin.revisions import load_catalog
+from app.dbadmin.state import UP_TO_DATE, read_state
 from app.extensions import db
 from app.main import bp
 
@@ -19,21 +19,15 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Readiness probe: the database answers and its schema is at head."""
-    heads = set(script_directory().get_heads())
-    try:
-        with db.engine.connect() as conn:
-            current = set(current_heads(conn))
-    except SQLAlchemyError:
-        return jsonify(status="unavailable", reason="the database does not answer"), 503
-    if current != heads:
-        return (
-            jsonify(
-                status="unavailable",
-                reason="the schema is not at head",
-                current=sorted(current),
-                heads=sorted(heads),
-            ),
-            503,
-        )
-    return jsonify(status="ok", current=sorted(current))
+    """Readiness probe: the database answers and its schema is at head. Load
+    balancers and deploy scripts must not send traffic to an app whose schema
+    is behind."""
+    state = read_state(db.engine, load_catalog())
+    body = {
+        "state": state.state,
+        "current": list(state.current),
+        "heads": list(state.heads),
+    }
+    if state.state != UP_TO_DATE:
+        return jsonify(status="unavailable", reason=state.summary(), **body), 503
+    return jsonify(status="ok", **body)

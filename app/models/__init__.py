@@ -10,6 +10,7 @@ from app.models.employee import (
 )
 from app.models.headway import (
     ApiToken,
+    DriftCheck,
     LoginFailures,
     MigrationAudit,
     MigrationJob,
@@ -19,6 +20,7 @@ from app.models.headway import (
 __all__ = [
     "ApiToken",
     "Department",
+    "DriftCheck",
     "DeptEmp",
     "DeptManager",
     "Employee",

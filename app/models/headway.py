@@ -129,3 +129,23 @@ class MigrationAudit(db.Model):
     job_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("headway_jobs.id", ondelete="SET NULL"), index=True
     )
+
+
+class DriftCheck(db.Model):
+    """The last comparisons of the live schema with its stamped revision and
+    with the models: kept so every worker shows the same result without
+    rebuilding a revision's schema on each page."""
+
+    __tablename__ = "headway_drift_checks"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    checked_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, index=True)
+    checked_by: so.Mapped[str] = so.mapped_column(sa.String(255))
+    # The stamped revisions the check was made at, comma-separated.
+    revisions: so.Mapped[str] = so.mapped_column(sa.String(1024))
+    # Differences against the stamped revision's schema (one per line);
+    # NULL when that schema could not be built.
+    stamp_differences: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    stamp_error: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    # Differences between the models and the live schema (one per line).
+    model_differences: so.Mapped[str] = so.mapped_column(sa.Text, default="")

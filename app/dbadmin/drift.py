@@ -1,0 +1,119 @@
+"""Drift: the live schema against the models (Alembic's comparison) and
+against its stamped revision (the same code as `flask db verify`). A check is
+kept in headway_drift_checks, so that every worker shows the latest result
+without rebuilding a revision's schema on each page."""
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Engine
+
+from app.dbadmin.adoption import stamped_revisions, verify
+from app.dbadmin.scripts import include_object
+from app.errors import HeadwayError
+from app.extensions import db
+from app.models.headway import DriftCheck
+
+
+def model_differences(engine: Engine) -> list[str]:
+    """What differs between the models and the live schema, in words."""
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"include_object": include_object, "compare_type": True}
+        )
+        diffs = compare_metadata(context, db.metadata)
+    return [_describe(d) for d in _flatten(diffs)]
+
+
+def _flatten(diffs):
+    for diff in diffs:
+        if isinstance(diff, list):
+            yield from diff
+        else:
+            yield diff
+
+
+def _describe(diff: tuple) -> str:
+    kind = diff[0]
+    if kind == "add_table":
+        return f"table {diff[1].name}: in the models, missing from the database"
+    if kind == "remove_table":
+        return f"table {diff[1].name}: in the database, not in the models"
+    if kind == "add_column":
+        return (
+            f"column {diff[2]}.{diff[3].name}: in the models, missing from the database"
+        )
+    if kind == "remove_column":
+        return f"column {diff[2]}.{diff[3].name}: in the database, not in the models"
+    if kind == "modify_type":
+        return (
+            f"column {diff[2]}.{diff[3]}: type is {diff[5]} in the database, "
+            f"{diff[6]} in the models"
+        )
+    if kind == "modify_nullable":
+
+        def null(value):
+            return "nullable" if value else "NOT NULL"
+
+        return (
+            f"column {diff[2]}.{diff[3]}: {null(diff[5])} in the database, "
+            f"{null(diff[6])} in the models"
+        )
+    if kind == "modify_default":
+        return f"column {diff[2]}.{diff[3]}: default differs ({diff[5]} vs {diff[6]})"
+    if kind in ("add_index", "remove_index"):
+        index = diff[1]
+        where = "in the models only" if kind == "add_index" else "in the database only"
+        return f"index {index.table.name}.{index.name}: {where}"
+    if kind in ("add_constraint", "remove_constraint"):
+        constraint = diff[1]
+        where = (
+            "in the models only" if kind == "add_constraint" else "in the database only"
+        )
+        columns = ", ".join(c.name for c in constraint.columns)
+        return f"unique key {constraint.table.name}({columns}): {where}"
+    if kind in ("add_fk", "remove_fk"):
+        fk = diff[1]
+        where = "in the models only" if kind == "add_fk" else "in the database only"
+        columns = ", ".join(c.name for c in fk.columns)
+        return (
+            f"foreign key {fk.table.name}({columns}) -> {fk.referred_table.name} "
+            f"ON DELETE {fk.ondelete or 'NO ACTION'}: {where}"
+        )
+    return f"{kind}: {diff[1:]}"
+
+
+def run_drift_check(engine: Engine, actor: str) -> DriftCheck:
+    """Compare now, keep the result, return it."""
+    current = stamped_revisions(engine)
+    check = DriftCheck(checked_by=actor, revisions=",".join(current))
+    if current:
+        try:
+            result = verify(engine)
+            check.stamp_differences = "\n".join(result.differences)
+        except HeadwayError as exc:
+            check.stamp_error = str(exc)
+    check.model_differences = "\n".join(model_differences(engine))
+    db.session.add(check)
+    db.session.commit()
+    return check
+
+
+def latest_drift_check(current: tuple[str, ...]) -> DriftCheck | None:
+    """The newest check made at the database's current revisions, if any."""
+    try:
+        return db.session.scalar(
+            sa.select(DriftCheck)
+            .where(DriftCheck.revisions == ",".join(current))
+            .order_by(DriftCheck.id.desc())
+            .limit(1)
+        )
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+        return None  # Headway's tables are not set up yet
+
+
+def has_drift(check: DriftCheck | None) -> bool | None:
+    if check is None:
+        return None
+    return bool(check.stamp_differences or check.stamp_error or check.model_differences)
