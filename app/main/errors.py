@@ -16,9 +16,9 @@ def register_errorhandlers(app: Flask) -> None:
     app.register_error_handler(Exception, handle_unexpected_error)
 
 
-def _respond(status: int, title: str, message: str):
+def _respond(status: int, title: str, message: str, **details):
     if wants_json():
-        return jsonify(error=message), status
+        return jsonify(error=message, **details), status
     return (
         render_template(
             "errors/error.html", status=status, title=title, message=message
@@ -44,6 +44,7 @@ def handle_database_unavailable(error: OperationalError):
         "Database unavailable",
         "The database did not answer, or lacks a table this page needs. "
         "Try again; if it persists, check the database and its migrations.",
+        state="unreachable",
     )
 
 

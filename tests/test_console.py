@@ -1,0 +1,349 @@
+"""The migration console's read side, on revision chains the tests write:
+linear, branched and merged. On every dialect under test."""
+
+import re
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from app import create_app
+from app.auth.accounts import create_user
+from app.extensions import db
+from config import TestingConfig
+from tests.conftest import PASSWORD, ROOT, csrf_token, login
+
+HEAD = "0002_employee_email"
+ADD_PHONE = 'op.add_column("employees", sa.Column("phone", sa.String(20)))'
+DROP_PHONE = 'op.drop_column("employees", "phone")'
+ADD_BADGE = (
+    'op.add_column("employees", sa.Column("badge", sa.Integer(), nullable=False))'
+)
+DROP_BADGE = 'op.drop_column("employees", "badge")'
+INSERT_EMPLOYEE = (
+    "INSERT INTO employees (emp_no, birth_date, first_name, last_name, gender, "
+    "hire_date) VALUES (1, '1960-01-01', 'A', 'B', 'F', '1990-01-01')"
+)
+
+
+class Scripts:
+    """A copy of the project's migrations/ that a test can add revisions to."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.versions = directory / "versions"
+
+    def write(self, rev, down, upgrade="pass", downgrade="pass", message=None):
+        down_repr = repr(down) if not isinstance(down, list) else repr(tuple(down))
+        source = textwrap.dedent(
+            f'''\
+            """{message or rev}
+
+            Revision ID: {rev}
+            Revises: {down}
+            Create Date: 2026-11-21 12:00:00
+
+            """
+
+            import sqlalchemy as sa
+            from alembic import op
+
+            revision = {rev!r}
+            down_revision = {down_repr}
+            branch_labels = None
+            depends_on = None
+
+
+            def upgrade():
+            {textwrap.indent(textwrap.dedent(upgrade), "    ")}
+
+            def downgrade():
+            {textwrap.indent(textwrap.dedent(downgrade), "    ")}
+            '''
+        )
+        path = self.versions / f"{rev}.py"
+        path.write_text(source)
+        return path
+
+
+@pytest.fixture
+def scripts(tmp_path):
+    directory = tmp_path / "migrations"
+    shutil.copytree(ROOT / "migrations", directory)
+    shutil.rmtree(directory / "versions" / "__pycache__", ignore_errors=True)
+    return Scripts(directory)
+
+
+@pytest.fixture
+def console(database_url, scripts):
+    app = create_app(
+        TestingConfig,
+        SQLALCHEMY_DATABASE_URI=database_url,
+        MIGRATIONS_DIR=str(scripts.directory),
+    )
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["headway", "init"]).exit_code == 0
+    with app.app_context():
+        create_user("viewer", PASSWORD, "viewer")
+    client = app.test_client()
+    assert login(client, "viewer").status_code == 302
+    yield app, runner, client
+    with app.app_context():
+        db.engine.dispose()
+
+
+def invoke(runner, *args):
+    result = runner.invoke(args=list(args))
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def status(client):
+    return client.get("/api/migrations/status")
+
+
+def execute(app, sql):
+    with app.app_context(), db.engine.connect() as conn:
+        conn.exec_driver_sql(sql)
+        conn.commit()
+
+
+def test_states_status_json_and_readyz(console, scripts):
+    app, runner, client = console
+
+    response = status(client)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["state"] == "unversioned"
+    assert body["current"] == [] and body["heads"] == [HEAD]
+    assert body["pending"] == ["0001_baseline", HEAD]
+    assert body["drift"] is None and body["job"] is None
+    assert client.get("/readyz").status_code == 503
+
+    invoke(runner, "db", "upgrade")
+    body = status(client).get_json()
+    assert (body["state"], body["current"], body["pending"]) == (
+        "up_to_date", [HEAD], [],
+    )  # fmt: skip
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["status"] == "ok"
+
+    # A new revision file: the cached catalog notices it at once.
+    scripts.write("0003_phone", HEAD, ADD_PHONE, DROP_PHONE)
+    body = status(client).get_json()
+    assert body["state"] == "behind"
+    assert body["pending"] == ["0003_phone"] and body["heads"] == ["0003_phone"]
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.get_json()["state"] == "behind"
+    page = client.get("/admin/migrations/")
+    assert 'data-state="behind"' in page.get_data(as_text=True)
+    assert "0003_phone" in page.get_data(as_text=True)
+
+    # Stamped with a revision the scripts don't have.
+    execute(app, "UPDATE alembic_version SET version_num = 'f00dcafe'")
+    body = status(client).get_json()
+    assert body["state"] == "unknown_revision"
+    assert body["current"] == ["f00dcafe"]
+    assert client.get("/readyz").status_code == 503
+    page = client.get("/admin/migrations/").get_data(as_text=True)
+    assert 'data-state="unknown_revision"' in page and "f00dcafe" in page
+
+
+def test_unreachable_database(scripts, tmp_path, database_url):
+    if database_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path}/missing/dir/headway.db"
+    else:
+        url = sa.make_url(database_url).set(port=1).render_as_string(False)
+    # Log in while the database answers, then point the same secret at a
+    # database that does not.
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url,
+                     MIGRATIONS_DIR=str(scripts.directory))  # fmt: skip
+    invoke(app.test_cli_runner(), "headway", "init")
+    with app.app_context():
+        create_user("viewer", PASSWORD, "viewer")
+    client = app.test_client()
+    assert login(client, "viewer").status_code == 302
+    down = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=url,
+                      MIGRATIONS_DIR=str(scripts.directory))  # fmt: skip
+    down_client = down.test_client()
+    cookie = client.get_cookie("session")
+    down_client.set_cookie("session", cookie.value)
+
+    response = down.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["state"] == "unreachable"
+    for path in ("/api/migrations/status", "/api/me"):
+        response = down_client.get(path)
+        assert response.status_code == 503, path
+        assert response.is_json
+    assert status(down_client).get_json()["state"] == "unreachable"
+    for app_ in (app, down):
+        with app_.app_context():
+            db.engine.dispose()
+
+
+def test_history_markers_across_a_branch_and_a_merge(console, scripts):
+    app, runner, client = console
+    scripts.write("0003a_reports", HEAD, message="reports branch")
+    scripts.write("0003b_photos", HEAD, message="photos branch")
+    body = status(client).get_json()
+    assert sorted(body["heads"]) == ["0003a_reports", "0003b_photos"]
+    assert "multiple-heads" in client.get("/admin/migrations/").get_data(as_text=True)
+
+    invoke(runner, "db", "upgrade", "0003a_reports")
+    scripts.write("0004_merge", ["0003a_reports", "0003b_photos"], message="merge")
+
+    page = client.get("/admin/migrations/history").get_data(as_text=True)
+    markers = dict(
+        re.findall(
+            r'<tr data-revision="([^"]+)"[^>]*>\s*<td class="marker">([^<]*)<', page
+        )
+    )
+    assert markers == {
+        "0004_merge": "[ ]",
+        "0003b_photos": "[ ]",
+        "0003a_reports": "[X]",
+        HEAD: "[X]",
+        "0001_baseline": "[X]",
+    }
+    kinds = dict(
+        re.findall(
+            r'<tr data-revision="([^"]+)".*?<td class="kinds">(.*?)</td>', page, re.S
+        )
+    )
+    assert "merge point" in kinds["0004_merge"] and "head" in kinds["0004_merge"]
+    assert "branch point" in kinds[HEAD]
+    assert "current" in kinds["0003a_reports"]
+    assert "base" in kinds["0001_baseline"]
+    # The graph shows every revision, the current one marked.
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    for rev in markers:
+        assert f'data-revision="{rev}"' in svg
+    assert re.search(r'class="[^"]*current[^"]*" data-revision="0003a_reports"', svg)
+
+    revisions = client.get("/api/migrations/revisions").get_json()["revisions"]
+    assert {r["id"]: r["applied"] for r in revisions} == {
+        rev: mark == "[X]" for rev, mark in markers.items()
+    }
+
+    invoke(runner, "db", "upgrade", "heads")
+    body = status(client).get_json()
+    assert body["state"] == "up_to_date" and body["current"] == ["0004_merge"]
+
+
+def test_sql_preview_matches_the_cli(console, scripts):
+    app, runner, client = console
+    invoke(runner, "db", "upgrade")
+    scripts.write("0003_phone", HEAD, ADD_PHONE, DROP_PHONE)
+    scripts.write("0004_drop_phone", "0003_phone", DROP_PHONE, ADD_PHONE)
+
+    cli = runner.invoke(args=["db", "upgrade", "--sql", f"{HEAD}:0004_drop_phone"])
+    assert cli.exit_code == 0, cli.output
+    plan = client.get("/api/migrations/plan?target=0004_drop_phone").get_json()
+    assert plan["direction"] == "upgrade"
+    assert [s["revision"] for s in plan["steps"]] == ["0003_phone", "0004_drop_phone"]
+    assert plan["sql"].strip() == cli.stdout.strip()
+    assert "ADD COLUMN phone" in plan["sql"] and "DROP COLUMN phone" in plan["sql"]
+    assert "".join(s["sql"] for s in plan["steps"]).strip() in plan["sql"].strip()
+
+    # The same SQL on the revision page, for the downgrade too.
+    page = client.get("/admin/migrations/revision/0004_drop").get_data(as_text=True)
+    assert "DROP COLUMN phone" in page and "ADD COLUMN phone" in page
+
+    # Downgrade previews.
+    invoke(runner, "db", "upgrade", "heads")
+    cli = runner.invoke(args=["db", "downgrade", "--sql", f"0004_drop_phone:{HEAD}"])
+    plan = client.get(f"/api/migrations/plan?target={HEAD}").get_json()
+    assert plan["direction"] == "downgrade"
+    assert plan["sql"].strip() == cli.stdout.strip()
+
+
+def test_lint(console, scripts):
+    app, runner, client = console
+    invoke(runner, "db", "upgrade")
+    execute(app, INSERT_EMPLOYEE)
+    scripts.write("0003_phone", HEAD, ADD_PHONE, DROP_PHONE)
+    scripts.write("0004_badge", "0003_phone", ADD_BADGE, DROP_BADGE)
+    scripts.write("0005_drop_phone", "0004_badge", DROP_PHONE, ADD_PHONE)
+
+    plan = client.get("/api/migrations/plan?target=heads").get_json()
+    by_step = {s["revision"]: [w["code"] for w in s["warnings"]] for s in plan["steps"]}
+    assert by_step == {
+        "0003_phone": [],
+        "0004_badge": ["not_null_without_default"],
+        "0005_drop_phone": ["drop_column"],
+    }
+    assert all(s["reversible"] for s in plan["steps"])
+    page = client.get("/admin/migrations/plan?target=heads").get_data(as_text=True)
+    assert page.count('class="alert alert-danger py-1 warning"') == 2
+
+    # A downgrade to base drops every table.
+    plan = client.get("/api/migrations/plan?target=base").get_json()
+    codes = [w["code"] for w in plan["warnings"]]
+    assert codes.count("drop_table") == 6
+
+
+def test_plan_bad_input(console, scripts):
+    app, runner, client = console
+    invoke(runner, "db", "upgrade")
+    response = client.get("/api/migrations/plan?target=nope")
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "unknown target revision 'nope'"
+    assert client.get("/api/migrations/plan").status_code == 400
+    assert client.get("/admin/migrations/plan?target=nope").status_code == 400
+    response = client.get("/api/migrations/plan?target=head")
+    assert response.status_code == 200 and response.get_json()["steps"] == []
+    assert client.get("/admin/migrations/revision/nope").status_code == 404
+
+
+def test_drift_after_a_column_is_altered_by_hand(console, scripts, database_url):
+    app, runner, client = console
+    invoke(runner, "db", "upgrade")
+    token = csrf_token(client, "/admin/migrations/drift")
+    client.post("/admin/migrations/drift", data={"csrf_token": token})
+    assert status(client).get_json()["drift"] is False
+
+    if database_url.startswith("mysql"):
+        execute(app, "ALTER TABLE employees MODIFY first_name VARCHAR(30) NOT NULL")
+        expected = (
+            "column employees.first_name: type is VARCHAR(30), expected VARCHAR(14)"
+        )
+    else:
+        execute(app, "ALTER TABLE employees ADD COLUMN nickname VARCHAR(20)")
+        expected = "column employees.nickname: not in the expected schema"
+    client.post("/admin/migrations/drift", data={"csrf_token": token})
+    assert status(client).get_json()["drift"] is True
+    drift_page = client.get("/admin/migrations/drift").get_data(as_text=True)
+    assert expected in drift_page
+    dashboard = client.get("/admin/migrations/").get_data(as_text=True)
+    assert 'id="drift"' in dashboard
+    assert f"Stamped at {HEAD}, but the schema is not that revision" in dashboard
+
+
+def test_broken_revision_files_are_named(console, scripts):
+    app, runner, client = console
+    invoke(runner, "db", "upgrade")
+    (scripts.versions / "0003_typo.py").write_text(
+        'revision = "0003_typo"\ndown_revision = "0002_employee_email"\ndef upgrade(:\n'
+    )
+    scripts.write("0004_orphan", "0003_nowhere")
+    scripts.write("0005_loop_a", "0005_loop_b")
+    scripts.write("0005_loop_b", "0005_loop_a")
+    scripts.write("0006_fine", HEAD)
+
+    body = status(client).get_json()
+    problems = {b["file"]: b["problem"] for b in body["broken_files"]}
+    assert problems["0003_typo.py"].startswith("syntax error on line 3")
+    assert problems["0004_orphan.py"] == "down_revision 0003_nowhere does not exist"
+    assert problems["0005_loop_a.py"] == "part of a down_revision cycle"
+    assert problems["0005_loop_b.py"] == "part of a down_revision cycle"
+    # The rest of the console still works.
+    assert body["state"] == "behind" and body["pending"] == ["0006_fine"]
+    page = client.get("/admin/migrations/").get_data(as_text=True)
+    assert "0003_typo.py" in page and "0004_orphan.py" in page
+    assert client.get("/admin/migrations/history").status_code == 200
+    plan = client.get("/api/migrations/plan?target=0006_fine").get_json()
+    assert [s["revision"] for s in plan["steps"]] == ["0006_fine"]
