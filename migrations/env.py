@@ -1,6 +1,12 @@
 """Alembic environment for the user's schema (`flask db ...`).
 
 Differences from Flask-Migrate's stock env.py, each for a reason:
+- every run on the database takes Headway's migration lock on its connection,
+  so the console, a shell and a deploy script never migrate at once
+  (`flask db -x lock_wait=SECONDS upgrade` waits for it instead of failing);
+- every step is recorded in Headway's audit trail (headway_audit), and each
+  step runs in its own transaction, so a failure leaves the version at the
+  last good revision;
 - the app's loggers stay alive after an in-process run (no silencing fileConfig);
 - a caller may hand in its own connection (`config.attributes["connection"]`),
   which is how Headway builds a revision's schema in a scratch database;
@@ -16,6 +22,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from app.dbadmin.audit import AuditTrail
+from app.dbadmin.lock import migration_lock
 from app.dbadmin.scripts import include_object
 
 config = context.config
@@ -68,31 +76,55 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
-def run_migrations(connection) -> None:
+def run_migrations(connection, audit: AuditTrail | None = None) -> None:
     if connection.dialect.name == "sqlite":
         # Outside any transaction, or SQLite ignores it; committed at once so
         # that Alembic still begins (and commits) its own transaction.
         connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         connection.commit()
-    context.configure(
-        connection=connection,
-        target_metadata=target_metadata,
-        **configure_args(connection.dialect.name),
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
-        connection.commit()
+    args = configure_args(connection.dialect.name)
+    if audit is not None:
+        args["on_version_apply"] = audit.on_version_apply
+        args["transaction_per_migration"] = True
+    context.configure(connection=connection, target_metadata=target_metadata, **args)
+    if audit is not None:
+        audit.attach(context.get_context())
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+    except Exception as exc:
+        if audit is not None:
+            audit.record_failure(exc)
+        raise
+    finally:
+        if connection.dialect.name == "sqlite" and not connection.invalidated:
+            connection.rollback()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
+
+
+def changes_the_database() -> bool:
+    """upgrade, downgrade and stamp; not current, check, history, migrate."""
+    # The running EnvironmentContext (alembic is pinned: see docs/stack.md).
+    opts = context._proxy.context_opts
+    return opts.get("destination_rev") is not None and not opts.get("dont_mutate")
 
 
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
+        # A caller's own (scratch) database: no lock, nothing to audit.
         run_migrations(connection)
         return
+    if not changes_the_database():
+        with migrate_ext.db.engine.connect() as connection:
+            run_migrations(connection)
+        return
+    wait = float(context.get_x_argument(as_dictionary=True).get("lock_wait", 0))
     with migrate_ext.db.engine.connect() as connection:
-        run_migrations(connection)
+        with migration_lock(connection, wait=wait):
+            audit = AuditTrail(connection, action=config.attributes.get("audit_action"))
+            run_migrations(connection, audit)
 
 
 if context.is_offline_mode():

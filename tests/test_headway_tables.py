@@ -11,8 +11,9 @@ HEADWAY_TABLES = {
     "headway_jobs",
     "headway_audit",
     "headway_drift_checks",
+    "headway_migration_lock",
 }
-HEADWAY_HEAD = "0002_drift_checks"
+HEADWAY_HEAD = "0001_headway_tables"
 
 
 def test_init_is_idempotent_and_touches_nothing_else(runner, engine):

@@ -126,5 +126,5 @@ def adopt(engine: Engine, to: str | None = None, dry_run: bool = False) -> Adopt
         )
     if not found.matches or dry_run:
         return Adoption(found, stamped=False)
-    command.stamp(alembic_config(), found.revisions[0])
+    command.stamp(alembic_config(audit_action="adopt"), found.revisions[0])
     return Adoption(found, stamped=True)

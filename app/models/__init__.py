@@ -14,6 +14,7 @@ from app.models.headway import (
     LoginFailures,
     MigrationAudit,
     MigrationJob,
+    MigrationLockHolder,
     User,
 )
 
@@ -27,6 +28,7 @@ __all__ = [
     "LoginFailures",
     "MigrationAudit",
     "MigrationJob",
+    "MigrationLockHolder",
     "Salary",
     "Title",
     "User",

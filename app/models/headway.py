@@ -107,6 +107,25 @@ class MigrationJob(db.Model):
     finished_at: so.Mapped[datetime | None]
     error: so.Mapped[str | None] = so.mapped_column(sa.Text)
     log: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    # The revisions the job means to apply or revert, in order (comma-separated).
+    planned: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    # After a failure or an interruption: how the schema compares with the
+    # revisions around the step that did not finish.
+    verify_result: so.Mapped[str | None] = so.mapped_column(sa.Text)
+
+    @property
+    def planned_revisions(self) -> list[str]:
+        return [r for r in self.planned.split(",") if r]
+
+
+class MigrationLockHolder(db.Model):
+    """Who holds the migration lock on MySQL/MariaDB (GET_LOCK itself only
+    knows a connection id)."""
+
+    __tablename__ = "headway_migration_lock"
+
+    name: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    holder: so.Mapped[str] = so.mapped_column(sa.String(512))
 
 
 class MigrationAudit(db.Model):

@@ -1,0 +1,195 @@
+"""The one migration lock, taken by migrations/env.py on the connection that
+runs the migration, so that the console's jobs, `flask db upgrade` in a shell
+and deploy scripts exclude each other across workers and hosts.
+
+MySQL/MariaDB: GET_LOCK on that connection, released explicitly (a pooled
+connection would keep it) and by the server when the session dies, SIGKILL
+included. SQLite: an flock on a file beside the database, released by the OS
+when the process dies. Who holds it is written down beside it (a row in
+headway_migration_lock, or the lock file) so that a refused caller can say who
+and since when.
+"""
+
+import fcntl
+import getpass
+import hashlib
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from app.errors import HeadwayError
+
+HOLDER_TABLE = "headway_migration_lock"
+
+
+class LockHeld(HeadwayError):
+    """Another migration holds the lock."""
+
+    def __init__(self, holder: str | None) -> None:
+        self.holder = holder
+        super().__init__(
+            "another migration is running"
+            + (f": {holder}" if holder else "")
+            + "; try again when it has finished"
+        )
+
+
+def actor() -> str:
+    """Who runs this migration: the console user of a job, else user@host."""
+    return (
+        os.environ.get("HEADWAY_ACTOR") or f"{getpass.getuser()}@{socket.gethostname()}"
+    )
+
+
+def holder_description() -> str:
+    job = os.environ.get("HEADWAY_JOB_ID")
+    who = f"job #{job} for {actor()}" if job else actor()
+    since = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"{who} (pid {os.getpid()} on {socket.gethostname()}) since {since}"
+
+
+def mysql_lock_name(connection: Connection) -> str:
+    # One lock per database; MySQL allows 64 characters.
+    database = connection.exec_driver_sql("SELECT DATABASE()").scalar() or ""
+    name = f"headway.migrate.{database}"
+    if len(name) > 64:
+        name = "headway.migrate." + hashlib.sha256(database.encode()).hexdigest()[:40]
+    return name
+
+
+def sqlite_lock_path(connection: Connection) -> Path | None:
+    database = connection.engine.url.database
+    if not database or database == ":memory:":
+        return None  # a private database: nobody else can migrate it
+    return Path(database).with_name(Path(database).name + ".migrate-lock")
+
+
+@contextmanager
+def migration_lock(connection: Connection, wait: float = 0) -> Iterator[None]:
+    """Hold the migration lock for this database, or raise LockHeld (after
+    waiting up to `wait` seconds)."""
+    dialect = connection.dialect.name
+    if dialect == "mysql":
+        with _mysql_lock(connection, wait):
+            yield
+    elif dialect == "sqlite":
+        path = sqlite_lock_path(connection)
+        if path is None:
+            yield
+        else:
+            with _file_lock(path, wait):
+                yield
+    else:
+        raise HeadwayError(f"no migration lock for {dialect} databases")
+
+
+@contextmanager
+def _mysql_lock(connection: Connection, wait: float) -> Iterator[None]:
+    name = mysql_lock_name(connection)
+    got = connection.execute(
+        sa.text("SELECT GET_LOCK(:name, :wait)"), {"name": name, "wait": wait}
+    ).scalar()
+    if got != 1:
+        connection.rollback()
+        raise LockHeld(_mysql_holder(connection, name))
+    try:
+        _write_holder_row(connection, name, holder_description())
+        # GET_LOCK is not transactional; committing lets Alembic begin its own.
+        connection.commit()
+        yield
+    finally:
+        if not connection.invalidated:
+            connection.rollback()
+            connection.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": name})
+            connection.commit()
+
+
+def _write_holder_row(connection: Connection, name: str, holder: str) -> None:
+    if not sa.inspect(connection).has_table(HOLDER_TABLE):
+        return  # Headway's tables are not set up: the holder stays unnamed
+    table = sa.table(HOLDER_TABLE, sa.column("name"), sa.column("holder"))
+    connection.execute(sa.delete(table).where(table.c.name == name))
+    connection.execute(sa.insert(table).values(name=name, holder=holder))
+
+
+def _mysql_holder(connection: Connection, name: str) -> str | None:
+    holder = None
+    if sa.inspect(connection).has_table(HOLDER_TABLE):
+        table = sa.table(HOLDER_TABLE, sa.column("name"), sa.column("holder"))
+        holder = connection.execute(
+            sa.select(table.c.holder).where(table.c.name == name)
+        ).scalar()
+    if holder is None:
+        session = connection.execute(
+            sa.text("SELECT IS_USED_LOCK(:name)"), {"name": name}
+        ).scalar()
+        holder = f"database session {session}" if session else None
+    connection.rollback()
+    return holder
+
+
+@contextmanager
+def _file_lock(path: Path, wait: float) -> Iterator[None]:
+    handle = open(path, "a+")  # noqa: SIM115 (held for the whole block)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockHeld(read_file_holder(path)) from None
+                time.sleep(0.2)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"holder": holder_description()}))
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        handle.close()
+
+
+def read_file_holder(path: Path) -> str | None:
+    try:
+        return json.loads(path.read_text() or "{}").get("holder")
+    except (OSError, ValueError):
+        return None
+
+
+def lock_is_free(connection: Connection) -> tuple[bool, str | None]:
+    """(free, holder) without taking the lock, for the console's checks."""
+    dialect = connection.dialect.name
+    if dialect == "mysql":
+        name = mysql_lock_name(connection)
+        free = connection.execute(
+            sa.text("SELECT IS_FREE_LOCK(:name)"), {"name": name}
+        ).scalar()
+        if free == 1:
+            connection.rollback()
+            return True, None
+        return False, _mysql_holder(connection, name)
+    path = sqlite_lock_path(connection) if dialect == "sqlite" else None
+    if path is None:
+        return True, None
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False, read_file_holder(path)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return True, None

@@ -1,0 +1,643 @@
+"""How fast the migration console answers with a long history, under gunicorn.
+
+    .venv/bin/python bench/console.py [--revisions 1000] [--requests 200] [--workers 2]
+
+1. Copies migrations/ to a temporary directory and writes N more revisions
+   after 0002_employee_email: a chain with, every 50 revisions, a two-revision
+   side branch merged back (one head in the end). Bodies are `pass` except a
+   few that add a column, so that `flask db upgrade` stays quick.
+2. Prepares a temporary SQLite database the way a user would, with
+   HEADWAY_CONFIG=production: `flask demo create-legacy --scale 0.1`,
+   `flask db adopt`, `flask db upgrade` to 10 revisions before the head (the
+   dashboard then lists 10 pending ones), `flask headway init`, a viewer.
+3. Serves it with a real gunicorn (gunicorn.conf.py, --workers W), logs in
+   through /login and times GET /admin/ (the baseline: a trivial
+   login-protected page), the dashboard, the history page and the status
+   JSON, R times each, interleaved round-robin so that machine noise hits
+   every URL alike, after a warm-up (the cold first requests are shown apart).
+4. Times `flask db current`, `flask db heads`, `flask db history` (5 runs).
+5. Prints the machine, one table, and a verdict on the target: dashboard and
+   status within 2x the admin index page at 1,000 revisions. Exit 1 on FAIL.
+
+The app runs as bench._app:app, which takes the migrations directory from
+HEADWAY_MIGRATIONS_DIR (config.py has no variable for it). Everything it makes
+lives in one temporary directory, removed at the end, failure or not.
+"""
+
+import argparse
+import hashlib
+import http.client
+import json
+import math
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = "bench._app:app"
+BASE_REVISION = "0002_employee_email"
+
+BRANCH_EVERY = 50  # a side branch, merged back, every this many revisions
+ADD_COLUMN_EVERY = 200  # the few revisions that really change the schema
+PENDING = 10  # revisions left for the dashboard to list
+LEGACY_SCALE = "0.1"  # 1,000 employees: the data is not what is measured
+
+USERNAME = "bench"
+PASSWORD = "bench-password-123"  # at least 12 characters
+# SESSION_PROTECTION = "strong" binds the session to the user agent: one for all.
+USER_AGENT = "headway-bench/1"
+
+ADMIN_INDEX = "/admin/"
+DASHBOARD = "/admin/migrations/"
+HISTORY = "/admin/migrations/history"
+STATUS = "/api/migrations/status"
+URLS = (ADMIN_INDEX, DASHBOARD, HISTORY, STATUS)
+TARGET_RATIO = 2.0  # dashboard and status, against the admin index
+WARMUP_ROUNDS = 20  # enough for every worker to load its own catalog
+CLI_COMMANDS = (("db", "current"), ("db", "heads"), ("db", "history"))
+CLI_RUNS = 5
+
+SERVER_START_SECONDS = 60
+FLASK_COMMAND_SECONDS = 900  # `flask db adopt` and `upgrade` walk every revision
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+PENDING_LIST_RE = re.compile(r'<ol id="pending">(.*?)</ol>', re.DOTALL)
+
+TOPICS = (
+    "index salaries by from_date",
+    "widen titles.title",
+    "backfill employee emails",
+    "tidy dept_emp dates",
+    "comment on departments",
+    "normalise gender codes",
+    "rename a constraint",
+    "drop an unused view",
+)
+
+
+class BenchError(Exception):
+    """The benchmark cannot go on; the message says why."""
+
+
+# -- the revisions --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Revision:
+    id: str
+    down: tuple[str, ...]
+    message: str
+    created: datetime
+    # Every revision written before this one is an ancestor of it: upgrading
+    # to it leaves exactly the later ones pending.
+    linear: bool
+    upgrade: str = "pass"
+    downgrade: str = "pass"
+
+
+def plan_revisions(count: int) -> list[Revision]:
+    """`count` revisions after BASE_REVISION, parents before children.
+
+    Every BRANCH_EVERY revisions: a branch point P, a side branch S1 -> S2 off
+    P, one revision M1 on the main line off P, then a merge of (M1, S2). A
+    block too short for all five stays linear, so there is one head.
+    """
+    revisions: list[Revision] = []
+    start = datetime(2024, 1, 8, 9, 30)
+
+    def add(down: tuple[str, ...], topic: str, linear: bool) -> str:
+        n = len(revisions)
+        # Alembic's ids are 12 hex digits; these are stable from run to run.
+        rev = hashlib.sha256(f"headway-bench-{n}".encode()).hexdigest()[:12]
+        kwargs = {}
+        if linear and n % ADD_COLUMN_EVERY == ADD_COLUMN_EVERY - 1:
+            column = f"bench_note_{n}"
+            topic = f"add employees.{column}"
+            kwargs = {
+                "upgrade": f'op.add_column("employees", sa.Column("{column}", '
+                "sa.String(40), nullable=True))",
+                "downgrade": f'op.drop_column("employees", "{column}")',
+            }
+        revisions.append(
+            Revision(
+                id=rev,
+                down=down,
+                message=f"{topic} (bench {n + 1})",
+                created=start
+                + timedelta(hours=7 * n, minutes=n % 60, microseconds=n * 7919),
+                linear=linear,
+                **kwargs,
+            )
+        )
+        return rev
+
+    tip = BASE_REVISION
+    while len(revisions) < count:
+        n = len(revisions)
+        if n % BRANCH_EVERY == 0 and count - n >= 5:
+            point = add((tip,), "branch point", linear=True)
+            side = add((point,), "side branch, first step", linear=False)
+            side = add((side,), "side branch, second step", linear=False)
+            main = add((point,), TOPICS[n % len(TOPICS)], linear=False)
+            tip = add((main, side), "merge the side branch", linear=True)
+        else:
+            tip = add((tip,), TOPICS[n % len(TOPICS)], linear=True)
+    return revisions
+
+
+def revision_source(rev: Revision) -> str:
+    """A revision file as `flask db revision` writes it (script.py.mako)."""
+    down = rev.down[0] if len(rev.down) == 1 else rev.down
+    return textwrap.dedent(
+        f'''\
+        """{rev.message}
+
+        Revision ID: {rev.id}
+        Revises: {", ".join(rev.down)}
+        Create Date: {rev.created.strftime("%Y-%m-%d %H:%M:%S.%f")}
+
+        """
+
+        import sqlalchemy as sa
+        from alembic import op
+
+        # revision identifiers, used by Alembic.
+        revision = {rev.id!r}
+        down_revision = {down!r}
+        branch_labels = None
+        depends_on = None
+
+
+        def upgrade():
+            {rev.upgrade}
+
+
+        def downgrade():
+            {rev.downgrade}
+        '''
+    )
+
+
+def write_migrations(directory: Path, revisions: list[Revision]) -> None:
+    shutil.copytree(
+        ROOT / "migrations", directory, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for rev in revisions:
+        # Alembic's file_template: %(rev)s_%(slug)s.
+        slug = re.sub(r"\W+", "_", rev.message.lower()).strip("_")[:40]
+        path = directory / "versions" / f"{rev.id}_{slug}.py"
+        path.write_text(revision_source(rev))
+
+
+def upgrade_target(revisions: list[Revision]) -> tuple[str, list[str]]:
+    """The newest revision that leaves at least PENDING revisions pending, and
+    those, in the order written (the apply order on a linear stretch)."""
+    for i in range(len(revisions) - 1 - PENDING, -1, -1):
+        if revisions[i].linear:
+            return revisions[i].id, [r.id for r in revisions[i + 1 :]]
+    return BASE_REVISION, [r.id for r in revisions]
+
+
+# -- processes ------------------------------------------------------------------
+
+
+def app_env(database_url: str, migrations: Path) -> dict[str, str]:
+    """The environment of a production deployment, with nothing inherited that
+    could point the app elsewhere."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HEADWAY_", "GUNICORN_"))
+        and k not in ("DATABASE_URL", "SECRET_KEY", "FLASK_APP")
+    }
+    env.update(
+        HEADWAY_CONFIG="production",
+        SECRET_KEY=secrets.token_hex(32),
+        DATABASE_URL=database_url,
+        HEADWAY_MIGRATIONS_DIR=str(migrations),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def flask(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    """Run `flask ARGS` from the project root, as a user would; its stdout."""
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", APP, *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=FLASK_COMMAND_SECONDS,
+    )
+    if result.returncode != 0:
+        raise BenchError(
+            f"flask {' '.join(args)} exited {result.returncode}:\n"
+            f"{result.stdout}{result.stderr}"
+        )
+    return result.stdout
+
+
+def timed(label: str, run: Callable[[], object]) -> float:
+    print(f"  {label} ...", end=" ", flush=True)
+    started = time.perf_counter()
+    run()
+    seconds = time.perf_counter() - started
+    print(f"{seconds:.1f} s", flush=True)
+    return seconds
+
+
+def prepare_database(env: dict[str, str], target: str) -> None:
+    timed(
+        f"flask demo create-legacy --scale {LEGACY_SCALE}",
+        lambda: flask(env, "demo", "create-legacy", "--scale", LEGACY_SCALE),
+    )
+    timed("flask db adopt", lambda: flask(env, "db", "adopt"))
+    timed(f"flask db upgrade {target}", lambda: flask(env, "db", "upgrade", target))
+    timed("flask headway init", lambda: flask(env, "headway", "init"))
+    timed(
+        f"flask users create {USERNAME} --role viewer",
+        lambda: flask(
+            env,
+            *("users", "create", USERNAME, "--role", "viewer", "--password-stdin"),
+            stdin=PASSWORD + "\n",
+        ),
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(env: dict[str, str], port: int, workers: int, log: Path):
+    # From the project root, so gunicorn.conf.py applies as deployed (preloaded
+    # app, access log); only the bind and the worker count are the bench's.
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [
+                *(sys.executable, "-m", "gunicorn"),
+                *("--bind", f"127.0.0.1:{port}", "--workers", str(workers)),
+                # Its default control socket is one path per user, which a
+                # gunicorn of `make run` or of the tests may be using.
+                "--no-control-socket",
+                APP,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_until_healthy(port: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchError(f"gunicorn exited {process.returncode} while starting")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.1)
+    raise BenchError(f"gunicorn did not answer /healthz in {SERVER_START_SECONDS} s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+# -- HTTP -----------------------------------------------------------------------
+
+
+@dataclass
+class Response:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+    seconds: float
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+
+class Client:
+    """One HTTP/1.1 connection that keeps a browser's session cookie.
+
+    ProductionConfig marks the session cookie Secure, and a cookie jar would
+    then never send it back over plain http. The production configuration is
+    what is measured, so it stays as deployed: the client keeps the cookies
+    itself and sends them in a Cookie header, as a browser behind TLS would.
+
+    The connection asks for keep-alive, but gunicorn's sync workers close it
+    after each response; http.client then reconnects by itself. A loopback
+    connect costs the same for every URL.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.cookies: dict[str, str] = {}
+
+    def request(
+        self, method: str, path: str, body: str | None = None, **headers: str
+    ) -> Response:
+        headers = {"User-Agent": USER_AGENT, "Connection": "keep-alive", **headers}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        started = time.perf_counter()
+        self.conn.request(method, path, body=body, headers=headers)
+        response = self.conn.getresponse()
+        data = response.read()
+        seconds = time.perf_counter() - started
+        for cookie in response.headers.get_all("Set-Cookie") or ():
+            name, _, rest = cookie.partition("=")
+            value, _, attributes = rest.partition(";")
+            if "expires=thu, 01 jan 1970" in attributes.lower():
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = value
+        return Response(response.status, response.headers, data, seconds)
+
+    def get(self, path: str) -> Response:
+        response = self.request("GET", path)
+        if response.status != 200:
+            raise BenchError(f"GET {path} answered {response.status}, not 200")
+        return response
+
+    def login(self, username: str, password: str) -> None:
+        match = CSRF_RE.search(self.get("/login").text)
+        if not match:
+            raise BenchError("no CSRF token in the login form")
+        form = {"csrf_token": match.group(1), "username": username}
+        form["password"] = password
+        response = self.request(
+            "POST",
+            "/login",
+            body=urlencode(form),
+            **{"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        location = response.headers.get("Location", "")
+        if response.status != 302 or not location.endswith(ADMIN_INDEX):
+            raise BenchError(
+                f"login answered {response.status} (Location {location!r}), "
+                f"not a redirect to {ADMIN_INDEX}"
+            )
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+@dataclass
+class Expected:
+    """What the console must show, checked on every response."""
+
+    pending: list[str]
+    revisions: int  # in the whole history
+    checks: dict[str, Callable[[Response], None]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.checks = {
+            ADMIN_INDEX: lambda r: None,
+            DASHBOARD: self.dashboard,
+            HISTORY: self.history,
+            STATUS: self.status,
+        }
+
+    def dashboard(self, response: Response) -> None:
+        page = response.text
+        listed = PENDING_LIST_RE.search(page)
+        if 'data-state="behind"' not in page or not listed:
+            raise BenchError("the dashboard does not show the database as behind")
+        missing = [rev for rev in self.pending if rev not in listed.group(1)]
+        if missing or listed.group(1).count("<li>") != len(self.pending):
+            raise BenchError(f"the dashboard's pending list is wrong: {missing=}")
+
+    def history(self, response: Response) -> None:
+        page = response.text
+        # One table row and one group in the SVG graph per revision.
+        rows = page.count('<tr data-revision="')
+        drawn = page.count('<g id="rev-')
+        if rows != self.revisions or drawn != self.revisions:
+            raise BenchError(
+                f"history lists {rows} and draws {drawn} revisions, "
+                f"not {self.revisions}"
+            )
+
+    def status(self, response: Response) -> None:
+        body = json.loads(response.body)
+        if body["state"] != "behind" or sorted(body["pending"]) != sorted(self.pending):
+            raise BenchError(
+                f"status is {body['state']} with {len(body['pending'])} pending, "
+                f"not behind with {len(self.pending)}"
+            )
+
+
+def measure_pages(
+    client: Client, expected: Expected, requests: int
+) -> tuple[dict[str, float], dict[str, float], dict[str, list[float]], int]:
+    """Cold first request, slowest warm-up request, measured samples (seconds)
+    per URL, and the history page's size in bytes."""
+
+    def fetch(url: str) -> Response:
+        response = client.get(url)
+        expected.checks[url](response)
+        return response
+
+    # The baseline first, so that its cold time is not the catalog's.
+    cold = {url: fetch(url).seconds for url in URLS}
+    warm = {url: 0.0 for url in URLS}
+    for _ in range(WARMUP_ROUNDS):
+        for url in URLS:
+            warm[url] = max(warm[url], fetch(url).seconds)
+    samples: dict[str, list[float]] = {url: [] for url in URLS}
+    for _ in range(requests):
+        for url in URLS:
+            samples[url].append(fetch(url).seconds)
+    history_bytes = len(fetch(HISTORY).body)
+    return cold, warm, samples, history_bytes
+
+
+def measure_cli(env: dict[str, str], target: str, head: str) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {" ".join(c): [] for c in CLI_COMMANDS}
+    # Round-robin too, for the same reason as the pages.
+    for _ in range(CLI_RUNS):
+        for command in CLI_COMMANDS:
+            started = time.perf_counter()
+            out = flask(env, *command)
+            samples[" ".join(command)].append(time.perf_counter() - started)
+            wanted = {"db current": target, "db heads": head, "db history": head}
+            if wanted[" ".join(command)] not in out:
+                raise BenchError(f"flask {' '.join(command)} does not name {wanted}")
+    return samples
+
+
+# -- report ---------------------------------------------------------------------
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (
+        f"{model}, {os.cpu_count()} cores; Python {platform.python_version()}; "
+        f"SQLite {sqlite3.sqlite_version}; {platform.platform()}"
+    )
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest rank: a value that was measured, never an interpolation."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def report(
+    args: argparse.Namespace,
+    cold: dict[str, float],
+    warm: dict[str, float],
+    pages: dict[str, list[float]],
+    cli: dict[str, list[float]],
+    history_bytes: int,
+) -> bool:
+    base = statistics.median(pages[ADMIN_INDEX])
+    rows = [(f"GET {url}", samples) for url, samples in pages.items()]
+    rows += [(f"flask {command}", samples) for command, samples in cli.items()]
+    width = max(len(name) for name, _ in rows)
+    print()
+    print(
+        f"{'URL or command':<{width}}  {'median ms':>10}  {'p95 ms':>9}  "
+        f"{'x /admin/':>9}  {'n':>4}"
+    )
+    for name, samples in rows:
+        mid, p95 = statistics.median(samples), percentile(samples, 0.95)
+        print(
+            f"{name:<{width}}  {mid * 1e3:>10.1f}  {p95 * 1e3:>9.1f}  "
+            f"{mid / base:>9.2f}  {len(samples):>4}"
+        )
+    print()
+    print("cold (catalog not loaded yet), first request / slowest warm-up request:")
+    for url in URLS:
+        first, slowest = cold[url] * 1e3, warm[url] * 1e3
+        print(f"  GET {url:<{width - 4}}  {first:8.1f} / {slowest:.1f} ms")
+    print(
+        f"history page: {history_bytes:,} bytes, median "
+        f"{statistics.median(pages[HISTORY]) * 1e3:.1f} ms"
+    )
+    print()
+    ratios = {url: statistics.median(pages[url]) / base for url in (DASHBOARD, STATUS)}
+    passed = all(ratio <= TARGET_RATIO for ratio in ratios.values())
+    print(
+        f"verdict: {'PASS' if passed else 'FAIL'}: dashboard {ratios[DASHBOARD]:.2f}x, "
+        f"status {ratios[STATUS]:.2f}x the admin index median "
+        f"(target: within {TARGET_RATIO:g}x at 1,000 revisions; "
+        f"measured at {args.revisions:,})"
+    )
+    return passed
+
+
+# -- main -----------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace, tmp: Path) -> bool:
+    revisions = plan_revisions(args.revisions)
+    target, pending = upgrade_target(revisions)
+    migrations = tmp / "migrations"
+    write_migrations(migrations, revisions)
+    merges = sum(len(r.down) > 1 for r in revisions)
+    print(
+        f"revisions: {BASE_REVISION} + {len(revisions):,} ({merges} merges), "
+        f"upgraded to {target}, {len(pending)} pending"
+    )
+
+    env = app_env(f"sqlite:///{tmp / 'headway.db'}", migrations)
+    print("setup:")
+    prepare_database(env, target)
+
+    port = free_port()
+    log = tmp / "gunicorn.log"
+    print(f"gunicorn {APP}, {args.workers} workers, 127.0.0.1:{port}", flush=True)
+    server = start_gunicorn(env, port, args.workers, log)
+    client = Client(port)
+    failed = True
+    try:
+        wait_until_healthy(port, server)
+        client.login(USERNAME, PASSWORD)
+        expected = Expected(pending, revisions=len(revisions) + 2)
+        print(
+            f"measuring {len(URLS)} URLs x {args.requests} requests "
+            f"(+{WARMUP_ROUNDS} warm-up rounds) ...",
+            flush=True,
+        )
+        cold, warm, pages, history_bytes = measure_pages(
+            client, expected, args.requests
+        )
+        failed = False
+    finally:
+        client.close()
+        stop(server)
+        if failed:
+            # The server's side of the story, before the directory goes.
+            print(log.read_text(errors="replace")[-4000:], file=sys.stderr)
+
+    print(f"timing the CLI ({CLI_RUNS} runs each) ...", flush=True)
+    cli = measure_cli(env, target, revisions[-1].id)
+    return report(args, cold, warm, pages, cli, history_bytes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--revisions", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    if args.revisions < 1 or args.requests < 1 or args.workers < 1:
+        parser.error("--revisions, --requests and --workers must be at least 1")
+
+    # A plain kill runs the clean-up too (finally blocks), like Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    print(f"machine: {machine()}")
+    with tempfile.TemporaryDirectory(prefix="headway-bench-") as tmp:
+        try:
+            passed = run(args, Path(tmp))
+        except BenchError as exc:
+            sys.exit(f"bench failed: {exc}")
+    sys.exit(0 if passed else 1)
+
+
+if __name__ == "__main__":
+    main()
