@@ -82,6 +82,10 @@ def run_migrations(connection, audit: AuditTrail | None = None) -> None:
         # that Alembic still begins (and commits) its own transaction.
         connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         connection.commit()
+    if connection.in_transaction():
+        # Queries made so far (the lock, the audit table check) autobegan a
+        # transaction; Alembic would take it for the caller's and never commit.
+        connection.commit()
     args = configure_args(connection.dialect.name)
     if audit is not None:
         args["on_version_apply"] = audit.on_version_apply
