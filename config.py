@@ -38,11 +38,14 @@ def _instance_secret_key() -> str:
 
 
 class Config:
+    NAME = "base"
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URI
     # Connections can sit idle in the pool longer than the MySQL wait_timeout.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
-    MIGRATIONS_DIR = str(BASE_DIR / "migrations")
+    MIGRATIONS_DIR = os.environ.get("HEADWAY_MIGRATIONS_DIR") or str(
+        BASE_DIR / "migrations"
+    )
     # The console re-reads migrations/versions/ when a file there changes,
     # looking at most this often.
     SCRIPT_CACHE_CHECK_SECONDS = 1.0
@@ -85,6 +88,8 @@ class Config:
 
 
 class DevelopmentConfig(Config):
+    NAME = "development"
+
     @classmethod
     def prepare(cls) -> None:
         if not cls.SECRET_KEY:
@@ -93,6 +98,7 @@ class DevelopmentConfig(Config):
 
 
 class ProductionConfig(Config):
+    NAME = "production"
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
 
@@ -110,6 +116,7 @@ class ProductionConfig(Config):
 
 
 class TestingConfig(Config):
+    NAME = "testing"
     TESTING = True
     SCRIPT_CACHE_CHECK_SECONDS = 0.0
     SECRET_KEY = "testing"

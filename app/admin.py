@@ -34,6 +34,7 @@ class SecureViewMixin:
 
     read_role = "viewer"
     write_role = "operator"
+    write_views = WRITE_VIEWS
 
     def is_accessible(self) -> bool:
         return current_user.is_authenticated and current_user.has_role(self.read_role)
@@ -47,7 +48,7 @@ class SecureViewMixin:
         return current_user.is_authenticated and current_user.has_role(self.write_role)
 
     def _handle_view(self, name, **kwargs):
-        if name in WRITE_VIEWS and self.is_accessible() and not self.may_write():
+        if name in self.write_views and self.is_accessible() and not self.may_write():
             abort(403)
         return super()._handle_view(name, **kwargs)
 

@@ -1,10 +1,22 @@
 """JSON of the migration console: /api/migrations/..."""
 
 from flask import Blueprint, jsonify, request
+from flask_login import current_user
 
+from app.auth.security import requires_role
+from app.dbadmin.audit import audit_json, audit_rows
 from app.dbadmin.console import overview, status_json
+from app.dbadmin.jobs import (
+    JobConflict,
+    JobRefused,
+    job_json,
+    notice_interrupted_jobs,
+    parse_request,
+    start_job,
+)
 from app.dbadmin.plan import PlanError, make_plan
 from app.extensions import db
+from app.models.headway import MigrationJob
 
 bp = Blueprint("migrations_api", __name__)
 
@@ -72,3 +84,45 @@ def plan():
         warnings=[w.as_json() for w in result.warnings],
         error=result.error,
     )
+
+
+@bp.post("/jobs")
+@requires_role("operator")
+def create_job():
+    """Start stamp / upgrade / downgrade / adopt as a background job."""
+    data = request.get_json(silent=True)
+    if data is None:
+        return jsonify(error="the body must be JSON"), 400
+    try:
+        job_request = parse_request(data)
+        view = overview()
+        if view.state.state == "unreachable":
+            return jsonify(error=view.state.summary(), state="unreachable"), 503
+        job = start_job(
+            db.engine, view.catalog, view.state, job_request, current_user.username
+        )
+    except JobRefused as exc:
+        return jsonify(error=str(exc)), 400
+    except JobConflict as exc:
+        return jsonify(error=str(exc), holder=exc.holder), 409
+    return jsonify(id=job.id, status=job.status), 202
+
+
+@bp.get("/jobs/<int:job_id>")
+def get_job(job_id: int):
+    notice_interrupted_jobs()
+    job = db.session.get(MigrationJob, job_id)
+    if job is None:
+        return jsonify(error=f"no job {job_id}"), 404
+    return jsonify(job_json(job))
+
+
+@bp.get("/history")
+def history():
+    """The audit trail, newest first; ?revision= &action= &actor= &job= &failed=1
+    &limit= (default 100, at most 1000)."""
+    try:
+        rows = audit_rows(request.args)
+    except ValueError as exc:
+        return jsonify(error=str(exc)), 400
+    return jsonify(history=[audit_json(a) for a in rows])

@@ -126,3 +126,44 @@ class AuditTrail:
                 )
             )
         self.clock = time.monotonic()
+
+
+def audit_rows(filters) -> list[MigrationAudit]:
+    """Audit rows, newest first, filtered by a mapping such as request.args:
+    revision, action, actor (a part of it), job, failed=1, limit."""
+    from app.extensions import db
+
+    query = sa.select(MigrationAudit).order_by(MigrationAudit.id.desc())
+    if filters.get("revision"):
+        query = query.where(MigrationAudit.revision == filters["revision"])
+    if filters.get("action"):
+        query = query.where(MigrationAudit.action == filters["action"])
+    if filters.get("actor"):
+        query = query.where(MigrationAudit.actor.contains(filters["actor"]))
+    if filters.get("job"):
+        if not str(filters["job"]).isdigit():
+            raise ValueError("job must be a job id")
+        query = query.where(MigrationAudit.job_id == int(filters["job"]))
+    if filters.get("failed") in ("1", "true", "yes"):
+        query = query.where(MigrationAudit.success.is_(False))
+    limit = str(filters.get("limit") or "100")
+    if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+        raise ValueError("limit must be a number from 1 to 1000")
+    return list(db.session.scalars(query.limit(int(limit))))
+
+
+def audit_json(row: MigrationAudit) -> dict:
+    return {
+        "id": row.id,
+        "action": row.action,
+        "revision": row.revision,
+        "from": [r for r in row.from_revisions.split(",") if r],
+        "to": [r for r in row.to_revisions.split(",") if r],
+        "started_at": row.started_at.isoformat(),
+        "duration_ms": row.duration_ms,
+        "success": row.success,
+        "error": row.error,
+        "actor": row.actor,
+        "sha256": row.checksum,
+        "job_id": row.job_id,
+    }

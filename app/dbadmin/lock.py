@@ -56,32 +56,36 @@ def holder_description() -> str:
     return f"{who} (pid {os.getpid()} on {socket.gethostname()}) since {since}"
 
 
-def mysql_lock_name(connection: Connection) -> str:
+def mysql_lock_name(connection: Connection, purpose: str = "migrate") -> str:
     # One lock per database; MySQL allows 64 characters.
     database = connection.exec_driver_sql("SELECT DATABASE()").scalar() or ""
-    name = f"headway.migrate.{database}"
+    name = f"headway.{purpose}.{database}"
     if len(name) > 64:
-        name = "headway.migrate." + hashlib.sha256(database.encode()).hexdigest()[:40]
+        digest = hashlib.sha256(database.encode()).hexdigest()[:40]
+        name = f"headway.{purpose}.{digest}"
     return name
 
 
-def sqlite_lock_path(connection: Connection) -> Path | None:
+def sqlite_lock_path(connection: Connection, purpose: str = "migrate") -> Path | None:
     database = connection.engine.url.database
     if not database or database == ":memory:":
         return None  # a private database: nobody else can migrate it
-    return Path(database).with_name(Path(database).name + ".migrate-lock")
+    return Path(database).with_name(f"{Path(database).name}.{purpose}-lock")
 
 
 @contextmanager
-def migration_lock(connection: Connection, wait: float = 0) -> Iterator[None]:
+def migration_lock(
+    connection: Connection, wait: float = 0, purpose: str = "migrate"
+) -> Iterator[None]:
     """Hold the migration lock for this database, or raise LockHeld (after
-    waiting up to `wait` seconds)."""
+    waiting up to `wait` seconds). Another `purpose` is another lock (the
+    console serialises the start of jobs with "claim")."""
     dialect = connection.dialect.name
     if dialect == "mysql":
-        with _mysql_lock(connection, wait):
+        with _mysql_lock(connection, wait, purpose):
             yield
     elif dialect == "sqlite":
-        path = sqlite_lock_path(connection)
+        path = sqlite_lock_path(connection, purpose)
         if path is None:
             yield
         else:
@@ -92,8 +96,8 @@ def migration_lock(connection: Connection, wait: float = 0) -> Iterator[None]:
 
 
 @contextmanager
-def _mysql_lock(connection: Connection, wait: float) -> Iterator[None]:
-    name = mysql_lock_name(connection)
+def _mysql_lock(connection: Connection, wait: float, purpose: str) -> Iterator[None]:
+    name = mysql_lock_name(connection, purpose)
     got = connection.execute(
         sa.text("SELECT GET_LOCK(:name, :wait)"), {"name": name, "wait": wait}
     ).scalar()

@@ -5,6 +5,7 @@ server, named with SCRATCH_DATABASE_PREFIX, so the login needs CREATE and DROP
 (and the DDL privileges the migrations use) on databases with that prefix.
 """
 
+import logging
 import os
 import secrets
 import tempfile
@@ -74,6 +75,17 @@ def scratch_engine(live: Engine) -> Iterator[Engine]:
 
 def upgrade_to(engine: Engine, revisions: tuple[str, ...]) -> None:
     """Run the user's migrations on `engine` until it stands at `revisions`."""
+    alembic_logger = logging.getLogger("alembic")
+    level = alembic_logger.level
+    # Quiet: these steps run on a scratch database, not on the user's.
+    alembic_logger.setLevel(logging.WARNING)
+    try:
+        _upgrade(engine, revisions)
+    finally:
+        alembic_logger.setLevel(level)
+
+
+def _upgrade(engine: Engine, revisions: tuple[str, ...]) -> None:
     with engine.connect() as conn:
         config = alembic_config(connection=conn, configure_logger=False)
         for rev in revisions:

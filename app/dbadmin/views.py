@@ -5,8 +5,9 @@ from flask_admin import BaseView, expose
 from flask_login import current_user
 from markupsafe import Markup
 
-from app.admin import SecureViewMixin
+from app.admin import WRITE_VIEWS, SecureViewMixin
 from app.dbadmin import graph
+from app.dbadmin.audit import audit_rows
 from app.dbadmin.console import (
     checksum_mismatches,
     overview,
@@ -14,12 +15,27 @@ from app.dbadmin.console import (
     recent_jobs,
 )
 from app.dbadmin.drift import latest_drift_check, run_drift_check
+from app.dbadmin.jobs import (
+    JobConflict,
+    JobRefused,
+    job_progress,
+    notice_interrupted_jobs,
+    parse_request,
+    start_job,
+)
 from app.dbadmin.plan import PlanError, make_plan, step_plan
 from app.extensions import db
+from app.models.headway import MigrationJob
+
+# Actions whose target must be typed in again to confirm them.
+TYPED_CONFIRMATION = ("downgrade", "stamp")
 
 
 class MigrationsView(SecureViewMixin, BaseView):
-    """Where the schema stands, its history, what a change would do."""
+    """Where the schema stands, its history, what a change would do; and, for
+    operators, doing it as a job."""
+
+    write_views = WRITE_VIEWS | {"start_job"}
 
     def _render_console(self, template: str, view, **context):
         status = 503 if view.state.state == "unreachable" else 200
@@ -31,6 +47,8 @@ class MigrationsView(SecureViewMixin, BaseView):
     @expose("/")
     def index(self):
         view = overview()
+        if view.state.state != "unreachable":
+            notice_interrupted_jobs()
         unreachable = view.state.state == "unreachable"
         return self._render_console(
             "dbadmin/dashboard.html",
@@ -112,3 +130,59 @@ class MigrationsView(SecureViewMixin, BaseView):
             "danger" if drifted else "success",
         )
         return redirect(url_for(".drift"))
+
+    @expose("/jobs", methods=["POST"])
+    def start_job(self):
+        form = request.form
+        action, target = form.get("action", ""), form.get("target", "").strip()
+        view = overview()
+        try:
+            job_request = parse_request(dict(form))
+            if not form.get("confirm"):
+                raise JobRefused("tick the confirmation box to start it")
+            if action in TYPED_CONFIRMATION and form.get(
+                "typed_target", ""
+            ).strip() != (target):
+                raise JobRefused(
+                    f"type the target ({target}) again to confirm the {action}"
+                )
+            job = start_job(
+                db.engine, view.catalog, view.state, job_request, current_user.username
+            )
+        except (JobRefused, JobConflict) as exc:
+            code = 409 if isinstance(exc, JobConflict) else 400
+            page = self.render(
+                "dbadmin/plan.html",
+                view=view,
+                state=view.state,
+                target=target,
+                plan=None,
+                error=str(exc),
+            )
+            return page, code
+        flash(f"Job #{job.id} started: {job.action} {job.target}.", "success")
+        return redirect(url_for(".job", job_id=job.id))
+
+    @expose("/jobs/<int:job_id>")
+    def job(self, job_id: int):
+        notice_interrupted_jobs()
+        job = db.session.get(MigrationJob, job_id)
+        if job is None:
+            return self.render("dbadmin/unknown.html", rev=f"job #{job_id}"), 404
+        view = overview()
+        return self._render_console(
+            "dbadmin/job.html", view, job=job, progress=job_progress(job)
+        )
+
+    @expose("/audit")
+    def audit(self):
+        view = overview()
+        try:
+            rows = audit_rows(request.args)
+            error = None
+        except ValueError as exc:
+            rows, error = [], str(exc)
+        response = self._render_console(
+            "dbadmin/audit.html", view, rows=rows, error=error, filters=request.args
+        )
+        return (response[0], 400) if error else response
