@@ -152,3 +152,11 @@ def logged_in(app, accounts):
         return client
 
     return make
+
+
+@pytest.fixture
+def scripts(tmp_path):
+    """A copy of migrations/ that a test can write revisions into."""
+    from tests.helpers import Scripts
+
+    return Scripts.copy_of(ROOT / "migrations", tmp_path / "migrations")

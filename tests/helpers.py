@@ -1,6 +1,9 @@
 """Helpers shared by the tests."""
 
 import hashlib
+import shutil
+import textwrap
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -64,3 +67,55 @@ def version_rows(engine: sa.Engine, table: str = "alembic_version") -> list[str]
         return None
     with engine.connect() as conn:
         return [r[0] for r in conn.exec_driver_sql(f"SELECT version_num FROM {table}")]
+
+
+class Scripts:
+    """A copy of the project's migrations/ that a test can add revisions to."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.versions = directory / "versions"
+
+    def write(self, rev, down, upgrade="pass", downgrade="pass", message=None):
+        down_repr = repr(tuple(down)) if isinstance(down, list) else repr(down)
+
+        def body(code: str) -> str:
+            return textwrap.indent(textwrap.dedent(code).strip(), "    ")
+
+        source = "\n".join(
+            [
+                f'"""{message or rev}',
+                "",
+                f"Revision ID: {rev}",
+                f"Revises: {down}",
+                "Create Date: 2026-11-21 12:00:00",
+                "",
+                '"""',
+                "",
+                "import sqlalchemy as sa",
+                "from alembic import op",
+                "",
+                f"revision = {rev!r}",
+                f"down_revision = {down_repr}",
+                "branch_labels = None",
+                "depends_on = None",
+                "",
+                "",
+                "def upgrade():",
+                body(upgrade),
+                "",
+                "",
+                "def downgrade():",
+                body(downgrade),
+                "",
+            ]
+        )
+        path = self.versions / f"{rev}.py"
+        path.write_text(source)
+        return path
+
+    @classmethod
+    def copy_of(cls, source: Path, directory: Path) -> "Scripts":
+        shutil.copytree(source, directory)
+        shutil.rmtree(directory / "versions" / "__pycache__", ignore_errors=True)
+        return cls(directory)

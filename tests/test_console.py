@@ -2,9 +2,6 @@
 linear, branched and merged. On every dialect under test."""
 
 import re
-import shutil
-import textwrap
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +10,7 @@ from app import create_app
 from app.auth.accounts import create_user
 from app.extensions import db
 from config import TestingConfig
-from tests.conftest import PASSWORD, ROOT, csrf_token, login
+from tests.conftest import PASSWORD, csrf_token, login
 
 HEAD = "0002_employee_email"
 ADD_PHONE = 'op.add_column("employees", sa.Column("phone", sa.String(20)))'
@@ -26,54 +23,6 @@ INSERT_EMPLOYEE = (
     "INSERT INTO employees (emp_no, birth_date, first_name, last_name, gender, "
     "hire_date) VALUES (1, '1960-01-01', 'A', 'B', 'F', '1990-01-01')"
 )
-
-
-class Scripts:
-    """A copy of the project's migrations/ that a test can add revisions to."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.versions = directory / "versions"
-
-    def write(self, rev, down, upgrade="pass", downgrade="pass", message=None):
-        down_repr = repr(down) if not isinstance(down, list) else repr(tuple(down))
-        source = textwrap.dedent(
-            f'''\
-            """{message or rev}
-
-            Revision ID: {rev}
-            Revises: {down}
-            Create Date: 2026-11-21 12:00:00
-
-            """
-
-            import sqlalchemy as sa
-            from alembic import op
-
-            revision = {rev!r}
-            down_revision = {down_repr}
-            branch_labels = None
-            depends_on = None
-
-
-            def upgrade():
-            {textwrap.indent(textwrap.dedent(upgrade), "    ")}
-
-            def downgrade():
-            {textwrap.indent(textwrap.dedent(downgrade), "    ")}
-            '''
-        )
-        path = self.versions / f"{rev}.py"
-        path.write_text(source)
-        return path
-
-
-@pytest.fixture
-def scripts(tmp_path):
-    directory = tmp_path / "migrations"
-    shutil.copytree(ROOT / "migrations", directory)
-    shutil.rmtree(directory / "versions" / "__pycache__", ignore_errors=True)
-    return Scripts(directory)
 
 
 @pytest.fixture

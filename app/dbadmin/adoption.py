@@ -72,6 +72,26 @@ def verify(engine: Engine, rev: str | None = None) -> Verification:
     return Verification(revisions, compare_schemas(live, expected))
 
 
+def verify_as_far_as_it_runs(
+    engine: Engine, rev: str
+) -> tuple[Verification, str | None]:
+    """Like verify(engine, rev), for a revision that may fail: its schema is
+    built as far as its migration runs, and the error (if any) returned too.
+    After a failed step, a match means the live database is half-way exactly
+    where the step stops."""
+    script = script_directory()
+    revisions = (resolve_revision(script, rev).revision,)
+    live = _reflect(engine)
+    error = None
+    with scratch_engine(engine) as scratch:
+        try:
+            upgrade_to(scratch, revisions)
+        except Exception as exc:  # the revision's own failure, reproduced
+            error = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        expected = _reflect(scratch)
+    return Verification(revisions, compare_schemas(live, expected)), error
+
+
 def verify_every_revision(engine: Engine) -> list[Verification]:
     """The live schema against every revision's schema, oldest first.
 

@@ -102,7 +102,8 @@ def plan_job(
         )
     _resolve(catalog, target)
     try:
-        plan = make_plan(engine, catalog, state, target)
+        # Steps only: rendering SQL would run the revisions' code in the request.
+        plan = make_plan(engine, catalog, state, target, render=False)
     except PlanError as exc:
         raise JobRefused(str(exc)) from None
     if not plan.steps:
@@ -149,20 +150,28 @@ def notice_interrupted_jobs() -> None:
     here = socket.gethostname()
     lock_free = None
     for job in running:
-        if job.host == here:
+        age = (utcnow() - job.started_at).total_seconds()
+        if job.pid is None:
+            # Being started: the request that claimed it sets the pid next.
+            gone = age > 60
+        elif job.host == here:
             gone = not _pid_alive(job.pid)
         else:
             if lock_free is None:
                 with db.engine.connect() as conn:
                     lock_free = lock_is_free(conn)[0]
-            age = (utcnow() - job.started_at).total_seconds()
             gone = lock_free and age > 30
         if gone:
             job.status = "interrupted"
             job.finished_at = utcnow()
-            job.error = "its process ended before the job finished (killed?)"
+            job.error = (
+                "its process ended before the job finished (killed?); its output "
+                f"is in instance/jobs/job-{job.id}-run.out on {job.host}"
+            )
             db.session.commit()
-            job.verify_result = schema_report(job)
+            # Comparing the schema builds revisions in a scratch database,
+            # which runs their code: not inside a request.
+            _spawn(job, "report")
     db.session.commit()
 
 
@@ -177,7 +186,7 @@ def start_job(
     planned = plan_job(engine, catalog, state, request)
     notice_interrupted_jobs()
     job = _claim(request, planned, state, requested_by)
-    _spawn(job)
+    _spawn(job, "run")
     return job
 
 
@@ -215,7 +224,7 @@ def _claim(request, planned, state, requested_by) -> MigrationJob:
         return job
 
 
-def _spawn(job: MigrationJob) -> None:
+def _spawn(job: MigrationJob, task: str = "run") -> None:
     config = current_app.config
     env = dict(
         os.environ,
@@ -228,20 +237,24 @@ def _spawn(job: MigrationJob) -> None:
     )
     if config.get("SECRET_KEY"):
         env["SECRET_KEY"] = config["SECRET_KEY"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.dbadmin.runner", str(job.id)],
-        cwd=PROJECT_ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=dict(
-            os.environ, HEADWAY_JOB_ID=str(job.id), HEADWAY_ACTOR=job.requested_by
-        ),
-        # Its own session: a signal to the worker's group does not reach it.
-        start_new_session=True,
-    )
-    job.pid = process.pid
-    db.session.commit()
+    # What the process prints (a crash before it can write to the job row,
+    # say) stays in a file on this host.
+    output_dir = Path(current_app.instance_path) / "jobs"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with open(output_dir / f"job-{job.id}-{task}.out", "ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.dbadmin.runner", task, str(job.id)],
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=env,
+            # Its own session: a signal to the worker's group does not reach it.
+            start_new_session=True,
+        )
+    if task == "run":
+        job.pid = process.pid
+        db.session.commit()
     # Reap it when it ends, or it stays a zombie of this worker.
     threading.Thread(target=process.wait, daemon=True).start()
 
@@ -302,37 +315,35 @@ def schema_report(job: MigrationJob) -> str:
     """After a failed or interrupted job: the stamped revision, and how the
     live schema compares with it and with the step that did not finish, so an
     operator sees which statements of that step already ran."""
-    from app.dbadmin.adoption import stamped_revisions, verify
+    from app.dbadmin.adoption import (
+        stamped_revisions,
+        verify,
+        verify_as_far_as_it_runs,
+    )
 
     current = stamped_revisions(db.engine)
     lines = [f"stamped at {', '.join(current) or 'base (unversioned)'}"]
-    failed = db.session.scalar(
-        sa.select(MigrationAudit.revision)
-        .where(MigrationAudit.job_id == job.id, MigrationAudit.success.is_(False))
-        .limit(1)
-    )
+    done = db.session.scalars(
+        sa.select(MigrationAudit).where(MigrationAudit.job_id == job.id)
+    ).all()
+    failed = next((a.revision for a in done if not a.success), None)
     if failed is None:
-        done = {
-            a.revision
-            for a in db.session.scalars(
-                sa.select(MigrationAudit).where(MigrationAudit.job_id == job.id)
-            )
-        }
-        failed = next((r for r in job.planned_revisions if r not in done), None)
-    targets = [(None, "the stamped revision")]
-    if failed and failed not in current:
-        targets.append((failed, f"the unfinished step {failed}"))
-    for rev, label in targets:
-        if rev is None and not current:
-            continue
-        try:
-            result = verify(db.engine, rev)
-        except HeadwayError as exc:
-            lines.append(f"against {label}: cannot compare ({exc})")
-            continue
-        if result.matches:
-            lines.append(f"against {label} ({result.label}): matches")
-        else:
-            lines.append(f"against {label} ({result.label}): differs")
-            lines.extend(f"  - {d}" for d in result.differences)
+        applied = {a.revision for a in done}
+        failed = next((r for r in job.planned_revisions if r not in applied), None)
+
+    def describe(label, result, error=None):
+        if error:
+            lines.append(f"against {label}: its migration fails there too: {error}")
+        state = "matches" if result.matches else "differs"
+        lines.append(f"against {label} ({result.label}): {state}")
+        lines.extend(f"  - {d}" for d in result.differences)
+
+    try:
+        if current:
+            describe("the stamped revision", verify(db.engine))
+        if failed and failed not in current:
+            result, error = verify_as_far_as_it_runs(db.engine, failed)
+            describe(f"the unfinished step {failed}", result, error)
+    except Exception as exc:  # a report, not the job's outcome
+        lines.append(f"could not compare the schema: {exc}")
     return "\n".join(lines)

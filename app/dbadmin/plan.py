@@ -73,9 +73,15 @@ def resolve_target(catalog: Catalog, target: str) -> str:
 
 
 def make_plan(
-    engine: Engine, catalog: Catalog, state: DatabaseState, target: str
+    engine: Engine,
+    catalog: Catalog,
+    state: DatabaseState,
+    target: str,
+    render: bool = True,
 ) -> Plan:
-    """The plan from the database's current revisions to `target`."""
+    """The plan from the database's current revisions to `target`; with
+    `render`, each step's SQL and lint too (which runs the revisions' code in
+    Alembic's offline mode)."""
     target = resolve_target(catalog, target)
     current = tuple(state.current)
     applied = state.applied(catalog)
@@ -100,6 +106,8 @@ def make_plan(
         ],
         sql="",
     )
+    if not render:
+        return plan
     if plan.steps:
         _render(engine, catalog, plan, current, target)
     for step in plan.steps:

@@ -1,4 +1,5 @@
-"""The process of one console job: `python -m app.dbadmin.runner JOB_ID`.
+"""The process of one console job: `python -m app.dbadmin.runner run JOB_ID`
+(and `report JOB_ID`: how the schema was left after an interrupted job).
 
 Started by the web worker in its own session; runs the migration in-process
 through Alembic (migrations/env.py takes the lock and writes the audit
@@ -50,7 +51,7 @@ class JobLog(logging.Handler):
                     .where(JOBS.c.id == self.job_id)
                     .values(log="\n".join(self.lines))
                 )
-        except sa.exc.SQLAlchemyError:
+        except (sa.exc.SQLAlchemyError, RuntimeError):
             pass  # the database is busy or gone: the next line retries
 
 
@@ -110,8 +111,21 @@ def main(job_id: int) -> int:
         log.write(f"{status}; the database is at {job.to_revisions or 'base'}")
         job.log = "\n".join(log.lines)
         db.session.commit()
+        alembic_logger.removeHandler(log)
         return 0 if status == "succeeded" else 1
 
 
+def report(job_id: int) -> int:
+    app = create_app()
+    with app.app_context():
+        job = db.session.get(MigrationJob, job_id)
+        if job is None:
+            return 1
+        job.verify_result = schema_report(job)
+        db.session.commit()
+        return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1])))
+    task, job_id = sys.argv[1], int(sys.argv[2])
+    sys.exit(main(job_id) if task == "run" else report(job_id))
