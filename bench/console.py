@@ -1,6 +1,7 @@
 """How fast the migration console answers with a long history, under gunicorn.
 
-    .venv/bin/python bench/console.py [--revisions 1000] [--requests 200] [--workers 2]
+    .venv/bin/python bench/console.py [--revisions 1000] [--requests 200]
+                                      [--workers 2] [--adopt-all]
 
 1. Copies migrations/ to a temporary directory and writes N more revisions
    after 0002_employee_email: a chain with, every 50 revisions, a two-revision
@@ -8,10 +9,11 @@
    few that add a column, so that `flask db upgrade` stays quick.
 2. Prepares a temporary SQLite database the way a user would, with
    HEADWAY_CONFIG=production: `flask demo create-legacy --scale 0.1`,
-   `flask db adopt --to 0001_baseline` (--adopt-all: plain `flask db adopt`,
-   which takes minutes at 1,000 revisions), `flask db upgrade` to 10
-   revisions before the head (the dashboard then lists 10 pending ones),
-   `flask headway init`, a viewer.
+   `flask headway init`, `flask db adopt --to 0001_baseline` (--adopt-all:
+   plain `flask db adopt`, which takes minutes at 1,000 revisions),
+   `flask db upgrade` to 10 revisions before the head (the dashboard then
+   lists 10 pending ones, and the audit trail has a row for each step), a
+   viewer.
 3. Serves it with a real gunicorn (gunicorn.conf.py, --workers W), logs in
    through /login and times GET /admin/ (the baseline: a trivial
    login-protected page), the dashboard, the history page and the status
@@ -21,9 +23,9 @@
 5. Prints the machine, one table, and a verdict on the target: dashboard and
    status within 2x the admin index page at 1,000 revisions. Exit 1 on FAIL.
 
-The app runs as bench._app:app, which takes the migrations directory from
-HEADWAY_MIGRATIONS_DIR (config.py has no variable for it). Everything it makes
-lives in one temporary directory, removed at the end, failure or not.
+The app is the deployed one, wsgi:app, pointed at the copy by
+HEADWAY_MIGRATIONS_DIR. Everything the bench makes lives in one temporary
+directory, removed at the end, failure or not.
 """
 
 import argparse
@@ -52,7 +54,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = "bench._app:app"
+APP = "wsgi:app"
 BASE_REVISION = "0002_employee_email"
 
 BRANCH_EVERY = 50  # a side branch, merged back, every this many revisions
@@ -274,6 +276,10 @@ def prepare_database(env: dict[str, str], target: str, adopt_all: bool) -> None:
         f"flask demo create-legacy --scale {LEGACY_SCALE}",
         lambda: flask(env, "demo", "create-legacy", "--scale", LEGACY_SCALE),
     )
+    # Headway's tables first, as in the README's "Deploying": the audit trail
+    # then has a row for every step applied, as on a deployment that has run
+    # its upgrades with Headway, and the dashboard reads it (checksums).
+    timed("flask headway init", lambda: flask(env, "headway", "init"))
     if adopt_all:
         timed("flask db adopt", lambda: flask(env, "db", "adopt"))
     else:
@@ -283,7 +289,6 @@ def prepare_database(env: dict[str, str], target: str, adopt_all: bool) -> None:
         adopt = ("db", "adopt", "--to", "0001_baseline")
         timed(f"flask {' '.join(adopt)}", lambda: flask(env, *adopt))
     timed(f"flask db upgrade {target}", lambda: flask(env, "db", "upgrade", target))
-    timed("flask headway init", lambda: flask(env, "headway", "init"))
     timed(
         f"flask users create {USERNAME} --role viewer",
         lambda: flask(
@@ -565,13 +570,13 @@ def report(revisions: int, pages: PageTimes, cli: dict[str, list[float]]) -> boo
     print()
     print(
         f"{'URL or command':<{width}}  {'median ms':>9}  {'p95 ms':>8}  "
-        f"{'x /admin/':>9}  {'n':>3}  {'bytes':>9}"
+        f"{'x /admin/':>9}  {'n':>5}  {'bytes':>9}"
     )
     for name, samples, size in rows:
         mid, p95 = statistics.median(samples), percentile(samples, 0.95)
         line = (
             f"{name:<{width}}  {mid * 1e3:>9.1f}  {p95 * 1e3:>8.1f}  "
-            f"{mid / base:>9.2f}  {len(samples):>3}  "
+            f"{mid / base:>9.2f}  {len(samples):>5}  "
             f"{'' if size is None else f'{size:,}':>9}"
         )
         print(line.rstrip())

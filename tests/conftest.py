@@ -57,6 +57,8 @@ def database_url(request, tmp_path):
         yield server.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
+            # Fail rather than wait forever on a connection a test left open.
+            conn.exec_driver_sql("SET SESSION lock_wait_timeout = 60")
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
         admin.dispose()
 

@@ -1,10 +1,12 @@
 """A real gunicorn serving Headway on a prepared database, for the tests whose
 behaviour depends on it (several workers, timeouts, job processes)."""
 
+import contextlib
 import http.cookiejar
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +15,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+import sqlalchemy as sa
 
 from tests.conftest import PASSWORD, ROOT, run_flask
 
@@ -92,6 +96,24 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
             self.log.close()
+        self.kill_running_jobs()
+
+    def kill_running_jobs(self) -> None:
+        """Job processes outlive gunicorn (that is their point): end the ones a
+        test left running, so its database can be dropped."""
+        engine = sa.create_engine(self.env["DATABASE_URL"], poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                pids = conn.execute(
+                    sa.text("SELECT pid FROM headway_jobs WHERE status = 'running'")
+                ).scalars()
+                for pid in pids:
+                    with contextlib.suppress(ProcessLookupError, TypeError):
+                        os.kill(pid, signal.SIGKILL)
+        except sa.exc.SQLAlchemyError:
+            pass  # no job table: no job
+        finally:
+            engine.dispose()
 
     def request(self, method, path, body=None, token=None, opener=None, form=None):
         headers = {}

@@ -195,6 +195,9 @@ def _claim(request, planned, state, requested_by) -> MigrationJob:
     A lock of its own ("claim") serialises this check-then-insert across
     workers and hosts, so that of many requests at once exactly one wins."""
     with db.engine.connect() as conn, migration_lock(conn, wait=10, purpose="claim"):
+        # A new transaction, so that the check sees every job committed until
+        # now (a REPEATABLE READ snapshot from earlier in the request would not).
+        db.session.rollback()
         running = db.session.scalar(
             sa.select(MigrationJob).where(MigrationJob.status == "running").limit(1)
         )

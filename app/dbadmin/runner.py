@@ -102,12 +102,15 @@ def main(job_id: int) -> int:
             log.write(f"failed: {error}")
         db.session.rollback()
         job = db.session.get(MigrationJob, job_id)
+        # Computed before the job row changes: with a pending update in the
+        # session, the log's own writes to that row would wait on it.
+        to_revisions = ",".join(stamped_revisions(db.engine))
+        report = schema_report(job) if status == "failed" else None
         job.status = status
         job.error = error
         job.finished_at = utcnow()
-        job.to_revisions = ",".join(stamped_revisions(db.engine))
-        if status == "failed":
-            job.verify_result = schema_report(job)
+        job.to_revisions = to_revisions
+        job.verify_result = report
         log.write(f"{status}; the database is at {job.to_revisions or 'base'}")
         job.log = "\n".join(log.lines)
         db.session.commit()
