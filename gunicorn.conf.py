@@ -13,3 +13,12 @@ timeout = int(os.environ.get("HEADWAY_TIMEOUT", "30"))
 # factory opens no database connection, so nothing is shared across the fork.
 preload_app = True
 accesslog = "-"
+
+
+def when_ready(server):
+    # The preloaded app's objects are shared by every worker and live as long:
+    # keep them out of the garbage collector's full passes (which otherwise
+    # show as 100 ms stalls on large pages).
+    import gc
+
+    gc.freeze()

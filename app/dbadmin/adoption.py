@@ -100,15 +100,16 @@ def verify_every_revision(engine: Engine) -> list[Verification]:
     """
     live = _reflect(engine)
     results = []
+    scripts = script_directory()
     with scratch_engine(engine) as scratch:
-        for script in revisions_in_order(script_directory()):
+        for script in revisions_in_order(scripts):
             rev = (script.revision,)
-            upgrade_to(scratch, rev)
+            upgrade_to(scratch, rev, scripts)
             if stamped_revisions(scratch) == rev:
                 expected = _reflect(scratch)
             else:
                 with scratch_engine(engine) as fresh:
-                    upgrade_to(fresh, rev)
+                    upgrade_to(fresh, rev, scripts)
                     expected = _reflect(fresh)
             results.append(Verification(rev, compare_schemas(live, expected)))
     return results

@@ -4,7 +4,6 @@ what the destructive-change lint finds in it."""
 
 import ast
 import io
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,12 +12,9 @@ from sqlalchemy.engine import Engine
 
 from app.dbadmin.lint import Operation, Warning, lint_step
 from app.dbadmin.revisions import Catalog, Revision
-from app.dbadmin.scripts import alembic_config
+from app.dbadmin.scripts import ALEMBIC_LOCK, alembic_config
 from app.dbadmin.state import DatabaseState
 from app.errors import HeadwayError
-
-# Alembic keeps module-global state while a command runs: one at a time.
-ALEMBIC_LOCK = threading.Lock()
 
 RECORDED = (
     "add_column",

@@ -137,9 +137,20 @@ class Catalog:
     heads: tuple[str, ...]
     broken: list[BrokenFile]
     by_id: dict[str, Revision] = field(init=False)
+    _memo: dict = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.by_id = {r.id: r for r in self.revisions}
+
+    def memo(self, key, compute):
+        """compute() once per key for this catalog. The scripts don't change
+        until the catalog is rebuilt, so what follows from them and the
+        database's current revisions (pending, applied, the graph) is kept."""
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = compute()
+            return value
 
     @property
     def versions_path(self) -> Path:

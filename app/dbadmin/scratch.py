@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
-from alembic import command
+from alembic.runtime.environment import EnvironmentContext
+from alembic.script import ScriptDirectory
 from flask import current_app
 from sqlalchemy.engine import Engine
 
-from app.dbadmin.scripts import alembic_config
+from app.dbadmin.scripts import ALEMBIC_LOCK, alembic_config
 from app.errors import HeadwayError
 
 
@@ -73,21 +74,32 @@ def scratch_engine(live: Engine) -> Iterator[Engine]:
         )
 
 
-def upgrade_to(engine: Engine, revisions: tuple[str, ...]) -> None:
-    """Run the user's migrations on `engine` until it stands at `revisions`."""
+def upgrade_to(
+    engine: Engine, revisions: tuple[str, ...], script: ScriptDirectory | None = None
+) -> None:
+    """Run the user's migrations on `engine` until it stands at `revisions`.
+    Callers building many revisions pass one `script` (parsing every revision
+    file once, not once per build)."""
     alembic_logger = logging.getLogger("alembic")
     level = alembic_logger.level
     # Quiet: these steps run on a scratch database, not on the user's.
     alembic_logger.setLevel(logging.WARNING)
     try:
-        _upgrade(engine, revisions)
+        with ALEMBIC_LOCK:
+            _upgrade(engine, revisions, script)
     finally:
         alembic_logger.setLevel(level)
 
 
-def _upgrade(engine: Engine, revisions: tuple[str, ...]) -> None:
+def _upgrade(engine: Engine, revisions, script: ScriptDirectory | None) -> None:
     with engine.connect() as conn:
         config = alembic_config(connection=conn, configure_logger=False)
+        script = script or ScriptDirectory.from_config(config)
         for rev in revisions:
-            command.upgrade(config, rev)
+            # What `alembic upgrade REV` does, with the scripts already parsed.
+            def steps(heads, context, rev=rev):
+                return script._upgrade_revs(rev, heads)
+
+            with EnvironmentContext(config, script, fn=steps, destination_rev=rev):
+                script.run_env()
         conn.commit()

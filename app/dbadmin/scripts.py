@@ -2,6 +2,7 @@
 API directly (Flask-Migrate's functions print and exit: wrong for callers that
 need data)."""
 
+import threading
 from collections.abc import Sequence
 
 from alembic.config import Config as AlembicConfig
@@ -15,6 +16,9 @@ from app.errors import HeadwayError
 from app.models.headway import TABLE_PREFIX
 
 VERSION_TABLE = "alembic_version"
+# Alembic keeps module-global state while a command runs: one at a time per
+# process (the console may run several requests in threads).
+ALEMBIC_LOCK = threading.RLock()
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:

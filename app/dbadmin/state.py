@@ -30,17 +30,20 @@ class DatabaseState:
     def multiple_heads(self) -> bool:
         return len(self.heads) > 1
 
-    def applied(self, catalog: Catalog) -> set[str]:
+    def applied(self, catalog: Catalog) -> frozenset[str]:
         """Every revision applied: the current ones and their ancestors."""
-        known = [c for c in self.current if c in catalog.by_id]
+        known = tuple(c for c in self.current if c in catalog.by_id)
         if not known:
-            return set()
-        return {
-            s.revision
-            for s in catalog.script.revision_map.iterate_revisions(
-                tuple(known), "base", inclusive=True
-            )
-        }
+            return frozenset()
+        return catalog.memo(
+            ("applied", known),
+            lambda: frozenset(
+                s.revision
+                for s in catalog.script.revision_map.iterate_revisions(
+                    known, "base", inclusive=True
+                )
+            ),
+        )
 
     def summary(self) -> str:
         if self.state == UP_TO_DATE:
@@ -79,12 +82,12 @@ def read_state(engine: Engine, catalog: Catalog) -> DatabaseState:
 
 def pending_revisions(catalog: Catalog, current: tuple[str, ...]) -> list[Revision]:
     """What `flask db upgrade heads` would apply, in apply order."""
-    try:
-        steps = catalog.script.iterate_revisions("heads", current or "base")
-        revisions = [catalog.by_id[s.revision] for s in steps]
-    except CommandError:
-        return []
-    if not current:
-        # From base, iterate_revisions leaves out nothing: all of them.
-        pass
-    return list(reversed(revisions))
+
+    def compute() -> list[Revision]:
+        try:
+            steps = catalog.script.iterate_revisions("heads", current or "base")
+            return list(reversed([catalog.by_id[s.revision] for s in steps]))
+        except CommandError:
+            return []
+
+    return catalog.memo(("pending", current), compute)

@@ -62,18 +62,23 @@ class MigrationsView(SecureViewMixin, BaseView):
     def history(self):
         view = overview()
         applied = view.state.applied(view.catalog)
-        nodes = [
-            graph.Node(
-                revision=r.id,
-                down_revisions=r.down_revisions,
-                message=r.message,
-                applied=r.id in applied,
-                current=r.id in view.state.current,
-            )
-            for r in view.catalog.revisions
-        ]
-        # render_svg escapes every text it writes.
-        svg = Markup(graph.render_svg(nodes))
+        current = tuple(view.state.current)
+
+        def draw() -> Markup:
+            nodes = [
+                graph.Node(
+                    revision=r.id,
+                    down_revisions=r.down_revisions,
+                    message=r.message,
+                    applied=r.id in applied,
+                    current=r.id in current,
+                )
+                for r in view.catalog.revisions
+            ]
+            # render_svg escapes every text it writes.
+            return Markup(graph.render_svg(nodes))
+
+        svg = view.catalog.memo(("graph", current), draw)
         return self._render_console(
             "dbadmin/history.html", view, applied=applied, svg=svg
         )
