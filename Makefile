@@ -58,6 +58,7 @@ format: $(VENV)/.installed-dev
 ## bench: the benchmarks under bench/ (MariaDB ones need BENCH_MYSQL_URL or the local server)
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/legacy_load.py
+	$(BIN)/python bench/console.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
