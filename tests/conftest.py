@@ -87,7 +87,9 @@ def engine(app):
         yield db.engine
 
 
-def run_flask(*args: str, database_url: str | None = None, **env: str):
+def run_flask(
+    *args: str, database_url: str | None = None, input: str | None = None, **env: str
+):
     """Run `flask ARGS` in a subprocess from the project root, as a user would."""
     full_env = {
         k: v
@@ -102,6 +104,7 @@ def run_flask(*args: str, database_url: str | None = None, **env: str):
         [sys.executable, "-m", "flask", *args],
         cwd=ROOT,
         env=full_env,
+        input=input,
         capture_output=True,
         text=True,
         timeout=120,

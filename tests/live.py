@@ -41,11 +41,7 @@ class LiveServer:
         self.log_path = migrations.parent / "gunicorn.log"
 
     def flask(self, *args, stdin=None, check=True):
-        result = (
-            run_flask(*args, **self.env)
-            if stdin is None
-            else _run_with_stdin(args, stdin, self.env)
-        )
+        result = run_flask(*args, input=stdin, **self.env)
         if check:
             assert result.returncode == 0, result.stdout + result.stderr
         return result
@@ -167,21 +163,3 @@ def _decode(response):
     if response.headers.get("Content-Type", "").startswith("application/json"):
         return json.loads(text)
     return text
-
-
-def _run_with_stdin(args, stdin, env):
-    full_env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "SECRET_KEY", "HEADWAY_CONFIG")
-    }
-    full_env.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "flask", *args],
-        cwd=ROOT,
-        env=full_env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
