@@ -413,6 +413,11 @@ def test_prepare_builds_adopts_and_upgrades_the_embedded_default(tmp_path, monke
         with engine.connect() as conn:
             employees = conn.exec_driver_sql("SELECT COUNT(*) FROM employees").scalar()
         assert employees == 30
+        with engine.connect() as conn:
+            audit = conn.exec_driver_sql(
+                "SELECT action, revision FROM headway_audit ORDER BY id"
+            ).all()
+        assert audit == [("adopt", "0001_baseline"), ("upgrade", "0002_employee_email")]
 
     result = runner.invoke(args=["demo", "prepare", "--scale", "0.003"])
     assert result.exit_code == 0, result.output
