@@ -314,7 +314,8 @@ def render_svg(nodes: Sequence[Node]) -> str:
                 box = f'fill="#fff" stroke="{MUTED}" stroke-width="1"'
                 ink = MUTED
             out.append(
-                f'<rect class="badge" x="{x:g}" y="{cy - 8}" width="{w}" '
+                # Not "badge": Bootstrap hides an empty .badge (display: none).
+                f'<rect class="rev-label" x="{x:g}" y="{cy - 8}" width="{w}" '
                 f'height="16" rx="3" {box}/><text x="{x + w / 2:g}" y="{cy + 3.5}" '
                 f'text-anchor="middle" font-size="10" font-weight="600" '
                 f'fill="{ink}">{label}</text>'
