@@ -1,9 +1,10 @@
 """Real-browser test helpers and fixtures.
 
-- `live_server`: a real gunicorn (`wsgi:app`, 2 workers, gunicorn.conf.py) on a
-  SQLite database prepared the way a user would: `flask demo create-legacy`,
-  `flask db adopt`, `flask db upgrade`, `flask headway init`, and one account
-  per role through `flask users create`.
+- `live_server`: tests/live.py's `LiveServer` (gunicorn `wsgi:app`, 2 workers,
+  gunicorn.conf.py), once per dialect under test (SQLite, and MySQL/MariaDB
+  when TEST_DATABASE_URL is set), on a database prepared the way a user would:
+  `flask demo create-legacy`, `flask db adopt`, `flask db upgrade`, `flask
+  headway init`, and one account per role through `flask users create`.
 - `chromium`: Debian's Chromium (/usr/lib/chromium/chromium, see `make
   chromium`) driven by Playwright, without `playwright install`. Missing, the
   tests are skipped; with CI=true they fail instead.
@@ -14,21 +15,16 @@ test_browser.py loads this module as a plugin (pytest_plugins).
 """
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import sqlalchemy as sa
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import DIALECTS, new_database
+from tests.live import LiveServer
+
 CHROMIUM = Path("/usr/lib/chromium/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -39,8 +35,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-SERVER_START_SECONDS = 30
-FLASK_COMMAND_SECONDS = 60
 ACTION_TIMEOUT_MS = 10_000
 NAVIGATION_TIMEOUT_MS = 15_000
 
@@ -67,155 +61,29 @@ def ci_requires_browser() -> bool:
     return os.environ.get("CI", "").lower() in ("true", "1", "yes")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def server_env(database_url: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("HEADWAY_", "GUNICORN_"))
-        and k not in ("DATABASE_URL", "SECRET_KEY", "FLASK_APP")
-    }
-    env.update(
-        HEADWAY_CONFIG="testing",
-        DATABASE_URL=database_url,
-        SECRET_KEY="browser-tests-secret-key",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def flask(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    """Run `flask ARGS` from the project root; fail the test on an error."""
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", *args],
-        cwd=ROOT,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=FLASK_COMMAND_SECONDS,
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            f"flask {' '.join(args)} exited {result.returncode}:\n"
-            f"{result.stdout}\n{result.stderr}"
-        )
-    return result.stdout
-
-
-def prepare_database(env: dict[str, str]) -> None:
-    flask(env, "demo", "create-legacy", "--scale", "0.005")
-    flask(env, "db", "adopt")
-    flask(env, "db", "upgrade")
-    flask(env, "headway", "init")
+def prepare_database(server: LiveServer) -> None:
+    server.flask("demo", "create-legacy", "--scale", "0.005")
+    server.flask("db", "adopt")
+    server.flask("db", "upgrade")
+    server.flask("headway", "init")
     for username, (role, password) in ACCOUNTS.items():
-        flask(
-            env,
-            "users",
-            "create",
-            username,
-            "--role",
-            role,
-            "--password-stdin",
-            stdin=password + "\n",
+        server.create_user(username, role, password, token=False)
+
+
+@pytest.fixture(scope="module", params=DIALECTS)
+def live_server(request, tmp_path_factory) -> Iterator[LiveServer]:
+    """A real gunicorn serving the app on a prepared database of each dialect."""
+    tmp = tmp_path_factory.mktemp(f"live-{request.param}")
+    with new_database(request.param, tmp) as database_url:
+        server = LiveServer(
+            database_url, workers=2, timeout=None, log_path=tmp / "gunicorn.log"
         )
-
-
-@dataclass
-class LiveServer:
-    url: str
-    database_url: str
-    log_path: Path
-    process: subprocess.Popen
-    engine: sa.Engine
-    log_offset: int = 0
-
-    def log_since(self, offset: int) -> str:
-        with self.log_path.open("rb") as f:
-            f.seek(offset)
-            return f.read().decode(errors="replace")
-
-    def log_size(self) -> int:
-        return self.log_path.stat().st_size
-
-    def scalar(self, sql: str, **params):
-        with self.engine.connect() as conn:
-            return conn.execute(sa.text(sql), params).scalar()
-
-
-def wait_until_healthy(url: str, process: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(
-                f"gunicorn exited {process.returncode} while starting:\n"
-                + log_path.read_text(errors="replace")
-            )
         try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError) as exc:
-            last_error = exc
-        time.sleep(0.1)
-    pytest.fail(
-        f"gunicorn did not answer /healthz within {SERVER_START_SECONDS} s "
-        f"({last_error}):\n" + log_path.read_text(errors="replace")
-    )
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory) -> Iterator[LiveServer]:
-    """A real gunicorn serving the app on a prepared SQLite database."""
-    tmp = tmp_path_factory.mktemp("live")
-    database_url = f"sqlite:///{tmp / 'headway.db'}"
-    env = server_env(database_url)
-    prepare_database(env)
-
-    port = free_port()
-    log_path = tmp / "gunicorn.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                "wsgi:app",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
-    try:
-        wait_until_healthy(url, process, log_path)
-        yield LiveServer(url, database_url, log_path, process, engine)
-    finally:
-        stop(process)
-        engine.dispose()
+            prepare_database(server)
+            server.start()
+            yield server
+        finally:
+            server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -266,7 +134,7 @@ class BrowserSession:
 
     def __init__(self, browser, live_server: LiveServer):
         self.server = live_server
-        self.context = browser.new_context(base_url=live_server.url)
+        self.context = browser.new_context(base_url=live_server.base)
         self.context.set_default_timeout(ACTION_TIMEOUT_MS)
         self.context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
         self.context.add_init_script(CSP_LISTENER)
@@ -342,8 +210,4 @@ def browser_session(chromium, live_server) -> Iterator:
     yield open_session
     for session in sessions:
         session.close()
-    log = live_server.log_since(start)
-    server_errors = [
-        line for line in log.splitlines() if "Traceback" in line or '" 500 ' in line
-    ]
-    assert not server_errors, "the server logged errors:\n" + log
+    live_server.assert_no_server_errors(since=start)

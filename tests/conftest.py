@@ -1,11 +1,13 @@
 """Fixtures: every database test runs on SQLite, and on MySQL/MariaDB too when
 TEST_DATABASE_URL is set. Each test gets a database of its own, dropped after."""
 
+import contextlib
 import os
 import re
 import secrets
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,11 +42,12 @@ def pytest_sessionstart(session):
         engine.dispose()
 
 
-@pytest.fixture(params=DIALECTS)
-def database_url(request, tmp_path):
-    """The URL of a new, empty database of each dialect under test."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'headway.db'}"
+@contextlib.contextmanager
+def new_database(dialect: str, directory: Path) -> Iterator[str]:
+    """The URL of a new, empty database: "sqlite", a file in `directory`;
+    "mysql", a database of its own on TEST_DATABASE_URL's server, dropped after."""
+    if dialect == "sqlite":
+        yield f"sqlite:///{directory / 'headway.db'}"
         return
     server = mysql_server_url()
     name = f"{server.database or 'headway_test'}_{secrets.token_hex(4)}"
@@ -61,6 +64,13 @@ def database_url(request, tmp_path):
             conn.exec_driver_sql("SET SESSION lock_wait_timeout = 60")
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
         admin.dispose()
+
+
+@pytest.fixture(params=DIALECTS)
+def database_url(request, tmp_path):
+    """The URL of a new, empty database of each dialect under test."""
+    with new_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
@@ -87,23 +97,31 @@ def engine(app):
         yield db.engine
 
 
+def subprocess_env(**env: str) -> dict[str, str]:
+    """The environment of a `flask` or gunicorn subprocess: the testing
+    configuration and `env`, nothing inherited that would point it elsewhere
+    (another database, configuration, secret key or gunicorn option)."""
+    full_env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HEADWAY_", "GUNICORN_"))
+        and k not in ("DATABASE_URL", "SECRET_KEY", "FLASK_APP")
+    }
+    full_env["HEADWAY_CONFIG"] = "testing"
+    full_env.update(env)
+    return full_env
+
+
 def run_flask(
     *args: str, database_url: str | None = None, input: str | None = None, **env: str
 ):
     """Run `flask ARGS` in a subprocess from the project root, as a user would."""
-    full_env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "SECRET_KEY", "HEADWAY_CONFIG")
-    }
-    full_env["HEADWAY_CONFIG"] = "testing"
     if database_url:
-        full_env["DATABASE_URL"] = database_url
-    full_env.update(env)
+        env = {"DATABASE_URL": database_url, **env}
     return subprocess.run(
         [sys.executable, "-m", "flask", *args],
         cwd=ROOT,
-        env=full_env,
+        env=subprocess_env(**env),
         input=input,
         capture_output=True,
         text=True,

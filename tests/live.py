@@ -1,5 +1,6 @@
 """A real gunicorn serving Headway on a prepared database, for the tests whose
-behaviour depends on it (several workers, timeouts, job processes)."""
+behaviour depends on it (several workers, timeouts, job processes, a real
+browser), with the `flask` CLI and SQL on the same database beside it."""
 
 import contextlib
 import http.cookiejar
@@ -18,7 +19,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from tests.conftest import PASSWORD, ROOT, run_flask
+from tests.conftest import PASSWORD, ROOT, run_flask, subprocess_env
+
+START_SECONDS = 30
 
 
 def free_port() -> int:
@@ -28,78 +31,123 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, database_url: str, migrations: Path, workers=3, timeout=5):
-        self.env = {
-            "HEADWAY_CONFIG": "testing",
-            "DATABASE_URL": database_url,
-            "HEADWAY_MIGRATIONS_DIR": str(migrations),
-        }
+    """`gunicorn wsgi:app` (gunicorn.conf.py, then these options) on `database_url`.
+
+    migrations: the scripts directory (None: the project's migrations/).
+    workers, timeout: gunicorn's options (None: gunicorn.conf.py's).
+    log_path: gunicorn's output (None: gunicorn.log beside `migrations`).
+    env: more environment for gunicorn and `flask` both, e.g. SECRET_KEY=...
+    (the testing configuration, which both run in, has a fixed one of its own).
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        migrations: Path | None = None,
+        *,
+        workers: int | None = 3,
+        timeout: int | None = 5,
+        log_path: Path | None = None,
+        **env: str,
+    ):
+        self.env = {"DATABASE_URL": database_url, **env}
+        if migrations is not None:
+            self.env["HEADWAY_MIGRATIONS_DIR"] = str(migrations)
+        if log_path is None:
+            assert migrations is not None, "LiveServer needs a log_path"
+            log_path = Path(migrations).parent / "gunicorn.log"
+        self.log_path = log_path
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.workers, self.timeout = workers, timeout
         self.process = None
-        self.log_path = migrations.parent / "gunicorn.log"
+        # NullPool: no connection stays open to keep the database from a DROP.
+        self.engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
 
     def flask(self, *args, stdin=None, check=True):
         result = run_flask(*args, input=stdin, **self.env)
         if check:
-            assert result.returncode == 0, result.stdout + result.stderr
+            assert result.returncode == 0, (
+                f"flask {' '.join(args)} exited {result.returncode}:\n"
+                + result.stdout
+                + result.stderr
+            )
         return result
 
-    def create_user(self, name: str, role: str) -> str:
-        """The user, and an API token of theirs."""
+    def create_user(
+        self, name: str, role: str, password: str = PASSWORD, token: bool = True
+    ) -> str | None:
+        """The user, and (unless token=False) an API token of theirs."""
         self.flask(
-            "users", "create", name, "--role", role, "--password-stdin", stdin=PASSWORD
+            "users",
+            "create",
+            name,
+            "--role",
+            role,
+            "--password-stdin",
+            stdin=password + "\n",
         )
+        if not token:
+            return None
         out = self.flask("users", "token", "create", name).stdout
         return out.strip().splitlines()[-1]
 
+    def scalar(self, sql: str, **params):
+        """The first column of the first row of `sql`, on the server's database."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.text(sql), params).scalar()
+
     def start(self) -> None:
-        env = {**os.environ, **self.env}
-        self.log = open(self.log_path, "w")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--workers",
-                str(self.workers),
-                "--timeout",
-                str(self.timeout),
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "wsgi:app",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 30
+        command = [sys.executable, "-m", "gunicorn"]
+        if self.workers is not None:
+            command += ["--workers", str(self.workers)]
+        if self.timeout is not None:
+            command += ["--timeout", str(self.timeout)]
+        command += ["--bind", f"127.0.0.1:{self.port}", "wsgi:app"]
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=subprocess_env(**self.env, PYTHONUNBUFFERED="1"),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + START_SECONDS
+        last_error = None
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"gunicorn exited {self.process.returncode} while starting:\n"
+                    + self.log_since(0)
+                )
             try:
-                if self.request("GET", "/healthz")[0] == 200:
+                if self.request("GET", "/healthz", timeout=2)[0] == 200:
                     return
-            except OSError:
-                time.sleep(0.2)
-        raise AssertionError("gunicorn did not start:\n" + self.log_path.read_text())
+            except OSError as error:
+                last_error = error
+            time.sleep(0.1)
+        raise AssertionError(
+            f"gunicorn did not answer /healthz within {START_SECONDS} s "
+            f"({last_error}):\n" + self.log_since(0)
+        )
 
     def stop(self) -> None:
-        if self.process is not None:
+        if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-            self.log.close()
+                self.process.wait(10)
         self.kill_running_jobs()
+        self.engine.dispose()
 
     def kill_running_jobs(self) -> None:
         """Job processes outlive gunicorn (that is their point): end the ones a
         test left running, so its database can be dropped."""
-        engine = sa.create_engine(self.env["DATABASE_URL"], poolclass=sa.pool.NullPool)
         try:
-            with engine.connect() as conn:
+            with self.engine.connect() as conn:
                 pids = conn.execute(
                     sa.text("SELECT pid FROM headway_jobs WHERE status = 'running'")
                 ).scalars()
@@ -108,10 +156,27 @@ class LiveServer:
                         os.kill(pid, signal.SIGKILL)
         except sa.exc.SQLAlchemyError:
             pass  # no job table: no job
-        finally:
-            engine.dispose()
 
-    def request(self, method, path, body=None, token=None, opener=None, form=None):
+    def log_size(self) -> int:
+        """Where the server's log ends now: an offset for log_since."""
+        return self.log_path.stat().st_size
+
+    def log_since(self, offset: int) -> str:
+        with self.log_path.open("rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+
+    def assert_no_server_errors(self, since: int = 0) -> None:
+        """No traceback and no 500 in the server's log since offset `since`."""
+        log = self.log_since(since)
+        errors = [
+            line for line in log.splitlines() if "Traceback" in line or '" 500 ' in line
+        ]
+        assert not errors, "the server logged errors:\n" + log
+
+    def request(
+        self, method, path, body=None, token=None, opener=None, form=None, timeout=30
+    ):
         headers = {}
         data = None
         if body is not None:
@@ -124,7 +189,7 @@ class LiveServer:
         req = urllib.request.Request(self.base + path, data, headers, method=method)
         try:
             open_url = opener.open if opener else urllib.request.urlopen
-            with open_url(req, timeout=30) as response:
+            with open_url(req, timeout=timeout) as response:
                 return response.status, _decode(response)
         except urllib.error.HTTPError as error:
             return error.code, _decode(error)
