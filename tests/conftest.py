@@ -183,3 +183,17 @@ def scripts(tmp_path):
     from tests.helpers import Scripts
 
     return Scripts.copy_of(ROOT / "migrations", tmp_path / "migrations")
+
+
+@pytest.fixture
+def scripted_app(database_url, scripts):
+    """The app on a database of its own and on the `scripts` copy of
+    migrations/, which the test can add revisions to."""
+    app = create_app(
+        TestingConfig,
+        SQLALCHEMY_DATABASE_URI=database_url,
+        MIGRATIONS_DIR=str(scripts.directory),
+    )
+    yield app
+    with app.app_context():
+        db.engine.dispose()

@@ -26,21 +26,15 @@ INSERT_EMPLOYEE = (
 
 
 @pytest.fixture
-def console(database_url, scripts):
-    app = create_app(
-        TestingConfig,
-        SQLALCHEMY_DATABASE_URI=database_url,
-        MIGRATIONS_DIR=str(scripts.directory),
-    )
+def console(scripted_app):
+    app = scripted_app
     runner = app.test_cli_runner()
     assert runner.invoke(args=["headway", "init"]).exit_code == 0
     with app.app_context():
         create_user("viewer", PASSWORD, "viewer")
     client = app.test_client()
     assert login(client, "viewer").status_code == 302
-    yield app, runner, client
-    with app.app_context():
-        db.engine.dispose()
+    return app, runner, client
 
 
 def invoke(runner, *args):

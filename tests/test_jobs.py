@@ -12,10 +12,7 @@ import time
 
 import pytest
 
-from app import create_app
 from app.auth.accounts import create_user
-from app.extensions import db
-from config import TestingConfig
 from tests.conftest import PASSWORD, csrf_token, login
 from tests.live import LiveServer
 
@@ -186,22 +183,16 @@ def test_a_failing_revision(live, database_url):
 
 
 @pytest.fixture
-def console(database_url, scripts):
+def console(scripted_app):
     """The app in-process (jobs still run in their own process)."""
-    app = create_app(
-        TestingConfig,
-        SQLALCHEMY_DATABASE_URI=database_url,
-        MIGRATIONS_DIR=str(scripts.directory),
-    )
+    app = scripted_app
     runner = app.test_cli_runner()
     assert runner.invoke(args=["db", "upgrade", "0001_baseline"]).exit_code == 0
     assert runner.invoke(args=["headway", "init"]).exit_code == 0
     with app.app_context():
         create_user("op", PASSWORD, "operator")
         create_user("watcher", PASSWORD, "viewer")
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    return app
 
 
 def wait_for(client, job_id, seconds=30):
