@@ -13,6 +13,7 @@ from wtforms.validators import Optional, ValidationError
 from app.auth.accounts import (
     check_role,
     disable,
+    ensure_an_admin_remains,
     log_out_everywhere,
     new_session_token,
     set_password,
@@ -136,21 +137,12 @@ class UserView(SecureModelView):
                 model.session_token = new_session_token()
             if password:
                 set_password(model, password)
-            if not model.active:
-                model.active = True
-                disable(model)
-            self._check_an_admin_remains(model)
+            if model.active:
+                ensure_an_admin_remains(model)
+            else:
+                disable(model)  # also ends its sessions
         except HeadwayError as exc:
             raise ValidationError(str(exc)) from None
-
-    def _check_an_admin_remains(self, model: User) -> None:
-        others = db.session.scalar(
-            db.select(db.func.count(User.id)).where(
-                User.role == "admin", User.active.is_(True), User.id != model.id
-            )
-        )
-        if not others and not (model.role == "admin" and model.active):
-            raise HeadwayError("there must remain at least one active admin")
 
     @expose("/logout-everywhere/", methods=["POST"])
     def logout_everywhere_view(self):

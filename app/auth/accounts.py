@@ -81,19 +81,21 @@ def log_out_everywhere(user: User) -> None:
 
 def set_role(user: User, role: str) -> None:
     check_role(role)
-    if user.role == "admin" and role != "admin":
-        _keep_an_admin(user)
     user.role = role
+    ensure_an_admin_remains(user)
 
 
 def disable(user: User) -> None:
-    if user.role == "admin":
-        _keep_an_admin(user)
     user.active = False
     user.session_token = new_session_token()
+    ensure_an_admin_remains(user)
 
 
-def _keep_an_admin(user: User) -> None:
+def ensure_an_admin_remains(user: User) -> None:
+    """After a change to `user`: refuse it if no active admin would be left.
+    (The caller's transaction is not committed when this raises.)"""
+    if user.role == "admin" and user.active:
+        return
     others = db.session.scalar(
         sa.select(sa.func.count(User.id)).where(
             User.role == "admin", User.active.is_(True), User.id != user.id
@@ -101,7 +103,8 @@ def _keep_an_admin(user: User) -> None:
     )
     if not others:
         raise HeadwayError(
-            f"{user.username!r} is the last active admin; make another admin first"
+            f"{user.username!r} is the last active admin, and there must remain "
+            "at least one active admin: make another admin first"
         )
 
 

@@ -5,7 +5,7 @@ from flask_login import current_user
 
 from app.auth.security import requires_role
 from app.dbadmin.audit import audit_json, audit_rows
-from app.dbadmin.console import overview, status_json
+from app.dbadmin.console import broken_files_json, overview, status_json
 from app.dbadmin.jobs import (
     JobConflict,
     JobRefused,
@@ -48,9 +48,7 @@ def revisions():
             for r in view.catalog.revisions
         ],
         heads=list(view.catalog.heads),
-        broken_files=[
-            {"file": b.filename, "problem": b.problem} for b in view.catalog.broken
-        ],
+        broken_files=broken_files_json(view.catalog),
     )
 
 

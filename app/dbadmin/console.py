@@ -118,7 +118,9 @@ def status_json(view: Overview) -> dict:
         "pending": [r.id for r in state.pending],
         "drift": view.drifted,
         "job": job_json(running_job()) if state.state != "unreachable" else None,
-        "broken_files": [
-            {"file": b.filename, "problem": b.problem} for b in view.catalog.broken
-        ],
+        "broken_files": broken_files_json(view.catalog),
     }
+
+
+def broken_files_json(catalog: Catalog) -> list[dict]:
+    return [{"file": b.filename, "problem": b.problem} for b in catalog.broken]
