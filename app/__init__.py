@@ -60,7 +60,7 @@ def register_commands(app: Flask) -> None:
     from app.auth.commands import users_cli
     from app.dbadmin.commands import db_cli
     from app.demo.commands import demo_cli
-    from app.headway.commands import headway_cli
+    from app.own_tables.cli import headway_cli
 
     # Replaces the `db` group Flask-Migrate registered: the same commands,
     # plus verify and adopt, with clean errors for an unreachable database.

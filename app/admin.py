@@ -1,11 +1,9 @@
 """The Flask-Admin site: every view behind login, with per-role writes."""
 
 from flask import Flask, abort, flash, redirect, request, url_for
-from flask_admin import Admin, AdminIndexView, expose
-from flask_admin.contrib.sqla import ModelView
+from flask_admin import Admin, expose
 from flask_admin.model.template import TemplateLinkRowAction
 from flask_admin.theme import Bootstrap4Theme
-from flask_login import current_user
 from wtforms import PasswordField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional, ValidationError
@@ -18,63 +16,13 @@ from app.auth.accounts import (
     new_session_token,
     set_password,
 )
-from app.auth.security import csp_nonce, login_url
+from app.auth.admin_views import SecureIndexView, SecureModelView
+from app.auth.security import csp_nonce
+from app.dbadmin.views import MigrationsView
 from app.errors import HeadwayError
 from app.extensions import db
 from app.models import Department, Employee, User
-from app.models.headway import ROLES
-
-# Flask-Admin view methods that change data (or show a form to).
-WRITE_VIEWS = frozenset(
-    {"create_view", "edit_view", "delete_view", "action_view", "ajax_update"}
-)
-
-
-class SecureViewMixin:
-    """Who may see a view (read_role) and change through it (write_role)."""
-
-    read_role = "viewer"
-    write_role = "operator"
-    write_views = WRITE_VIEWS
-
-    def is_accessible(self) -> bool:
-        return current_user.is_authenticated and current_user.has_role(self.read_role)
-
-    def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(login_url())
-        abort(403)
-
-    def may_write(self) -> bool:
-        return current_user.is_authenticated and current_user.has_role(self.write_role)
-
-    def _handle_view(self, name, **kwargs):
-        if name in self.write_views and self.is_accessible() and not self.may_write():
-            abort(403)
-        return super()._handle_view(name, **kwargs)
-
-
-class SecureIndexView(SecureViewMixin, AdminIndexView):
-    pass
-
-
-class SecureModelView(SecureViewMixin, ModelView):
-    allow_create = allow_edit = allow_delete = True
-    # Counting a 2.8M-row table on every page is the slow part of a list.
-    simple_list_pager = True
-    page_size = 50
-
-    @property
-    def can_create(self) -> bool:
-        return self.allow_create and self.may_write()
-
-    @property
-    def can_edit(self) -> bool:
-        return self.allow_edit and self.may_write()
-
-    @property
-    def can_delete(self) -> bool:
-        return self.allow_delete and self.may_write()
+from app.models.accounts import ROLES
 
 
 class EmployeeView(SecureModelView):
@@ -169,8 +117,6 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(EmployeeView(Employee, db, category="Employees"))
     admin.add_view(DepartmentView(Department, db, category="Employees"))
     admin.add_view(UserView(User, db, name="Users", endpoint="users"))
-
-    from app.dbadmin.views import MigrationsView
 
     admin.add_view(
         MigrationsView(name="Migrations", endpoint="migrations", url="migrations")

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import DIALECTS, new_database
+from tests.helpers import DIALECTS, new_database
 from tests.live import LiveServer
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")

@@ -1,15 +1,109 @@
-"""Helpers shared by the tests."""
+"""Helpers shared by the tests: databases, subprocesses, logins, scripts."""
 
+import contextlib
 import hashlib
+import os
+import re
+import secrets
 import shutil
+import subprocess
+import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from app.dbadmin.adoption import _not_user_schema
+from app.dbadmin.adoption import not_user_schema
 from app.dbadmin.schema import Schema, reflect_schema
 from app.demo.legacy import LEGACY_TABLES
+
+ROOT = Path(__file__).resolve().parent.parent
+MYSQL_URL = os.environ.get("TEST_DATABASE_URL")
+DIALECTS = ["sqlite"] + (["mysql"] if MYSQL_URL else [])
+
+
+def mysql_server_url() -> sa.URL:
+    return sa.make_url(MYSQL_URL)
+
+
+@contextlib.contextmanager
+def new_database(dialect: str, directory: Path) -> Iterator[str]:
+    """The URL of a new, empty database: "sqlite", a file in `directory`;
+    "mysql", a database of its own on TEST_DATABASE_URL's server, dropped after."""
+    if dialect == "sqlite":
+        yield f"sqlite:///{directory / 'headway.db'}"
+        return
+    server = mysql_server_url()
+    name = f"{server.database or 'headway_test'}_{secrets.token_hex(4)}"
+    admin = sa.create_engine(server.set(database=""), poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(
+            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
+        )
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            # Fail rather than wait forever on a connection a test left open.
+            conn.exec_driver_sql("SET SESSION lock_wait_timeout = 60")
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.dispose()
+
+
+def subprocess_env(**env: str) -> dict[str, str]:
+    """The environment of a `flask` or gunicorn subprocess: the testing
+    configuration and `env`, nothing inherited that would point it elsewhere
+    (another database, configuration, secret key or gunicorn option)."""
+    full_env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HEADWAY_", "GUNICORN_"))
+        and k not in ("DATABASE_URL", "SECRET_KEY", "FLASK_APP")
+    }
+    full_env["HEADWAY_CONFIG"] = "testing"
+    full_env.update(env)
+    return full_env
+
+
+def run_flask(
+    *args: str, database_url: str | None = None, input: str | None = None, **env: str
+):
+    """Run `flask ARGS` in a subprocess from the project root, as a user would."""
+    if database_url:
+        env = {"DATABASE_URL": database_url, **env}
+    return subprocess.run(
+        [sys.executable, "-m", "flask", *args],
+        cwd=ROOT,
+        env=subprocess_env(**env),
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+PASSWORD = "correct horse battery staple"
+ROLES = ("viewer", "operator", "admin")
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    """A CSRF token of this client's session, read from a page's form."""
+    page = client.get(path)
+    match = CSRF_RE.search(page.get_data(as_text=True))
+    assert match, f"no CSRF token on {path} ({page.status_code})"
+    return match.group(1)
+
+
+def login(client, username: str, password: str = PASSWORD, next_url: str = ""):
+    token = csrf_token(client)
+    query = f"?next={next_url}" if next_url else ""
+    return client.post(
+        f"/login{query}",
+        data={"username": username, "password": password, "csrf_token": token},
+    )
+
 
 # The columns the legacy database had, per table, in key order.
 LEGACY_COLUMNS = {
@@ -54,7 +148,7 @@ def data_fingerprint(engine: sa.Engine) -> dict[str, tuple[int, str]]:
 
 def user_schema(engine: sa.Engine) -> Schema:
     with engine.connect() as conn:
-        return reflect_schema(conn, ignore=_not_user_schema)
+        return reflect_schema(conn, ignore=not_user_schema)
 
 
 def table_names(engine: sa.Engine) -> set[str]:

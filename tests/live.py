@@ -19,7 +19,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from tests.conftest import PASSWORD, ROOT, run_flask, subprocess_env
+from tests.helpers import PASSWORD, ROOT, run_flask, subprocess_env
 
 START_SECONDS = 30
 

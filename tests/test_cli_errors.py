@@ -9,7 +9,7 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import MYSQL_URL, ROOT, mysql_server_url, run_flask
+from tests.helpers import MYSQL_URL, ROOT, mysql_server_url, run_flask
 
 
 def assert_clean_failure(result, *expected: str) -> None:

@@ -10,7 +10,7 @@ from app import create_app
 from app.auth.accounts import create_user
 from app.extensions import db
 from config import TestingConfig
-from tests.conftest import PASSWORD, csrf_token, login
+from tests.helpers import PASSWORD, csrf_token, login
 
 HEAD = "0002_employee_email"
 ADD_PHONE = 'op.add_column("employees", sa.Column("phone", sa.String(20)))'

@@ -1,7 +1,7 @@
 """Headway's own tables live beside the user's schema, under their own history."""
 
 from app.demo.legacy import create_legacy
-from app.headway.schema import VERSION_TABLE
+from app.own_tables.setup import OWN_VERSION_TABLE
 from tests.helpers import data_fingerprint, table_names, version_rows
 
 HEADWAY_TABLES = {
@@ -26,8 +26,8 @@ def test_init_is_idempotent_and_touches_nothing_else(runner, engine):
         assert result.exit_code == 0, result.output
         assert f"Headway tables at {HEADWAY_HEAD}" in result.output
 
-    assert table_names(engine) - before == HEADWAY_TABLES | {VERSION_TABLE}
-    assert version_rows(engine, VERSION_TABLE) == [HEADWAY_HEAD]
+    assert table_names(engine) - before == HEADWAY_TABLES | {OWN_VERSION_TABLE}
+    assert version_rows(engine, OWN_VERSION_TABLE) == [HEADWAY_HEAD]
     # The user's schema stays unversioned and its data untouched.
     assert version_rows(engine) is None
     assert data_fingerprint(engine) == data
@@ -40,7 +40,10 @@ def test_user_schema_history_never_touches_headway_tables(runner, engine):
 
     result = runner.invoke(args=["db", "downgrade", "base"])
     assert result.exit_code == 0, result.output
-    assert table_names(engine) == HEADWAY_TABLES | {VERSION_TABLE, "alembic_version"}
+    assert table_names(engine) == HEADWAY_TABLES | {
+        OWN_VERSION_TABLE,
+        "alembic_version",
+    }
     with engine.connect() as conn:
         users = conn.exec_driver_sql("SELECT username FROM headway_users").all()
     assert users == [("admin",)]
@@ -48,7 +51,7 @@ def test_user_schema_history_never_touches_headway_tables(runner, engine):
     result = runner.invoke(args=["db", "stamp", "head"])
     assert result.exit_code == 0
     assert version_rows(engine) == ["0002_employee_email"]
-    assert version_rows(engine, VERSION_TABLE) == [HEADWAY_HEAD]
+    assert version_rows(engine, OWN_VERSION_TABLE) == [HEADWAY_HEAD]
 
 
 def test_stamp_head_on_the_legacy_database(runner, engine):

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from app.auth.accounts import create_user
-from tests.conftest import PASSWORD, csrf_token, login
+from tests.helpers import PASSWORD, csrf_token, login
 from tests.live import LiveServer
 
 HEAD = "0002_employee_email"
@@ -206,7 +206,7 @@ def wait_for(client, job_id, seconds=30):
 
 
 def test_audit_of_web_and_cli_runs_and_checksums(console, scripts, database_url):
-    from tests.conftest import run_flask
+    from tests.helpers import run_flask
 
     client = console.test_client()
     assert login(client, "op").status_code == 302
@@ -266,7 +266,7 @@ def test_audit_of_web_and_cli_runs_and_checksums(console, scripts, database_url)
 
 
 def test_a_cli_run_before_headway_init_says_it_was_not_recorded(database_url, scripts):
-    from tests.conftest import run_flask
+    from tests.helpers import run_flask
 
     env = {"HEADWAY_MIGRATIONS_DIR": str(scripts.directory)}
     result = run_flask("db", "upgrade", database_url=database_url, **env)

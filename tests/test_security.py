@@ -10,7 +10,7 @@ from app import create_app
 from app.auth.accounts import create_token, find_user, set_password
 from app.extensions import db
 from config import TestingConfig
-from tests.conftest import PASSWORD, csrf_token, login
+from tests.helpers import PASSWORD, csrf_token, login
 
 # Who may do what: endpoint -> (least role for GET, least role for POST).
 # Every endpoint of the app must be listed here or be public: a route added

@@ -7,7 +7,7 @@ from app.auth.accounts import create_token, revoke_token
 from app.auth.security import requires_role
 from app.errors import HeadwayError
 from app.extensions import db
-from app.models.headway import ApiToken, User
+from app.models.accounts import ApiToken, User
 
 
 def _iso(value):

@@ -12,7 +12,8 @@ from flask import current_app
 from app.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from app.errors import HeadwayError
 from app.extensions import db
-from app.models.headway import ROLES, ApiToken, LoginFailures, User, utcnow
+from app.models.accounts import ROLES, ApiToken, LoginFailures, User
+from app.models.own import utcnow
 
 TOKEN_PREFIX = "hw_"
 

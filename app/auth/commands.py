@@ -16,7 +16,7 @@ from app.auth.accounts import (
 )
 from app.cli import HeadwayGroup
 from app.extensions import db
-from app.models.headway import ROLES, ApiToken, User
+from app.models.accounts import ROLES, ApiToken, User
 
 users_cli = HeadwayGroup("users", help="Login accounts and API tokens.")
 

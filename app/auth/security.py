@@ -18,7 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.auth.accounts import user_for_token
 from app.extensions import csrf, db, login_manager
-from app.models.headway import ROLES, User
+from app.models.accounts import ROLES, User
 
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "main.healthz", "main.readyz"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -24,7 +24,7 @@ from app.dbadmin.scripts import (
     script_directory,
 )
 from app.errors import HeadwayError
-from app.models.headway import TABLE_PREFIX
+from app.models.own import TABLE_PREFIX
 
 
 @dataclass
@@ -41,13 +41,13 @@ class Verification:
         return describe(self.revisions)
 
 
-def _not_user_schema(name: str) -> bool:
+def not_user_schema(name: str) -> bool:
     return name.startswith(TABLE_PREFIX) or name == VERSION_TABLE
 
 
 def _reflect(engine: Engine) -> Schema:
     with engine.connect() as conn:
-        return reflect_schema(conn, ignore=_not_user_schema)
+        return reflect_schema(conn, ignore=not_user_schema)
 
 
 def stamped_revisions(engine: Engine) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from app.dbadmin.jobs import (
 )
 from app.dbadmin.plan import PlanError, make_plan
 from app.extensions import db
-from app.models.headway import MigrationJob
+from app.models.console import MigrationJob
 
 bp = Blueprint("migrations_api", __name__)
 

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from app.dbadmin.lock import actor
-from app.models.headway import MigrationAudit, utcnow
+from app.models.console import MigrationAudit
+from app.models.own import utcnow
 
 AUDIT_TABLE = MigrationAudit.__table__
 

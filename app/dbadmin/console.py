@@ -10,7 +10,7 @@ from app.dbadmin.drift import has_drift, latest_drift_check
 from app.dbadmin.revisions import Catalog, load_catalog
 from app.dbadmin.state import DatabaseState, read_state
 from app.extensions import db
-from app.models.headway import DriftCheck, MigrationAudit, MigrationJob
+from app.models.console import DriftCheck, MigrationAudit, MigrationJob
 
 
 @dataclass

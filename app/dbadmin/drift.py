@@ -12,7 +12,7 @@ from app.dbadmin.adoption import stamped_revisions, verify
 from app.dbadmin.scripts import include_object
 from app.errors import HeadwayError
 from app.extensions import db
-from app.models.headway import DriftCheck
+from app.models.console import DriftCheck
 
 
 def model_differences(engine: Engine) -> list[str]:

@@ -26,7 +26,8 @@ from app.dbadmin.revisions import Catalog
 from app.dbadmin.state import UNKNOWN_REVISION, UNVERSIONED, DatabaseState
 from app.errors import HeadwayError
 from app.extensions import db
-from app.models.headway import MigrationAudit, MigrationJob, utcnow
+from app.models.console import MigrationAudit, MigrationJob
+from app.models.own import utcnow
 from config import CONFIGS
 
 ACTIONS = ("upgrade", "downgrade", "stamp", "adopt")

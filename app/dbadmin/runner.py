@@ -20,7 +20,8 @@ from app.dbadmin.jobs import schema_report
 from app.dbadmin.scripts import alembic_config
 from app.errors import HeadwayError
 from app.extensions import db
-from app.models.headway import MigrationJob, utcnow
+from app.models.console import MigrationJob
+from app.models.own import utcnow
 
 JOBS = MigrationJob.__table__
 

@@ -13,7 +13,7 @@ from flask import current_app
 from sqlalchemy.engine import Connection
 
 from app.errors import HeadwayError
-from app.models.headway import TABLE_PREFIX
+from app.models.own import TABLE_PREFIX
 
 VERSION_TABLE = "alembic_version"
 # Alembic keeps module-global state while a command runs: one at a time per

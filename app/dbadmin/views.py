@@ -5,7 +5,7 @@ from flask_admin import BaseView, expose
 from flask_login import current_user
 from markupsafe import Markup
 
-from app.admin import WRITE_VIEWS, SecureViewMixin
+from app.auth.admin_views import WRITE_VIEWS, SecureViewMixin
 from app.dbadmin import graph
 from app.dbadmin.audit import audit_rows
 from app.dbadmin.console import (
@@ -25,7 +25,7 @@ from app.dbadmin.jobs import (
 )
 from app.dbadmin.plan import PlanError, make_plan, step_plan
 from app.extensions import db
-from app.models.headway import MigrationJob
+from app.models.console import MigrationJob
 
 # Actions whose target must be typed in again to confirm them.
 TYPED_CONFIRMATION = ("downgrade", "stamp")

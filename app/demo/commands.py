@@ -15,7 +15,7 @@ from app.dbadmin.scripts import alembic_config
 from app.demo.legacy import create_legacy
 from app.errors import HeadwayError
 from app.extensions import db
-from app.headway.schema import init_headway_tables
+from app.own_tables.setup import init_own_tables
 from config import DEFAULT_DATABASE_URI
 
 demo_cli = HeadwayGroup("demo", help="Demo data: a legacy database to try Headway on.")
@@ -75,7 +75,7 @@ def prepare_command(scale: float) -> None:
             engine.dispose()
         os.replace(partial, path)
     # Headway's tables first, so that the adoption and upgrade are audited.
-    init_headway_tables(db.engine)
+    init_own_tables(db.engine)
     if not stamped_revisions(db.engine):
         adoption = adopt(db.engine)
         if not adoption.stamped:

@@ -1,5 +1,12 @@
 """All models on one metadata, for the app and for Alembic."""
 
+from app.models.accounts import ApiToken, LoginFailures, User
+from app.models.console import (
+    DriftCheck,
+    MigrationAudit,
+    MigrationJob,
+    MigrationLockHolder,
+)
 from app.models.employee import (
     Department,
     DeptEmp,
@@ -7,15 +14,6 @@ from app.models.employee import (
     Employee,
     Salary,
     Title,
-)
-from app.models.headway import (
-    ApiToken,
-    DriftCheck,
-    LoginFailures,
-    MigrationAudit,
-    MigrationJob,
-    MigrationLockHolder,
-    User,
 )
 
 __all__ = [

@@ -10,7 +10,7 @@ from app.cli import HeadwayGroup
 from app.dbadmin.scripts import describe
 from app.errors import HeadwayError
 from app.extensions import db
-from app.headway.schema import headway_revisions, init_headway_tables
+from app.own_tables.setup import init_own_tables, own_revisions
 
 headway_cli = HeadwayGroup("headway", help="Headway's own tables and accounts.")
 
@@ -19,7 +19,7 @@ headway_cli = HeadwayGroup("headway", help="Headway's own tables and accounts.")
 def init_command() -> None:
     """Create or upgrade Headway's own tables (headway_*). Idempotent; touches
     nothing of the user's schema."""
-    revisions = init_headway_tables(db.engine)
+    revisions = init_own_tables(db.engine)
     click.echo(f"Headway tables at {describe(revisions)}")
 
 
@@ -28,7 +28,7 @@ def init_command() -> None:
 def ensure_admin_command(username: str) -> None:
     """Create an admin account when there is no active one. The password comes
     from HEADWAY_ADMIN_PASSWORD, or is generated and printed once."""
-    applied, heads = headway_revisions(db.engine)
+    applied, heads = own_revisions(db.engine)
     if set(applied) != set(heads):
         raise HeadwayError("Headway's tables are not set up: run `flask headway init`")
     if has_active_admin():

@@ -9,7 +9,7 @@ means what it says about the user's schema.
 from alembic import context
 from flask import current_app
 
-from app.headway.schema import VERSION_TABLE, include_object
+from app.own_tables.setup import OWN_VERSION_TABLE, include_own_table
 
 config = context.config
 db = current_app.extensions["migrate"].db
@@ -19,8 +19,8 @@ def run_migrations(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=db.metadata,
-        version_table=VERSION_TABLE,
-        include_object=include_object,
+        version_table=OWN_VERSION_TABLE,
+        include_object=include_own_table,
         compare_type=True,
         render_as_batch=connection.dialect.name == "sqlite",
     )

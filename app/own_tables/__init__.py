@@ -1,0 +1,1 @@
+"""Headway's own tables (headway_*) and their migration environment."""
