@@ -21,7 +21,7 @@ from app.auth.admin_views import SecureIndexView, SecureModelView
 from app.auth.security import csp_nonce
 from app.auth.sessions import end_session_by_id, sessions_of
 from app.auth.tokens import revoke_token, tokens_of
-from app.dbadmin.views import MigrationsView
+from app.dbadmin.web.views import MigrationsView
 from app.errors import HeadwayError
 from app.extensions import db
 from app.models import Department, Employee, User

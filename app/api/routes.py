@@ -1,8 +1,7 @@
 import sqlalchemy as sa
-from flask import current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from flask_login import current_user
 
-from app.api import bp
 from app.api.openapi import openapi_document
 from app.api.schemas import (
     Account,
@@ -22,6 +21,8 @@ from app.auth.tokens import create_token, revoke_token, tokens_of
 from app.errors import HeadwayError
 from app.extensions import db
 from app.models.accounts import User
+
+bp = Blueprint("api", __name__)
 
 
 def _token(record) -> dict:

@@ -1,12 +1,13 @@
-from flask import redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from app.auth import bp
 from app.auth.accounts import authenticate
 from app.auth.forms import LoginForm
 from app.auth.security import safe_redirect_target
 from app.auth.sessions import end_session, start_session
 from app.auth.throttle import TooManyAttempts
+
+bp = Blueprint("auth", __name__)
 
 GENERIC_FAILURE = "Wrong username or password, or the account is locked for now."
 

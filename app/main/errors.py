@@ -11,6 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.auth.security import wants_json
+from app.dbadmin.core.state import State
 from app.extensions import db, login_manager
 
 # The database is down, restarting, out of connections, or lacks a table.
@@ -66,7 +67,7 @@ def handle_database_unavailable(error: Exception):
         "The database did not answer, or lacks a table this page needs. "
         "Try again in a moment; if it persists, check the database and its "
         "migrations.",
-        state="unreachable",
+        state=State.UNREACHABLE,
     )
     return (*response, {"Retry-After": "5"})
 

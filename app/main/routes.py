@@ -1,17 +1,11 @@
-from flask import jsonify, redirect, url_for
+from flask import Blueprint, jsonify, redirect, url_for
 from flask_login import current_user
 
-from app.dbadmin.revisions import load_catalog
-from app.dbadmin.state import (
-    BEHIND,
-    UNKNOWN_REVISION,
-    UNREACHABLE,
-    UNVERSIONED,
-    UP_TO_DATE,
-    read_state,
-)
+from app.dbadmin.core.catalog import load_catalog
+from app.dbadmin.core.state import State, read_state
 from app.extensions import db
-from app.main import bp
+
+bp = Blueprint("main", __name__)
 
 
 @bp.get("/")
@@ -30,28 +24,28 @@ def readyz():
     """Readiness probe: the database answers and its schema is at head. Load
     balancers and deploy scripts must not send traffic to an app whose schema
     is behind."""
-    state = read_state(db.engine, load_catalog())
-    ready = state.state == UP_TO_DATE
+    database = read_state(db.engine, load_catalog())
+    ready = database.kind == State.UP_TO_DATE
     body = {
         "status": "ok" if ready else "unavailable",
-        "state": state.state,
-        "reason": GENERIC_REASONS[state.state],
+        "state": database.kind,
+        "reason": GENERIC_REASONS[database.kind],
     }
     # Anyone may probe; revisions and error texts (hosts, ports) are for
     # logged-in users only.
     if current_user.is_authenticated:
         body.update(
-            detail=state.summary(),
-            current=list(state.current),
-            heads=list(state.heads),
+            detail=database.summary(),
+            current=list(database.current),
+            heads=list(database.heads),
         )
     return jsonify(body), 200 if ready else 503
 
 
 GENERIC_REASONS = {
-    UP_TO_DATE: "the schema is at head",
-    BEHIND: "the schema is behind the code",
-    UNVERSIONED: "the database has no schema version",
-    UNKNOWN_REVISION: "the database is at a revision the code does not know",
-    UNREACHABLE: "the database does not answer",
+    State.UP_TO_DATE: "the schema is at head",
+    State.BEHIND: "the schema is behind the code",
+    State.UNVERSIONED: "the database has no schema version",
+    State.UNKNOWN_REVISION: "the database is at a revision the code does not know",
+    State.UNREACHABLE: "the database does not answer",
 }
