@@ -185,6 +185,12 @@ def test_openapi_describes_every_api_route_from_the_schemas(app, logged_in):
     assert schema["properties"] == expected["properties"]
     assert schema["required"] == ["password"]
     assert "400" in operation["responses"] and "401" in operation["responses"]
+    job = document["paths"]["/api/migrations/jobs"]["post"]
+    ref = job["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert ref.endswith("/NewJob")
+    assert document["components"]["schemas"]["NewJob"]["properties"]["action"][
+        "enum"
+    ] == ["upgrade", "downgrade", "stamp", "adopt"]
     revoke = document["paths"]["/api/me/tokens/{token_id}/revoke"]["post"]
     assert revoke["parameters"][0]["schema"]["maximum"] == 2**63 - 1
 

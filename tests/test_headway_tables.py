@@ -14,7 +14,7 @@ HEADWAY_TABLES = {
     "headway_drift_checks",
     "headway_migration_lock",
 }
-HEADWAY_HEAD = "0002_sessions_tokens_throttle"
+HEADWAY_HEAD = "0003_job_launch_secret"
 
 
 def test_init_is_idempotent_and_touches_nothing_else(runner, engine):

@@ -56,7 +56,7 @@ EXPECTED = {
     "migrations.revision": ("viewer", None),
     "migrations.plan": ("viewer", None),
     "migrations.drift": ("viewer", None),
-    "migrations.drift_check": (None, "viewer"),
+    "migrations.drift_check": (None, "operator"),
     "migrations_api.status": ("viewer", None),
     "migrations_api.revisions": ("viewer", None),
     "migrations_api.plan": ("viewer", None),

@@ -18,6 +18,12 @@ def _printable(value: str) -> str:
         raise ValueError(str(exc)) from None
 
 
+def printable_text(max_length: int):
+    """A string type for names: at most `max_length` characters, and none of
+    the control characters app/validation.py refuses."""
+    return Annotated[str, Field(max_length=max_length), AfterValidator(_printable)]
+
+
 class Request(BaseModel):
     """A request body: exact JSON types (no "5" for 5) and no unknown fields."""
 
@@ -28,9 +34,7 @@ class NewToken(Request):
     """A new API token for the caller: a logged-in session re-entering its
     password (a token cannot create tokens)."""
 
-    name: Annotated[
-        str, Field(max_length=NAME_MAX_LENGTH), AfterValidator(_printable)
-    ] = ""
+    name: printable_text(NAME_MAX_LENGTH) = ""
     password: str = Field(max_length=1024)
     days: int | None = Field(
         None, ge=1, le=MAX_TOKEN_DAYS, description="lifetime; default 90 days"

@@ -42,9 +42,27 @@ def parse_body(model: type[BaseModel]):
     try:
         return model.model_validate_json(data)
     except ValidationError as exc:
-        fields = {_location(e["loc"]): e["msg"] for e in exc.errors()}
-        message = "; ".join(f"{where}: {what}" for where, what in fields.items())
-        return jsonify(error=f"invalid request body: {message}", fields=fields), 400
+        return jsonify(
+            error=f"invalid request body: {validation_message(exc)}",
+            fields=field_errors(exc),
+        ), 400
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """What is wrong, per field ("(body)" for the body as a whole)."""
+    return {
+        _location(e["loc"]): e["msg"].removeprefix("Value error, ")
+        for e in exc.errors()
+    }
+
+
+def validation_message(exc: ValidationError) -> str:
+    return "; ".join(
+        what
+        if where == "(body)" and not what.startswith(("Input", "Invalid"))
+        else f"{where}: {what}"
+        for where, what in field_errors(exc).items()
+    )
 
 
 def _location(loc: tuple) -> str:
