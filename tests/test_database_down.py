@@ -2,6 +2,8 @@
 headers and a human message, whoever is logged in; if even the error page
 fails, a static one. /readyz tells anonymous clients the state only."""
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -60,8 +62,13 @@ def test_every_page_answers_503_whoever_is_logged_in(down, role):
         if url.startswith("/api/"):
             assert response.get_json()["state"] == "unreachable"
         else:
-            # The full error page, as to a visitor (not the static fallback).
+            # The full error page, as to a visitor (not the static fallback),
+            # with its stylesheet, which loads without the database.
             assert "navbar" in body and "Log out" not in body
+            stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', body)
+            css = client.get(stylesheet.group(1))
+            css.close()
+            assert css.status_code == 200
 
 
 def test_a_bearer_token_gets_503_json(down):

@@ -75,11 +75,7 @@ def wants_json() -> bool:
 
 
 def is_public(endpoint: str) -> bool:
-    return (
-        endpoint in PUBLIC_ENDPOINTS
-        or endpoint == "static"
-        or endpoint.endswith(".static")
-    )
+    return endpoint in PUBLIC_ENDPOINTS or is_static(endpoint)
 
 
 def safe_redirect_target(target: str | None) -> str | None:
@@ -111,13 +107,21 @@ def deny(status: int):
     raise Forbidden()
 
 
+def is_static(endpoint: str) -> bool:
+    return endpoint == "static" or endpoint.endswith(".static")
+
+
 def guard():
+    endpoint = request.endpoint
+    if endpoint is not None and is_static(endpoint):
+        # Files need no user: never a database query (the error page's
+        # stylesheet must load while the database is down).
+        return None
     user = current_user._get_current_object()  # runs the loaders
     # Cookie-authenticated state changes need a CSRF token; a bearer token is
     # not sent by browsers on their own, so it needs none.
     if request.method not in SAFE_METHODS and not g.get("bearer_auth"):
         csrf.protect()
-    endpoint = request.endpoint
     if endpoint is None or is_public(endpoint):
         return None
     if not user.is_authenticated:
