@@ -44,7 +44,7 @@ def test_a_job_whose_process_cannot_start_fails_at_once(console, tmp_path):
     app.config["JOB_OUTPUT_DIR"] = str(blocker / "jobs")  # cannot be created
 
     response = start_job(client, action="upgrade", target="heads")
-    assert response.status_code == 503
+    assert response.status_code == 202  # the job exists, and has failed
     body = response.get_json()
     assert body["status"] == "failed"
     assert "could not start its process" in body["error"]

@@ -42,7 +42,7 @@ class JobRefused(HeadwayError):
 
 class JobNotStarted(HeadwayError):
     """The job was recorded, but its process could not start: it is marked
-    failed with the reason (a 503)."""
+    failed with the reason, at once."""
 
     def __init__(self, job: MigrationJob, reason: str) -> None:
         self.job_id = job.id

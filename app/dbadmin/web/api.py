@@ -99,7 +99,8 @@ def create_job(body: NewJob):
     except JobConflict as exc:
         return jsonify(error=str(exc), holder=exc.holder), 409
     except JobNotStarted as exc:
-        return jsonify(error=str(exc), id=exc.job_id, status="failed"), 503
+        # The job exists and has ended: failed, like any job, with the reason.
+        return jsonify(id=exc.job_id, status="failed", error=str(exc)), 202
     return jsonify(id=job.id, status=job.status), 202
 
 

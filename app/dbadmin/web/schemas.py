@@ -36,4 +36,8 @@ class NewJob(Request):
 
 class JobStarted(BaseModel):
     id: int
-    status: str = Field(description="running; follow it at /api/migrations/jobs/{id}")
+    status: str = Field(
+        description="running (follow it at /api/migrations/jobs/{id}), or failed "
+        "when its process could not start"
+    )
+    error: str | None = Field(None, description="why it failed to start")
