@@ -280,3 +280,17 @@ def test_an_unreachable_database_is_one_line():
         DATABASE_URL="mysql+pymysql://nobody@127.0.0.1:1/employees",
     )
     assert_one_line_error(result, "cannot use the database")
+
+
+def test_a_database_newer_than_the_code_is_refused(release, engine, scripts):
+    """Code rolled back alone: the database is at a revision the scripts no
+    longer have. Nothing moves; the line says what to do."""
+    newer = scripts.write("0003_newer", HEAD)
+    assert "upgraded: the database is at 0003_newer" in assert_ok(release())
+    newer.unlink()
+    assert_one_line_error(
+        release(),
+        "the database is at 0003_newer, which these migration scripts do not have",
+        "downgrade with that code first",
+    )
+    assert version_rows(engine) == ["0003_newer"]

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from alembic import command
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine
 
 from app.cli import database_error_line
@@ -134,7 +136,9 @@ def refuse_unversioned_legacy(engine: Engine) -> None:
 
 def upgrade_to_heads(engine: Engine, deadline: Deadline, say: Callable) -> None:
     before = stamped_revisions(engine)
-    heads = tuple(script_directory().get_heads())
+    script = script_directory()
+    heads = tuple(script.get_heads())
+    refuse_unknown_revisions(script, before)
     if set(before) == set(heads):
         say(f"already at {describe(heads)}")
         return
@@ -158,6 +162,26 @@ def upgrade_to_heads(engine: Engine, deadline: Deadline, say: Callable) -> None:
             f"{detail}"
         ) from None
     say(f"upgraded: the database is at {describe(stamped_revisions(engine))}")
+
+
+def refuse_unknown_revisions(script: ScriptDirectory, stamped: tuple[str, ...]):
+    """A database stamped by newer code (a rollback of the code alone) or by a
+    revision file since deleted: these scripts cannot move it anywhere."""
+    unknown = [rev for rev in stamped if not _known(script, rev)]
+    if unknown:
+        raise HeadwayError(
+            f"the database is at {describe(unknown)}, which these migration "
+            "scripts do not have (newer code migrated it, or a revision file is "
+            "missing): deploy the code that has it, or downgrade with that code "
+            "first"
+        )
+
+
+def _known(script: ScriptDirectory, rev: str) -> bool:
+    try:
+        return script.get_revision(rev) is not None
+    except CommandError:
+        return False
 
 
 def verify_release(engine: Engine, say: Callable) -> None:
