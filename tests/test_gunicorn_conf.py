@@ -15,6 +15,9 @@ import pytest
 from tests.helpers import ROOT, subprocess_env
 from tests.live import free_port
 
+# Every test here starts gunicorn (make test-fast skips them).
+pytestmark = pytest.mark.live
+
 START_SECONDS = 30
 # What a checkout holds besides its tracked files.
 NOT_CHECKED_IN = shutil.ignore_patterns(

@@ -16,16 +16,16 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from alembic import command
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine
 
 from app.cli import database_error_line
-from app.dbadmin.adoption import adopt, not_user_schema, stamped_revisions
-from app.dbadmin.drift import run_drift_check
-from app.dbadmin.lock import LockHeld, actor, migration_lock
-from app.dbadmin.scripts import alembic_config, describe, script_directory
-from app.errors import HeadwayError
+from app.dbadmin.core.adoption import adopt, not_user_schema, stamped_revisions
+from app.dbadmin.core.alembic_env import alembic_config, describe
+from app.dbadmin.core.catalog import Catalog, load_catalog
+from app.dbadmin.core.drift import run_drift_check
+from app.dbadmin.core.lock import LockHeld, migration_lock, shell_actor
+from app.errors import HeadwayError, error_line
+from app.extensions import db
 from app.own_tables.setup import init_own_tables
 
 RELEASE_LOCK = "release"
@@ -52,26 +52,31 @@ def release(engine: Engine, lock_wait: float, adopt_legacy: bool, say: Callable)
     alembic_logger = logging.getLogger("alembic")
     level = alembic_logger.level
     with engine.connect() as lock_connection, ExitStack() as held:
+        # A release prints its own steps; Alembic's INFO lines (a "Context
+        # impl" for every connection it configures) would bury them.
         held.callback(alembic_logger.setLevel, level)
-        quiet_alembic()
+        alembic_logger.setLevel(logging.WARNING)
         take_release_lock(held, lock_connection, deadline, say)
         say(f"Headway tables at {describe(init_own_tables(engine))}")
+        catalog = readable_scripts()
         if adopt_legacy:
             adopted = adopt_if_unversioned(engine)
-            quiet_alembic()
             if adopted:
                 say(f"adopted at {adopted}")
         else:
             refuse_unversioned_legacy(engine)
-        upgrade_to_heads(engine, deadline, say)
-        verify_release(engine, say)
+        upgrade_to_heads(engine, catalog, deadline, say)
+        verify_release(engine, catalog, say)
 
 
-def quiet_alembic() -> None:
-    """A release prints its own steps; Alembic's INFO lines (a "Context impl"
-    for every connection it configures) would bury them. Again after an
-    adoption, whose stamp reconfigures logging from alembic.ini."""
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+def readable_scripts() -> Catalog:
+    """The scripts, every one of them readable: the console sets a broken
+    revision file aside, a release must not deploy without it."""
+    catalog = load_catalog()
+    if catalog.broken:
+        files = "; ".join(f"{b.filename}: {b.problem}" for b in catalog.broken)
+        raise HeadwayError(f"revision files that cannot be used: {files}")
+    return catalog
 
 
 def take_release_lock(
@@ -111,7 +116,8 @@ def adopt_if_unversioned(engine: Engine) -> str | None:
     was nothing to adopt (versioned, or empty: upgraded from base)."""
     if stamped_revisions(engine) or not legacy_tables(engine):
         return None
-    result = adopt(engine).verification
+    # Its stamp leaves logging alone: the release prints its own lines.
+    result = adopt(engine, run_attributes={"configure_logger": False}).verification
     if not result.matches:
         raise HeadwayError(
             f"no revision matches the database, nothing was written; closest is "
@@ -134,11 +140,12 @@ def refuse_unversioned_legacy(engine: Engine) -> None:
         )
 
 
-def upgrade_to_heads(engine: Engine, deadline: Deadline, say: Callable) -> None:
+def upgrade_to_heads(
+    engine: Engine, catalog: Catalog, deadline: Deadline, say: Callable
+) -> None:
     before = stamped_revisions(engine)
-    script = script_directory()
-    heads = tuple(script.get_heads())
-    refuse_unknown_revisions(script, before)
+    heads = catalog.heads
+    refuse_unknown_revisions(catalog, before)
     if set(before) == set(heads):
         say(f"already at {describe(heads)}")
         return
@@ -154,7 +161,7 @@ def upgrade_to_heads(engine: Engine, deadline: Deadline, say: Callable) -> None:
         detail = (
             database_error_line(exc)
             if isinstance(exc, sa.exc.SQLAlchemyError)
-            else (str(exc).splitlines() or [type(exc).__name__])[0]
+            else error_line(exc, with_type=True)
         )
         now = describe(stamped_revisions(engine))
         raise HeadwayError(
@@ -164,10 +171,10 @@ def upgrade_to_heads(engine: Engine, deadline: Deadline, say: Callable) -> None:
     say(f"upgraded: the database is at {describe(stamped_revisions(engine))}")
 
 
-def refuse_unknown_revisions(script: ScriptDirectory, stamped: tuple[str, ...]):
+def refuse_unknown_revisions(catalog: Catalog, stamped: tuple[str, ...]) -> None:
     """A database stamped by newer code (a rollback of the code alone) or by a
     revision file since deleted: these scripts cannot move it anywhere."""
-    unknown = [rev for rev in stamped if not _known(script, rev)]
+    unknown = [rev for rev in stamped if rev not in catalog.by_id]
     if unknown:
         raise HeadwayError(
             f"the database is at {describe(unknown)}, which these migration "
@@ -177,23 +184,16 @@ def refuse_unknown_revisions(script: ScriptDirectory, stamped: tuple[str, ...]):
         )
 
 
-def _known(script: ScriptDirectory, rev: str) -> bool:
-    try:
-        return script.get_revision(rev) is not None
-    except CommandError:
-        return False
-
-
-def verify_release(engine: Engine, say: Callable) -> None:
+def verify_release(engine: Engine, catalog: Catalog, say: Callable) -> None:
     """The database is at the scripts' heads, its schema is exactly theirs, and
     the models find everything they map (the check is kept as a drift check)."""
-    current, heads = stamped_revisions(engine), script_directory().get_heads()
+    current, heads = stamped_revisions(engine), catalog.heads
     if set(current) != set(heads):
         raise HeadwayError(
             f"the database is at {describe(current)}, the scripts' heads are "
             f"{describe(heads)}"
         )
-    check = run_drift_check(engine, actor())
+    check = run_drift_check(db.session, db.metadata, shell_actor())
     if check.stamp_error:
         raise HeadwayError(f"cannot verify the schema: {check.stamp_error}")
     for label, differences in (
