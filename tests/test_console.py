@@ -10,9 +10,9 @@ from app import create_app
 from app.auth.accounts import create_user
 from app.extensions import db
 from config import TestingConfig
-from tests.helpers import PASSWORD, csrf_token, login
+from tests.helpers import PASSWORD, csrf_token, login, migrations_head
 
-HEAD = "0002_employee_email"
+HEAD = migrations_head()
 ADD_PHONE = 'op.add_column("employees", sa.Column("phone", sa.String(20)))'
 DROP_PHONE = 'op.drop_column("employees", "phone")'
 ADD_BADGE = (
@@ -270,7 +270,7 @@ def test_broken_revision_files_are_named(console, scripts):
     app, runner, client = console
     invoke(runner, "db", "upgrade")
     (scripts.versions / "0003_typo.py").write_text(
-        'revision = "0003_typo"\ndown_revision = "0002_employee_email"\ndef upgrade(:\n'
+        f'revision = "0003_typo"\ndown_revision = "{HEAD}"\ndef upgrade(:\n'
     )
     scripts.write("0004_orphan", "0003_nowhere")
     scripts.write("0005_loop_a", "0005_loop_b")

@@ -67,6 +67,9 @@ class EmployeeDataView(SecureModelView):
     def __init__(self, model, session, **kwargs) -> None:
         key = sa.inspect(model).primary_key
         self.key_attributes = tuple(c.key for c in key)
+        # The details page shows the key too (Flask-Admin hides it by default).
+        if self.column_details_list is None:
+            self.column_details_list = self.column_list
         self.column_sortable_list = tuple(
             dict.fromkeys((self.key_attributes[0], *self.sort_columns))
         )
@@ -392,20 +395,26 @@ class EmployeeDataView(SecureModelView):
         columns = self._export_columns
         limit = self.export_max_rows
 
+        engine = db.engine
+
         def rows():
+            # Batches by keyset on a connection of the export's own, closed
+            # when the stream ends: memory holds one batch, no query runs
+            # longer than one batch does.
             sent, after = 0, None
-            while sent < limit:
-                batch_query = (
-                    query if after is None else query.filter(key.beyond(after))
-                )
-                size = min(EXPORT_BATCH, limit - sent)
-                batch = batch_query.order_by(*key.order_by()).limit(size).all()
-                yield from batch
-                sent += len(batch)
-                if len(batch) < size:
-                    return
-                after = key.values_of(batch[-1])
-                db.session.expunge_all()  # memory stays one batch
+            with engine.connect() as conn:
+                while sent < limit:
+                    batch_query = query
+                    if after is not None:
+                        batch_query = query.filter(key.beyond(after))
+                    size = min(EXPORT_BATCH, limit - sent)
+                    statement = batch_query.order_by(*key.order_by()).limit(size)
+                    batch = conn.execute(statement.statement).all()
+                    yield from batch
+                    sent += len(batch)
+                    if len(batch) < size:
+                        return
+                    after = key.values_of(batch[-1])
 
         def generate():
             writer = csv.writer(_Echo())

@@ -55,8 +55,9 @@ def table_count(session, query, estimate_table: str) -> RowCount:
     return RowCount(estimate, exact=False)
 
 
-def capped_count(query, cap: int = CAP) -> RowCount:
+def capped_count(query, cap: int | None = None) -> RowCount:
     """The exact count of a filtered `query`, reading at most cap + 1 rows."""
+    cap = CAP if cap is None else cap
     limited = query.order_by(None).limit(cap + 1).subquery()
     rows = query.session.execute(sa.select(sa.func.count()).select_from(limited))
     count = rows.scalar()
