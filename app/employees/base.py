@@ -19,6 +19,7 @@ from datetime import date
 import sqlalchemy as sa
 from flask import Response, abort, current_app, flash, request, stream_with_context
 from flask_admin import expose
+from flask_admin.actions import action
 from flask_admin.tools import iterdecode, iterencode
 from sqlalchemy.exc import DBAPIError
 
@@ -62,6 +63,8 @@ class EmployeeDataView(SecureModelView):
     estimate_table: str | None = None
     # What a row is called, in the delete confirmation.
     noun = "row"
+    # What ON DELETE CASCADE removes with a row, for the bulk delete question.
+    cascades: tuple[str, ...] = ()
     search_help: str | None = None
 
     def __init__(self, model, session, **kwargs) -> None:
@@ -357,10 +360,20 @@ class EmployeeDataView(SecureModelView):
         self.after_model_delete(model)
         return True
 
+    @action("delete", "Delete")
     def action_delete(self, ids):
         for id in ids:
             self.parse_id(id)  # a malformed id is a 400, not a 500
         return super().action_delete(ids)
+
+    def get_actions_list(self):
+        actions, confirmations = super().get_actions_list()
+        if "delete" in confirmations or any(name == "delete" for name, _ in actions):
+            question = f"Delete the selected {plural(2, self.noun)[2:]}?"
+            if self.cascades:
+                question += f" Their {', '.join(self.cascades)} are deleted too."
+            confirmations["delete"] = question + " This can't be undone."
+        return actions, confirmations
 
     # -- details --------------------------------------------------------------
 

@@ -46,6 +46,7 @@ class EmployeeView(EmployeeDataView):
     form_columns = column_list
     sort_columns = ("last_name",)
     noun = "employee"
+    cascades = ("salaries", "titles", "department and manager assignments")
     search_help = "emp_no, or the start of a last name"
     details_template = "employees/employee_details.html"
     column_filters = [
@@ -113,6 +114,7 @@ class DepartmentView(EmployeeDataView):
     form_columns = column_list
     sort_columns = ("dept_name",)
     noun = "department"
+    cascades = ("employee and manager assignments",)
     search_help = None
     details_template = "employees/department_details.html"
 
