@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask
 
-.PHONY: run setup test lint format bench bench-employees clean chromium
+.PHONY: run setup test test-fast lint format bench bench-employees clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,10 +42,14 @@ chromium:
 		[ -x $(CHROMIUM) ] || echo "chromium: $(CHROMIUM) is missing and cannot be installed here; browser tests will be skipped (they fail when CI=true)"; \
 	fi
 
-## test: the whole suite; on MySQL/MariaDB too when TEST_DATABASE_URL is set
-test: $(VENV)/.installed-dev chromium
-	$(BIN)/ruff check .
+## test: lint, format check and the whole suite; on MySQL/MariaDB too when
+## TEST_DATABASE_URL is set
+test: $(VENV)/.installed-dev chromium lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## test-fast: the suite without the tests that start gunicorn, flask or Chromium
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -m "not live" $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -46,6 +46,10 @@ class Config:
     MIGRATIONS_DIR = os.environ.get("HEADWAY_MIGRATIONS_DIR") or str(
         BASE_DIR / "migrations"
     )
+    # What a console job's process prints, one file per job (see the job page).
+    JOB_OUTPUT_DIR = os.environ.get("HEADWAY_JOB_OUTPUT_DIR") or str(
+        INSTANCE_DIR / "jobs"
+    )
     # The console re-reads migrations/versions/ when a file there changes,
     # looking at most this often.
     SCRIPT_CACHE_CHECK_SECONDS = 1.0

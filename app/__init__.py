@@ -38,10 +38,10 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app.admin import init_admin
-    from app.api import bp as api_bp
-    from app.auth import bp as auth_bp
-    from app.dbadmin.api import bp as migrations_api_bp
-    from app.main import bp as main_bp
+    from app.api.routes import bp as api_bp
+    from app.auth.routes import bp as auth_bp
+    from app.dbadmin.web.api import bp as migrations_api_bp
+    from app.main.routes import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
@@ -58,7 +58,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from app.auth.commands import users_cli
-    from app.dbadmin.commands import db_cli
+    from app.dbadmin.cli import db_cli
     from app.demo.commands import demo_cli
     from app.own_tables.cli import headway_cli
 

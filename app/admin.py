@@ -18,7 +18,7 @@ from app.auth.accounts import (
 )
 from app.auth.admin_views import SecureIndexView, SecureModelView
 from app.auth.security import csp_nonce
-from app.dbadmin.views import MigrationsView
+from app.dbadmin.web.views import MigrationsView
 from app.employees.views import add_employee_views
 from app.errors import HeadwayError
 from app.extensions import db

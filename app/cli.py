@@ -7,14 +7,13 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
-from app.errors import HeadwayError
+from app.errors import HeadwayError, error_line
 from config import ConfigError
 
 
 def database_error_line(exc: SQLAlchemyError) -> str:
     """One readable line for a database error, without SQL or traceback."""
-    orig = getattr(exc, "orig", None)
-    detail = str(orig if orig is not None else exc).splitlines()[0]
+    detail = error_line(exc)
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return f"the database connection was lost: {detail}"
     if isinstance(exc, OperationalError):

@@ -10,7 +10,7 @@ Differences from Flask-Migrate's stock env.py, each for a reason:
 - the app's loggers stay alive after an in-process run (no silencing fileConfig);
 - a caller may hand in its own connection (`config.attributes["connection"]`),
   which is how Headway builds a revision's schema in a scratch database;
-- `include_object` never proposes dropping what the models don't know (legacy
+- `include_user_schema` never proposes dropping what the models don't know (legacy
   tables, views) and leaves Headway's own `headway_*` tables alone;
 - batch mode on SQLite only, with foreign keys off while migrating, so a batch
   table rebuild cannot cascade-delete rows of the tables that reference it.
@@ -22,9 +22,9 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
-from app.dbadmin.audit import AuditTrail
-from app.dbadmin.lock import migration_lock
-from app.dbadmin.scripts import include_object
+from app.dbadmin.core.alembic_env import include_user_schema
+from app.dbadmin.core.audit import AuditTrail
+from app.dbadmin.core.lock import holder_description, migration_lock, shell_actor
 
 config = context.config
 
@@ -48,7 +48,7 @@ def process_revision_directives(context, revision, directives):
 def configure_args(dialect_name: str) -> dict:
     args = dict(migrate_ext.configure_args)
     args.setdefault("process_revision_directives", process_revision_directives)
-    args["include_object"] = include_object
+    args["include_object"] = include_user_schema
     args["compare_type"] = True
     args["render_as_batch"] = dialect_name == "sqlite"
     # Headway's console follows each step (SQL preview, lint).
@@ -125,9 +125,19 @@ def run_migrations_online() -> None:
             run_migrations(connection)
         return
     wait = float(context.get_x_argument(as_dictionary=True).get("lock_wait", 0))
+    # A console job names its user and itself; a shell run is its OS user.
+    actor = config.attributes.get("actor") or shell_actor()
+    job_id = config.attributes.get("job_id")
     with migrate_ext.db.engine.connect() as connection:
-        with migration_lock(connection, wait=wait):
-            audit = AuditTrail(connection, action=config.attributes.get("audit_action"))
+        with migration_lock(
+            connection, wait=wait, holder=holder_description(actor, job_id)
+        ):
+            audit = AuditTrail(
+                connection,
+                action=config.attributes.get("audit_action"),
+                actor=actor,
+                job_id=job_id,
+            )
             run_migrations(connection, audit)
 
 

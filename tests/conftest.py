@@ -1,6 +1,9 @@
 """Fixtures: every database test runs on SQLite, and on MySQL/MariaDB too when
 TEST_DATABASE_URL is set. Each test gets a database of its own, dropped after."""
 
+import inspect
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -19,6 +22,25 @@ from tests.helpers import (
     mysql_server_url,
     new_database,
 )
+
+# Fixtures and calls that start gunicorn, a `flask` process or Chromium.
+LIVE_FIXTURES = {"live", "live_server", "chromium", "browser_session"}
+LIVE_CALLS = re.compile(r"\b(run_flask|LiveServer|subprocess|live_server)\b")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests that start processes `live`: `make test-fast` (pytest
+    -m "not live") leaves them out for a quick inner loop."""
+    for item in items:
+        function = getattr(item, "function", None)
+        try:
+            source = inspect.getsource(function) if function else ""
+        except (OSError, TypeError):
+            source = ""
+        if LIVE_FIXTURES & set(getattr(item, "fixturenames", ())) or (
+            LIVE_CALLS.search(source)
+        ):
+            item.add_marker(pytest.mark.live)
 
 
 def pytest_sessionstart(session):
@@ -44,8 +66,12 @@ def database_url(request, tmp_path):
 
 
 @pytest.fixture
-def app(database_url):
-    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url)
+def app(database_url, tmp_path):
+    app = create_app(
+        TestingConfig,
+        SQLALCHEMY_DATABASE_URI=database_url,
+        JOB_OUTPUT_DIR=str(tmp_path / "jobs"),
+    )
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -107,6 +133,7 @@ def scripted_app(database_url, scripts):
         TestingConfig,
         SQLALCHEMY_DATABASE_URI=database_url,
         MIGRATIONS_DIR=str(scripts.directory),
+        JOB_OUTPUT_DIR=str(scripts.directory.parent / "jobs"),
     )
     yield app
     with app.app_context():

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from app.dbadmin.adoption import not_user_schema
-from app.dbadmin.schema import Schema, reflect_schema
+from app.dbadmin.core.adoption import not_user_schema
+from app.dbadmin.core.schema import Schema, reflect_schema
 from app.demo.legacy import LEGACY_TABLES
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -57,6 +57,8 @@ class LiveServer:
             assert migrations is not None, "LiveServer needs a log_path"
             log_path = Path(migrations).parent / "gunicorn.log"
         self.log_path = log_path
+        # Job output beside the log, never in the repository's instance/.
+        self.env.setdefault("HEADWAY_JOB_OUTPUT_DIR", str(log_path.parent / "jobs"))
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.workers, self.timeout = workers, timeout

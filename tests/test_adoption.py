@@ -10,8 +10,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from app import create_app
-from app.dbadmin.schema import compare_schemas
-from app.dbadmin.scripts import include_object
+from app.dbadmin.core.alembic_env import include_user_schema
+from app.dbadmin.core.schema import compare_schemas
 from app.demo.legacy import create_legacy
 from app.extensions import db
 from config import TestingConfig
@@ -95,7 +95,7 @@ def test_new_empty_database_is_built_by_the_migrations(app, runner, engine, tmp_
 
 def _legacy_reference_schema(app, engine):
     """The schema the legacy DDL gives on this dialect, in a fresh database."""
-    from app.dbadmin.scratch import scratch_engine
+    from app.dbadmin.core.scratch import scratch_engine
 
     with app.app_context(), scratch_engine(engine) as scratch:
         create_legacy(scratch, scale=SCALE)
@@ -229,7 +229,7 @@ def test_autogenerate_never_proposes_dropping_unknown_tables(app, runner, legacy
 
     with app.app_context(), legacy.connect() as conn:
         context = MigrationContext.configure(
-            conn, opts={"include_object": include_object, "compare_type": True}
+            conn, opts={"include_object": include_user_schema, "compare_type": True}
         )
         assert compare_metadata(context, db.metadata) == []
     result = runner.invoke(args=["db", "check"])

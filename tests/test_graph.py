@@ -2,7 +2,7 @@
 
 import xml.etree.ElementTree as ET
 
-from app.dbadmin.graph import Node, layout, render_svg
+from app.dbadmin.web.graph import Node, layout, render_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

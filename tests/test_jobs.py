@@ -13,7 +13,7 @@ import time
 import pytest
 
 from app.auth.accounts import create_user
-from tests.helpers import PASSWORD, csrf_token, login, migrations_head
+from tests.helpers import PASSWORD, csrf_token, login, migrations_head, run_flask
 from tests.live import LiveServer
 
 HEAD = migrations_head()
@@ -125,13 +125,13 @@ def test_sigkill_mid_revision_frees_the_lock_and_marks_the_job(live):
     assert "ended before the job finished" in job["error"]
     # The comparison with the schema runs in a process of its own too.
     deadline = time.monotonic() + 90
-    while job["verify"] is None and time.monotonic() < deadline:
+    while job["schema_report"] is None and time.monotonic() < deadline:
         time.sleep(0.5)
         job = live.request("GET", f"/api/migrations/jobs/{job_id}", token=live.viewer)[
             1
         ]
-    assert f"stamped at {HEAD}" in job["verify"]
-    assert f"against the stamped revision ({HEAD}): matches" in job["verify"]
+    assert f"stamped at {HEAD}" in job["schema_report"]
+    assert f"against the stamped revision ({HEAD}): matches" in job["schema_report"]
     # The dashboard shows the interruption and the schema's state.
     browser = live.browser("op")
     status, page = live.request("GET", "/admin/migrations/", opener=browser)
@@ -162,9 +162,11 @@ def test_a_failing_revision(live, database_url):
     assert job["to_revisions"] == [HEAD]
     assert version(live) == [HEAD]
     # Which statements of the failed step already ran: the column is there.
-    assert f"against the stamped revision ({HEAD}): differs" in job["verify"]
-    assert "column employees.nickname: not in the expected schema" in job["verify"]
-    assert "against the unfinished step 0003_partial" in job["verify"]
+    assert f"against the stamped revision ({HEAD}): differs" in job["schema_report"]
+    assert (
+        "column employees.nickname: not in the expected schema" in job["schema_report"]
+    )
+    assert "against the unfinished step 0003_partial" in job["schema_report"]
 
     status, history = live.request(
         "GET", f"/api/migrations/history?job={body['id']}", token=live.viewer
@@ -202,8 +204,6 @@ def wait_for(client, job_id, seconds=30):
 
 
 def test_audit_of_web_and_cli_runs_and_checksums(console, scripts, database_url):
-    from tests.helpers import run_flask
-
     client = console.test_client()
     assert login(client, "op").status_code == 302
     # The web: through the console's form, with its confirmation.
@@ -262,8 +262,6 @@ def test_audit_of_web_and_cli_runs_and_checksums(console, scripts, database_url)
 
 
 def test_a_cli_run_before_headway_init_says_it_was_not_recorded(database_url, scripts):
-    from tests.helpers import run_flask
-
     env = {"HEADWAY_MIGRATIONS_DIR": str(scripts.directory)}
     result = run_flask("db", "upgrade", database_url=database_url, **env)
     assert result.returncode == 0, result.stderr

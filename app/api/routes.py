@@ -1,13 +1,14 @@
 import sqlalchemy as sa
-from flask import jsonify, request
+from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
-from app.api import bp
 from app.auth.accounts import create_token, revoke_token
 from app.auth.security import requires_role
 from app.errors import HeadwayError
 from app.extensions import db
 from app.models.accounts import ApiToken, User
+
+bp = Blueprint("api", __name__)
 
 
 def _iso(value):

@@ -1,7 +1,1 @@
 """Accounts, login and the security baseline."""
-
-from flask import Blueprint
-
-bp = Blueprint("auth", __name__)
-
-from app.auth import routes  # noqa: E402,F401

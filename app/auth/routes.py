@@ -1,12 +1,13 @@
 import time
 from urllib.parse import urlsplit
 
-from flask import redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from app.auth import bp
 from app.auth.accounts import TooManyAttempts, authenticate
 from app.auth.forms import LoginForm
+
+bp = Blueprint("auth", __name__)
 
 GENERIC_FAILURE = "Wrong username or password, or the account is locked for now."
 

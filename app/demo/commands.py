@@ -10,8 +10,8 @@ from alembic import command
 from flask import current_app
 
 from app.cli import HeadwayGroup
-from app.dbadmin.adoption import adopt, stamped_revisions
-from app.dbadmin.scripts import alembic_config
+from app.dbadmin.core.adoption import adopt, stamped_revisions
+from app.dbadmin.core.alembic_env import alembic_config
 from app.demo.legacy import create_legacy
 from app.errors import HeadwayError
 from app.extensions import db

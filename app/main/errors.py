@@ -7,6 +7,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.auth.security import wants_json
+from app.dbadmin.core.state import State
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -44,7 +45,7 @@ def handle_database_unavailable(error: OperationalError):
         "Database unavailable",
         "The database did not answer, or lacks a table this page needs. "
         "Try again; if it persists, check the database and its migrations.",
-        state="unreachable",
+        state=State.UNREACHABLE,
     )
 
 

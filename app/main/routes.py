@@ -1,9 +1,10 @@
-from flask import jsonify, redirect, url_for
+from flask import Blueprint, jsonify, redirect, url_for
 
-from app.dbadmin.revisions import load_catalog
-from app.dbadmin.state import UP_TO_DATE, read_state
+from app.dbadmin.core.catalog import load_catalog
+from app.dbadmin.core.state import State, read_state
 from app.extensions import db
-from app.main import bp
+
+bp = Blueprint("main", __name__)
 
 
 @bp.get("/")
@@ -22,12 +23,12 @@ def readyz():
     """Readiness probe: the database answers and its schema is at head. Load
     balancers and deploy scripts must not send traffic to an app whose schema
     is behind."""
-    state = read_state(db.engine, load_catalog())
+    database = read_state(db.engine, load_catalog())
     body = {
-        "state": state.state,
-        "current": list(state.current),
-        "heads": list(state.heads),
+        "state": database.kind,
+        "current": list(database.current),
+        "heads": list(database.heads),
     }
-    if state.state != UP_TO_DATE:
-        return jsonify(status="unavailable", reason=state.summary(), **body), 503
+    if database.kind != State.UP_TO_DATE:
+        return jsonify(status="unavailable", reason=database.summary(), **body), 503
     return jsonify(status="ok", **body)

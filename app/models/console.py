@@ -30,8 +30,9 @@ class MigrationJob(db.Model):
     # The revisions the job means to apply or revert, in order (comma-separated).
     planned: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     # After a failure or an interruption: how the schema compares with the
-    # revisions around the step that did not finish.
-    verify_result: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    # revisions around the step that did not finish (jobs/runner.py's
+    # schema_report). The column keeps the name it was created with.
+    schema_report: so.Mapped[str | None] = so.mapped_column("verify_result", sa.Text)
 
     @property
     def planned_revisions(self) -> list[str]:

@@ -7,7 +7,7 @@ import click
 
 from app.auth.accounts import create_user, has_active_admin
 from app.cli import HeadwayGroup
-from app.dbadmin.scripts import describe
+from app.dbadmin.core.alembic_env import describe
 from app.errors import HeadwayError
 from app.extensions import db
 from app.own_tables.setup import init_own_tables, own_revisions

@@ -1,5 +1,6 @@
-"""The process of one console job: `python -m app.dbadmin.runner run JOB_ID`
-(and `report JOB_ID`: how the schema was left after an interrupted job).
+"""The process of one console job:
+`python -m app.dbadmin.jobs.runner run JOB_ID`, and `report JOB_ID` (how the
+schema was left after an interrupted job).
 
 Started by the web worker in its own session; runs the migration in-process
 through Alembic (migrations/env.py takes the lock and writes the audit
@@ -15,12 +16,16 @@ import sqlalchemy as sa
 from alembic import command
 
 from app import create_app
-from app.dbadmin.adoption import adopt, stamped_revisions
-from app.dbadmin.jobs import schema_report
-from app.dbadmin.scripts import alembic_config
-from app.errors import HeadwayError
+from app.dbadmin.core.adoption import (
+    adopt,
+    stamped_revisions,
+    verify,
+    verify_as_far_as_it_runs,
+)
+from app.dbadmin.core.alembic_env import alembic_config
+from app.errors import HeadwayError, error_line
 from app.extensions import db
-from app.models.console import MigrationJob
+from app.models.console import MigrationAudit, MigrationJob
 from app.models.own import utcnow
 
 JOBS = MigrationJob.__table__
@@ -57,7 +62,9 @@ class JobLog(logging.Handler):
 
 
 def run(job: MigrationJob) -> None:
-    config = alembic_config(configure_logger=False)
+    # Who asked, and which job this is, reach env.py's lock and audit trail.
+    who = {"actor": job.requested_by, "job_id": job.id}
+    config = alembic_config(configure_logger=False, **who)
     if job.action == "upgrade":
         command.upgrade(config, job.target)
     elif job.action == "downgrade":
@@ -65,7 +72,7 @@ def run(job: MigrationJob) -> None:
     elif job.action == "stamp":
         command.stamp(config, job.target, purge=job.purge)
     elif job.action == "adopt":
-        adoption = adopt(db.engine, to=job.target or None)
+        adoption = adopt(db.engine, to=job.target or None, run_attributes=who)
         if not adoption.stamped:
             result = adoption.verification
             raise HeadwayError(
@@ -74,6 +81,38 @@ def run(job: MigrationJob) -> None:
             )
     else:
         raise HeadwayError(f"unknown action {job.action!r}")
+
+
+def schema_report(job: MigrationJob) -> str:
+    """After a failed or interrupted job: the stamped revision, and how the
+    live schema compares with it and with the step that did not finish, so an
+    operator sees which statements of that step already ran."""
+    current = stamped_revisions(db.engine)
+    lines = [f"stamped at {', '.join(current) or 'base (unversioned)'}"]
+    done = db.session.scalars(
+        sa.select(MigrationAudit).where(MigrationAudit.job_id == job.id)
+    ).all()
+    failed = next((a.revision for a in done if not a.success), None)
+    if failed is None:
+        applied = {a.revision for a in done}
+        failed = next((r for r in job.planned_revisions if r not in applied), None)
+
+    def describe(label, result, error=None):
+        if error:
+            lines.append(f"against {label}: its migration fails there too: {error}")
+        state = "matches" if result.matches else "differs"
+        lines.append(f"against {label} ({result.label}): {state}")
+        lines.extend(f"  - {d}" for d in result.differences)
+
+    try:
+        if current:
+            describe("the stamped revision", verify(db.engine))
+        if failed and failed not in current:
+            result, error = verify_as_far_as_it_runs(db.engine, failed)
+            describe(f"the unfinished step {failed}", result, error)
+    except Exception as exc:  # a report, not the job's outcome
+        lines.append(f"could not compare the schema: {exc}")
+    return "\n".join(lines)
 
 
 def main(job_id: int) -> int:
@@ -97,7 +136,7 @@ def main(job_id: int) -> int:
             run(job)
         except Exception as exc:  # the job's outcome, whatever went wrong
             status = "failed"
-            error = str(getattr(exc, "orig", None) or exc).strip() or type(exc).__name__
+            error = error_line(exc)
             if not isinstance(exc, HeadwayError):
                 log.write(traceback.format_exc())
             log.write(f"failed: {error}")
@@ -111,7 +150,7 @@ def main(job_id: int) -> int:
         job.error = error
         job.finished_at = utcnow()
         job.to_revisions = to_revisions
-        job.verify_result = report
+        job.schema_report = report
         log.write(f"{status}; the database is at {job.to_revisions or 'base'}")
         job.log = "\n".join(log.lines)
         db.session.commit()
@@ -125,7 +164,7 @@ def report(job_id: int) -> int:
         job = db.session.get(MigrationJob, job_id)
         if job is None:
             return 1
-        job.verify_result = schema_report(job)
+        job.schema_report = schema_report(job)
         db.session.commit()
         return 0
 

@@ -42,16 +42,17 @@ class LockHeld(HeadwayError):
         )
 
 
-def actor() -> str:
-    """Who runs this migration: the console user of a job, else user@host."""
+def shell_actor() -> str:
+    """Who runs a migration from a shell: HEADWAY_ACTOR when a deploy script
+    names itself, else the OS user@host. Console jobs name their user through
+    the Alembic config instead (see jobs/runner.py)."""
     return (
         os.environ.get("HEADWAY_ACTOR") or f"{getpass.getuser()}@{socket.gethostname()}"
     )
 
 
-def holder_description() -> str:
-    job = os.environ.get("HEADWAY_JOB_ID")
-    who = f"job #{job} for {actor()}" if job else actor()
+def holder_description(actor: str, job_id: int | None = None) -> str:
+    who = f"job #{job_id} for {actor}" if job_id else actor
     since = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     return f"{who} (pid {os.getpid()} on {socket.gethostname()}) since {since}"
 
@@ -75,28 +76,35 @@ def sqlite_lock_path(connection: Connection, purpose: str = "migrate") -> Path |
 
 @contextmanager
 def migration_lock(
-    connection: Connection, wait: float = 0, purpose: str = "migrate"
+    connection: Connection,
+    wait: float = 0,
+    purpose: str = "migrate",
+    holder: str | None = None,
 ) -> Iterator[None]:
     """Hold the migration lock for this database, or raise LockHeld (after
     waiting up to `wait` seconds). Another `purpose` is another lock (the
-    console serialises the start of jobs with "claim")."""
+    console serialises the start of jobs with "claim"). `holder` says who
+    holds it, for those refused (default: this shell's user)."""
+    holder = holder or holder_description(shell_actor())
     dialect = connection.dialect.name
     if dialect == "mysql":
-        with _mysql_lock(connection, wait, purpose):
+        with _mysql_lock(connection, wait, purpose, holder):
             yield
     elif dialect == "sqlite":
         path = sqlite_lock_path(connection, purpose)
         if path is None:
             yield
         else:
-            with _file_lock(path, wait):
+            with _file_lock(path, wait, holder):
                 yield
     else:
         raise HeadwayError(f"no migration lock for {dialect} databases")
 
 
 @contextmanager
-def _mysql_lock(connection: Connection, wait: float, purpose: str) -> Iterator[None]:
+def _mysql_lock(
+    connection: Connection, wait: float, purpose: str, holder: str
+) -> Iterator[None]:
     name = mysql_lock_name(connection, purpose)
     got = connection.execute(
         sa.text("SELECT GET_LOCK(:name, :wait)"), {"name": name, "wait": wait}
@@ -105,7 +113,7 @@ def _mysql_lock(connection: Connection, wait: float, purpose: str) -> Iterator[N
         connection.rollback()
         raise LockHeld(_mysql_holder(connection, name))
     try:
-        _write_holder_row(connection, name, holder_description())
+        _write_holder_row(connection, name, holder)
         # GET_LOCK is not transactional; committing lets Alembic begin its own.
         connection.commit()
         yield
@@ -141,7 +149,7 @@ def _mysql_holder(connection: Connection, name: str) -> str | None:
 
 
 @contextmanager
-def _file_lock(path: Path, wait: float) -> Iterator[None]:
+def _file_lock(path: Path, wait: float, holder: str) -> Iterator[None]:
     handle = open(path, "a+")  # noqa: SIM115 (held for the whole block)
     try:
         deadline = time.monotonic() + wait
@@ -155,7 +163,7 @@ def _file_lock(path: Path, wait: float) -> Iterator[None]:
                 time.sleep(0.2)
         handle.seek(0)
         handle.truncate()
-        handle.write(json.dumps({"holder": holder_description()}))
+        handle.write(json.dumps({"holder": holder}))
         handle.flush()
         try:
             yield

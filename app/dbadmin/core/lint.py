@@ -11,8 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:
-    from app.dbadmin.plan import Step
-    from app.dbadmin.revisions import Catalog
+    pass
 
 
 @dataclass(frozen=True)
@@ -23,13 +22,10 @@ class Operation:
 
 
 @dataclass(frozen=True)
-class Warning:
+class LintWarning:
     revision: str
     code: str
     message: str
-
-    def as_json(self) -> dict:
-        return {"revision": self.revision, "code": self.code, "message": self.message}
 
 
 _BATCH_TEMP = "_alembic_tmp_"
@@ -38,14 +34,21 @@ _READS_DATABASE = re.compile(r"\bget_bind\s*\(|\.connection\b|\bsession\b")
 _INT_RANK = {"SMALLINT": 1, "MEDIUMINT": 2, "INTEGER": 3, "INT": 3, "BIGINT": 4}
 
 
-def lint_step(engine: Engine, step: "Step", catalog: "Catalog") -> list[Warning]:
-    rev = step.revision.id
-    found: list[Warning] = []
+def lint_step(
+    engine: Engine,
+    revision: str,
+    direction: str,
+    operations: list[Operation],
+    source_path: Path,
+) -> list[LintWarning]:
+    """What in one step (`revision` applied in `direction`, performing
+    `operations`, written in `source_path`) can lose data or fail."""
+    found: list[LintWarning] = []
 
     def warn(code: str, message: str) -> None:
-        found.append(Warning(rev, code, message))
+        found.append(LintWarning(revision, code, message))
 
-    ops = step.operations
+    ops = operations
     dropped_columns: dict[str, list] = {}
     added_columns: dict[str, list] = {}
     for op in ops:
@@ -67,7 +70,7 @@ def lint_step(engine: Engine, step: "Step", catalog: "Catalog") -> list[Warning]
                         f"the data in {old.name} is lost (use alter_column "
                         "with new_column_name)",
                     )
-    _lint_source(catalog, step, warn)
+    _lint_source(source_path, direction, warn)
     return found
 
 
@@ -220,13 +223,12 @@ _RULES = {
 }
 
 
-def _lint_source(catalog: "Catalog", step: "Step", warn) -> None:
-    path = Path(catalog.script.versions) / step.revision.filename
+def _lint_source(path: Path, direction: str, warn) -> None:
     try:
         source = path.read_text()
     except OSError:
         return
-    function = "upgrade" if step.direction == "upgrade" else "downgrade"
+    function = "upgrade" if direction == "upgrade" else "downgrade"
     match = re.search(
         rf"^def {function}\(.*?(?=^def |\Z)", source, re.MULTILINE | re.DOTALL
     )

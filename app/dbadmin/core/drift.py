@@ -7,21 +7,22 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
-from app.dbadmin.adoption import stamped_revisions, verify
-from app.dbadmin.scripts import include_object
+from app.dbadmin.core.adoption import stamped_revisions, verify
+from app.dbadmin.core.alembic_env import include_user_schema
 from app.errors import HeadwayError
-from app.extensions import db
 from app.models.console import DriftCheck
 
 
-def model_differences(engine: Engine) -> list[str]:
-    """What differs between the models and the live schema, in words."""
+def model_differences(engine: Engine, metadata: sa.MetaData) -> list[str]:
+    """What differs between the models (`metadata`) and the live schema, in
+    words."""
     with engine.connect() as conn:
         context = MigrationContext.configure(
-            conn, opts={"include_object": include_object, "compare_type": True}
+            conn, opts={"include_object": include_user_schema, "compare_type": True}
         )
-        diffs = compare_metadata(context, db.metadata)
+        diffs = compare_metadata(context, metadata)
     return [_describe(d) for d in _flatten(diffs)]
 
 
@@ -83,8 +84,9 @@ def _describe(diff: tuple) -> str:
     return f"{kind}: {diff[1:]}"
 
 
-def run_drift_check(engine: Engine, actor: str) -> DriftCheck:
+def run_drift_check(session: Session, metadata: sa.MetaData, actor: str) -> DriftCheck:
     """Compare now, keep the result, return it."""
+    engine = session.get_bind()
     current = stamped_revisions(engine)
     check = DriftCheck(checked_by=actor, revisions=",".join(current))
     if current:
@@ -93,23 +95,23 @@ def run_drift_check(engine: Engine, actor: str) -> DriftCheck:
             check.stamp_differences = "\n".join(result.differences)
         except HeadwayError as exc:
             check.stamp_error = str(exc)
-    check.model_differences = "\n".join(model_differences(engine))
-    db.session.add(check)
-    db.session.commit()
+    check.model_differences = "\n".join(model_differences(engine, metadata))
+    session.add(check)
+    session.commit()
     return check
 
 
-def latest_drift_check(current: tuple[str, ...]) -> DriftCheck | None:
+def latest_drift_check(session: Session, current: tuple[str, ...]) -> DriftCheck | None:
     """The newest check made at the database's current revisions, if any."""
     try:
-        return db.session.scalar(
+        return session.scalar(
             sa.select(DriftCheck)
             .where(DriftCheck.revisions == ",".join(current))
             .order_by(DriftCheck.id.desc())
             .limit(1)
         )
     except sa.exc.SQLAlchemyError:
-        db.session.rollback()
+        session.rollback()
         return None  # Headway's tables are not set up yet
 
 

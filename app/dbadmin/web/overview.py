@@ -1,14 +1,16 @@
-"""What the console's pages and JSON share: the state of things, gathered
-once per request from the cached catalog and a few small queries."""
+"""What the console's pages and JSON share: where things stand, gathered
+once per request from the cached catalog and a few small queries. Queries
+only; their JSON shapes are in serialize.py."""
 
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
 
-from app.dbadmin.drift import has_drift, latest_drift_check
-from app.dbadmin.revisions import Catalog, load_catalog
-from app.dbadmin.state import DatabaseState, read_state
+from app.dbadmin.core.catalog import Catalog, load_catalog
+from app.dbadmin.core.drift import has_drift, latest_drift_check
+from app.dbadmin.core.state import DatabaseState, read_state
+from app.dbadmin.web.forms import AuditFilter
 from app.extensions import db
 from app.models.console import DriftCheck, MigrationAudit, MigrationJob
 
@@ -16,7 +18,7 @@ from app.models.console import DriftCheck, MigrationAudit, MigrationJob
 @dataclass
 class Overview:
     catalog: Catalog
-    state: DatabaseState
+    database: DatabaseState
     drift: DriftCheck | None
 
     @property
@@ -26,11 +28,11 @@ class Overview:
 
 def overview() -> Overview:
     catalog = load_catalog()
-    state = read_state(db.engine, catalog)
+    database = read_state(db.engine, catalog)
     drift = None
-    if state.state != "unreachable" and state.current:
-        drift = latest_drift_check(state.current)
-    return Overview(catalog, state, drift)
+    if database.reachable and database.current:
+        drift = latest_drift_check(db.session, database.current)
+    return Overview(catalog, database, drift)
 
 
 def _query_or_empty(statement) -> list:
@@ -95,32 +97,17 @@ def checksum_mismatches(catalog: Catalog) -> dict[str, str]:
     return catalog.memo(("checksums", newest), compute)
 
 
-def job_json(job: MigrationJob | None) -> dict | None:
-    if job is None:
-        return None
-    return {
-        "id": job.id,
-        "action": job.action,
-        "target": job.target,
-        "status": job.status,
-        "requested_by": job.requested_by,
-        "started_at": job.started_at.isoformat() if job.started_at else None,
-    }
-
-
-def status_json(view: Overview) -> dict:
-    state = view.state
-    return {
-        "state": state.state,
-        "summary": state.summary(),
-        "current": list(state.current),
-        "heads": list(state.heads),
-        "pending": [r.id for r in state.pending],
-        "drift": view.drifted,
-        "job": job_json(running_job()) if state.state != "unreachable" else None,
-        "broken_files": broken_files_json(view.catalog),
-    }
-
-
-def broken_files_json(catalog: Catalog) -> list[dict]:
-    return [{"file": b.filename, "problem": b.problem} for b in catalog.broken]
+def audit_rows(audit_filter: AuditFilter) -> list[MigrationAudit]:
+    """Audit rows, newest first, as the filter asks."""
+    query = sa.select(MigrationAudit).order_by(MigrationAudit.id.desc())
+    if audit_filter.revision:
+        query = query.where(MigrationAudit.revision == audit_filter.revision)
+    if audit_filter.action:
+        query = query.where(MigrationAudit.action == audit_filter.action)
+    if audit_filter.actor:
+        query = query.where(MigrationAudit.actor.contains(audit_filter.actor))
+    if audit_filter.job_id is not None:
+        query = query.where(MigrationAudit.job_id == audit_filter.job_id)
+    if audit_filter.failed_only:
+        query = query.where(MigrationAudit.success.is_(False))
+    return list(db.session.scalars(query.limit(audit_filter.limit)))

@@ -2,29 +2,39 @@
 shared by the pages, the JSON API and the probes."""
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from alembic.util import CommandError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.dbadmin.revisions import Catalog, Revision
-from app.dbadmin.scripts import current_heads
+from app.dbadmin.core.alembic_env import current_heads
+from app.dbadmin.core.catalog import Catalog, Revision
+from app.errors import error_line
 
-UP_TO_DATE = "up_to_date"
-BEHIND = "behind"
-UNVERSIONED = "unversioned"
-UNKNOWN_REVISION = "unknown_revision"
-UNREACHABLE = "unreachable"
+
+class State(StrEnum):
+    """Where the database stands; the same words in pages, JSON and probes."""
+
+    UP_TO_DATE = "up_to_date"
+    BEHIND = "behind"
+    UNVERSIONED = "unversioned"
+    UNKNOWN_REVISION = "unknown_revision"
+    UNREACHABLE = "unreachable"
 
 
 @dataclass
 class DatabaseState:
-    state: str
+    kind: State
     current: tuple[str, ...] = ()
     heads: tuple[str, ...] = ()
     pending: list[Revision] = field(default_factory=list)
     unknown: tuple[str, ...] = ()
     error: str | None = None
+
+    @property
+    def reachable(self) -> bool:
+        return self.kind != State.UNREACHABLE
 
     @property
     def multiple_heads(self) -> bool:
@@ -46,14 +56,14 @@ class DatabaseState:
         )
 
     def summary(self) -> str:
-        if self.state == UP_TO_DATE:
+        if self.kind == State.UP_TO_DATE:
             return f"Up to date at {', '.join(self.current)}."
-        if self.state == BEHIND:
+        if self.kind == State.BEHIND:
             n = len(self.pending)
             return f"Behind: {n} revision{'s' if n != 1 else ''} pending."
-        if self.state == UNVERSIONED:
+        if self.kind == State.UNVERSIONED:
             return "Unversioned: the database has no revision stamped yet."
-        if self.state == UNKNOWN_REVISION:
+        if self.kind == State.UNKNOWN_REVISION:
             return (
                 f"Stamped with {', '.join(self.unknown)}, which the scripts do "
                 "not have (newer code rolled back, or a file deleted)."
@@ -67,17 +77,18 @@ def read_state(engine: Engine, catalog: Catalog) -> DatabaseState:
         with engine.connect() as conn:
             current = current_heads(conn)
     except SQLAlchemyError as exc:
-        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        return DatabaseState(UNREACHABLE, heads=heads, error=detail)
+        return DatabaseState(State.UNREACHABLE, heads=heads, error=error_line(exc))
     if not current:
         return DatabaseState(
-            UNVERSIONED, heads=heads, pending=pending_revisions(catalog, ())
+            State.UNVERSIONED, heads=heads, pending=pending_revisions(catalog, ())
         )
     unknown = tuple(c for c in current if c not in catalog.by_id)
     if unknown:
-        return DatabaseState(UNKNOWN_REVISION, current, heads, unknown=unknown)
+        return DatabaseState(State.UNKNOWN_REVISION, current, heads, unknown=unknown)
     pending = pending_revisions(catalog, current)
-    return DatabaseState(BEHIND if pending else UP_TO_DATE, current, heads, pending)
+    return DatabaseState(
+        State.BEHIND if pending else State.UP_TO_DATE, current, heads, pending
+    )
 
 
 def pending_revisions(catalog: Catalog, current: tuple[str, ...]) -> list[Revision]:

@@ -5,7 +5,7 @@ import click
 from flask_migrate.cli import db as flask_migrate_db
 
 from app.cli import HeadwayGroup
-from app.dbadmin.adoption import Verification, adopt, verify
+from app.dbadmin.core.adoption import Verification, adopt, verify
 from app.extensions import db
 
 db_cli = HeadwayGroup(

@@ -1,29 +1,30 @@
 """The migration console's pages: Flask-Admin views under /admin/migrations/."""
 
-from flask import flash, redirect, request, url_for
+from flask import current_app, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_login import current_user
 from markupsafe import Markup
 
 from app.auth.admin_views import WRITE_VIEWS, SecureViewMixin
-from app.dbadmin import graph
-from app.dbadmin.audit import audit_rows
-from app.dbadmin.console import (
+from app.dbadmin.core.drift import latest_drift_check, run_drift_check
+from app.dbadmin.core.plan import PlanError, make_plan, step_plan
+from app.dbadmin.jobs.service import (
+    JobConflict,
+    JobEnvironment,
+    JobRefused,
+    job_progress,
+    notice_interrupted_jobs,
+    start_job,
+)
+from app.dbadmin.web import graph
+from app.dbadmin.web.forms import BadInput, parse_audit_filter, parse_job_request
+from app.dbadmin.web.overview import (
+    audit_rows,
     checksum_mismatches,
     overview,
     recent_audit,
     recent_jobs,
 )
-from app.dbadmin.drift import latest_drift_check, run_drift_check
-from app.dbadmin.jobs import (
-    JobConflict,
-    JobRefused,
-    job_progress,
-    notice_interrupted_jobs,
-    parse_request,
-    start_job,
-)
-from app.dbadmin.plan import PlanError, make_plan, step_plan
 from app.extensions import db
 from app.models.console import MigrationJob
 
@@ -38,31 +39,31 @@ class MigrationsView(SecureViewMixin, BaseView):
     write_views = WRITE_VIEWS | {"start_job"}
 
     def _render_console(self, template: str, view, **context):
-        status = 503 if view.state.state == "unreachable" else 200
+        status = 200 if view.database.reachable else 503
         return (
-            self.render(template, view=view, state=view.state, **context),
+            self.render(template, view=view, database=view.database, **context),
             status,
         )
 
     @expose("/")
     def index(self):
         view = overview()
-        if view.state.state != "unreachable":
-            notice_interrupted_jobs()
-        unreachable = view.state.state == "unreachable"
+        reachable = view.database.reachable
+        if reachable:
+            notice_interrupted_jobs(db.session, JobEnvironment.of(current_app))
         return self._render_console(
             "dbadmin/dashboard.html",
             view,
-            jobs=[] if unreachable else recent_jobs(),
-            audit=[] if unreachable else recent_audit(),
-            mismatches={} if unreachable else checksum_mismatches(view.catalog),
+            jobs=recent_jobs() if reachable else [],
+            audit=recent_audit() if reachable else [],
+            mismatches=checksum_mismatches(view.catalog) if reachable else {},
         )
 
     @expose("/history")
     def history(self):
         view = overview()
-        applied = view.state.applied(view.catalog)
-        current = tuple(view.state.current)
+        applied = view.database.applied(view.catalog)
+        current = tuple(view.database.current)
 
         def draw() -> Markup:
             nodes = [
@@ -100,7 +101,7 @@ class MigrationsView(SecureViewMixin, BaseView):
             source=source,
             upgrade=upgrade,
             downgrade=downgrade,
-            applied=full in view.state.applied(view.catalog),
+            applied=full in view.database.applied(view.catalog),
         )
 
     @expose("/plan")
@@ -108,9 +109,9 @@ class MigrationsView(SecureViewMixin, BaseView):
         view = overview()
         target = request.args.get("target", "").strip()
         plan = error = None
-        if target and view.state.state != "unreachable":
+        if target and view.database.reachable:
             try:
-                plan = make_plan(db.engine, view.catalog, view.state, target)
+                plan = make_plan(db.engine, view.catalog, view.database, target)
             except PlanError as exc:
                 error = str(exc)
         response = self._render_console(
@@ -121,12 +122,16 @@ class MigrationsView(SecureViewMixin, BaseView):
     @expose("/drift")
     def drift(self):
         view = overview()
-        check = latest_drift_check(view.state.current) if view.state.current else None
+        check = (
+            latest_drift_check(db.session, view.database.current)
+            if view.database.current
+            else None
+        )
         return self._render_console("dbadmin/drift.html", view, check=check)
 
     @expose("/drift", methods=["POST"])
     def drift_check(self):
-        check = run_drift_check(db.engine, current_user.username)
+        check = run_drift_check(db.session, db.metadata, current_user.username)
         drifted = (
             check.stamp_differences or check.stamp_error or check.model_differences
         )
@@ -142,24 +147,28 @@ class MigrationsView(SecureViewMixin, BaseView):
         action, target = form.get("action", ""), form.get("target", "").strip()
         view = overview()
         try:
-            job_request = parse_request(dict(form))
+            job_request = parse_job_request(dict(form))
             if not form.get("confirm"):
-                raise JobRefused("tick the confirmation box to start it")
-            if action in TYPED_CONFIRMATION and form.get(
-                "typed_target", ""
-            ).strip() != (target):
-                raise JobRefused(
+                raise BadInput("tick the confirmation box to start it")
+            typed = form.get("typed_target", "").strip()
+            if action in TYPED_CONFIRMATION and typed != target:
+                raise BadInput(
                     f"type the target ({target}) again to confirm the {action}"
                 )
             job = start_job(
-                db.engine, view.catalog, view.state, job_request, current_user.username
+                db.session,
+                JobEnvironment.of(current_app),
+                view.catalog,
+                view.database,
+                job_request,
+                current_user.username,
             )
-        except (JobRefused, JobConflict) as exc:
+        except (BadInput, JobRefused, JobConflict) as exc:
             code = 409 if isinstance(exc, JobConflict) else 400
             page = self.render(
                 "dbadmin/plan.html",
                 view=view,
-                state=view.state,
+                database=view.database,
                 target=target,
                 plan=None,
                 error=str(exc),
@@ -170,22 +179,22 @@ class MigrationsView(SecureViewMixin, BaseView):
 
     @expose("/jobs/<int:job_id>")
     def job(self, job_id: int):
-        notice_interrupted_jobs()
+        notice_interrupted_jobs(db.session, JobEnvironment.of(current_app))
         job = db.session.get(MigrationJob, job_id)
         if job is None:
             return self.render("dbadmin/unknown.html", rev=f"job #{job_id}"), 404
         view = overview()
         return self._render_console(
-            "dbadmin/job.html", view, job=job, progress=job_progress(job)
+            "dbadmin/job.html", view, job=job, progress=job_progress(db.session, job)
         )
 
     @expose("/audit")
     def audit(self):
         view = overview()
         try:
-            rows = audit_rows(request.args)
+            rows = audit_rows(parse_audit_filter(request.args))
             error = None
-        except ValueError as exc:
+        except BadInput as exc:
             rows, error = [], str(exc)
         response = self._render_console(
             "dbadmin/audit.html", view, rows=rows, error=error, filters=request.args

@@ -1,27 +1,25 @@
-"""The user's migration scripts and the database's stamp, read with Alembic's
-API directly (Flask-Migrate's functions print and exit: wrong for callers that
-need data)."""
+"""Alembic's side of the user's migrations: its config, the autogenerate
+filter, the database's stamp. Read with Alembic's API directly (Flask-Migrate's
+functions print and exit: wrong for callers that need data). The scripts
+themselves are read by catalog.py."""
 
 import threading
 from collections.abc import Sequence
 
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
-from alembic.script import Script, ScriptDirectory
-from alembic.util import CommandError
 from flask import current_app
 from sqlalchemy.engine import Connection
 
-from app.errors import HeadwayError
 from app.models.own import TABLE_PREFIX
 
-VERSION_TABLE = "alembic_version"
+USER_VERSION_TABLE = "alembic_version"
 # Alembic keeps module-global state while a command runs: one at a time per
 # process (the console may run several requests in threads).
 ALEMBIC_LOCK = threading.RLock()
 
 
-def include_object(obj, name, type_, reflected, compare_to) -> bool:
+def include_user_schema(obj, name, type_, reflected, compare_to) -> bool:
     """Autogenerate filter for the user's schema (used by migrations/env.py).
 
     Never proposes dropping what the models don't know: a table, column, index
@@ -29,7 +27,9 @@ def include_object(obj, name, type_, reflected, compare_to) -> bool:
     left out of the comparison. Dropping one is a decision for a hand-written
     revision, not for autogenerate.
     """
-    if type_ == "table" and (name.startswith(TABLE_PREFIX) or name == VERSION_TABLE):
+    if type_ == "table" and (
+        name.startswith(TABLE_PREFIX) or name == USER_VERSION_TABLE
+    ):
         return False
     return not (reflected and compare_to is None)
 
@@ -45,32 +45,9 @@ def alembic_config(**attributes) -> AlembicConfig:
     return config
 
 
-def script_directory() -> ScriptDirectory:
-    return ScriptDirectory.from_config(alembic_config())
-
-
 def current_heads(connection: Connection) -> tuple[str, ...]:
     """The revisions the database is stamped with; () when unversioned."""
     return MigrationContext.configure(connection).get_current_heads()
-
-
-def resolve_revision(script: ScriptDirectory, rev: str) -> Script:
-    """One revision from an id, a unique prefix or `head`; HeadwayError if not."""
-    try:
-        revisions = script.get_revisions(rev)
-    except CommandError as exc:
-        raise HeadwayError(f"unknown revision {rev!r}: {exc}") from None
-    revisions = [r for r in revisions if r is not None]
-    if len(revisions) != 1:
-        raise HeadwayError(
-            f"{rev!r} names {len(revisions)} revisions; give exactly one"
-        )
-    return revisions[0]
-
-
-def revisions_in_order(script: ScriptDirectory) -> list[Script]:
-    """Every revision, oldest first (parents before children)."""
-    return list(reversed(list(script.walk_revisions("base", "heads"))))
 
 
 def describe(revisions: Sequence[str]) -> str:

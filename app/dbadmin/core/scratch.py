@@ -18,7 +18,7 @@ from alembic.script import ScriptDirectory
 from flask import current_app
 from sqlalchemy.engine import Engine
 
-from app.dbadmin.scripts import ALEMBIC_LOCK, alembic_config
+from app.dbadmin.core.alembic_env import ALEMBIC_LOCK, alembic_config
 from app.errors import HeadwayError
 
 

@@ -1,4 +1,4 @@
-"""The user's revision scripts, parsed once per process.
+"""The catalog of the user's revision scripts, parsed once per process.
 
 The catalog is rebuilt only when a file in versions/ changes (checked at most
 every SCRIPT_CACHE_CHECK_SECONDS), so no page re-imports every revision file.
@@ -17,6 +17,8 @@ from pathlib import Path
 
 from alembic.script import Script, ScriptDirectory
 from flask import current_app
+
+from app.errors import HeadwayError, error_line
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ class TolerantScriptDirectory(ScriptDirectory):
 def _describe(exc: Exception) -> str:
     if isinstance(exc, SyntaxError):
         return f"syntax error on line {exc.lineno}: {exc.msg}"
-    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return error_line(exc, with_type=True)
 
 
 def _parents(script: Script) -> tuple[str, ...]:
@@ -163,6 +165,24 @@ class Catalog:
         matches = [r for r in self.by_id if r.startswith(rev)]
         return matches[0] if len(matches) == 1 else None
 
+    def one_revision(self, rev: str) -> str:
+        """A full id from an id, a unique prefix, or head/heads when there is
+        one head; HeadwayError naming the problem otherwise."""
+        if rev in ("head", "heads"):
+            if len(self.heads) != 1:
+                raise HeadwayError(
+                    f"{rev!r} names {len(self.heads)} revisions; give exactly one"
+                )
+            return self.heads[0]
+        full = self.resolve(rev)
+        if full is None:
+            raise HeadwayError(f"unknown revision {rev!r}")
+        return full
+
+    def in_order(self) -> list[str]:
+        """Every revision id, oldest first (parents before children)."""
+        return [r.id for r in reversed(self.revisions)]
+
 
 def _build(directory: str) -> Catalog:
     script = TolerantScriptDirectory(directory)
@@ -228,7 +248,11 @@ class _CatalogCache:
 _cache = _CatalogCache()
 
 
-def load_catalog() -> Catalog:
-    """The current app's revision catalog (needs an app context)."""
-    config = current_app.config
-    return _cache.get(config["MIGRATIONS_DIR"], config["SCRIPT_CACHE_CHECK_SECONDS"])
+def load_catalog(directory: str | None = None, check_every: float = 0.0) -> Catalog:
+    """The catalog of the scripts in `directory` (default: the current app's
+    migrations, re-read as its SCRIPT_CACHE_CHECK_SECONDS says)."""
+    if directory is None:
+        config = current_app.config
+        directory = config["MIGRATIONS_DIR"]
+        check_every = config["SCRIPT_CACHE_CHECK_SECONDS"]
+    return _cache.get(directory, check_every)

@@ -4,7 +4,6 @@ on the migrating connection (so a step and its row are committed together).
 """
 
 import hashlib
-import os
 import sys
 import time
 from datetime import timedelta
@@ -13,7 +12,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from app.dbadmin.lock import actor
+from app.dbadmin.core.lock import shell_actor
+from app.errors import error_line
 from app.models.console import MigrationAudit
 from app.models.own import utcnow
 
@@ -32,13 +32,18 @@ def file_checksum(path: str | None) -> str | None:
 class AuditTrail:
     """Follows one Alembic run on `connection` and records each step."""
 
-    def __init__(self, connection: Connection, action: str | None = None) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        action: str | None = None,
+        actor: str | None = None,
+        job_id: int | None = None,
+    ) -> None:
         self.connection = connection
         # "adopt" when the stamp comes from `flask db adopt`.
         self.action = action
-        self.actor = actor()
-        job = os.environ.get("HEADWAY_JOB_ID", "")
-        self.job_id = int(job) if job.isdigit() else None
+        self.actor = actor or shell_actor()
+        self.job_id = job_id
         self.enabled = sa.inspect(connection).has_table(AUDIT_TABLE.name)
         self.planned: list = []
         self.done = 0
@@ -81,7 +86,6 @@ class AuditTrail:
         """After a step failed (and its transaction was rolled back)."""
         step = self.planned[self.done] if self.done < len(self.planned) else None
         info = step.info if step is not None else None
-        error = str(getattr(exc, "orig", None) or exc).strip() or type(exc).__name__
         if info is not None:
             action = "upgrade" if info.is_upgrade else "downgrade"
             if info.is_stamp:
@@ -104,7 +108,7 @@ class AuditTrail:
             )
         try:
             self.connection.rollback()
-            self._write(success=False, error=f"{type(exc).__name__}: {error}", **fields)
+            self._write(success=False, error=error_line(exc, with_type=True), **fields)
             self.connection.commit()
         except sa.exc.SQLAlchemyError:
             pass  # the connection is gone: the failure itself is what matters
@@ -127,44 +131,3 @@ class AuditTrail:
                 )
             )
         self.clock = time.monotonic()
-
-
-def audit_rows(filters) -> list[MigrationAudit]:
-    """Audit rows, newest first, filtered by a mapping such as request.args:
-    revision, action, actor (a part of it), job, failed=1, limit."""
-    from app.extensions import db
-
-    query = sa.select(MigrationAudit).order_by(MigrationAudit.id.desc())
-    if filters.get("revision"):
-        query = query.where(MigrationAudit.revision == filters["revision"])
-    if filters.get("action"):
-        query = query.where(MigrationAudit.action == filters["action"])
-    if filters.get("actor"):
-        query = query.where(MigrationAudit.actor.contains(filters["actor"]))
-    if filters.get("job"):
-        if not str(filters["job"]).isdigit():
-            raise ValueError("job must be a job id")
-        query = query.where(MigrationAudit.job_id == int(filters["job"]))
-    if filters.get("failed") in ("1", "true", "yes"):
-        query = query.where(MigrationAudit.success.is_(False))
-    limit = str(filters.get("limit") or "100")
-    if not limit.isdigit() or not 1 <= int(limit) <= 1000:
-        raise ValueError("limit must be a number from 1 to 1000")
-    return list(db.session.scalars(query.limit(int(limit))))
-
-
-def audit_json(row: MigrationAudit) -> dict:
-    return {
-        "id": row.id,
-        "action": row.action,
-        "revision": row.revision,
-        "from": [r for r in row.from_revisions.split(",") if r],
-        "to": [r for r in row.to_revisions.split(",") if r],
-        "started_at": row.started_at.isoformat(),
-        "duration_ms": row.duration_ms,
-        "success": row.success,
-        "error": row.error,
-        "actor": row.actor,
-        "sha256": row.checksum,
-        "job_id": row.job_id,
-    }

@@ -12,18 +12,16 @@ from dataclasses import dataclass
 from alembic import command
 from sqlalchemy.engine import Engine
 
-from app.dbadmin.schema import Schema, compare_schemas, reflect_schema
-from app.dbadmin.scratch import scratch_engine, upgrade_to
-from app.dbadmin.scripts import (
-    VERSION_TABLE,
+from app.dbadmin.core.alembic_env import (
+    USER_VERSION_TABLE,
     alembic_config,
     current_heads,
     describe,
-    resolve_revision,
-    revisions_in_order,
-    script_directory,
 )
-from app.errors import HeadwayError
+from app.dbadmin.core.catalog import load_catalog
+from app.dbadmin.core.schema import Schema, compare_schemas, reflect_schema
+from app.dbadmin.core.scratch import scratch_engine, upgrade_to
+from app.errors import HeadwayError, error_line
 from app.models.own import TABLE_PREFIX
 
 
@@ -42,7 +40,7 @@ class Verification:
 
 
 def not_user_schema(name: str) -> bool:
-    return name.startswith(TABLE_PREFIX) or name == VERSION_TABLE
+    return name.startswith(TABLE_PREFIX) or name == USER_VERSION_TABLE
 
 
 def _reflect(engine: Engine) -> Schema:
@@ -58,13 +56,13 @@ def stamped_revisions(engine: Engine) -> tuple[str, ...]:
 def verify(engine: Engine, rev: str | None = None) -> Verification:
     """Compare the live schema with the schema at `rev` (default: the stamped
     revisions; the heads when the database is unversioned)."""
-    script = script_directory()
+    catalog = load_catalog()
     if rev is not None:
-        revisions = (resolve_revision(script, rev).revision,)
+        revisions = (catalog.one_revision(rev),)
     else:
-        revisions = stamped_revisions(engine) or tuple(script.get_heads())
+        revisions = stamped_revisions(engine) or catalog.heads
         for stamped in revisions:
-            resolve_revision(script, stamped)
+            catalog.one_revision(stamped)
     live = _reflect(engine)
     with scratch_engine(engine) as scratch:
         upgrade_to(scratch, revisions)
@@ -79,15 +77,14 @@ def verify_as_far_as_it_runs(
     built as far as its migration runs, and the error (if any) returned too.
     After a failed step, a match means the live database is half-way exactly
     where the step stops."""
-    script = script_directory()
-    revisions = (resolve_revision(script, rev).revision,)
+    revisions = (load_catalog().one_revision(rev),)
     live = _reflect(engine)
     error = None
     with scratch_engine(engine) as scratch:
         try:
             upgrade_to(scratch, revisions)
         except Exception as exc:  # the revision's own failure, reproduced
-            error = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            error = error_line(exc)
         expected = _reflect(scratch)
     return Verification(revisions, compare_schemas(live, expected)), error
 
@@ -100,16 +97,16 @@ def verify_every_revision(engine: Engine) -> list[Verification]:
     """
     live = _reflect(engine)
     results = []
-    scripts = script_directory()
+    catalog = load_catalog()
     with scratch_engine(engine) as scratch:
-        for script in revisions_in_order(scripts):
-            rev = (script.revision,)
-            upgrade_to(scratch, rev, scripts)
+        for revision in catalog.in_order():
+            rev = (revision,)
+            upgrade_to(scratch, rev, catalog.script)
             if stamped_revisions(scratch) == rev:
                 expected = _reflect(scratch)
             else:
                 with scratch_engine(engine) as fresh:
-                    upgrade_to(fresh, rev, scripts)
+                    upgrade_to(fresh, rev, catalog.script)
                     expected = _reflect(fresh)
             results.append(Verification(rev, compare_schemas(live, expected)))
     return results
@@ -121,10 +118,16 @@ class Adoption:
     stamped: bool
 
 
-def adopt(engine: Engine, to: str | None = None, dry_run: bool = False) -> Adoption:
+def adopt(
+    engine: Engine,
+    to: str | None = None,
+    dry_run: bool = False,
+    run_attributes: dict | None = None,
+) -> Adoption:
     """Stamp an unversioned database with the newest revision whose schema it
     has (or with `to`, after checking it). When nothing matches, write nothing
-    and return the closest revision's differences."""
+    and return the closest revision's differences. `run_attributes` reach
+    migrations/env.py (a console job's actor and id)."""
     stamped = stamped_revisions(engine)
     if stamped:
         raise HeadwayError(
@@ -147,5 +150,6 @@ def adopt(engine: Engine, to: str | None = None, dry_run: bool = False) -> Adopt
         )
     if not found.matches or dry_run:
         return Adoption(found, stamped=False)
-    command.stamp(alembic_config(audit_action="adopt"), found.revisions[0])
+    config = alembic_config(audit_action="adopt", **(run_attributes or {}))
+    command.stamp(config, found.revisions[0])
     return Adoption(found, stamped=True)

@@ -10,11 +10,11 @@ from pathlib import Path
 from alembic.runtime.environment import EnvironmentContext
 from sqlalchemy.engine import Engine
 
-from app.dbadmin.lint import Operation, Warning, lint_step
-from app.dbadmin.revisions import Catalog, Revision
-from app.dbadmin.scripts import ALEMBIC_LOCK, alembic_config
-from app.dbadmin.state import DatabaseState
-from app.errors import HeadwayError
+from app.dbadmin.core.alembic_env import ALEMBIC_LOCK, alembic_config
+from app.dbadmin.core.catalog import Catalog, Revision
+from app.dbadmin.core.lint import LintWarning, Operation, lint_step
+from app.dbadmin.core.state import DatabaseState
+from app.errors import HeadwayError, error_line
 
 RECORDED = (
     "add_column",
@@ -42,7 +42,7 @@ class Step:
     direction: str
     sql: str = ""
     operations: list[Operation] = field(default_factory=list)
-    warnings: list[Warning] = field(default_factory=list)
+    warnings: list[LintWarning] = field(default_factory=list)
     reversible: bool = True
 
 
@@ -55,7 +55,7 @@ class Plan:
     error: str | None = None
 
     @property
-    def warnings(self) -> list[Warning]:
+    def warnings(self) -> list[LintWarning]:
         return [w for step in self.steps for w in step.warnings]
 
 
@@ -108,7 +108,7 @@ def make_plan(
         _render(engine, catalog, plan, current, target)
     for step in plan.steps:
         step.reversible = _reversible(catalog, step.revision)
-        step.warnings = lint_step(engine, step, catalog)
+        step.warnings = _lint(engine, catalog, step)
     return plan
 
 
@@ -125,8 +125,18 @@ def step_plan(engine: Engine, catalog: Catalog, rev: str, direction: str) -> Pla
     plan = Plan(target=target, direction=direction, steps=steps, sql="")
     _render(engine, catalog, plan, start, target)
     steps[0].reversible = _reversible(catalog, revision)
-    steps[0].warnings = lint_step(engine, steps[0], catalog)
+    steps[0].warnings = _lint(engine, catalog, steps[0])
     return plan
+
+
+def _lint(engine: Engine, catalog: Catalog, step: Step) -> list[LintWarning]:
+    return lint_step(
+        engine,
+        step.revision.id,
+        step.direction,
+        step.operations,
+        catalog.versions_path / step.revision.filename,
+    )
 
 
 def _render(engine, catalog, plan: Plan, start: tuple[str, ...], target: str) -> None:
@@ -184,7 +194,7 @@ def _render(engine, catalog, plan: Plan, start: tuple[str, ...], target: str) ->
         ):
             script.run_env()
     except Exception as exc:  # a revision that cannot run offline
-        plan.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        plan.error = error_line(exc, with_type=True)
     plan.sql = buffer.getvalue()
 
 

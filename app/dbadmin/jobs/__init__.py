@@ -1,0 +1,1 @@
+"""Console jobs: schema changes run in a process of their own."""

@@ -1,0 +1,310 @@
+"""Schema changes from the console run as jobs: a separate process
+(`python -m app.dbadmin.jobs.runner run JOB_ID`, in its own session), so gunicorn's
+timeouts, worker restarts and reloads cannot kill a migration half-way.
+
+The web request checks the input, makes sure nothing else migrates, writes
+the job row and starts the process; it answers at once. The process takes the
+migration lock in migrations/env.py like any `flask db` run, and records its
+log, its outcome and the audit trail.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from app.dbadmin.core.catalog import Catalog
+from app.dbadmin.core.lock import lock_is_free, migration_lock
+from app.dbadmin.core.plan import PlanError, make_plan, resolve_target
+from app.dbadmin.core.state import DatabaseState, State
+from app.errors import HeadwayError
+from app.models.console import MigrationAudit, MigrationJob
+from app.models.own import utcnow
+from config import CONFIGS
+
+ACTIONS = ("upgrade", "downgrade", "stamp", "adopt")
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+
+
+class JobRefused(HeadwayError):
+    """Bad input, or a target that cannot be reached: a 400."""
+
+
+class JobConflict(HeadwayError):
+    """Another migration is running: a 409."""
+
+    def __init__(self, holder: str) -> None:
+        self.holder = holder
+        super().__init__(f"another migration is running: {holder}")
+
+
+@dataclass
+class JobRequest:
+    action: str
+    target: str | None
+    purge: bool = False
+
+
+@dataclass(frozen=True)
+class JobEnvironment:
+    """What a job process needs to run against the same database, scripts
+    and configuration as the app that starts it."""
+
+    config_name: str
+    database_url: str
+    migrations_dir: str
+    secret_key: str | None
+    output_dir: Path
+
+    @classmethod
+    def of(cls, app: Flask) -> "JobEnvironment":
+        config = app.config
+        return cls(
+            config_name=config["NAME"] if config["NAME"] in CONFIGS else "production",
+            database_url=config["SQLALCHEMY_DATABASE_URI"],
+            migrations_dir=config["MIGRATIONS_DIR"],
+            secret_key=config.get("SECRET_KEY"),
+            output_dir=Path(config["JOB_OUTPUT_DIR"]),
+        )
+
+
+@dataclass
+class JobProgress:
+    """Step k of n, the step's revision, and the steps done (audit rows)."""
+
+    total: int
+    done: int
+    step: int
+    current_revision: str | None
+    elapsed_seconds: float
+    audit: list[MigrationAudit]
+
+
+def plan_job(
+    engine: Engine, catalog: Catalog, database: DatabaseState, job: JobRequest
+) -> list[str]:
+    """The revisions the job will apply or revert, in order; JobRefused when
+    the target cannot be reached from here in that direction."""
+    action, target = job.action, job.target
+    if action == "adopt":
+        if database.kind != State.UNVERSIONED:
+            raise JobRefused(
+                "adopt is only for an unversioned database; this one is "
+                f"{database.kind} ({', '.join(database.current) or 'no revision'})"
+            )
+        if target is not None:
+            _resolve(catalog, target)
+        return []
+    if action == "stamp":
+        _resolve(catalog, target)
+        return []
+    if database.kind == State.UNKNOWN_REVISION:
+        raise JobRefused(
+            f"the database is stamped with {', '.join(database.unknown)}, which the "
+            "scripts do not have: stamp it with a known revision first"
+        )
+    _resolve(catalog, target)
+    try:
+        # Steps only: rendering SQL would run the revisions' code in the request.
+        plan = make_plan(engine, catalog, database, target, render=False)
+    except PlanError as exc:
+        raise JobRefused(str(exc)) from None
+    if not plan.steps:
+        raise JobRefused(f"nothing to do: the database is already at {target}")
+    if plan.direction != action:
+        raise JobRefused(
+            f"{target} is not reachable by {action} from "
+            f"{', '.join(database.current) or 'base'}: that would be a {plan.direction}"
+        )
+    return [step.revision.id for step in plan.steps]
+
+
+def _resolve(catalog: Catalog, target: str) -> str:
+    try:
+        return resolve_target(catalog, target)
+    except PlanError as exc:
+        raise JobRefused(str(exc)) from None
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is dead too
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def notice_interrupted_jobs(session: Session, environment: JobEnvironment) -> None:
+    """Mark running jobs whose process is gone as interrupted. On this host
+    the pid tells; for another host's job, a free lock does."""
+    running = session.scalars(
+        sa.select(MigrationJob).where(MigrationJob.status == "running")
+    ).all()
+    if not running:
+        return
+    here = socket.gethostname()
+    lock_free = None
+    for job in running:
+        age = (utcnow() - job.started_at).total_seconds()
+        if job.pid is None:
+            # Being started: the request that claimed it sets the pid next.
+            gone = age > 60
+        elif job.host == here:
+            gone = not _pid_alive(job.pid)
+        else:
+            if lock_free is None:
+                with session.get_bind().connect() as conn:
+                    lock_free = lock_is_free(conn)[0]
+            gone = lock_free and age > 30
+        if gone:
+            job.status = "interrupted"
+            job.finished_at = utcnow()
+            output = environment.output_dir / f"job-{job.id}-run.out"
+            job.error = (
+                "its process ended before the job finished (killed?); its output "
+                f"is in {output} on {job.host}"
+            )
+            session.commit()
+            # Comparing the schema builds revisions in a scratch database,
+            # which runs their code: not inside a request.
+            _spawn(session, environment, job, "report")
+    session.commit()
+
+
+def start_job(
+    session: Session,
+    environment: JobEnvironment,
+    catalog: Catalog,
+    database: DatabaseState,
+    job_request: JobRequest,
+    requested_by: str,
+) -> MigrationJob:
+    """Check, record and start a job; JobRefused or JobConflict otherwise.
+    The one way a job starts, from the console's pages and its API alike."""
+    if not database.reachable:
+        raise JobRefused(database.summary())
+    planned = plan_job(session.get_bind(), catalog, database, job_request)
+    notice_interrupted_jobs(session, environment)
+    job = _claim(session, job_request, planned, database, requested_by)
+    _spawn(session, environment, job, "run")
+    return job
+
+
+def _claim(
+    session: Session,
+    job_request: JobRequest,
+    planned: list[str],
+    database: DatabaseState,
+    requested_by: str,
+) -> MigrationJob:
+    """Record the job, unless another is running or holds the migration lock.
+    A lock of its own ("claim") serialises this check-then-insert across
+    workers and hosts, so that of many requests at once exactly one wins."""
+    engine = session.get_bind()
+    with engine.connect() as conn, migration_lock(conn, wait=10, purpose="claim"):
+        # A new transaction, so that the check sees every job committed until
+        # now (a REPEATABLE READ snapshot from earlier in the request would not).
+        session.rollback()
+        running = session.scalar(
+            sa.select(MigrationJob).where(MigrationJob.status == "running").limit(1)
+        )
+        if running is not None:
+            session.rollback()
+            raise JobConflict(
+                f"job #{running.id} ({running.action} {running.target}) by "
+                f"{running.requested_by} since {running.started_at:%Y-%m-%d %H:%M:%S}"
+            )
+        free, holder = lock_is_free(conn)
+        if not free:
+            session.rollback()
+            raise JobConflict(holder or "a migration outside the console")
+        job = MigrationJob(
+            action=job_request.action,
+            target=job_request.target or "",
+            purge=job_request.purge,
+            requested_by=requested_by,
+            from_revisions=",".join(database.current),
+            status="running",
+            host=socket.gethostname(),
+            planned=",".join(planned),
+            log="",
+        )
+        session.add(job)
+        session.commit()
+        return job
+
+
+def _spawn(
+    session: Session, environment: JobEnvironment, job: MigrationJob, task: str
+) -> None:
+    """Start the job's process (`task` is run or report). Who asked for it
+    is in the job row, which the process reads: nothing else to hand over."""
+    env = dict(
+        os.environ,
+        # The job runs against this app's database and scripts.
+        HEADWAY_CONFIG=environment.config_name,
+        DATABASE_URL=environment.database_url,
+        HEADWAY_MIGRATIONS_DIR=environment.migrations_dir,
+        HEADWAY_JOB_OUTPUT_DIR=str(environment.output_dir),
+    )
+    if environment.secret_key:
+        env["SECRET_KEY"] = environment.secret_key
+    # What the process prints (a crash before it can write to the job row,
+    # say) stays in a file on this host.
+    environment.output_dir.mkdir(parents=True, exist_ok=True)
+    output_path = environment.output_dir / f"job-{job.id}-{task}.out"
+    with open(output_path, "ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.dbadmin.jobs.runner", task, str(job.id)],
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=env,
+            # Its own session: a signal to the worker's group does not reach it.
+            start_new_session=True,
+        )
+    if task == "run":
+        job.pid = process.pid
+        session.commit()
+    # Reap it when it ends, or it stays a zombie of this worker.
+    threading.Thread(target=process.wait, daemon=True).start()
+
+
+def job_progress(session: Session, job: MigrationJob) -> JobProgress:
+    """Where the job is, from the audit rows it has written."""
+    done = session.scalars(
+        sa.select(MigrationAudit)
+        .where(MigrationAudit.job_id == job.id)
+        .order_by(MigrationAudit.id)
+    ).all()
+    planned = job.planned_revisions
+    ok = [a for a in done if a.success]
+    current = None
+    if job.status == "running" and len(ok) < len(planned):
+        current = planned[len(ok)]
+    end = job.finished_at or utcnow()
+    return JobProgress(
+        total=len(planned),
+        done=len(ok),
+        step=min(len(ok) + 1, len(planned)) if planned else 0,
+        current_revision=current,
+        elapsed_seconds=round((end - job.started_at).total_seconds(), 1),
+        audit=list(done),
+    )

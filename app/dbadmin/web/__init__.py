@@ -1,0 +1,1 @@
+"""The console on the web: pages, JSON API, and their input and output."""

@@ -1,0 +1,116 @@
+"""JSON of the migration console: /api/migrations/..."""
+
+from flask import Blueprint, current_app, jsonify, request
+from flask_login import current_user
+
+from app.auth.security import requires_role
+from app.dbadmin.core.plan import PlanError, make_plan
+from app.dbadmin.core.state import State
+from app.dbadmin.jobs.service import (
+    JobConflict,
+    JobEnvironment,
+    JobRefused,
+    job_progress,
+    notice_interrupted_jobs,
+    start_job,
+)
+from app.dbadmin.web.forms import BadInput, parse_audit_filter, parse_job_request
+from app.dbadmin.web.overview import audit_rows, overview, running_job
+from app.dbadmin.web.serialize import (
+    audit_json,
+    broken_files_json,
+    job_json,
+    plan_json,
+    revision_json,
+    status_json,
+)
+from app.extensions import db
+from app.models.console import MigrationJob
+
+bp = Blueprint("migrations_api", __name__)
+
+
+@bp.get("/status")
+def status():
+    view = overview()
+    if not view.database.reachable:
+        return jsonify(status_json(view, running=None)), 503
+    return jsonify(status_json(view, running=running_job()))
+
+
+@bp.get("/revisions")
+def revisions():
+    view = overview()
+    applied = view.database.applied(view.catalog)
+    return jsonify(
+        revisions=[
+            revision_json(r, r.id in applied, r.id in view.database.current)
+            for r in view.catalog.revisions
+        ],
+        heads=list(view.catalog.heads),
+        broken_files=broken_files_json(view.catalog),
+    )
+
+
+@bp.get("/plan")
+def plan():
+    target = request.args.get("target", "").strip()
+    if not target:
+        return jsonify(error="give the target revision: ?target=REV"), 400
+    view = overview()
+    if not view.database.reachable:
+        return jsonify(
+            error="the database does not answer", state=State.UNREACHABLE
+        ), 503
+    try:
+        result = make_plan(db.engine, view.catalog, view.database, target)
+    except PlanError as exc:
+        return jsonify(error=str(exc), target=target), 400
+    return jsonify(plan_json(result))
+
+
+@bp.post("/jobs")
+@requires_role("operator")
+def create_job():
+    """Start stamp / upgrade / downgrade / adopt as a background job."""
+    data = request.get_json(silent=True)
+    if data is None:
+        return jsonify(error="the body must be JSON"), 400
+    try:
+        job_request = parse_job_request(data)
+        view = overview()
+        if not view.database.reachable:
+            return jsonify(error=view.database.summary(), state=State.UNREACHABLE), 503
+        job = start_job(
+            db.session,
+            JobEnvironment.of(current_app),
+            view.catalog,
+            view.database,
+            job_request,
+            current_user.username,
+        )
+    except (BadInput, JobRefused) as exc:
+        return jsonify(error=str(exc)), 400
+    except JobConflict as exc:
+        return jsonify(error=str(exc), holder=exc.holder), 409
+    return jsonify(id=job.id, status=job.status), 202
+
+
+@bp.get("/jobs/<int:job_id>")
+def get_job(job_id: int):
+    notice_interrupted_jobs(db.session, JobEnvironment.of(current_app))
+    job = db.session.get(MigrationJob, job_id)
+    if job is None:
+        return jsonify(error=f"no job {job_id}"), 404
+    return jsonify(job_json(job, job_progress(db.session, job)))
+
+
+@bp.get("/history")
+def history():
+    """The audit trail, newest first; ?revision= &action= &actor= &job= &failed=1
+    &limit= (default 100, at most 1000)."""
+    try:
+        rows = audit_rows(parse_audit_filter(request.args))
+    except BadInput as exc:
+        return jsonify(error=str(exc)), 400
+    return jsonify(history=[audit_json(a) for a in rows])

@@ -1,0 +1,141 @@
+"""Every JSON shape of the console's API, in one place."""
+
+from datetime import datetime
+
+from app.dbadmin.core.catalog import Catalog, Revision
+from app.dbadmin.core.lint import LintWarning
+from app.dbadmin.core.plan import Plan
+from app.dbadmin.jobs.service import JobProgress
+from app.dbadmin.web.overview import Overview
+from app.models.console import MigrationAudit, MigrationJob
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _revision_list(text: str | None) -> list[str]:
+    return [r for r in (text or "").split(",") if r]
+
+
+def broken_files_json(catalog: Catalog) -> list[dict]:
+    return [{"file": b.filename, "problem": b.problem} for b in catalog.broken]
+
+
+def job_summary_json(job: MigrationJob | None) -> dict | None:
+    """A job in a few fields, as the status names the running one."""
+    if job is None:
+        return None
+    return {
+        "id": job.id,
+        "action": job.action,
+        "target": job.target,
+        "status": job.status,
+        "requested_by": job.requested_by,
+        "started_at": _iso(job.started_at),
+    }
+
+
+def job_json(job: MigrationJob, progress: JobProgress) -> dict:
+    """A job in full: its request, outcome, progress and log."""
+    return {
+        "id": job.id,
+        "action": job.action,
+        "target": job.target,
+        "purge": job.purge,
+        "status": job.status,
+        "requested_by": job.requested_by,
+        "from_revisions": _revision_list(job.from_revisions),
+        "to_revisions": _revision_list(job.to_revisions),
+        "planned": job.planned_revisions,
+        "pid": job.pid,
+        "host": job.host,
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+        "error": job.error,
+        # After a failure: how the schema compares with the revisions around
+        # the step that did not finish.
+        "schema_report": job.schema_report,
+        "progress": {
+            "total": progress.total,
+            "done": progress.done,
+            "step": progress.step,
+            "current_revision": progress.current_revision,
+            "elapsed_seconds": progress.elapsed_seconds,
+        },
+        "log": job.log,
+    }
+
+
+def status_json(view: Overview, running: MigrationJob | None) -> dict:
+    database = view.database
+    return {
+        "state": database.kind,
+        "summary": database.summary(),
+        "current": list(database.current),
+        "heads": list(database.heads),
+        "pending": [r.id for r in database.pending],
+        "drift": view.drifted,
+        "job": job_summary_json(running),
+        "broken_files": broken_files_json(view.catalog),
+    }
+
+
+def revision_json(revision: Revision, applied: bool, current: bool) -> dict:
+    return {
+        "id": revision.id,
+        "down_revisions": list(revision.down_revisions),
+        "message": revision.message,
+        "created": revision.created,
+        "file": revision.filename,
+        "sha256": revision.checksum,
+        "kinds": revision.kinds,
+        "applied": applied,
+        "current": current,
+    }
+
+
+def lint_warning_json(warning: LintWarning) -> dict:
+    return {
+        "revision": warning.revision,
+        "code": warning.code,
+        "message": warning.message,
+    }
+
+
+def plan_json(plan: Plan) -> dict:
+    return {
+        "target": plan.target,
+        "direction": plan.direction,
+        "steps": [
+            {
+                "revision": step.revision.id,
+                "message": step.revision.message,
+                "direction": step.direction,
+                "reversible": step.reversible,
+                "sql": step.sql,
+                "warnings": [lint_warning_json(w) for w in step.warnings],
+            }
+            for step in plan.steps
+        ],
+        "sql": plan.sql,
+        "warnings": [lint_warning_json(w) for w in plan.warnings],
+        "error": plan.error,
+    }
+
+
+def audit_json(row: MigrationAudit) -> dict:
+    return {
+        "id": row.id,
+        "action": row.action,
+        "revision": row.revision,
+        "from": _revision_list(row.from_revisions),
+        "to": _revision_list(row.to_revisions),
+        "started_at": row.started_at.isoformat(),
+        "duration_ms": row.duration_ms,
+        "success": row.success,
+        "error": row.error,
+        "actor": row.actor,
+        "sha256": row.checksum,
+        "job_id": row.job_id,
+    }
