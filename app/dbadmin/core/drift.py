@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from app.dbadmin.core.adoption import stamped_revisions, verify
-from app.dbadmin.core.alembic_env import include_user_schema
+from app.dbadmin.core.alembic_env import COMPARE_OPTIONS, include_user_schema
 from app.errors import HeadwayError
 from app.models.console import DriftCheck
 
@@ -20,7 +20,7 @@ def model_differences(engine: Engine, metadata: sa.MetaData) -> list[str]:
     words."""
     with engine.connect() as conn:
         context = MigrationContext.configure(
-            conn, opts={"include_object": include_user_schema, "compare_type": True}
+            conn, opts={"include_object": include_user_schema, **COMPARE_OPTIONS}
         )
         diffs = compare_metadata(context, metadata)
     return [_describe(d) for d in _flatten(diffs)]
