@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask
 
-.PHONY: run setup test test-fast lint format bench clean chromium
+.PHONY: run setup test test-fast soak lint format bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ test: $(VENV)/.installed-dev chromium lint
 ## test-fast: the suite without the tests that start gunicorn, flask or Chromium
 test-fast: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m "not live" $(PYTEST_ARGS)
+
+## soak: load and faults on a private MariaDB at the real size (minutes; not in CI)
+soak: $(VENV)/.installed-dev
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
