@@ -281,7 +281,9 @@ def _mysql_checks(connection: Connection) -> dict[str, set[str]]:
             "SELECT TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
             "WHERE CONSTRAINT_SCHEMA = DATABASE()"
         )
-    else:  # MySQL 8 names the table in TABLE_CONSTRAINTS only
+    elif connection.dialect.server_version_info < (8, 0, 16):
+        return {}  # MySQL before 8.0.16 parsed CHECKs and kept none
+    else:  # MySQL names the table in TABLE_CONSTRAINTS only
         query = (
             "SELECT t.TABLE_NAME, c.CHECK_CLAUSE "
             "FROM information_schema.CHECK_CONSTRAINTS c "
