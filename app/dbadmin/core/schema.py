@@ -403,7 +403,8 @@ def _compare_tables(have: Table, want: Table) -> list[str]:
             )
         if got.default != col.default:
             out.append(
-                f"column {t}.{name}: default is {got.default}, expected {col.default}"
+                f"column {t}.{name}: default is {got.default or 'none'}, "
+                f"expected {col.default or 'none'}"
             )
         if got.autoincrement != col.autoincrement:
             out.append(
