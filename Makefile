@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask
 
-.PHONY: run setup test test-fast soak lint format bench clean chromium
+.PHONY: run setup test test-fast soak lint format bench clean chromium screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ chromium:
 ## TEST_DATABASE_URL is set
 test: $(VENV)/.installed-dev chromium lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## screenshots: the README's pictures (docs/screenshots/*.png), taken with Chromium
+## against gunicorn on MariaDB (TEST_DATABASE_URL's server, else root@127.0.0.1)
+## or, when no server answers, SQLite
+screenshots: $(VENV)/.installed-dev chromium
+	$(BIN)/python -m tests.screenshots
 
 ## test-fast: the suite without the tests that start gunicorn, flask or Chromium
 test-fast: $(VENV)/.installed-dev
