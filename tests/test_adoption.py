@@ -86,7 +86,9 @@ def test_new_empty_database_is_built_by_the_migrations(app, runner, engine, tmp_
     reference = _legacy_reference_schema(app, engine)
     assert set(built.tables) == set(reference.tables)
     assert (
-        built.views == reference.views == {"dept_emp_latest_date", "current_dept_emp"}
+        set(built.views)
+        == set(reference.views)
+        == {"dept_emp_latest_date", "current_dept_emp"}
     )
     assert sorted(compare_schemas(built, reference)) == [
         "column employees.email: not in the expected schema",
