@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask
 
-.PHONY: run setup test test-fast soak lint format bench clean chromium
+.PHONY: run setup test test-fast soak lint format bench bench-employees clean chromium screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ chromium:
 test: $(VENV)/.installed-dev chromium lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## screenshots: the README's pictures (docs/screenshots/*.png), taken with Chromium
+## against gunicorn on MariaDB (TEST_DATABASE_URL's server, else root@127.0.0.1)
+## or, when no server answers, SQLite
+screenshots: $(VENV)/.installed-dev chromium
+	$(BIN)/python -m tests.screenshots
+
 ## test-fast: the suite without the tests that start gunicorn, flask or Chromium
 test-fast: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m "not live" $(PYTEST_ARGS)
@@ -67,6 +73,11 @@ format: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/legacy_load.py
 	$(BIN)/python bench/console.py
+	$(BIN)/python bench/employees.py
+
+## bench-employees: the employee data admin against stock Flask-Admin, at scale 30 on MariaDB
+bench-employees: $(VENV)/.installed-dev
+	$(BIN)/python bench/employees.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

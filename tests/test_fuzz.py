@@ -43,7 +43,8 @@ VALUES = st.one_of(
 QUERY_NAMES = [
     "page", "page_size", "sort", "desc", "search", "id", "url", "next", "modal",
     "flt0_0", "flt1_1", "flt0_emp_no_equals", "target", "revision", "rev",
-    "action", "actor", "job", "failed", "limit", "export_type",
+    "action", "actor", "job", "failed", "limit", "export_type", "_scheme",
+    "_method", "_external", "_anchor",
 ]  # fmt: skip
 JSON = st.recursive(
     st.none()

@@ -1,8 +1,15 @@
 """Headway's own tables live beside the user's schema, under their own history."""
 
+from alembic.script import ScriptDirectory
+
 from app.demo.legacy import create_legacy
-from app.own_tables.setup import OWN_VERSION_TABLE
-from tests.helpers import data_fingerprint, table_names, version_rows
+from app.own_tables.setup import OWN_VERSION_TABLE, own_tables_config
+from tests.helpers import (
+    data_fingerprint,
+    migrations_head,
+    table_names,
+    version_rows,
+)
 
 HEADWAY_TABLES = {
     "headway_users",
@@ -14,7 +21,7 @@ HEADWAY_TABLES = {
     "headway_drift_checks",
     "headway_migration_lock",
 }
-HEADWAY_HEAD = "0003_job_launch_secret"
+HEADWAY_HEAD = ScriptDirectory.from_config(own_tables_config()).get_current_head()
 
 
 def test_init_is_idempotent_and_touches_nothing_else(runner, engine):
@@ -51,7 +58,7 @@ def test_user_schema_history_never_touches_headway_tables(runner, engine):
 
     result = runner.invoke(args=["db", "stamp", "head"])
     assert result.exit_code == 0
-    assert version_rows(engine) == ["0002_employee_email"]
+    assert version_rows(engine) == [migrations_head()]
     assert version_rows(engine, OWN_VERSION_TABLE) == [HEADWAY_HEAD]
 
 

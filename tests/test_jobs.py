@@ -13,10 +13,10 @@ import time
 import pytest
 
 from app.auth.accounts import create_user
-from tests.helpers import PASSWORD, csrf_token, login, run_flask
+from tests.helpers import PASSWORD, csrf_token, login, migrations_head, run_flask
 from tests.live import LiveServer
 
-HEAD = "0002_employee_email"
+HEAD = migrations_head()
 SLOW = "import time\ntime.sleep({seconds})"
 
 
@@ -94,7 +94,7 @@ def test_one_job_at_a_time_longer_than_the_worker_timeout(live):
     assert job["status"] == "succeeded", job
     assert job["progress"]["elapsed_seconds"] > 5
     assert job["from_revisions"] == [HEAD] and job["to_revisions"] == ["0003_slow"]
-    assert "Running upgrade 0002_employee_email -> 0003_slow" in job["log"]
+    assert f"Running upgrade {HEAD} -> 0003_slow" in job["log"]
     assert version(live) == ["0003_slow"]
     # The workers are still there and serving.
     assert live.request("GET", "/api/migrations/status", token=live.viewer)[0] == 200
@@ -136,13 +136,10 @@ def test_sigkill_mid_revision_frees_the_lock_and_marks_the_job(live):
         job = live.request("GET", f"/api/migrations/jobs/{job_id}", token=live.viewer)[
             1
         ]
-    assert "stamped at 0002_employee_email" in job["schema_report"]
+    assert f"stamped at {HEAD}" in job["schema_report"]
     # The new table is no difference from either revision's schema; the
     # report names it all the same (the next upgrade would fail on it).
-    assert (
-        "against the stamped revision (0002_employee_email): matches"
-        in job["schema_report"]
-    )
+    assert f"against the stamped revision ({HEAD}): matches" in job["schema_report"]
     assert (
         "table sec_probe exists, created by the unfinished 0003_slow"
         in job["schema_report"]
@@ -152,7 +149,7 @@ def test_sigkill_mid_revision_frees_the_lock_and_marks_the_job(live):
     status, page = live.request("GET", "/admin/migrations/", opener=browser)
     assert status == 200
     assert 'id="last-job-problem"' in page and "interrupted" in page
-    assert "stamped at 0002_employee_email" in page
+    assert f"stamped at {HEAD}" in page
     # The lock is free again: a new job can run.
     live.scripts.write("0003_slow", HEAD, 'op.drop_table("sec_probe")')
     code, body = start(live)
@@ -177,10 +174,7 @@ def test_a_failing_revision(live, database_url):
     assert job["to_revisions"] == [HEAD]
     assert version(live) == [HEAD]
     # Which statements of the failed step already ran: the column is there.
-    assert (
-        "against the stamped revision (0002_employee_email): differs"
-        in job["schema_report"]
-    )
+    assert f"against the stamped revision ({HEAD}): differs" in job["schema_report"]
     assert (
         "column employees.nickname: not in the expected schema" in job["schema_report"]
     )
@@ -268,7 +262,7 @@ def test_audit_of_web_and_cli_runs_and_checksums(console, scripts, database_url)
     # The audit page filters.
     page = client.get("/admin/migrations/audit?actor=op").get_data(as_text=True)
     table = page.split('id="audit"')[1]
-    assert "0002_employee_email" in table and "0003_phone" not in table
+    assert HEAD in table and "0003_phone" not in table
 
     # Editing an applied revision file is flagged.
     dashboard = client.get("/admin/migrations/").get_data(as_text=True)

@@ -74,10 +74,29 @@ class SecureModelView(SecureViewMixin, ModelView):
     def can_delete(self) -> bool:
         return self.allow_delete and self.may_write()
 
+    def export_url(self, export_type: str) -> str:
+        """The export link, with the list's arguments. Not `export_type` from
+        the query string (it would clash with the one given) nor names that
+        start with "_" (url_for's own options, such as `_scheme`)."""
+        args = {
+            name: value
+            for name, value in request.args.items()
+            if name != "export_type" and not name.startswith("_")
+        }
+        return self.get_url(".export", export_type=export_type, **args)
+
     def _get_list_extra_args(self):
         args = super()._get_list_extra_args()
         if not 0 <= args.page <= MAX_PAGE:
             abort(400, f"The page number must be from 0 to {MAX_PAGE}.")
+        # The list repeats its other arguments in every link it builds with
+        # url_for, which takes names starting with "_" (`_method`, `_scheme`)
+        # as its own options: a query string must not set them.
+        args.extra_args = {
+            name: value
+            for name, value in args.extra_args.items()
+            if not name.startswith("_")
+        }
         return args
 
     def get_one(self, id):
