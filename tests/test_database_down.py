@@ -132,3 +132,30 @@ def test_readyz_details_for_logged_in_users(app, runner, logged_in):
     body = client.get("/readyz").get_json()
     assert body["state"] == "unversioned"
     assert "Unversioned" in body["detail"] and body["current"] == []
+
+
+def test_a_connection_lost_during_a_request_is_no_server_error(app, logged_in):
+    """The database goes away after the page's queries: closing the session
+    at the end of the request fails, after the response was made. That must
+    not become a bare 500 (the soak found it during its outage)."""
+
+    @app.get("/loses-its-connection")
+    def loses_its_connection():
+        db.session.execute(sa.text("SELECT 1"))  # a transaction is open
+        connection = db.session.connection()
+        if connection.dialect.name == "mysql":
+            killer = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool)
+            thread = connection.exec_driver_sql("SELECT CONNECTION_ID()").scalar()
+            with killer.connect() as other:
+                other.exec_driver_sql(f"KILL {thread}")
+            killer.dispose()
+        else:
+            connection.connection.dbapi_connection.close()
+        return "the page"
+
+    response = logged_in("viewer").get("/loses-its-connection")
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == "the page"
+    # The next request gets a working connection from the pool.
+    client = app.test_client()
+    assert login(client, "viewer").status_code == 302

@@ -6,12 +6,13 @@ from html import escape
 
 from flask import Flask, current_app, g, jsonify, render_template
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.auth.security import wants_json
 from app.dbadmin.core.state import State
+from app.errors import error_line
 from app.extensions import db, login_manager
 
 # The database is down, restarting, out of connections, or lacks a table.
@@ -19,6 +20,9 @@ DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 
 
 def register_errorhandlers(app: Flask) -> None:
+    # After db.init_app: teardown functions run in reverse order, so this one
+    # runs before Flask-SQLAlchemy's.
+    app.teardown_appcontext(close_the_database_session)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_error)
     for error in DATABASE_UNAVAILABLE:
@@ -80,6 +84,20 @@ def _forget_the_user() -> None:
         db.session.rollback()
     except Exception:  # the connection is gone; the pool replaces it
         current_app.logger.debug("rollback after a database error failed")
+
+
+def close_the_database_session(error: BaseException | None) -> None:
+    """End the request's database session. When the database went away
+    during the request, the rollback that closing does fails too; that would
+    escape after the response was made, as gunicorn's bare 500. The pool
+    replaces the dead connection on the next checkout."""
+    try:
+        db.session.remove()
+    except DBAPIError as exc:
+        current_app.logger.warning(
+            "Closing the database session failed: %s", error_line(exc)
+        )
+        db.session.registry.clear()
 
 
 def handle_unexpected_error(error: Exception):
