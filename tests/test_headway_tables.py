@@ -13,7 +13,7 @@ HEADWAY_TABLES = {
     "headway_drift_checks",
     "headway_migration_lock",
 }
-HEADWAY_HEAD = "0001_headway_tables"
+HEADWAY_HEAD = "0002_job_opt_ins"
 
 
 def test_init_is_idempotent_and_touches_nothing_else(runner, engine):
@@ -48,8 +48,14 @@ def test_user_schema_history_never_touches_headway_tables(runner, engine):
         users = conn.exec_driver_sql("SELECT username FROM headway_users").all()
     assert users == [("admin",)]
 
+    # The schema is gone: a stamp at head is refused (it is not head's)...
     result = runner.invoke(args=["db", "stamp", "head"])
-    assert result.exit_code == 0
+    assert result.exit_code == 1
+    assert "refusing to stamp 0002_employee_email" in result.output
+    assert version_rows(engine) == []
+    # ...unless told not to verify; the own tables' version never moves.
+    result = runner.invoke(args=["db", "stamp", "--no-verify", "head"])
+    assert result.exit_code == 0, result.output
     assert version_rows(engine) == ["0002_employee_email"]
     assert version_rows(engine, OWN_VERSION_TABLE) == [HEADWAY_HEAD]
 

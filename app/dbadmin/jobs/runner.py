@@ -64,7 +64,14 @@ class JobLog(logging.Handler):
 def run(job: MigrationJob) -> None:
     # Who asked, and which job this is, reach env.py's lock and audit trail.
     who = {"actor": job.requested_by, "job_id": job.id}
-    config = alembic_config(configure_logger=False, **who)
+    # The guards of migrations/env.py: what the operator said yes to, and the
+    # console's words for it in their refusals.
+    opt_ins = {
+        "allow_data_loss": job.allow_data_loss,
+        "no_verify": job.no_verify,
+        "surface": "console",
+    }
+    config = alembic_config(configure_logger=False, **who, **opt_ins)
     if job.action == "upgrade":
         command.upgrade(config, job.target)
     elif job.action == "downgrade":

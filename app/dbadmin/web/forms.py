@@ -33,7 +33,17 @@ def parse_job_request(data) -> JobRequest:
         raise BadInput("purge must be true or false")
     if purge and action != "stamp":
         raise BadInput("purge only goes with stamp")
-    return JobRequest(action, target, purge)
+    allow_data_loss = _boolean(data.get("allow_data_loss", False))
+    if allow_data_loss is None:
+        raise BadInput("allow_data_loss must be true or false")
+    if allow_data_loss and action not in ("upgrade", "downgrade"):
+        raise BadInput("allow_data_loss only goes with upgrade and downgrade")
+    no_verify = _boolean(data.get("no_verify", False))
+    if no_verify is None:
+        raise BadInput("no_verify must be true or false")
+    if no_verify and action != "stamp":
+        raise BadInput("no_verify only goes with stamp")
+    return JobRequest(action, target, purge, allow_data_loss, no_verify)
 
 
 def _boolean(value) -> bool | None:

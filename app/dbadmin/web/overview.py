@@ -2,17 +2,28 @@
 once per request from the cached catalog and a few small queries. Queries
 only; their JSON shapes are in serialize.py."""
 
+import threading
+import time
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app
 
+from app.dbadmin.core.adoption import (
+    Verification,
+    adopt,
+    existing_first_revision_tables,
+)
 from app.dbadmin.core.catalog import Catalog, load_catalog
 from app.dbadmin.core.drift import has_drift, latest_drift_check
-from app.dbadmin.core.state import DatabaseState, read_state
+from app.dbadmin.core.guards import unversioned_line
+from app.dbadmin.core.state import DatabaseState, State, read_state
 from app.dbadmin.web.forms import AuditFilter
+from app.errors import HeadwayError
 from app.extensions import db
 from app.models.console import DriftCheck, MigrationAudit, MigrationJob
+from app.models.own import utcnow
 
 
 @dataclass
@@ -111,3 +122,49 @@ def audit_rows(audit_filter: AuditFilter) -> list[MigrationAudit]:
     if audit_filter.failed_only:
         query = query.where(MigrationAudit.success.is_(False))
     return list(db.session.scalars(query.limit(audit_filter.limit)))
+
+
+@dataclass
+class AdoptionOffer:
+    """An unversioned database that already has the first revision's tables:
+    what the console offers instead of an upgrade."""
+
+    tables: list[str]
+    refusal: str  # why an upgrade is refused, as the CLI and the API say it
+    dry_run: Verification | None  # the matching revision, or the closest
+    error: str | None  # why the dry run could not be made (the scratch grant)
+    checked_at: datetime
+
+
+# A dry run builds each revision's schema in a scratch database (a second or
+# two): kept a minute per database and catalog, so that reloading a page does
+# not build them again. The adoption itself checks again before it stamps.
+DRY_RUN_SECONDS = 60
+_dry_runs: dict[str, tuple[float, int, AdoptionOffer]] = {}
+_dry_runs_lock = threading.Lock()
+
+
+def adoption_offer(view: Overview) -> AdoptionOffer | None:
+    """The offer, or None when the database is versioned, or has none of the
+    first revision's tables (a new database, which upgrades from base)."""
+    if view.database.kind != State.UNVERSIONED:
+        return None
+    tables = existing_first_revision_tables(db.engine, view.catalog)
+    if not tables:
+        return None
+    key = db.engine.url.render_as_string(hide_password=True)
+    with _dry_runs_lock:
+        kept = _dry_runs.get(key)
+    now = time.monotonic()
+    if kept and kept[1] == id(view.catalog) and now - kept[0] < DRY_RUN_SECONDS:
+        if kept[2].tables == tables:
+            return kept[2]
+    dry_run = error = None
+    try:
+        dry_run = adopt(db.engine, dry_run=True).verification
+    except HeadwayError as exc:
+        error = str(exc)
+    offer = AdoptionOffer(tables, unversioned_line(tables), dry_run, error, utcnow())
+    with _dry_runs_lock:
+        _dry_runs[key] = (now, id(view.catalog), offer)
+    return offer
