@@ -351,8 +351,8 @@ def _stamp_refusal(
         lines.append(f"The database matches {matching}: run `flask db adopt`.")
     elif matching:
         lines.append(
-            f"The database matches {matching}: run `flask db stamp {matching}`, "
-            "or `flask db stamp --purge base` then `flask db adopt`."
+            f"The database matches {matching}: run `flask db stamp --purge "
+            f"{matching}`, or `flask db stamp --purge base` then `flask db adopt`."
         )
     lines.append(
         "To stamp anyway (the next autogenerate and upgrade trust it): "
