@@ -45,9 +45,13 @@ def not_user_schema(name: str) -> bool:
     return name.startswith(TABLE_PREFIX) or name == USER_VERSION_TABLE
 
 
-def _reflect(engine: Engine) -> Schema:
+def reflect_user_schema(engine: Engine) -> Schema:
+    """The user's schema (not Headway's tables, not the version table)."""
     with engine.connect() as conn:
         return reflect_schema(conn, ignore=not_user_schema)
+
+
+_reflect = reflect_user_schema
 
 
 def stamped_revisions(engine: Engine) -> tuple[str, ...]:

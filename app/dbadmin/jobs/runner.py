@@ -146,7 +146,8 @@ def main(job_id: int) -> int:
             error = error_line(exc)
             if not isinstance(exc, HeadwayError):
                 log.write(traceback.format_exc())
-            log.write(f"failed: {error}")
+            # A guard's refusal lists what it found below its first line.
+            log.write(f"failed: {exc if isinstance(exc, HeadwayError) else error}")
         db.session.rollback()
         job = db.session.get(MigrationJob, job_id)
         # Computed before the job row changes: with a pending update in the

@@ -3,7 +3,6 @@ once per request from the cached catalog and a few small queries. Queries
 only; their JSON shapes are in serialize.py."""
 
 import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,10 +13,12 @@ from app.dbadmin.core.adoption import (
     Verification,
     adopt,
     existing_first_revision_tables,
+    reflect_user_schema,
 )
 from app.dbadmin.core.catalog import Catalog, load_catalog
 from app.dbadmin.core.drift import has_drift, latest_drift_check
 from app.dbadmin.core.guards import unversioned_line
+from app.dbadmin.core.schema import Schema
 from app.dbadmin.core.state import DatabaseState, State, read_state
 from app.dbadmin.web.forms import AuditFilter
 from app.errors import HeadwayError
@@ -137,10 +138,10 @@ class AdoptionOffer:
 
 
 # A dry run builds each revision's schema in a scratch database (a second or
-# two): kept a minute per database and catalog, so that reloading a page does
-# not build them again. The adoption itself checks again before it stamps.
-DRY_RUN_SECONDS = 60
-_dry_runs: dict[str, tuple[float, int, AdoptionOffer]] = {}
+# two): kept per database while its schema and the scripts stay the same, so
+# that reloading a page does not build them again. The adoption itself checks
+# again before it stamps.
+_dry_runs: dict[str, tuple[int, Schema, AdoptionOffer]] = {}
 _dry_runs_lock = threading.Lock()
 
 
@@ -153,18 +154,18 @@ def adoption_offer(view: Overview) -> AdoptionOffer | None:
     if not tables:
         return None
     key = db.engine.url.render_as_string(hide_password=True)
+    live = reflect_user_schema(db.engine)
     with _dry_runs_lock:
         kept = _dry_runs.get(key)
-    now = time.monotonic()
-    if kept and kept[1] == id(view.catalog) and now - kept[0] < DRY_RUN_SECONDS:
-        if kept[2].tables == tables:
-            return kept[2]
+    if kept and kept[0] == id(view.catalog) and kept[1] == live:
+        return kept[2]
     dry_run = error = None
     try:
         dry_run = adopt(db.engine, dry_run=True).verification
     except HeadwayError as exc:
-        error = str(exc)
+        error = str(exc)  # not kept: the grant may come
     offer = AdoptionOffer(tables, unversioned_line(tables), dry_run, error, utcnow())
-    with _dry_runs_lock:
-        _dry_runs[key] = (now, id(view.catalog), offer)
+    if error is None:
+        with _dry_runs_lock:
+            _dry_runs[key] = (id(view.catalog), live, offer)
     return offer
