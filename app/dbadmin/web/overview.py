@@ -142,6 +142,8 @@ class AdoptionOffer:
 # that reloading a page does not build them again. The adoption itself checks
 # again before it stamps.
 _dry_runs: dict[str, tuple[int, Schema, AdoptionOffer]] = {}
+# Beyond this many revisions a dry run takes longer than a page may.
+DRY_RUN_MAX_REVISIONS = 40
 _dry_runs_lock = threading.Lock()
 
 
@@ -153,6 +155,13 @@ def adoption_offer(view: Overview) -> AdoptionOffer | None:
     tables = existing_first_revision_tables(db.engine, view.catalog)
     if not tables:
         return None
+    if len(view.catalog.revisions) > DRY_RUN_MAX_REVISIONS:
+        error = (
+            f"it builds each of the {len(view.catalog.revisions)} revisions' "
+            "schemas, too long for a page: run `flask db adopt --dry-run`, or "
+            "start the adoption (a job, which checks before it stamps)"
+        )
+        return AdoptionOffer(tables, unversioned_line(tables), None, error, utcnow())
     key = db.engine.url.render_as_string(hide_password=True)
     live = reflect_user_schema(db.engine)
     with _dry_runs_lock:
