@@ -8,7 +8,7 @@ BENCH_MYSQL_URL, default mysql+pymysql://root@127.0.0.1/; a temporary file for
 SQLite), loaded with `flask demo create-legacy --scale S` (the real size at
 30: 300,000 employees, 2.8 million salaries), `flask headway init`. Then, as
 `flask` processes (Python's start included, as a user waits for it), each
-timed --runs times and the median printed:
+run once to warm up, then timed --runs times, and the median printed:
 
 - `flask db current`: the baseline, a command without guards;
 - `flask db upgrade` on the unversioned database: refused (the first
@@ -78,13 +78,15 @@ def flask(env: dict[str, str], *args: str, expect: int = 0) -> str:
 
 
 def timed(runs: int, run: Callable[[], str], then: Callable[[], object] = None):
-    """Median seconds of `run` over `runs`; `then` restores the state after
-    each, untimed. Also the output of the last run."""
+    """Median seconds of `run` over `runs`, after one untimed warm-up run (a
+    server just loaded with millions of rows is still busy at first); `then`
+    restores the state after each, untimed. Also the output of the last run."""
     seconds = []
-    for _ in range(runs):
+    for i in range(runs + 1):
         started = time.perf_counter()
         output = run()
-        seconds.append(time.perf_counter() - started)
+        if i:
+            seconds.append(time.perf_counter() - started)
         if then is not None:
             then()
     return statistics.median(seconds), output

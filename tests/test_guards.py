@@ -5,12 +5,18 @@ dialect under test: each refusal says what to do, and leaves the schema and
 the data byte-identical, without a version table or row; each opt-in really
 does the thing."""
 
+import secrets
+
 import pytest
 import sqlalchemy as sa
 
+from app import create_app
 from app.dbadmin.core import guards
 from app.demo.legacy import LEGACY_TABLES, create_legacy
+from app.extensions import db
+from config import TestingConfig
 from tests.helpers import (
+    MYSQL_URL,
     data_fingerprint,
     run_flask,
     schema_dump,
@@ -377,3 +383,54 @@ def test_big_tables_are_counted_from_the_statistics(runner, adopted, monkeypatch
     assert result.exit_code == 1
     assert "  - table salaries: ~" in result.output
     assert "  - table departments: 9 rows" in result.output  # under the limit
+
+
+@pytest.mark.skipif(not MYSQL_URL, reason="needs TEST_DATABASE_URL")
+def test_without_the_scratch_grant_a_stamp_at_head_is_compared_with_the_models(
+    database_url, runner, adopted
+):
+    """A login limited to its own database cannot build a revision's schema:
+    a stamp at a head is proven against the models instead; any other target
+    is refused, naming the grant and --no-verify."""
+    if adopted.dialect.name != "mysql":
+        pytest.skip("MySQL/MariaDB only")
+    url = sa.make_url(database_url)
+    user = f"hw_lim_{secrets.token_hex(3)}"
+    with adopted.connect() as conn:
+        conn.execute(sa.text(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw-{user}'"))
+        conn.execute(sa.text(f"GRANT ALL ON `{url.database}`.* TO '{user}'@'%'"))
+    limited = url.set(username=user, password=f"pw-{user}")
+    app = create_app(
+        TestingConfig,
+        SQLALCHEMY_DATABASE_URI=limited.render_as_string(hide_password=False),
+    )
+    # The test's own app context (of the root login) is current: the limited
+    # app's goes on top, or the CLI runner would run in the root's.
+    context = app.app_context()
+    context.push()
+    try:
+        limited_runner = app.test_cli_runner()
+        result = invoke(limited_runner, "db", "stamp", "head")
+        assert result.exit_code == 0, result.output
+        assert "compared with the models" in result.output
+        assert version_rows(adopted) == [HEAD]
+
+        before = snapshot(adopted)
+        result = invoke(limited_runner, "db", "stamp", "0001_baseline")
+        assert result.exit_code == 1
+        assert "cannot create the scratch database" in result.output
+        assert "GRANT ALL ON `headway\\_scratch\\_%`" in result.output
+        assert "`flask db stamp --no-verify 0001_baseline`" in result.output
+        assert snapshot(adopted) == before
+
+        # The models differ from the schema: a stamp at head is refused too.
+        execute(adopted, "ALTER TABLE employees DROP COLUMN email")
+        result = invoke(limited_runner, "db", "stamp", "head")
+        assert result.exit_code == 1
+        assert "differs from the models" in result.output
+        assert "employees.email" in result.output
+    finally:
+        db.engine.dispose()
+        context.pop()
+        with adopted.connect() as conn:
+            conn.execute(sa.text(f"DROP USER '{user}'@'%'"))
