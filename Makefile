@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask
 
-.PHONY: run setup test test-fast lint format bench clean chromium
+.PHONY: run setup test test-fast soak lint format bench clean chromium screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,9 +47,19 @@ chromium:
 test: $(VENV)/.installed-dev chromium lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## screenshots: the README's pictures (docs/screenshots/*.png), taken with Chromium
+## against gunicorn on MariaDB (TEST_DATABASE_URL's server, else root@127.0.0.1)
+## or, when no server answers, SQLite
+screenshots: $(VENV)/.installed-dev chromium
+	$(BIN)/python -m tests.screenshots
+
 ## test-fast: the suite without the tests that start gunicorn, flask or Chromium
 test-fast: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m "not live" $(PYTEST_ARGS)
+
+## soak: load and faults on a private MariaDB at the real size (minutes; not in CI)
+soak: $(VENV)/.installed-dev
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

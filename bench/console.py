@@ -313,8 +313,8 @@ def start_gunicorn(env: dict[str, str], port: int, workers: int, log: Path):
             [
                 *(sys.executable, "-m", "gunicorn"),
                 *("--bind", f"127.0.0.1:{port}", "--workers", str(workers)),
-                # Its default control socket is one path per user, which a
-                # gunicorn of `make run` or of the tests may be using.
+                # gunicorn.conf.py puts it in instance/, where a gunicorn of
+                # `make run` may have its own.
                 "--no-control-socket",
                 APP,
             ],

@@ -28,13 +28,16 @@ def mysql_server_url() -> sa.URL:
 
 
 @contextlib.contextmanager
-def new_database(dialect: str, directory: Path) -> Iterator[str]:
+def new_database(
+    dialect: str, directory: Path, server: sa.URL | None = None
+) -> Iterator[str]:
     """The URL of a new, empty database: "sqlite", a file in `directory`;
-    "mysql", a database of its own on TEST_DATABASE_URL's server, dropped after."""
+    "mysql", a database of its own on `server` (default: TEST_DATABASE_URL's),
+    dropped after."""
     if dialect == "sqlite":
         yield f"sqlite:///{directory / 'headway.db'}"
         return
-    server = mysql_server_url()
+    server = server or mysql_server_url()
     name = f"{server.database or 'headway_test'}_{secrets.token_hex(4)}"
     admin = sa.create_engine(server.set(database=""), poolclass=sa.pool.NullPool)
     with admin.connect() as conn:

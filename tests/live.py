@@ -50,7 +50,10 @@ class LiveServer:
         log_path: Path | None = None,
         **env: str,
     ):
-        self.env = {"DATABASE_URL": database_url, **env}
+        # Every test gunicorn runs from this one checkout: instance/gunicorn.ctl
+        # would be shared, so they open no control socket.
+        self.env = {"DATABASE_URL": database_url, "HEADWAY_CONTROL_SOCKET": "off"}
+        self.env.update(env)
         if migrations is not None:
             self.env["HEADWAY_MIGRATIONS_DIR"] = str(migrations)
         if log_path is None:

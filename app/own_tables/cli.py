@@ -10,6 +10,7 @@ from app.cli import HeadwayGroup
 from app.dbadmin.core.alembic_env import describe
 from app.errors import HeadwayError
 from app.extensions import db
+from app.own_tables.release import release
 from app.own_tables.setup import init_own_tables, own_revisions
 
 headway_cli = HeadwayGroup("headway", help="Headway's own tables and accounts.")
@@ -42,3 +43,27 @@ def ensure_admin_command(username: str) -> None:
     click.echo(f"Created admin account {username!r}.")
     if generated:
         click.echo(f"Its password (shown once, not stored): {password}")
+
+
+@headway_cli.command("release")
+@click.option(
+    "--lock-wait",
+    type=click.FloatRange(min=0),
+    default=60,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for another release or migration to finish.",
+)
+@click.option(
+    "--adopt",
+    "adopt_legacy",
+    is_flag=True,
+    help="Adopt an unversioned database that already has tables first "
+    "(as `flask db adopt`; nothing is written when no revision matches).",
+)
+def release_command(lock_wait: float, adopt_legacy: bool) -> None:
+    """The deploy step: create or upgrade Headway's tables, upgrade the schema
+    to its heads under the migration lock, and verify it. Idempotent; exit 1
+    with one line when anything is wrong."""
+    release(db.engine, lock_wait, adopt_legacy, say=click.echo)
+    click.echo("release ok")

@@ -1,0 +1,209 @@
+"""`flask headway release`: the one step a deploy runs before serving.
+
+Headway's own tables, then the user's migrations to their heads (adopting an
+unversioned legacy database first when asked), then a check that the schema
+is what this code expects. Whole releases exclude each other through a lock
+of their own per database (so two hosts deploying at once take turns), and
+each migration still takes the migration lock in migrations/env.py (so a
+console job and a release never migrate at once).
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from alembic import command
+from sqlalchemy.engine import Connection, Engine
+
+from app.cli import database_error_line
+from app.dbadmin.core.adoption import adopt, not_user_schema, stamped_revisions
+from app.dbadmin.core.alembic_env import alembic_config, describe
+from app.dbadmin.core.catalog import Catalog, load_catalog
+from app.dbadmin.core.drift import run_drift_check
+from app.dbadmin.core.lock import LockHeld, migration_lock, shell_actor
+from app.errors import HeadwayError, error_line
+from app.extensions import db
+from app.own_tables.setup import init_own_tables
+
+RELEASE_LOCK = "release"
+
+
+@dataclass
+class Deadline:
+    """What is left of --lock-wait, shared by the locks a release takes."""
+
+    end: float
+
+    @classmethod
+    def after(cls, seconds: float) -> "Deadline":
+        return cls(time.monotonic() + seconds)
+
+    def left(self) -> float:
+        return max(0.0, self.end - time.monotonic())
+
+
+def release(engine: Engine, lock_wait: float, adopt_legacy: bool, say: Callable):
+    """Run the release; `say` prints each step. Raises HeadwayError (one line)
+    on anything wrong."""
+    deadline = Deadline.after(lock_wait)
+    alembic_logger = logging.getLogger("alembic")
+    level = alembic_logger.level
+    with engine.connect() as lock_connection, ExitStack() as held:
+        # A release prints its own steps; Alembic's INFO lines (a "Context
+        # impl" for every connection it configures) would bury them.
+        held.callback(alembic_logger.setLevel, level)
+        alembic_logger.setLevel(logging.WARNING)
+        take_release_lock(held, lock_connection, deadline, say)
+        say(f"Headway tables at {describe(init_own_tables(engine))}")
+        catalog = readable_scripts()
+        if adopt_legacy:
+            adopted = adopt_if_unversioned(engine)
+            if adopted:
+                say(f"adopted at {adopted}")
+        else:
+            refuse_unversioned_legacy(engine)
+        upgrade_to_heads(engine, catalog, deadline, say)
+        verify_release(engine, catalog, say)
+
+
+def readable_scripts() -> Catalog:
+    """The scripts, every one of them readable: the console sets a broken
+    revision file aside, a release must not deploy without it."""
+    catalog = load_catalog()
+    if catalog.broken:
+        files = "; ".join(f"{b.filename}: {b.problem}" for b in catalog.broken)
+        raise HeadwayError(f"revision files that cannot be used: {files}")
+    return catalog
+
+
+def take_release_lock(
+    stack: ExitStack, connection: Connection, deadline: Deadline, say: Callable
+) -> None:
+    """Hold this database's release lock until `stack` closes, waiting for
+    another release until the deadline."""
+    try:
+        stack.enter_context(migration_lock(connection, 0, purpose=RELEASE_LOCK))
+        return
+    except LockHeld as held:
+        say(
+            f"waiting up to {deadline.left():.0f} s for another release"
+            + (f" ({held.holder})" if held.holder else "")
+        )
+    try:
+        stack.enter_context(
+            migration_lock(connection, deadline.left(), purpose=RELEASE_LOCK)
+        )
+    except LockHeld as held:
+        raise HeadwayError(
+            "another release is still running"
+            + (f" ({held.holder})" if held.holder else "")
+            + "; give it more time with --lock-wait, or try again"
+        ) from None
+
+
+def legacy_tables(engine: Engine) -> list[str]:
+    """The user's tables in a database that has no version yet."""
+    names = sa.inspect(engine).get_table_names()
+    return sorted(name for name in names if not not_user_schema(name))
+
+
+def adopt_if_unversioned(engine: Engine) -> str | None:
+    """Adopt an unversioned database that already has tables (the verified
+    adoption of `flask db adopt`); returns the revision, or None when there
+    was nothing to adopt (versioned, or empty: upgraded from base)."""
+    if stamped_revisions(engine) or not legacy_tables(engine):
+        return None
+    # Its stamp leaves logging alone: the release prints its own lines.
+    result = adopt(engine, run_attributes={"configure_logger": False}).verification
+    if not result.matches:
+        raise HeadwayError(
+            f"no revision matches the database, nothing was written; closest is "
+            f"{result.label} with {len(result.differences)} difference(s), first: "
+            f"{result.differences[0]} (see `flask db adopt --dry-run`)"
+        )
+    return result.label
+
+
+def refuse_unversioned_legacy(engine: Engine) -> None:
+    if stamped_revisions(engine):
+        return
+    tables = legacy_tables(engine)
+    if tables:
+        shown = ", ".join(tables[:4]) + (", ..." if len(tables) > 4 else "")
+        raise HeadwayError(
+            f"the database is unversioned but already has tables ({shown}); "
+            "`flask headway release --adopt` adopts it first "
+            "(`flask db adopt --dry-run` shows what it would stamp)"
+        )
+
+
+def upgrade_to_heads(
+    engine: Engine, catalog: Catalog, deadline: Deadline, say: Callable
+) -> None:
+    before = stamped_revisions(engine)
+    heads = catalog.heads
+    refuse_unknown_revisions(catalog, before)
+    if set(before) == set(heads):
+        say(f"already at {describe(heads)}")
+        return
+    say(f"upgrading {describe(before)} -> {describe(heads)}")
+    # migrations/env.py takes the migration lock, waiting what is left.
+    config = alembic_config(configure_logger=False)
+    config.cmd_opts.x.append(f"lock_wait={deadline.left()}")
+    try:
+        command.upgrade(config, "heads")
+    except HeadwayError:
+        raise
+    except Exception as exc:  # a revision's own error, whatever its type
+        detail = (
+            database_error_line(exc)
+            if isinstance(exc, sa.exc.SQLAlchemyError)
+            else error_line(exc, with_type=True)
+        )
+        now = describe(stamped_revisions(engine))
+        raise HeadwayError(
+            f"the upgrade to {describe(heads)} failed, the database is at {now}: "
+            f"{detail}"
+        ) from None
+    say(f"upgraded: the database is at {describe(stamped_revisions(engine))}")
+
+
+def refuse_unknown_revisions(catalog: Catalog, stamped: tuple[str, ...]) -> None:
+    """A database stamped by newer code (a rollback of the code alone) or by a
+    revision file since deleted: these scripts cannot move it anywhere."""
+    unknown = [rev for rev in stamped if rev not in catalog.by_id]
+    if unknown:
+        raise HeadwayError(
+            f"the database is at {describe(unknown)}, which these migration "
+            "scripts do not have (newer code migrated it, or a revision file is "
+            "missing): deploy the code that has it, or downgrade with that code "
+            "first"
+        )
+
+
+def verify_release(engine: Engine, catalog: Catalog, say: Callable) -> None:
+    """The database is at the scripts' heads, its schema is exactly theirs, and
+    the models find everything they map (the check is kept as a drift check)."""
+    current, heads = stamped_revisions(engine), catalog.heads
+    if set(current) != set(heads):
+        raise HeadwayError(
+            f"the database is at {describe(current)}, the scripts' heads are "
+            f"{describe(heads)}"
+        )
+    check = run_drift_check(db.session, db.metadata, shell_actor())
+    if check.stamp_error:
+        raise HeadwayError(f"cannot verify the schema: {check.stamp_error}")
+    for label, differences in (
+        (f"{describe(current)}'s schema", check.stamp_differences),
+        ("the models", check.model_differences),
+    ):
+        if differences:
+            found = differences.splitlines()
+            raise HeadwayError(
+                f"the schema differs from {label} ({len(found)} difference(s)): "
+                + "; ".join(found)
+            )
+    say(f"verified: the schema is {describe(current)}'s and the models'")
