@@ -25,7 +25,7 @@ from tests.helpers import (
 pytestmark = pytest.mark.live
 
 HEAD = "0002_employee_email"
-OWN_HEAD = "0001_headway_tables"
+OWN_HEAD = "0002_job_opt_ins"
 
 
 @pytest.fixture
