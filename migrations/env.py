@@ -133,12 +133,11 @@ def guard_the_run(connection, audit: AuditTrail) -> None:
         destination=opts.get("destination_rev"),
         options=RunOptions.of(config.attributes),
     )
+    # The lint as warnings, the same the console shows for the plan.
+    for warning in checked.lint:
+        logger.warning(warning)
     for note in checked.notes:
-        # Lint warnings as warnings, the same the console shows for the plan.
-        if note.startswith("lint"):
-            logger.warning(note)
-        else:
-            logger.info(note)
+        logger.info(note)
     if checked.unverified_stamp:
         audit.action = UNVERIFIED_STAMP
     # The guards' reads began a transaction; Alembic begins its own.

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from alembic.runtime.migration import HeadMaintainer, MigrationContext, StampStep
+from alembic.runtime.migration import HeadMaintainer, MigrationContext
 from sqlalchemy.engine import Connection, Engine
 
 from app.dbadmin.core.adoption import (
@@ -67,19 +67,22 @@ class Refused(HeadwayError):
 # --- An unversioned database that already has tables ------------------------
 
 
-def unversioned_line(tables: list[str], doing: str = "an upgrade") -> str:
+UPGRADE_FROM_BASE = "an upgrade from base would create them again"
+
+
+def unversioned_line(tables: list[str], why: str = UPGRADE_FROM_BASE) -> str:
     """The one-line refusal for an unversioned database with tables."""
     shown = ", ".join(tables[:3]) + (", …" if len(tables) > 3 else "")
     return (
-        f"the database is unversioned but already has {shown}: {doing} would "
-        "start from an empty schema, so nothing was run. Adopt it instead: "
+        f"the database is unversioned but already has {shown}: {why}, so "
+        "nothing was run. Adopt it instead: "
         "`flask db adopt --dry-run` shows the revision it matches, `flask db "
         "adopt` stamps it (`flask db upgrade --adopt` does both, then upgrades)."
     )
 
 
 def check_unversioned(
-    engine: Engine, catalog: Catalog, doing: str = "an upgrade"
+    engine: Engine, catalog: Catalog, why: str = UPGRADE_FROM_BASE
 ) -> None:
     """Refuse when the database is unversioned and already has tables of the
     first revision's schema."""
@@ -87,7 +90,7 @@ def check_unversioned(
         return
     tables = existing_first_revision_tables(engine, catalog)
     if tables:
-        raise Refused(unversioned_line(tables, doing))
+        raise Refused(unversioned_line(tables, why))
 
 
 def check_known(current: tuple[str, ...], catalog: Catalog) -> None:
@@ -102,7 +105,11 @@ def check_autogenerate(engine: Engine) -> None:
     catalog = load_catalog()
     check_known(stamped_revisions(engine), catalog)
     if catalog.heads:
-        check_unversioned(engine, catalog, doing="autogenerate")
+        check_unversioned(
+            engine,
+            catalog,
+            why="autogenerate compares the models with a database at head",
+        )
 
 
 # --- No silent data loss -----------------------------------------------------
@@ -391,6 +398,7 @@ class RunOptions:
 class Checked:
     """A run the guards let through: what to tell the user first."""
 
+    lint: list[str] = field(default_factory=list)  # the steps' lint warnings
     notes: list[str] = field(default_factory=list)
     unverified_stamp: bool = False
 
@@ -423,7 +431,7 @@ def check_run(
     if options.surface == "cli":
         # The CLI prints the lint of every step, as the console's plan shows it.
         plan = plan_of_run(engine, catalog, current, destination, direction, revisions)
-        checked.notes += [f"lint {w.revision}: {w.message}" for w in plan.warnings]
+        checked.lint = [f"lint {w.revision}: {w.message}" for w in plan.warnings]
     else:
         plan = plan_of_drops(engine, catalog, direction, revisions)
     if plan.error:
@@ -439,8 +447,6 @@ def check_run(
 
 
 def _check_stamp(engine, catalog, metadata, current, steps, options) -> Checked:
-    if any(not isinstance(step, StampStep) for step in steps):
-        raise HeadwayError("a stamp that would run migrations")  # never by Alembic
     target = heads_after(current, steps)
     if not target:
         return Checked()  # base: nothing to prove
