@@ -73,6 +73,7 @@ format: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/legacy_load.py
 	$(BIN)/python bench/console.py
+	$(BIN)/python bench/guards.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
