@@ -182,12 +182,11 @@ def test_a_stamp_that_matches_is_verified(runner, legacy):
     assert version_rows(legacy) == ["0001_baseline"]
     assert data_fingerprint(legacy) == data
 
-    # A versioned database stamped wrong: refused, with the way out.
+    # Stamping it elsewhere: refused; the stamp it has is the right one.
     result = invoke(runner, "db", "stamp", "head")
     assert result.exit_code == 1
     assert (
-        "The database matches 0001_baseline: run `flask db stamp --purge "
-        "0001_baseline`, or `flask db stamp --purge base` then `flask db adopt`."
+        "The database matches 0001_baseline, the revision it is stamped with."
         in result.output
     )
     assert version_rows(legacy) == ["0001_baseline"]
@@ -197,6 +196,13 @@ def test_a_stamp_that_matches_is_verified(runner, legacy):
     result = invoke(runner, "db", "stamp", "head")
     assert result.exit_code == 0, result.output
     assert f"verified: the live schema is {HEAD}'s" in result.output
+    assert version_rows(legacy) == [HEAD]
+    # Back to a revision it is not at: the stamp it has is the right one.
+    result = invoke(runner, "db", "stamp", "0001_baseline")
+    assert result.exit_code == 1
+    assert f"The database matches {HEAD}, the revision it is stamped with." in (
+        result.output
+    )
     assert version_rows(legacy) == [HEAD]
 
 
@@ -212,6 +218,14 @@ def test_no_verify_stamps_anyway_and_the_audit_says_unverified(runner, legacy):
         ).all()
     assert audit == [("stamp-unverified", HEAD)]
 
+    # A wrong stamp is named with the way out.
+    result = invoke(runner, "db", "stamp", "heads")
+    assert result.exit_code == 1
+    assert (
+        "The database matches 0001_baseline: run `flask db stamp --purge "
+        "0001_baseline`, or `flask db stamp --purge base` then `flask db adopt`."
+        in result.output
+    )
     # The way back from a wrong stamp: purge it (no proof needed), adopt.
     result = invoke(runner, "db", "verify")
     assert result.exit_code == 1

@@ -336,7 +336,7 @@ def prove_stamp(
             f"{label}'s schema",
             matching[-1] if matching else None,
             surface,
-            unversioned=not stamped_revisions(engine),
+            stamped=stamped_revisions(engine),
         )
     )
 
@@ -347,15 +347,19 @@ def _stamp_refusal(
     against: str,
     matching: str | None,
     surface: str,
-    unversioned: bool = False,
+    stamped: tuple[str, ...] = (),
 ) -> str:
     lines = [
         f"refusing to stamp {label}: the live schema differs from {against}; "
         "nothing was written."
     ]
     lines += [f"  - {d}" for d in differences]
-    if matching and unversioned:
+    if matching and not stamped:
         lines.append(f"The database matches {matching}: run `flask db adopt`.")
+    elif matching and matching == describe(stamped):
+        lines.append(
+            f"The database matches {matching}, the revision it is stamped with."
+        )
     elif matching:
         lines.append(
             f"The database matches {matching}: run `flask db stamp --purge "
