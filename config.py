@@ -81,7 +81,11 @@ class Config:
     WTF_CSRF_CHECK_DEFAULT = False
     WTF_CSRF_TIME_LIMIT = None
 
+    # The employee data admin's CSV export stops after this many rows.
+    EXPORT_MAX_ROWS = int(os.environ.get("HEADWAY_EXPORT_MAX_ROWS", "10000"))
+
     # Behind a reverse proxy: how many proxies set X-Forwarded-* (0: none).
+
     PROXY_FIX_X_FOR = int(os.environ.get("HEADWAY_PROXY_FIX_X_FOR", "0"))
     PROXY_FIX_X_PROTO = int(os.environ.get("HEADWAY_PROXY_FIX_X_PROTO", "0"))
     PROXY_FIX_X_HOST = int(os.environ.get("HEADWAY_PROXY_FIX_X_HOST", "0"))

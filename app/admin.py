@@ -19,31 +19,11 @@ from app.auth.accounts import (
 from app.auth.admin_views import SecureIndexView, SecureModelView
 from app.auth.security import csp_nonce
 from app.dbadmin.web.views import MigrationsView
+from app.employees.views import add_employee_views
 from app.errors import HeadwayError
 from app.extensions import db
-from app.models import Department, Employee, User
+from app.models import User
 from app.models.accounts import ROLES
-
-
-class EmployeeView(SecureModelView):
-    column_list = (
-        "emp_no",
-        "first_name",
-        "last_name",
-        "gender",
-        "birth_date",
-        "hire_date",
-        "email",
-    )
-    column_default_sort = "emp_no"
-    form_columns = column_list
-    can_view_details = True
-
-
-class DepartmentView(SecureModelView):
-    column_list = ("dept_no", "dept_name")
-    column_default_sort = "dept_no"
-    form_columns = column_list
 
 
 class UserView(SecureModelView):
@@ -114,8 +94,7 @@ def init_admin(app: Flask) -> Admin:
         index_view=SecureIndexView(url="/admin"),
         csp_nonce_generator=csp_nonce,
     )
-    admin.add_view(EmployeeView(Employee, db, category="Employees"))
-    admin.add_view(DepartmentView(Department, db, category="Employees"))
+    add_employee_views(admin)
     admin.add_view(UserView(User, db, name="Users", endpoint="users"))
 
     admin.add_view(

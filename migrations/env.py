@@ -11,7 +11,8 @@ Differences from Flask-Migrate's stock env.py, each for a reason:
 - a caller may hand in its own connection (`config.attributes["connection"]`),
   which is how Headway builds a revision's schema in a scratch database;
 - `include_user_schema` never proposes dropping what the models don't know (legacy
-  tables, views) and leaves Headway's own `headway_*` tables alone;
+  tables, views) and leaves Headway's own `headway_*` tables alone; autogenerate
+  says what it left out that way, and compares server defaults too;
 - batch mode on SQLite only, with foreign keys off while migrating, so a batch
   table rebuild cannot cascade-delete rows of the tables that reference it;
 - Headway's guards (app/dbadmin/core/guards.py) check every upgrade, downgrade
@@ -26,7 +27,11 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
-from app.dbadmin.core.alembic_env import include_user_schema
+from app.dbadmin.core.alembic_env import (
+    COMPARE_OPTIONS,
+    UnmodelledObjects,
+    include_user_schema,
+)
 from app.dbadmin.core.audit import AuditTrail
 from app.dbadmin.core.guards import (
     UNVERIFIED_STAMP,
@@ -46,20 +51,39 @@ migrate_ext = current_app.extensions["migrate"]
 target_metadata = migrate_ext.db.metadata
 
 
+# What this run's autogenerate left out because only the database has it.
+unmodelled = UnmodelledObjects()
+
+
+def autogenerating() -> bool:
+    """`flask db migrate` (or `revision --autogenerate`)."""
+    return bool(getattr(config.cmd_opts, "autogenerate", False))
+
+
 def process_revision_directives(context, revision, directives):
-    # An autogenerate that finds nothing writes no empty revision file.
-    if getattr(config.cmd_opts, "autogenerate", False):
+    if autogenerating():
+        # An autogenerate that finds nothing writes no empty revision file.
         script = directives[0]
         if script.upgrade_ops.is_empty():
             directives[:] = []
             logger.info("No changes in schema detected.")
+        report_unmodelled()
+
+
+def report_unmodelled() -> None:
+    """Nothing is dropped automatically: say what was kept, and how to drop
+    or rename it by hand."""
+    for notice in unmodelled.notices():
+        logger.warning(notice)
 
 
 def configure_args(dialect_name: str) -> dict:
     args = dict(migrate_ext.configure_args)
     args.setdefault("process_revision_directives", process_revision_directives)
-    args["include_object"] = include_user_schema
-    args["compare_type"] = True
+    args["include_object"] = (
+        unmodelled.include_object if autogenerating() else include_user_schema
+    )
+    args.update(COMPARE_OPTIONS)
     args["render_as_batch"] = dialect_name == "sqlite"
     # Headway's console follows each step (SQL preview, lint).
     if "on_version_apply" in config.attributes:

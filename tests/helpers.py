@@ -250,3 +250,19 @@ class Scripts:
         shutil.copytree(source, directory)
         shutil.rmtree(directory / "versions" / "__pycache__", ignore_errors=True)
         return cls(directory)
+
+
+def migrations_head() -> str:
+    """The head revision of the project's migrations/: tests that write more
+    revisions build on it, whatever the latest one is."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(ROOT / "migrations")).get_current_head()
+
+
+def migrations_chain() -> list[str]:
+    """The project's revisions from the base to the head, in apply order."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(ROOT / "migrations"))
+    return [rev.revision for rev in reversed(list(script.walk_revisions()))]

@@ -1,12 +1,14 @@
 """The admin site in a real browser (Debian's Chromium), served by a real
 gunicorn, under the app's Content-Security-Policy. See tests/browser.py."""
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import expect
 
 XSS = "<script>alert(1)</script>"
-DELETE_QUESTION = "Are you sure you want to delete this record?"
+# The employee list's delete question names what ON DELETE CASCADE removes too.
+DELETE_QUESTION = re.compile(r"Delete 1 employee, \d+ salar.*\? This can't be undone\.")
 
 # The fixtures: live_server, chromium, browser_session.
 pytest_plugins = ["tests.browser"]
@@ -36,7 +38,9 @@ def test_login_lands_on_admin_without_csp_violations(browser_session):
     # A navbar dropdown (a javascript:void(0) toggle) opens without a violation.
     page.locator(".navbar a.dropdown-toggle", has_text="Employees").click()
     with page.expect_navigation():
-        page.locator(".navbar .dropdown-menu a", has_text="Department").click()
+        page.locator(".navbar .dropdown-menu a").get_by_text(
+            "Departments", exact=True
+        ).click()
     assert path(page.url) == "/admin/department/"
     session.assert_no_csp_violations()
     session.assert_no_page_errors()
@@ -82,7 +86,8 @@ def test_delete_asks_for_confirmation_under_the_csp(browser_session, live_server
     session.dialog_action = "dismiss"
     button.click()
     page.wait_for_load_state()
-    assert session.record.dialogs == [("confirm", DELETE_QUESTION)]
+    assert [kind for kind, _ in session.record.dialogs] == ["confirm"]
+    assert DELETE_QUESTION.fullmatch(session.record.dialogs[0][1])
     assert path(page.url) == "/admin/employee/"
     assert live_server.scalar(row_exists, emp_no=emp_no) == 1
     page.reload()
@@ -92,7 +97,8 @@ def test_delete_asks_for_confirmation_under_the_csp(browser_session, live_server
     session.dialog_action = "accept"
     with page.expect_navigation():
         page.locator("button[title='Delete Record']").first.click()
-    assert session.record.dialogs == [("confirm", DELETE_QUESTION)] * 2
+    assert [kind for kind, _ in session.record.dialogs] == ["confirm"] * 2
+    assert session.record.dialogs[1] == session.record.dialogs[0]
     expect(page.locator(".alert-success")).to_contain_text("successfully deleted")
     assert path(page.url) == "/admin/employee/"
     assert live_server.scalar(row_exists, emp_no=emp_no) == 0
@@ -120,7 +126,11 @@ def test_bulk_delete_asks_for_confirmation_under_the_csp(browser_session, live_s
     delete_selected()
     page.wait_for_load_state()
     assert session.record.dialogs == [
-        ("confirm", "Are you sure you want to delete selected records?")
+        (
+            "confirm",
+            "Delete the selected employees? Their salaries, titles, department "
+            "and manager assignments are deleted too. This can't be undone.",
+        )
     ]
     assert live_server.scalar(row_exists, emp_no=emp_no) == 1
 

@@ -10,9 +10,15 @@ from app import create_app
 from app.auth.accounts import create_user
 from app.extensions import db
 from config import TestingConfig
-from tests.helpers import PASSWORD, csrf_token, login
+from tests.helpers import (
+    PASSWORD,
+    csrf_token,
+    login,
+    migrations_chain,
+    migrations_head,
+)
 
-HEAD = "0002_employee_email"
+HEAD = migrations_head()
 ADD_PHONE = 'op.add_column("employees", sa.Column("phone", sa.String(20)))'
 DROP_PHONE = 'op.drop_column("employees", "phone")'
 ADD_BADGE = (
@@ -61,7 +67,7 @@ def test_states_status_json_and_readyz(console, scripts):
     body = response.get_json()
     assert body["state"] == "unversioned"
     assert body["current"] == [] and body["heads"] == [HEAD]
-    assert body["pending"] == ["0001_baseline", HEAD]
+    assert body["pending"] == migrations_chain()
     assert body["drift"] is None and body["job"] is None
     assert client.get("/readyz").status_code == 503
 
@@ -149,8 +155,7 @@ def test_history_markers_across_a_branch_and_a_merge(console, scripts):
         "0004_merge": "[ ]",
         "0003b_photos": "[ ]",
         "0003a_reports": "[X]",
-        HEAD: "[X]",
-        "0001_baseline": "[X]",
+        **{rev: "[X]" for rev in migrations_chain()},
     }
     kinds = dict(
         re.findall(
@@ -270,7 +275,7 @@ def test_broken_revision_files_are_named(console, scripts):
     app, runner, client = console
     invoke(runner, "db", "upgrade")
     (scripts.versions / "0003_typo.py").write_text(
-        'revision = "0003_typo"\ndown_revision = "0002_employee_email"\ndef upgrade(:\n'
+        f'revision = "0003_typo"\ndown_revision = "{HEAD}"\ndef upgrade(:\n'
     )
     scripts.write("0004_orphan", "0003_nowhere")
     scripts.write("0005_loop_a", "0005_loop_b")

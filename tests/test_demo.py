@@ -396,7 +396,7 @@ def test_mysql_show_create_matches_the_legacy_database(demo_new_url):
 def test_prepare_builds_adopts_and_upgrades_the_embedded_default(tmp_path, monkeypatch):
     """What `make run` does on a fresh machine, and again on the next run."""
     import app.demo.commands as demo_commands
-    from tests.helpers import version_rows
+    from tests.helpers import migrations_chain, migrations_head, version_rows
 
     url = f"sqlite:///{tmp_path / 'instance' / 'headway.db'}"
     monkeypatch.setattr(demo_commands, "DEFAULT_DATABASE_URI", url)
@@ -409,7 +409,7 @@ def test_prepare_builds_adopts_and_upgrades_the_embedded_default(tmp_path, monke
     assert not (tmp_path / "instance" / "headway.db.partial").exists()
     with app.app_context():
         engine = db.engine
-        assert version_rows(engine) == ["0002_employee_email"]
+        assert version_rows(engine) == [migrations_head()]
         with engine.connect() as conn:
             employees = conn.exec_driver_sql("SELECT COUNT(*) FROM employees").scalar()
         assert employees == 30
@@ -417,13 +417,14 @@ def test_prepare_builds_adopts_and_upgrades_the_embedded_default(tmp_path, monke
             audit = conn.exec_driver_sql(
                 "SELECT action, revision FROM headway_audit ORDER BY id"
             ).all()
-        assert audit == [("adopt", "0001_baseline"), ("upgrade", "0002_employee_email")]
+        baseline, *later = migrations_chain()
+        assert audit == [("adopt", baseline)] + [("upgrade", rev) for rev in later]
 
     result = runner.invoke(args=["demo", "prepare", "--scale", "0.003"])
     assert result.exit_code == 0, result.output
     assert "Created" not in result.output and "adopted" not in result.output
     with app.app_context():
-        assert version_rows(db.engine) == ["0002_employee_email"]
+        assert version_rows(db.engine) == [migrations_head()]
         db.engine.dispose()
 
 

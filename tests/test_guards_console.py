@@ -14,12 +14,13 @@ from tests.helpers import (
     csrf_token,
     data_fingerprint,
     login,
+    migrations_head,
     schema_dump,
     table_names,
     version_rows,
 )
 
-HEAD = "0002_employee_email"
+HEAD = migrations_head()
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ import time
 import pytest
 
 from app.auth.accounts import create_user
-from tests.helpers import PASSWORD, csrf_token, login, run_flask
+from tests.helpers import PASSWORD, csrf_token, login, migrations_head, run_flask
 from tests.live import LiveServer
 
-HEAD = "0002_employee_email"
+HEAD = migrations_head()
 SLOW = "import time\ntime.sleep({seconds})"
 
 
@@ -94,7 +94,7 @@ def test_one_job_at_a_time_longer_than_the_worker_timeout(live):
     assert job["status"] == "succeeded", job
     assert job["progress"]["elapsed_seconds"] > 5
     assert job["from_revisions"] == [HEAD] and job["to_revisions"] == ["0003_slow"]
-    assert "Running upgrade 0002_employee_email -> 0003_slow" in job["log"]
+    assert f"Running upgrade {HEAD} -> 0003_slow" in job["log"]
     assert version(live) == ["0003_slow"]
     # The workers are still there and serving.
     assert live.request("GET", "/api/migrations/status", token=live.viewer)[0] == 200
@@ -130,17 +130,14 @@ def test_sigkill_mid_revision_frees_the_lock_and_marks_the_job(live):
         job = live.request("GET", f"/api/migrations/jobs/{job_id}", token=live.viewer)[
             1
         ]
-    assert "stamped at 0002_employee_email" in job["schema_report"]
-    assert (
-        "against the stamped revision (0002_employee_email): matches"
-        in job["schema_report"]
-    )
+    assert f"stamped at {HEAD}" in job["schema_report"]
+    assert f"against the stamped revision ({HEAD}): matches" in job["schema_report"]
     # The dashboard shows the interruption and the schema's state.
     browser = live.browser("op")
     status, page = live.request("GET", "/admin/migrations/", opener=browser)
     assert status == 200
     assert 'id="last-job-problem"' in page and "interrupted" in page
-    assert "stamped at 0002_employee_email" in page
+    assert f"stamped at {HEAD}" in page
     # The lock is free again: a new job can run.
     live.scripts.write("0003_slow", HEAD, "pass")
     code, body = start(live)
@@ -165,10 +162,7 @@ def test_a_failing_revision(live, database_url):
     assert job["to_revisions"] == [HEAD]
     assert version(live) == [HEAD]
     # Which statements of the failed step already ran: the column is there.
-    assert (
-        "against the stamped revision (0002_employee_email): differs"
-        in job["schema_report"]
-    )
+    assert f"against the stamped revision ({HEAD}): differs" in job["schema_report"]
     assert (
         "column employees.nickname: not in the expected schema" in job["schema_report"]
     )
@@ -256,7 +250,7 @@ def test_audit_of_web_and_cli_runs_and_checksums(console, scripts, database_url)
     # The audit page filters.
     page = client.get("/admin/migrations/audit?actor=op").get_data(as_text=True)
     table = page.split('id="audit"')[1]
-    assert "0002_employee_email" in table and "0003_phone" not in table
+    assert HEAD in table and "0003_phone" not in table
 
     # Editing an applied revision file is flagged.
     dashboard = client.get("/admin/migrations/").get_data(as_text=True)

@@ -27,6 +27,17 @@ MODEL_VIEW = {
     "action_view": (None, "operator"),
     "ajax_update": (None, "operator"),
 }
+# The employee data admin (app/employees): the same rules on each of its views.
+EMPLOYEE_DATA_VIEWS = (
+    "employee",
+    "department",
+    "dept_emp",
+    "dept_manager",
+    "title",
+    "salary",
+    "current_dept_emp",
+    "dept_emp_latest_date",
+)
 EXPECTED = {
     "main.index": ("viewer", None),
     "admin.index": ("viewer", None),
@@ -52,8 +63,11 @@ EXPECTED = {
     "migrations_api.create_job": (None, "operator"),
     "migrations_api.get_job": ("viewer", None),
     "migrations_api.history": ("viewer", None),
-    **{f"employee.{name}": roles for name, roles in MODEL_VIEW.items()},
-    **{f"department.{name}": roles for name, roles in MODEL_VIEW.items()},
+    **{
+        f"{view}.{name}": roles
+        for view in EMPLOYEE_DATA_VIEWS
+        for name, roles in MODEL_VIEW.items()
+    },
     **{f"users.{name}": ("admin", "admin") for name in MODEL_VIEW},
 }
 RANK = {None: 0, "viewer": 1, "operator": 2, "admin": 3}

@@ -3,7 +3,8 @@
 Every name, type, length, nullability, key and ON DELETE rule here matches the
 legacy DDL (docs: ../shared/legacy/existing-schema.md), so that Alembic's
 comparison against the live database finds nothing. Only `employees.email`
-is new: it comes from revision 0002_employee_email.
+(revision 0002_employee_email) and the index on `employees.last_name`
+(revision 0003_employee_last_name_index) are new.
 """
 
 from datetime import date
@@ -25,7 +26,8 @@ class Employee(db.Model):
     )
     birth_date: so.Mapped[date] = so.mapped_column(sa.Date)
     first_name: so.Mapped[str] = so.mapped_column(sa.String(14))
-    last_name: so.Mapped[str] = so.mapped_column(sa.String(16))
+    # Indexed by 0003: the admin's last-name prefix search and sort.
+    last_name: so.Mapped[str] = so.mapped_column(sa.String(16), index=True)
     gender: so.Mapped[str] = so.mapped_column(
         sa.Enum(*GENDERS, name="gender", create_constraint=True)
     )

@@ -21,13 +21,16 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
+# The legacy DDL's own text: SQLite keeps a view's text as written, so the
+# views verify compares must be written the same way (MariaDB rewrites both
+# to the same qualified form).
 VIEWS = {
     "dept_emp_latest_date": (
         "SELECT emp_no, MAX(from_date) AS from_date, MAX(to_date) AS to_date "
         "FROM dept_emp GROUP BY emp_no"
     ),
     "current_dept_emp": (
-        "SELECT l.emp_no, d.dept_no, l.from_date, l.to_date "
+        "SELECT l.emp_no, dept_no, l.from_date, l.to_date "
         "FROM dept_emp d INNER JOIN dept_emp_latest_date l "
         "ON d.emp_no = l.emp_no AND d.from_date = l.from_date "
         "AND l.to_date = d.to_date"

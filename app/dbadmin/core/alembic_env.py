@@ -38,6 +38,70 @@ def include_user_schema(obj, name, type_, reflected, compare_to) -> bool:
     return not (reflected and compare_to is None)
 
 
+# What autogenerate compares, for `flask db migrate/check` (migrations/env.py)
+# and the console's drift check alike: types and server defaults too (Alembic
+# leaves defaults out unless asked).
+COMPARE_OPTIONS = {"compare_type": True, "compare_server_default": True}
+
+
+class UnmodelledObjects:
+    """Collects what include_user_schema leaves out because only the database
+    has it, so that `flask db migrate` can say so: autogenerate would
+    otherwise stay silent about a column removed from the models, or the old
+    name of a renamed one."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str, object]] = []
+
+    def include_object(self, obj, name, type_, reflected, compare_to) -> bool:
+        included = include_user_schema(obj, name, type_, reflected, compare_to)
+        if not included and reflected and compare_to is None:
+            if not (type_ == "table" and _not_users(name)):
+                self.found.append((type_, obj))
+        return included
+
+    def notices(self) -> list[str]:
+        return [_unmodelled_notice(type_, obj) for type_, obj in self.found]
+
+
+def _not_users(table_name: str) -> bool:
+    return table_name.startswith(TABLE_PREFIX) or table_name == USER_VERSION_TABLE
+
+
+# How to drop (or rename) each kind of object in a hand-edited revision.
+_DROP_HINTS = {
+    "table": "If you meant to drop or rename it, edit the revision "
+    "(op.drop_table / op.rename_table)",
+    "column": "If you meant to drop or rename it, edit the revision "
+    "(op.drop_column / op.alter_column(new_column_name=...))",
+    "index": "If you meant to drop it, edit the revision (op.drop_index)",
+    "unique_constraint": "If you meant to drop it, edit the revision "
+    "(op.drop_constraint(..., type_='unique'))",
+    "foreign_key_constraint": "If you meant to drop it, edit the revision "
+    "(op.drop_constraint(..., type_='foreignkey'))",
+}
+
+
+def _unmodelled_notice(type_: str, obj) -> str:
+    if type_ == "table":
+        what = f"table {obj.name}"
+    elif type_ == "column":
+        what = f"{obj.table.name}.{obj.name}"
+    else:
+        columns = ", ".join(c.name for c in obj.columns)
+        kind = {
+            "index": "index",
+            "unique_constraint": "unique key",
+            "foreign_key_constraint": "foreign key",
+        }.get(type_, type_)
+        name = f" {obj.name}" if obj.name else ""
+        what = f"{kind}{name} on {obj.table.name}({columns})"
+    hint = _DROP_HINTS.get(type_, "If you meant to drop it, edit the revision")
+    return (
+        f"{what} is in the database but not in the models; it is not dropped. {hint}."
+    )
+
+
 def alembic_config(**attributes) -> AlembicConfig:
     """The Alembic config of the user's migrations (needs an app context).
 

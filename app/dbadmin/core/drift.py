@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from app.dbadmin.core.adoption import stamped_revisions, verify
-from app.dbadmin.core.alembic_env import include_user_schema
+from app.dbadmin.core.alembic_env import COMPARE_OPTIONS, include_user_schema
 from app.errors import HeadwayError
 from app.models.console import DriftCheck
 
@@ -20,7 +20,7 @@ def model_differences(engine: Engine, metadata: sa.MetaData) -> list[str]:
     words."""
     with engine.connect() as conn:
         context = MigrationContext.configure(
-            conn, opts={"include_object": include_user_schema, "compare_type": True}
+            conn, opts={"include_object": include_user_schema, **COMPARE_OPTIONS}
         )
         diffs = compare_metadata(context, metadata)
     return [_describe(d) for d in _flatten(diffs)]
@@ -61,7 +61,10 @@ def _describe(diff: tuple) -> str:
             f"{null(diff[6])} in the models"
         )
     if kind == "modify_default":
-        return f"column {diff[2]}.{diff[3]}: default differs ({diff[5]} vs {diff[6]})"
+        return (
+            f"column {diff[2]}.{diff[3]}: default is {_default_sql(diff[5])} in "
+            f"the database, {_default_sql(diff[6])} in the models"
+        )
     if kind in ("add_index", "remove_index"):
         index = diff[1]
         where = "in the models only" if kind == "add_index" else "in the database only"
@@ -82,6 +85,14 @@ def _describe(diff: tuple) -> str:
             f"ON DELETE {fk.ondelete or 'NO ACTION'}: {where}"
         )
     return f"{kind}: {diff[1:]}"
+
+
+def _default_sql(default) -> str:
+    """A server default (a DefaultClause, reflected or from the models) as SQL."""
+    if default is None:
+        return "none"
+    arg = getattr(default, "arg", default)
+    return str(getattr(arg, "text", arg))
 
 
 def run_drift_check(session: Session, metadata: sa.MetaData, actor: str) -> DriftCheck:

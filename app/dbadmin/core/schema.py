@@ -2,12 +2,20 @@
 
 Both sides of a comparison are reflected from real databases of the same
 dialect (the live one, and a scratch one built by the migrations), so types
-compare as the server reports them. Foreign keys and unique keys compare by
-what they do, not by name: names are often server-generated. Indexes compare
-by name, as Alembic does. Tables the reference does not have are not
-differences: legacy databases hold tables the application does not model.
+compare as the server reports them. Foreign keys, unique keys and CHECK
+constraints compare by what they do, not by name: names are often
+server-generated. Indexes and triggers compare by name, as Alembic does.
+Tables the reference does not have are not differences: legacy databases hold
+tables the application does not model.
+
+SQL text (view definitions, CHECK clauses, trigger bodies) compares as
+normalised tokens, so that spacing, case and identifier quoting do not count.
+MariaDB rewrites a view on creation (every column qualified, `AS` aliases
+added); its `SHOW CREATE VIEW` leaves out the current database's name, so a
+scratch database of another name reads the same.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,6 +32,7 @@ class Column:
     nullable: bool
     default: str | None
     autoincrement: bool
+    comment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,14 @@ class ForeignKey:
         )
 
 
+@dataclass(frozen=True)
+class Trigger:
+    name: str
+    table: str
+    # Normalised: when it fires and what it does (see normalise_sql).
+    definition: str
+
+
 @dataclass
 class Table:
     name: str
@@ -54,12 +71,112 @@ class Table:
     indexes: dict[str, tuple[tuple[str, ...], bool]] = field(default_factory=dict)
     unique_keys: set[tuple[str, ...]] = field(default_factory=set)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
+    # Normalised CHECK clauses (see normalise_sql).
+    checks: set[str] = field(default_factory=set)
+    comment: str | None = None
+    # MySQL/MariaDB only (None elsewhere): the table's storage engine and its
+    # default collation (which names its character set).
+    engine: str | None = None
+    collation: str | None = None
 
 
 @dataclass
 class Schema:
     tables: dict[str, Table] = field(default_factory=dict)
-    views: set[str] = field(default_factory=set)
+    # name -> normalised definition
+    views: dict[str, str] = field(default_factory=dict)
+    triggers: dict[str, Trigger] = field(default_factory=dict)
+
+
+# SQL text as tokens: quoted identifiers, string literals, words (keywords,
+# names, numbers), operators. Comments and spacing are dropped.
+_SQL_TOKEN = re.compile(
+    r"""
+    (?P<skip>\s+|--[^\n]*|/\*.*?\*/)
+    | (?P<string>'(?:[^'\\]|''|\\.)*')
+    | (?P<ident>`(?:[^`]|``)*`|"(?:[^"]|"")*"|\[[^\]]*\])
+    | (?P<word>[\w$]+)
+    | (?P<op><=|>=|<>|!=|==|\|\||.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+# Keywords after which "(" opens an operand list, not a function's arguments.
+_SPACED_BEFORE_PAREN = {
+    "and", "as", "check", "exists", "from", "in", "join", "not", "on", "or",
+    "select", "then", "when", "where", "else", "using",
+}  # fmt: skip
+
+
+def _sql_tokens(text: str) -> list[tuple[str, str]]:
+    """(kind, value) pairs; words and identifiers lower-cased, identifiers
+    unquoted, string literals kept exactly."""
+    tokens = []
+    for match in _SQL_TOKEN.finditer(text):
+        kind = match.lastgroup
+        value = match.group()
+        if kind == "skip":
+            continue
+        if kind == "ident":
+            quote = value[0]
+            value = value[1:-1]
+            if quote in '`"':
+                value = value.replace(quote * 2, quote)
+            value = value.lower()
+            if not re.fullmatch(r"[\w$]+", value):
+                value = "`" + value.replace("`", "``") + "`"
+        elif kind == "word":
+            value = value.lower()
+        tokens.append((kind, value))
+    return tokens
+
+
+def _render(tokens: list[tuple[str, str]]) -> str:
+    """Tokens back to one line of SQL, spaced the same way whatever the source."""
+    out = ""
+    previous = None
+    for kind, value in tokens:
+        if previous is None or previous[1] in ("(", "."):
+            glued = True
+        elif value == "(":
+            # f(x) but IN (1, 2)
+            glued = previous[0] in ("word", "ident") and (
+                previous[1] not in _SPACED_BEFORE_PAREN
+            )
+        else:
+            glued = value in (")", ",", ".")
+        out += value if glued else f" {value}"
+        previous = (kind, value)
+    return out
+
+
+def normalise_sql(text: str) -> str:
+    """SQL text with spacing, comments, case and identifier quoting evened out."""
+    return _render(_sql_tokens(text))
+
+
+def _after_name(text: str, keyword: str) -> list[tuple[str, str]]:
+    """The tokens of a `CREATE ... VIEW|TRIGGER [IF NOT EXISTS] name ...`
+    statement that follow the object's name (MySQL's ALGORITHM and DEFINER
+    clauses, before the keyword, fall away)."""
+    tokens = _sql_tokens(text)
+    start = next(
+        (i for i, t in enumerate(tokens) if t == ("word", keyword)), len(tokens)
+    )
+    rest = tokens[start + 1 :]
+    if [value for _, value in rest[:3]] == ["if", "not", "exists"]:
+        rest = rest[3:]
+    rest = rest[1:]  # the name
+    while len(rest) >= 2 and rest[0][1] == ".":  # schema.name
+        rest = rest[2:]
+    return rest
+
+
+def _view_definition(create_view: str) -> str:
+    """`select ...` (or `(columns) as select ...`) of a CREATE VIEW."""
+    tokens = _after_name(create_view, "view")
+    if tokens[:1] == [("word", "as")]:
+        tokens = tokens[1:]
+    return _render(tokens)
 
 
 def _ondelete(value: str | None) -> str:
@@ -75,61 +192,198 @@ def _type_name(type_: sa.types.TypeEngine, dialect) -> str:
 
 
 def reflect_schema(connection: Connection, ignore: Callable[[str], bool]) -> Schema:
-    """Reflect every table and view whose name `ignore` does not reject."""
+    """Reflect every table, view and trigger whose name (a trigger: whose
+    table's name) `ignore` does not reject."""
     inspector = sa.inspect(connection)
-    dialect = connection.dialect
-    schema = Schema(views={v for v in inspector.get_view_names() if not ignore(v)})
-    for name in inspector.get_table_names():
-        if ignore(name):
-            continue
-        table = Table(name)
-        for col in inspector.get_columns(name):
-            default = col.get("default")
-            table.columns[col["name"]] = Column(
-                name=col["name"],
-                type=_type_name(col["type"], dialect),
-                nullable=bool(col["nullable"]),
-                default=None if default is None else str(default),
-                autoincrement=col.get("autoincrement") is True,
+    schema = Schema()
+    for name in inspector.get_view_names():
+        if not ignore(name):
+            schema.views[name] = _view_definition(inspector.get_view_definition(name))
+    names = [n for n in inspector.get_table_names() if not ignore(n)]
+    mysql = connection.dialect.name == "mysql"
+    checks = _mysql_checks(connection) if mysql else {}
+    options = _mysql_table_options(connection) if mysql else {}
+    for name in names:
+        table = _reflect_table(inspector, name)
+        if mysql:
+            table.checks = checks.get(name, set())
+            table.engine, table.collation, table.comment = options.get(
+                name, (None, None, None)
             )
-        table.primary_key = tuple(
-            inspector.get_pk_constraint(name).get("constrained_columns") or ()
-        )
-        for index in inspector.get_indexes(name):
-            # MySQL reports a unique key both as an index and a constraint.
-            if index.get("duplicates_constraint"):
-                continue
-            columns = tuple(c for c in index["column_names"] if c is not None)
-            table.indexes[index["name"]] = (columns, bool(index.get("unique")))
-        for unique in inspector.get_unique_constraints(name):
-            table.unique_keys.add(tuple(unique["column_names"]))
-        for fk in inspector.get_foreign_keys(name):
-            options = fk.get("options") or {}
-            table.foreign_keys.append(
-                ForeignKey(
-                    columns=tuple(fk["constrained_columns"]),
-                    referred_table=fk["referred_table"],
-                    referred_columns=tuple(fk["referred_columns"]),
-                    ondelete=_ondelete(options.get("ondelete")),
-                    onupdate=_ondelete(options.get("onupdate")),
-                )
-            )
+        else:
+            table.checks = {
+                normalise_sql(check["sqltext"])
+                for check in inspector.get_check_constraints(name)
+            }
         schema.tables[name] = table
+    for trigger in _triggers(connection):
+        if not ignore(trigger.table):
+            schema.triggers[trigger.name] = trigger
     return schema
+
+
+def _reflect_table(inspector: sa.Inspector, name: str) -> Table:
+    table = Table(name)
+    for col in inspector.get_columns(name):
+        default = col.get("default")
+        table.columns[col["name"]] = Column(
+            name=col["name"],
+            type=_type_name(col["type"], inspector.dialect),
+            nullable=bool(col["nullable"]),
+            default=None if default is None else str(default),
+            autoincrement=col.get("autoincrement") is True,
+            comment=col.get("comment") or None,
+        )
+    table.primary_key = tuple(
+        inspector.get_pk_constraint(name).get("constrained_columns") or ()
+    )
+    for index in inspector.get_indexes(name):
+        # MySQL reports a unique key both as an index and a constraint.
+        if index.get("duplicates_constraint"):
+            continue
+        columns = tuple(c for c in index["column_names"] if c is not None)
+        table.indexes[index["name"]] = (columns, bool(index.get("unique")))
+    for unique in inspector.get_unique_constraints(name):
+        table.unique_keys.add(tuple(unique["column_names"]))
+    for fk in inspector.get_foreign_keys(name):
+        options = fk.get("options") or {}
+        table.foreign_keys.append(
+            ForeignKey(
+                columns=tuple(fk["constrained_columns"]),
+                referred_table=fk["referred_table"],
+                referred_columns=tuple(fk["referred_columns"]),
+                ondelete=_ondelete(options.get("ondelete")),
+                onupdate=_ondelete(options.get("onupdate")),
+            )
+        )
+    return table
+
+
+def _mysql_table_options(connection: Connection) -> dict[str, tuple]:
+    """name -> (engine, default collation, comment) of every table, in one
+    query."""
+    rows = connection.exec_driver_sql(
+        "SELECT TABLE_NAME, ENGINE, TABLE_COLLATION, TABLE_COMMENT "
+        "FROM information_schema.TABLES "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE <> 'VIEW'"
+    )
+    return {
+        name: (engine, collation, comment or None)
+        for name, engine, collation, comment in rows
+    }
+
+
+def _mysql_checks(connection: Connection) -> dict[str, set[str]]:
+    """table -> its normalised CHECK clauses, column-level ones included
+    (SQLAlchemy's reflection sees only the table-level ones)."""
+    if connection.dialect.is_mariadb:
+        query = (
+            "SELECT TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+            "WHERE CONSTRAINT_SCHEMA = DATABASE()"
+        )
+    elif connection.dialect.server_version_info < (8, 0, 16):
+        return {}  # MySQL before 8.0.16 parsed CHECKs and kept none
+    else:  # MySQL names the table in TABLE_CONSTRAINTS only
+        query = (
+            "SELECT t.TABLE_NAME, c.CHECK_CLAUSE "
+            "FROM information_schema.CHECK_CONSTRAINTS c "
+            "JOIN information_schema.TABLE_CONSTRAINTS t "
+            "ON t.CONSTRAINT_SCHEMA = c.CONSTRAINT_SCHEMA "
+            "AND t.CONSTRAINT_NAME = c.CONSTRAINT_NAME "
+            "AND t.CONSTRAINT_TYPE = 'CHECK' "
+            "WHERE c.CONSTRAINT_SCHEMA = DATABASE()"
+        )
+    checks: dict[str, set[str]] = {}
+    for table, clause in connection.exec_driver_sql(query):
+        checks.setdefault(table, set()).add(normalise_sql(clause))
+    return checks
+
+
+def _triggers(connection: Connection) -> list[Trigger]:
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        rows = connection.exec_driver_sql(
+            "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'"
+        )
+        return [
+            Trigger(n, t, _render(_after_name(sql, "trigger"))) for n, t, sql in rows
+        ]
+    if dialect == "mysql":
+        rows = connection.exec_driver_sql(
+            "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE, ACTION_TIMING, "
+            "EVENT_MANIPULATION, ACTION_STATEMENT FROM information_schema.TRIGGERS "
+            "WHERE TRIGGER_SCHEMA = DATABASE()"
+        )
+        return [
+            Trigger(
+                name,
+                table,
+                normalise_sql(
+                    f"{timing} {event} ON `{table.replace('`', '``')}` "
+                    f"FOR EACH ROW {statement}"
+                ),
+            )
+            for name, table, timing, event, statement in rows
+        ]
+    return []
 
 
 def compare_schemas(live: Schema, expected: Schema) -> list[str]:
     """Every way `live` differs from `expected`, one sentence each."""
-    differences = [
-        f"view {view}: missing" for view in sorted(expected.views - live.views)
-    ]
+    differences = []
+    for name, definition in expected.views.items():
+        got = live.views.get(name)
+        if got is None:
+            differences.append(f"view {name}: missing")
+        elif got != definition:
+            differences.append(f"view {name}: {_sql_differs(got, definition)}")
     for name, want in expected.tables.items():
         have = live.tables.get(name)
         if have is None:
             differences.append(f"table {name}: missing")
         else:
             differences.extend(_compare_tables(have, want))
+    differences.extend(_compare_triggers(live, expected))
     return differences
+
+
+def _compare_triggers(live: Schema, expected: Schema) -> list[str]:
+    out = []
+    for name, want in expected.triggers.items():
+        got = live.triggers.get(name)
+        if got is None:
+            out.append(f"trigger {name} on {want.table}: missing")
+        elif got.table != want.table:
+            out.append(f"trigger {name}: on {got.table}, expected on {want.table}")
+        elif got.definition != want.definition:
+            out.append(
+                f"trigger {name} on {got.table}: "
+                f"{_sql_differs(got.definition, want.definition)}"
+            )
+    for name, got in live.triggers.items():
+        # Like tables, triggers of tables the reference does not know are not
+        # differences.
+        if name not in expected.triggers and got.table in expected.tables:
+            out.append(f"trigger {name} on {got.table}: not in the expected schema")
+    return out
+
+
+def _sql_differs(got: str, want: str, context: int = 50) -> str:
+    """Two normalised definitions, shown from just before where they part."""
+    start = 0
+    while start < min(len(got), len(want)) and got[start] == want[start]:
+        start += 1
+    start = max(0, start - 10)
+
+    def excerpt(text: str) -> str:
+        part = text[start : start + context]
+        return (
+            ("..." if start else "")
+            + part
+            + ("..." if len(text) > start + context else "")
+        )
+
+    return f"defined as `{excerpt(got)}`, expected `{excerpt(want)}`"
 
 
 def _compare_tables(have: Table, want: Table) -> list[str]:
@@ -149,13 +403,19 @@ def _compare_tables(have: Table, want: Table) -> list[str]:
             )
         if got.default != col.default:
             out.append(
-                f"column {t}.{name}: default is {got.default}, expected {col.default}"
+                f"column {t}.{name}: default is {got.default or 'none'}, "
+                f"expected {col.default or 'none'}"
             )
         if got.autoincrement != col.autoincrement:
             out.append(
                 f"column {t}.{name}: "
                 f"{'auto-increment' if got.autoincrement else 'no auto-increment'}, "
                 f"expected {'auto-increment' if col.autoincrement else 'none'}"
+            )
+        if got.comment != col.comment:
+            out.append(
+                f"column {t}.{name}: comment is {_quoted(got.comment)}, "
+                f"expected {_quoted(col.comment)}"
             )
     for name in have.columns.keys() - want.columns.keys():
         out.append(f"column {t}.{name}: not in the expected schema")
@@ -206,6 +466,31 @@ def _compare_tables(have: Table, want: Table) -> list[str]:
             )
     for target in have_fks.keys() - want_fks.keys():
         out.append(f"foreign key {t}{have_fks[target]}: not in the expected schema")
+
+    for clause in sorted(want.checks - have.checks):
+        out.append(f"check constraint {t} ({clause}): missing")
+    for clause in sorted(have.checks - want.checks):
+        out.append(f"check constraint {t} ({clause}): not in the expected schema")
+
+    out.extend(_compare_table_options(have, want))
+    return out
+
+
+def _compare_table_options(have: Table, want: Table) -> list[str]:
+    t = have.name
+    out = []
+    if have.engine != want.engine:
+        out.append(f"table {t}: engine is {have.engine}, expected {want.engine}")
+    if have.collation != want.collation:
+        out.append(
+            f"table {t}: default character set and collation are "
+            f"{_charset(have.collation)}, expected {_charset(want.collation)}"
+        )
+    if have.comment != want.comment:
+        out.append(
+            f"table {t}: comment is {_quoted(have.comment)}, "
+            f"expected {_quoted(want.comment)}"
+        )
     return out
 
 
@@ -215,3 +500,14 @@ def _null(nullable: bool) -> str:
 
 def _cols(columns: tuple[str, ...]) -> str:
     return f"({', '.join(columns)})"
+
+
+def _quoted(comment: str | None) -> str:
+    return "none" if comment is None else repr(comment)
+
+
+def _charset(collation: str | None) -> str:
+    # A MySQL collation's name starts with its character set's.
+    if collation is None:
+        return "none"
+    return f"{collation.split('_')[0]} ({collation})"

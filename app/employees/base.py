@@ -1,0 +1,477 @@
+"""The base of every employee data view: Flask-Admin's list, details, edit and
+delete, made fast and safe at the real size (300,000 employees, 2.8M
+salaries).
+
+- The list pages by keyset (pagination.py), counts cheaply (counting.py),
+  sorts only on the primary key and indexed columns, searches and filters
+  with conditions an index can answer (filters.py).
+- Ids, sorts and page tokens from the URL are checked: a bad one is a 400.
+- A primary key can't be changed on edit; a database error on save becomes a
+  message next to its field (dberrors.py), never SQL text.
+- The delete confirmation says what ON DELETE CASCADE removes with the row.
+- The CSV export streams, keeps the search, filters and sort, and stops at
+  EXPORT_MAX_ROWS.
+"""
+
+import csv
+from datetime import date
+
+import sqlalchemy as sa
+from flask import Response, abort, current_app, flash, request, stream_with_context
+from flask_admin import expose
+from flask_admin.actions import action
+from flask_admin.tools import iterdecode, iterencode
+from sqlalchemy.exc import DBAPIError
+
+from app.auth.admin_views import SecureModelView
+from app.employees import dberrors
+from app.employees.counting import capped_count, table_count
+from app.employees.filters import ConditionFilter
+from app.employees.pagination import (
+    LAST,
+    PageTokenError,
+    SortKey,
+    TokenCodec,
+    fetch_page,
+)
+from app.extensions import db
+
+KEY_IS_READ_ONLY = "The key of a row can't be changed. Create a new row instead."
+EXPORT_BATCH = 1000
+
+
+def plural(count: int, noun: str) -> str:
+    if count == 1:
+        return f"1 {noun}"
+    if noun.endswith("y"):
+        return f"{count:,} {noun[:-1]}ies"
+    return f"{count:,} {noun}s"
+
+
+class EmployeeDataView(SecureModelView):
+    list_template = "employees/list.html"
+    details_template = "employees/details.html"
+    can_view_details = True
+    can_export = True
+    export_types = ["csv"]
+    named_filter_urls = True
+    page_size = 50
+
+    # The list's sort choices besides the primary key: indexed columns only.
+    sort_columns: tuple[str, ...] = ()
+    # The table whose statistics estimate this list's rows (views have none).
+    estimate_table: str | None = None
+    # What a row is called, in the delete confirmation.
+    noun = "row"
+    # What ON DELETE CASCADE removes with a row, for the bulk delete question.
+    cascades: tuple[str, ...] = ()
+    search_help: str | None = None
+
+    def __init__(self, model, session, **kwargs) -> None:
+        key = sa.inspect(model).primary_key
+        self.key_attributes = tuple(c.key for c in key)
+        # The details page shows the key too (Flask-Admin hides it by default).
+        if self.column_details_list is None:
+            self.column_details_list = self.column_list
+        self.column_sortable_list = tuple(
+            dict.fromkeys((self.key_attributes[0], *self.sort_columns))
+        )
+        super().__init__(model, session, **kwargs)
+
+    # -- search ---------------------------------------------------------------
+
+    def init_search(self) -> bool:
+        return self.search_help is not None
+
+    def search_placeholder(self) -> str | None:
+        return self.search_help
+
+    def search_condition(self, term: str) -> sa.ColumnElement:
+        """Rows matching the search box. Default: emp_no, exactly."""
+        if not term.isdigit():
+            flash("Search by emp_no: type a number.", "warning")
+            return sa.false()
+        return self.model.emp_no == int(term)
+
+    # -- the list -------------------------------------------------------------
+
+    def _sort_from_request(self) -> tuple[str | None, int | None, bool]:
+        """(sort attribute, its index, descending), 400 for a bad one."""
+        raw_sort = request.args.get("sort")
+        raw_desc = request.args.get("desc")
+        if raw_desc not in (None, "0", "1"):
+            abort(400, "desc must be 0 or 1")
+        if raw_sort is None:
+            return None, None, raw_desc == "1"
+        if not raw_sort.isdigit():
+            abort(400, "sort must be the number of a sortable column")
+        index = int(raw_sort)
+        column = self._get_column_by_idx(index)
+        if column is None or not self.is_sortable(column[0]):
+            abort(400, "this column can't be sorted")
+        return column[0], index, raw_desc == "1"
+
+    def sort_key(self, sort: str | None, descending: bool) -> SortKey:
+        names = tuple(
+            dict.fromkeys((sort or self.key_attributes[0],) + self.key_attributes)
+        )
+        mapper = sa.inspect(self.model)
+        columns = tuple(mapper.columns[name] for name in names)
+        return SortKey(names, columns, descending)
+
+    def filtered_query(self, search: str | None, filters) -> tuple:
+        """The list's query with the search and filters, and whether any."""
+        query = self.get_query()
+        narrowed = False
+        if search and search.strip() and self._search_supported:
+            query = query.filter(self.search_condition(search.strip()))
+            narrowed = True
+        for index, _name, value in filters or ():
+            flt = self._filters[index]
+            query = flt.apply(query, flt.clean(value))
+            narrowed = True
+        return query, narrowed
+
+    def _get_filter_groups(self):
+        groups = super()._get_filter_groups()
+        if not groups:
+            return groups
+        for items in groups.values():
+            for item in items:
+                flt = self._filters[item["index"]]
+                if isinstance(flt, ConditionFilter) and flt.dynamic_options:
+                    item["options"] = flt.current_options()
+        return groups
+
+    def _get_list_url(self, view_args) -> str:
+        # Flask-Admin's, without page_size (fixed here) and with the page token.
+        kwargs = dict(
+            page=view_args.page or None,
+            sort=view_args.sort,
+            desc=1 if view_args.sort_desc else None,
+            search=view_args.search,
+        )
+        kwargs.update(view_args.extra_args)
+        kwargs.update(self._get_filters(view_args.filters))
+        return self.get_url(".index_view", **kwargs)
+
+    def _codec(self) -> TokenCodec:
+        return TokenCodec(current_app.config["SECRET_KEY"], self.endpoint)
+
+    @expose("/")
+    def index_view(self):
+        sort, sort_index, descending = self._sort_from_request()
+        view_args = self._get_list_extra_args()
+        view_args = view_args.clone(page=None, sort=sort_index, sort_desc=descending)
+        key = self.sort_key(sort, descending)
+        sort_spec = f"{sort_index}:{int(descending)}"
+        codec = self._codec()
+        try:
+            token = codec.decode(request.args.get("page"), sort_spec, key)
+        except PageTokenError as exc:
+            abort(400, str(exc))
+
+        query, narrowed = self.filtered_query(view_args.search, view_args.filters)
+        page = fetch_page(query, key, self.page_size, token)
+        if narrowed:
+            count = capped_count(query)
+        else:
+            table = self.estimate_table or self.model.__tablename__
+            count = table_count(db.session, query, table)
+
+        def url(page_token: str | None) -> str:
+            return self._get_list_url(view_args.clone(page=page_token))
+
+        links = {}
+        if page.has_previous:
+            links["first"] = url(None)
+            if page.rows:
+                values = key.values_of(page.rows[0])
+                links["prev"] = url(codec.encode("before", sort_spec, values))
+        if page.has_next:
+            if page.rows:
+                values = key.values_of(page.rows[-1])
+                links["next"] = url(codec.encode("after", sort_spec, values))
+            links["last"] = url(LAST)
+        current_token = request.args.get("page") or None
+
+        def sort_url(column, invert=False, desc=None):
+            if not desc and invert and not descending:
+                desc = 1
+            return self._get_list_url(
+                view_args.clone(page=None, sort=column, sort_desc=desc)
+            )
+
+        actions, actions_confirmation = self.get_actions_list()
+        clear_search_url = self._get_list_url(
+            view_args.clone(page=None, search=None, filters=None)
+        )
+        return self.render(
+            self.list_template,
+            data=page.rows,
+            page_kind=page.kind,
+            pager_links=links,
+            list_forms={},
+            delete_form=self.delete_form() if self.can_delete else None,
+            action_form=self.action_form() if actions else None,
+            list_columns=self._list_columns,
+            sortable_columns=self._sortable_columns,
+            editable_columns=self.column_editable_list,
+            list_row_actions=self.get_list_row_actions(),
+            count=str(count),
+            row_count=count,
+            pager_url=None,
+            num_pages=None,
+            can_set_page_size=False,
+            page_size_url=None,
+            page=0,
+            page_size=self.page_size,
+            default_page_size=self.page_size,
+            sort_column=sort_index,
+            sort_desc=descending,
+            sort_url=sort_url,
+            search_supported=self._search_supported,
+            clear_search_url=clear_search_url,
+            search=view_args.search,
+            search_placeholder=self.search_placeholder(),
+            filters=self._filters,
+            filter_groups=self._get_filter_groups(),
+            active_filters=view_args.filters,
+            filter_args=self._get_filters(view_args.filters),
+            actions=actions,
+            actions_confirmation=actions_confirmation,
+            enumerate=enumerate,
+            get_pk_value=self.get_pk_value,
+            get_value=self.get_list_value,
+            return_url=url(current_token),
+            extra_args=view_args.extra_args,
+            delete_confirmation=self.delete_confirmations(page.rows),
+            export_max_rows=self.export_max_rows,
+        )
+
+    # -- ids ------------------------------------------------------------------
+
+    def parse_id(self, raw) -> tuple:
+        """The primary key from an `id` argument ("10001,1986-06-26" for a
+        composite key), each part of its column's type; 400 when malformed."""
+        if not isinstance(raw, str):
+            abort(400, "give one id")
+        parts = iterdecode(raw)
+        columns = sa.inspect(self.model).primary_key
+        if len(parts) != len(columns):
+            abort(400, f"an id has {len(columns)} part(s) here")
+        try:
+            return tuple(
+                _typed(part, column)
+                for part, column in zip(parts, columns, strict=True)
+            )
+        except ValueError:
+            abort(400, "this id is not valid")
+
+    def get_one(self, id):
+        key = self.parse_id(id)
+        return db.session.get(self.model, key if len(key) > 1 else key[0])
+
+    def row_url(self, endpoint: str, *key) -> str:
+        return self.get_url(f"{endpoint}.details_view", id=iterencode(key))
+
+    # -- edit -----------------------------------------------------------------
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        for name in self.key_attributes:
+            if name in form:
+                field = form[name]
+                field.render_kw = {**(field.render_kw or {}), "readonly": True}
+                field.description = "The key of the row: it can't be changed."
+        return form
+
+    def update_model(self, form, model) -> bool:
+        changed = [
+            name
+            for name in self.key_attributes
+            if name in form and form[name].data != getattr(model, name)
+        ]
+        if changed:
+            for name in changed:
+                form[name].errors = [*form[name].errors, KEY_IS_READ_ONLY]
+                form[name].data = getattr(model, name)
+            flash("The row was not saved: its key can't be changed.", "danger")
+            return False
+        return bool(self._save(form, model, is_created=False))
+
+    def create_model(self, form):
+        model = self.build_new_instance()
+        return self._save(form, model, is_created=True)
+
+    def _save(self, form, model, is_created: bool):
+        session = db.session
+        try:
+            form.populate_obj(model)
+            if is_created:
+                session.add(model)
+            self._on_model_change(form, model, is_created)
+            session.commit()
+        except DBAPIError as exc:
+            values = {**sa.inspect(model).dict, **form.data}
+            session.rollback()
+            table = sa.inspect(self.model).local_table
+            self._show_errors(form, dberrors.describe(exc, table, values, session))
+            return False
+        self.after_model_change(form, model, is_created)
+        return model
+
+    def _show_errors(self, form, errors: dict) -> None:
+        for name, message in errors.items():
+            if name is not None and name in form:
+                form[name].errors = [*form[name].errors, message]
+                flash("The row was not saved: see the message by the field.", "danger")
+            else:
+                flash(f"The row was not saved: {message}", "danger")
+
+    # -- delete ---------------------------------------------------------------
+
+    def cascade_counts(self, rows) -> dict:
+        """{pk value: [(count, noun), ...]} of the rows ON DELETE CASCADE
+        removes with each row. Default: none."""
+        return {}
+
+    def delete_confirmations(self, rows) -> dict:
+        """{pk value: the question the delete button asks} for these rows."""
+        cascades = self.cascade_counts(rows)
+        questions = {}
+        for row in rows:
+            pk = self.get_pk_value(row)
+            parts = [plural(1, self.noun)] + [
+                plural(n, noun) for n, noun in cascades.get(pk, ()) if n
+            ]
+            questions[pk] = f"Delete {', '.join(parts)}? This can't be undone."
+        return questions
+
+    def delete_model(self, model) -> bool:
+        try:
+            self.on_model_delete(model)
+            db.session.delete(model)
+            db.session.commit()
+        except DBAPIError:
+            db.session.rollback()
+            flash("The row was not deleted: the database refused it.", "danger")
+            return False
+        self.after_model_delete(model)
+        return True
+
+    @action("delete", "Delete")
+    def action_delete(self, ids):
+        for id in ids:
+            self.parse_id(id)  # a malformed id is a 400, not a 500
+        return super().action_delete(ids)
+
+    def get_actions_list(self):
+        actions, confirmations = super().get_actions_list()
+        if "delete" in confirmations or any(name == "delete" for name, _ in actions):
+            question = f"Delete the selected {plural(2, self.noun)[2:]}?"
+            if self.cascades:
+                question += f" Their {', '.join(self.cascades)} are deleted too."
+            confirmations["delete"] = question + " This can't be undone."
+        return actions, confirmations
+
+    # -- details --------------------------------------------------------------
+
+    def details_extra(self, model) -> dict:
+        """More for the details page (histories, counts, links)."""
+        return {}
+
+    def render(self, template, **kwargs):
+        if template == self.details_template and "model" in kwargs:
+            model = kwargs["model"]
+            kwargs.update(self.details_extra(model))
+            kwargs["delete_question"] = self.delete_confirmations([model])[
+                self.get_pk_value(model)
+            ]
+            kwargs["delete_form"] = self.delete_form() if self.can_delete else None
+        return super().render(template, **kwargs)
+
+    # -- export ---------------------------------------------------------------
+
+    @property
+    def export_max_rows(self) -> int:
+        return current_app.config["EXPORT_MAX_ROWS"]
+
+    @expose("/export/<export_type>/")
+    def export(self, export_type):
+        if export_type != "csv":
+            abort(404)
+        sort, _index, descending = self._sort_from_request()
+        view_args = self._get_list_extra_args()
+        query, _narrowed = self.filtered_query(view_args.search, view_args.filters)
+        key = self.sort_key(sort, descending)
+        columns = self._export_columns
+        limit = self.export_max_rows
+
+        engine = db.engine
+
+        def rows():
+            # Batches by keyset on a connection of the export's own, closed
+            # when the stream ends: memory holds one batch, no query runs
+            # longer than one batch does.
+            sent, after = 0, None
+            with engine.connect() as conn:
+                while sent < limit:
+                    batch_query = query
+                    if after is not None:
+                        batch_query = query.filter(key.beyond(after))
+                    size = min(EXPORT_BATCH, limit - sent)
+                    statement = batch_query.order_by(*key.order_by()).limit(size)
+                    batch = conn.execute(statement.statement).all()
+                    yield from batch
+                    sent += len(batch)
+                    if len(batch) < size:
+                        return
+                    after = key.values_of(batch[-1])
+
+        def generate():
+            writer = csv.writer(_Echo())
+            yield writer.writerow([name for _c, name in columns])
+            for row in rows():
+                yield writer.writerow(
+                    [_csv_safe(self.get_export_value(row, c)) for c, _n in columns]
+                )
+
+        filename = f"{self.endpoint}.csv"
+        return Response(
+            stream_with_context(generate()),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f"attachment; filename={filename}"},
+        )
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _csv_safe(value):
+    """A cell a spreadsheet shows as text, never runs as a formula."""
+    text = "" if value is None else str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _typed(text: str, column):
+    python_type = column.type.python_type
+    if python_type is date:
+        return date.fromisoformat(text)
+    if python_type is int:
+        if not text.lstrip("-").isdigit():
+            raise ValueError(text)
+        return int(text)
+    return text

@@ -1,0 +1,166 @@
+"""Filters for the employee data views, each a condition an index can answer
+(or one that narrows a query an index already drives).
+
+They are Flask-Admin filters (its "Add Filter" menu, its URL arguments), built
+from one small class: a name, an operation, how to read the value, and the SQL
+condition for it. Choice filters read their options per request (never while
+the app is built, which runs no queries).
+"""
+
+import time
+from collections.abc import Callable
+from datetime import date
+
+import sqlalchemy as sa
+from flask_admin.model.filters import BaseFilter
+
+from app.extensions import db
+
+# The to_date of a row that has not ended (the legacy data's convention).
+OPEN_END = date(9999, 1, 1)
+
+
+def like_prefix(text: str) -> str:
+    """A LIKE pattern for "starts with text", its wildcards escaped."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def starts_with(column, text: str) -> sa.ColumnElement:
+    return column.like(like_prefix(text), escape="\\")
+
+
+def parse_int(value: str) -> int:
+    number = int(str(value).strip())
+    if not -(2**31) <= number < 2**31:
+        raise ValueError("out of range")
+    return number
+
+
+def parse_date(value: str) -> date:
+    return date.fromisoformat(str(value).strip())
+
+
+def parse_text(value: str) -> str:
+    text = str(value).strip()
+    if not text:
+        raise ValueError("empty")
+    return text
+
+
+class ConditionFilter(BaseFilter):
+    """A filter given by its value parser and its SQL condition."""
+
+    def __init__(
+        self,
+        name: str,
+        operation: str,
+        condition: Callable[[object], sa.ColumnElement],
+        parse: Callable[[str], object] = parse_text,
+        data_type: str | None = None,
+        options=None,
+    ) -> None:
+        super().__init__(name, options=None, data_type=data_type)
+        self._operation = operation
+        self.condition = condition
+        self.parse = parse
+        # Options read per request (see current_options), not when built.
+        self.dynamic_options = options
+
+    def operation(self) -> str:
+        return self._operation
+
+    def clean(self, value):
+        return self.parse(value)
+
+    def apply(self, query, value, alias=None):
+        return query.filter(self.condition(value))
+
+    def current_options(self) -> list[tuple[str, str]] | None:
+        options = self.dynamic_options
+        return options() if callable(options) else options
+
+
+def equals(name: str, column, parse=parse_int) -> ConditionFilter:
+    return ConditionFilter(name, "equals", lambda v: column == v, parse)
+
+
+def prefix(name: str, column) -> ConditionFilter:
+    return ConditionFilter(name, "starts with", lambda v: starts_with(column, v))
+
+
+def int_range(name: str, column) -> list[ConditionFilter]:
+    return [
+        ConditionFilter(name, "at least", lambda v: column >= v, parse_int),
+        ConditionFilter(name, "at most", lambda v: column <= v, parse_int),
+    ]
+
+
+def date_range(name: str, column) -> list[ConditionFilter]:
+    return [
+        ConditionFilter(
+            name, "on or after", lambda v: column >= v, parse_date, "datepicker"
+        ),
+        ConditionFilter(
+            name, "on or before", lambda v: column <= v, parse_date, "datepicker"
+        ),
+    ]
+
+
+def current(to_date_column) -> ConditionFilter:
+    """Current rows (not ended: to_date 9999-01-01, or none) or ended ones."""
+
+    def condition(value: str) -> sa.ColumnElement:
+        is_open = sa.or_(to_date_column == OPEN_END, to_date_column.is_(None))
+        return is_open if value == "current" else sa.not_(is_open)
+
+    def parse(value: str) -> str:
+        if value not in ("current", "ended"):
+            raise ValueError(value)
+        return value
+
+    return ConditionFilter(
+        "Rows",
+        "are",
+        condition,
+        parse,
+        options=[("current", "current"), ("ended", "ended")],
+    )
+
+
+def choice(
+    name: str,
+    condition: Callable[[str], sa.ColumnElement],
+    options: Callable[[], list[tuple[str, str]]],
+) -> ConditionFilter:
+    return ConditionFilter(name, "is", condition, parse_text, options=options)
+
+
+def department_options() -> list[tuple[str, str]]:
+    from app.models import Department
+
+    rows = db.session.execute(
+        sa.select(Department.dept_no, Department.dept_name).order_by(Department.dept_no)
+    )
+    return [(dept_no, f"{dept_no} {name}") for dept_no, name in rows]
+
+
+_titles_cache: dict[str, tuple[float, list[tuple[str, str]]]] = {}
+TITLES_CACHE_SECONDS = 300
+
+
+def title_options() -> list[tuple[str, str]]:
+    """The distinct titles. Reading them scans `titles` (0.1 s at the real
+    size), so each process keeps them for a few minutes per database."""
+    from app.models import Title
+
+    url = str(db.engine.url)
+    cached = _titles_cache.get(url)
+    if cached and time.monotonic() - cached[0] < TITLES_CACHE_SECONDS:
+        return cached[1]
+    titles = db.session.execute(
+        sa.select(Title.title).distinct().order_by(Title.title)
+    ).scalars()
+    options = [(t, t) for t in titles]
+    _titles_cache[url] = (time.monotonic(), options)
+    return options
