@@ -13,7 +13,14 @@ from app.dbadmin.core.schema import normalise_sql
 from app.demo.legacy import LEGACY_DDL, create_legacy
 from app.extensions import db
 from app.models.employee import Employee
-from tests.helpers import data_fingerprint, table_names, user_schema
+from tests.helpers import (
+    data_fingerprint,
+    migrations_head,
+    table_names,
+    user_schema,
+)
+
+HEAD = migrations_head()
 
 SCALE = 0.005  # 50 employees: every table has rows
 
@@ -293,7 +300,7 @@ def test_verify_sees_a_dropped_check_and_trigger(
     scripted_app, scripts, scripted_legacy
 ):
     engine = scripted_legacy
-    scripts.write("0003_guards", "0002_employee_email", upgrade=CHECK_AND_TRIGGER)
+    scripts.write("0003_guards", HEAD, upgrade=CHECK_AND_TRIGGER)
     runner = scripted_app.test_cli_runner()
     data_before = data_fingerprint(engine)
     result = runner.invoke(args=["db", "upgrade"])
@@ -384,7 +391,7 @@ def test_migrate_notices_a_server_default_change(
     engine = scripted_legacy
     scripts.write(
         "0003_open_titles",
-        "0002_employee_email",
+        HEAD,
         upgrade="""
         with op.batch_alter_table("titles") as batch_op:
             batch_op.alter_column(
@@ -421,7 +428,7 @@ def test_migrate_says_what_only_the_database_has_and_drops_nothing(
     engine = scripted_legacy
     scripts.write(
         "0003_phone",
-        "0002_employee_email",
+        HEAD,
         upgrade="""
         op.add_column("employees", sa.Column("phone", sa.String(20), nullable=True))
         op.create_index("ix_employees_phone", "employees", ["phone"])
