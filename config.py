@@ -61,15 +61,20 @@ class Config:
     ARGON2_TIME_COST = int(os.environ.get("HEADWAY_ARGON2_TIME_COST", "3"))
     ARGON2_MEMORY_COST = int(os.environ.get("HEADWAY_ARGON2_MEMORY_COST", "65536"))
 
-    # Login: 5 failures within 15 minutes lock the account for 15 minutes;
-    # one client address may fail 20 times per window, whatever the account.
-    LOGIN_MAX_FAILURES = 5
+    # Login failures, counted within a window of 15 minutes: 5 for one
+    # account from one address lock that pair for 15 minutes; one address may
+    # fail 20 times, whatever the accounts; an account (from anywhere) fails
+    # 10 times freely, then waits 1, 2, 4 ... at most 30 seconds per failure.
     LOGIN_WINDOW_SECONDS = 15 * 60
+    LOGIN_MAX_FAILURES = 5
     LOGIN_LOCK_SECONDS = 15 * 60
     LOGIN_MAX_ADDRESS_FAILURES = 20
+    LOGIN_ACCOUNT_FREE_FAILURES = 10
+    LOGIN_ACCOUNT_MAX_DELAY_SECONDS = 30
 
-    # Sessions: browser-session cookies (not "permanent", which would quietly
-    # weaken SESSION_PROTECTION), ended by the server after SESSION_MAX_AGE.
+    # Sessions: records in headway_sessions, named by the (browser-session)
+    # cookie; not "permanent", which would quietly weaken SESSION_PROTECTION.
+    # The server ends them after SESSION_MAX_AGE.
     SESSION_MAX_AGE_SECONDS = int(os.environ.get("HEADWAY_SESSION_HOURS", "12")) * 3600
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -80,6 +85,13 @@ class Config:
     # CSRF is checked by the app's guard (cookie sessions), not for bearer tokens.
     WTF_CSRF_CHECK_DEFAULT = False
     WTF_CSRF_TIME_LIMIT = None
+
+    # API tokens: their lifetime, and how many live ones a user may hold.
+    API_TOKEN_DAYS = int(os.environ.get("HEADWAY_TOKEN_DAYS", "90"))
+    MAX_ACTIVE_TOKENS = 20
+
+    # Request bodies: forms and JSON are small; anything bigger is refused (413).
+    MAX_CONTENT_LENGTH = 1024 * 1024
 
     # The employee data admin's CSV export stops after this many rows.
     EXPORT_MAX_ROWS = int(os.environ.get("HEADWAY_EXPORT_MAX_ROWS", "10000"))

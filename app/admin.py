@@ -1,6 +1,6 @@
 """The Flask-Admin site: every view behind login, with per-role writes."""
 
-from flask import Flask, abort, flash, redirect, request, url_for
+from flask import Flask, abort, flash, g, redirect, request, url_for
 from flask_admin import Admin, expose
 from flask_admin.model.template import TemplateLinkRowAction
 from flask_admin.theme import Bootstrap4Theme
@@ -8,22 +8,27 @@ from wtforms import PasswordField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional, ValidationError
 
+from app.auth.account import AccountView
 from app.auth.accounts import (
     check_role,
-    disable,
+    check_username,
+    end_access,
     ensure_an_admin_remains,
     log_out_everywhere,
-    new_session_token,
     set_password,
 )
 from app.auth.admin_views import SecureIndexView, SecureModelView
 from app.auth.security import csp_nonce
+from app.auth.sessions import end_session_by_id, sessions_of
+from app.auth.tokens import revoke_token, tokens_of
 from app.dbadmin.web.views import MigrationsView
 from app.employees.views import add_employee_views
 from app.errors import HeadwayError
 from app.extensions import db
 from app.models import User
 from app.models.accounts import ROLES
+from app.models.own import utcnow
+from app.validation import is_valid_id
 
 
 class UserView(SecureModelView):
@@ -31,15 +36,10 @@ class UserView(SecureModelView):
 
     read_role = write_role = "admin"
     allow_delete = False  # disable instead: the audit trail names its users
-    column_list = (
-        "username",
-        "role",
-        "active",
-        "last_login_at",
-        "failed_logins",
-        "locked_until",
-        "created_at",
-    )
+    can_view_details = True
+    details_template = "admin/users/details.html"
+    column_list = ("username", "role", "active", "last_login_at", "created_at")
+    column_details_list = column_list
     column_default_sort = "username"
     form_columns = ("username", "role", "active", "new_password")
     form_overrides = {"role": SelectField}
@@ -48,7 +48,8 @@ class UserView(SecureModelView):
         "new_password": PasswordField(
             "New password",
             validators=[Optional()],
-            description="At least 12 characters. Setting it ends the user's sessions.",
+            description="At least 12 characters. Setting it ends the user's "
+            "sessions and revokes their API tokens.",
         )
     }
     column_extra_row_actions = [
@@ -57,32 +58,77 @@ class UserView(SecureModelView):
 
     def on_model_change(self, form, model, is_created):
         try:
+            model.username = check_username(model.username)
             check_role(model.role)
+            # First, before anything is written: it locks the admins' rows.
+            ensure_an_admin_remains(model)
             password = form.new_password.data
-            if is_created:
-                if not password:
-                    raise HeadwayError("a new account needs a password")
-                model.session_token = new_session_token()
+            if is_created and not password:
+                raise HeadwayError("a new account needs a password")
+            ended = None
             if password:
-                set_password(model, password)
-            if model.active:
-                ensure_an_admin_remains(model)
-            else:
-                disable(model)  # also ends its sessions
+                ended = set_password(model, password)  # ends the access too
+            if not model.active and ended is None:
+                ended = end_access(model)
         except HeadwayError as exc:
             raise ValidationError(str(exc)) from None
+        g.ended_access = ended
+
+    def after_model_change(self, form, model, is_created):
+        ended = g.pop("ended_access", None)
+        if not is_created and ended and (ended.sessions or ended.tokens):
+            flash(ended.describe(model.username), "success")
+
+    def access_of(self, user: User):
+        return sessions_of(user), tokens_of(user)
+
+    def now(self):
+        return utcnow()
+
+    def _target_user(self) -> User:
+        user_id = request.form.get("id", type=int)
+        user = (
+            db.session.get(User, user_id) if user_id and is_valid_id(user_id) else None
+        )
+        if user is None:
+            abort(404)
+        return user
 
     @expose("/logout-everywhere/", methods=["POST"])
     def logout_everywhere_view(self):
         if not self.may_write():
             abort(403)
-        user = db.session.get(User, request.form.get("id", type=int) or 0)
-        if user is None:
-            abort(404)
-        log_out_everywhere(user)
+        user = self._target_user()
+        ended = log_out_everywhere(user)
         db.session.commit()
-        flash(f"Every session of {user.username} has ended.", "success")
+        flash(ended.describe(user.username), "success")
         return redirect(url_for(".index_view"))
+
+    @expose("/end-session/", methods=["POST"])
+    def end_session_view(self):
+        if not self.may_write():
+            abort(403)
+        user = self._target_user()
+        try:
+            end_session_by_id(request.form.get("session_id", 0, type=int), owner=user)
+        except HeadwayError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(f"A session of {user.username} has ended.", "success")
+        return redirect(url_for(".details_view", id=user.id))
+
+    @expose("/revoke-token/", methods=["POST"])
+    def revoke_token_view(self):
+        if not self.may_write():
+            abort(403)
+        user = self._target_user()
+        try:
+            record = revoke_token(request.form.get("token_id", 0, type=int), owner=user)
+        except HeadwayError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(f"API token {record.id} of {user.username} is revoked.", "success")
+        return redirect(url_for(".details_view", id=user.id))
 
 
 def init_admin(app: Flask) -> Admin:
@@ -96,6 +142,7 @@ def init_admin(app: Flask) -> Admin:
     )
     add_employee_views(admin)
     admin.add_view(UserView(User, db, name="Users", endpoint="users"))
+    admin.add_view(AccountView(name="Account", endpoint="account", url="account"))
 
     admin.add_view(
         MigrationsView(name="Migrations", endpoint="migrations", url="migrations")

@@ -247,9 +247,25 @@ def test_plan_bad_input(console, scripts):
     assert client.get("/admin/migrations/revision/nope").status_code == 404
 
 
+def operator_client(app):
+    with app.app_context():
+        create_user("op", PASSWORD, "operator")
+    client = app.test_client()
+    assert login(client, "op").status_code == 302
+    return client
+
+
 def test_drift_after_a_column_is_altered_by_hand(console, scripts, database_url):
-    app, runner, client = console
+    app, runner, viewer = console
     invoke(runner, "db", "upgrade")
+    # Only operators check: it builds schemas in scratch databases.
+    token = csrf_token(viewer, "/admin/migrations/drift")
+    assert "Check now" not in viewer.get("/admin/migrations/drift").get_data(
+        as_text=True
+    )
+    response = viewer.post("/admin/migrations/drift", data={"csrf_token": token})
+    assert response.status_code == 403
+    client = operator_client(app)
     token = csrf_token(client, "/admin/migrations/drift")
     client.post("/admin/migrations/drift", data={"csrf_token": token})
     assert status(client).get_json()["drift"] is False
@@ -295,3 +311,22 @@ def test_broken_revision_files_are_named(console, scripts):
     assert client.get("/admin/migrations/history").status_code == 200
     plan = client.get("/api/migrations/plan?target=0006_fine").get_json()
     assert [s["revision"] for s in plan["steps"]] == ["0006_fine"]
+
+    # A drift check and a job would load every file: refused at once, naming
+    # the broken ones, before anything is built or started.
+    operator = operator_client(app)
+    token = csrf_token(operator, "/admin/migrations/drift")
+    response = operator.post("/admin/migrations/drift", data={"csrf_token": token})
+    assert response.status_code == 302
+    page = operator.get("/admin/migrations/drift").get_data(as_text=True)
+    assert "No drift check: a drift check needs every revision file" in page
+    assert "0003_typo.py: syntax error on line 3" in page
+    response = operator.post(
+        "/api/migrations/jobs",
+        json={"action": "upgrade", "target": "0006_fine"},
+        headers={"X-CSRFToken": token},
+    )
+    assert response.status_code == 400
+    assert "a job needs every revision file" in response.get_json()["error"]
+    assert "0004_orphan.py" in response.get_json()["error"]
+    assert status(client).get_json()["job"] is None

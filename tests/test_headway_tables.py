@@ -1,7 +1,9 @@
 """Headway's own tables live beside the user's schema, under their own history."""
 
+from alembic.script import ScriptDirectory
+
 from app.demo.legacy import create_legacy
-from app.own_tables.setup import OWN_VERSION_TABLE
+from app.own_tables.setup import OWN_VERSION_TABLE, own_tables_config
 from tests.helpers import (
     data_fingerprint,
     migrations_head,
@@ -13,12 +15,13 @@ HEADWAY_TABLES = {
     "headway_users",
     "headway_api_tokens",
     "headway_login_failures",
+    "headway_sessions",
     "headway_jobs",
     "headway_audit",
     "headway_drift_checks",
     "headway_migration_lock",
 }
-HEADWAY_HEAD = "0002_job_opt_ins"
+HEADWAY_HEAD = ScriptDirectory.from_config(own_tables_config()).get_current_head()
 
 
 def test_init_is_idempotent_and_touches_nothing_else(runner, engine):
@@ -122,3 +125,65 @@ def test_ensure_admin_takes_the_password_from_the_environment(app, runner, monke
         user = db.session.scalar(db.select(User))
         assert verify_password(user.password_hash, "correct horse battery")
         assert not verify_password(user.password_hash, "wrong password!!")
+
+
+def test_own_tables_match_the_models(app, runner, engine):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from app.extensions import db
+    from app.own_tables.setup import include_own_table
+
+    assert runner.invoke(args=["headway", "init"]).exit_code == 0
+    with app.app_context(), engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn,
+            opts={"include_object": include_own_table, "compare_type": True},
+        )
+        assert compare_metadata(context, db.metadata) == []
+
+
+def test_0002_keeps_accounts_and_gives_old_tokens_an_expiry(app, engine):
+    """From the first version of Headway's tables, with an account and a token,
+    to sessions and token expiry; and back."""
+    import datetime
+
+    from alembic import command
+
+    from app.own_tables.setup import own_tables_config
+
+    with app.app_context():
+        command.upgrade(own_tables_config(), "0001_headway_tables")
+    created = datetime.datetime(2026, 1, 1, 12, 0)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO headway_users (id, username, password_hash, role, active, "
+            "session_token, created_at, failed_logins) "
+            "VALUES (1, 'alice', 'x', 'admin', 1, 'abc', '2026-01-01 12:00:00', 0)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO headway_api_tokens (id, user_id, name, token_hash, "
+            "created_at) VALUES (7, 1, 'ci', 'h', '2026-01-01 12:00:00')"
+        )
+    with app.app_context():
+        command.upgrade(own_tables_config(), "heads")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql(
+            "SELECT username, role FROM headway_users"
+        ).all() == [("alice", "admin")]
+        expires = conn.exec_driver_sql(
+            "SELECT expires_at FROM headway_api_tokens WHERE id = 7"
+        ).scalar_one()
+    if isinstance(expires, str):  # SQLite
+        expires = datetime.datetime.fromisoformat(expires)
+    assert expires == created + datetime.timedelta(days=90)
+    assert "headway_sessions" in table_names(engine)
+
+    with app.app_context():
+        command.downgrade(own_tables_config(), "0001_headway_tables")
+    assert "headway_sessions" not in table_names(engine)
+    with engine.connect() as conn:
+        assert (
+            conn.exec_driver_sql("SELECT count(*) FROM headway_api_tokens").scalar_one()
+            == 1
+        )

@@ -104,7 +104,13 @@ def test_one_job_at_a_time_longer_than_the_worker_timeout(live):
 def test_sigkill_mid_revision_frees_the_lock_and_marks_the_job(live):
     # Long enough to be killed in the middle; short, because comparing the
     # schema with this revision's afterwards builds it (and sleeps) again.
-    live.scripts.write("0003_slow", HEAD, SLOW.format(seconds=10))
+    live.scripts.write(
+        "0003_slow",
+        HEAD,
+        'op.create_table("sec_probe", sa.Column("id", sa.Integer, primary_key=True))\n'
+        + SLOW.format(seconds=10),
+        'op.drop_table("sec_probe")',
+    )
     live.start()
     code, body = start(live)
     assert code == 202
@@ -131,7 +137,13 @@ def test_sigkill_mid_revision_frees_the_lock_and_marks_the_job(live):
             1
         ]
     assert f"stamped at {HEAD}" in job["schema_report"]
+    # The new table is no difference from either revision's schema; the
+    # report names it all the same (the next upgrade would fail on it).
     assert f"against the stamped revision ({HEAD}): matches" in job["schema_report"]
+    assert (
+        "table sec_probe exists, created by the unfinished 0003_slow"
+        in job["schema_report"]
+    )
     # The dashboard shows the interruption and the schema's state.
     browser = live.browser("op")
     status, page = live.request("GET", "/admin/migrations/", opener=browser)
@@ -139,7 +151,7 @@ def test_sigkill_mid_revision_frees_the_lock_and_marks_the_job(live):
     assert 'id="last-job-problem"' in page and "interrupted" in page
     assert f"stamped at {HEAD}" in page
     # The lock is free again: a new job can run.
-    live.scripts.write("0003_slow", HEAD, "pass")
+    live.scripts.write("0003_slow", HEAD, 'op.drop_table("sec_probe")')
     code, body = start(live)
     assert code == 202, body
     assert live.wait_for_job(body["id"], live.operator)["status"] == "succeeded"
@@ -280,14 +292,24 @@ def test_bad_input(console):
         return client.post("/api/migrations/jobs", json=body, headers=headers)
 
     cases = [
-        ({"action": "explode", "target": "head"}, 400, "unknown action 'explode'"),
+        (
+            {"action": "explode", "target": "head"},
+            400,
+            "action: Input should be 'upgrade', 'downgrade', 'stamp' or 'adopt'",
+        ),
         (
             {"action": "upgrade", "target": "nope"},
             400,
             "unknown target revision 'nope'",
         ),
         ({"action": "upgrade"}, 400, "needs a target"),
-        ({"action": "upgrade", "target": 5}, 400, "target must be a string"),
+        ({"action": "upgrade", "target": 5}, 400, "target: Input should be a valid"),
+        (
+            {"action": "upgrade", "target": "he\x00ad"},
+            400,
+            "target: the value must not contain control characters",
+        ),
+        ({"action": "upgrade", "target": "head", "x": 1}, 400, "x: Extra inputs"),
         ({"action": "upgrade", "target": "base"}, 400, "that would be a downgrade"),
         ({"action": "downgrade", "target": "head"}, 400, "that would be a upgrade"),
         (
@@ -295,14 +317,18 @@ def test_bad_input(console):
             400,
             "already at 0001_baseline",
         ),
-        ({"action": "stamp", "target": "head", "purge": "maybe"}, 400, "purge must be"),
+        (
+            {"action": "stamp", "target": "head", "purge": "maybe"},
+            400,
+            "purge: Input should be a valid boolean",
+        ),
         (
             {"action": "upgrade", "target": "head", "purge": True},
             400,
             "purge only goes",
         ),
         ({"action": "adopt"}, 400, "only for an unversioned database"),
-        (["upgrade"], 400, "must be a JSON object"),
+        (["upgrade"], 400, "(body): Input should be an object"),
     ]
     for body, code, message in cases:
         response = post(body)

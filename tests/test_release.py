@@ -9,10 +9,11 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 
 from app.dbadmin.core.lock import migration_lock
 from app.demo.legacy import create_legacy
-from app.own_tables.setup import OWN_VERSION_TABLE
+from app.own_tables.setup import OWN_VERSION_TABLE, own_tables_config
 from tests.helpers import (
     ROOT,
     data_fingerprint,
@@ -27,7 +28,7 @@ from tests.helpers import (
 pytestmark = pytest.mark.live
 
 HEAD = migrations_head()
-OWN_HEAD = "0002_job_opt_ins"
+OWN_HEAD = ScriptDirectory.from_config(own_tables_config()).get_current_head()
 
 
 @pytest.fixture

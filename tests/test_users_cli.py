@@ -1,10 +1,14 @@
 """`flask users ...`: accounts and tokens from the shell."""
 
 import pytest
+import sqlalchemy as sa
 
+from app.auth.accounts import find_user
 from app.auth.passwords import verify_password
+from app.auth.sessions import start_session
+from app.auth.tokens import create_token
 from app.extensions import db
-from app.models import ApiToken, User
+from app.models import ApiToken, LoginSession, User
 
 LONG = "a long enough password"
 
@@ -112,17 +116,23 @@ def test_list_set_role_set_password_disable(app, cli):
     assert cli("set-role", "bob", "operator").exit_code == 0
     assert user(app, "bob").role == "operator"
 
-    old_token = user(app, "bob").session_token
+    with app.app_context():
+        bob = find_user("bob")
+        start_session(bob, "192.0.2.1", "a browser")
+        create_token(bob, "ci")
     result = cli(
         "set-password", "bob", "--password-stdin", input="another good password"
     )
     assert result.exit_code == 0, result.output
+    assert "1 session of bob ended and 1 API token revoked" in result.output
     bob = user(app, "bob")
-    assert bob.session_token != old_token
     with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(LoginSession.id))) == 0
         assert verify_password(bob.password_hash, "another good password")
 
-    assert cli("disable", "bob").exit_code == 0
+    result = cli("disable", "bob")
+    assert result.exit_code == 0
+    assert "0 sessions of bob ended and 0 API tokens revoked" in result.output
     assert user(app, "bob").active is False
 
     # The last active admin cannot be demoted or disabled.

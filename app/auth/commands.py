@@ -6,17 +6,19 @@ import click
 import sqlalchemy as sa
 
 from app.auth.accounts import (
-    create_token,
     create_user,
     disable,
     find_user,
-    revoke_token,
+    log_out_everywhere,
     set_password,
     set_role,
 )
+from app.auth.tokens import MAX_TOKEN_DAYS, create_token, revoke_token
 from app.cli import HeadwayGroup
 from app.extensions import db
 from app.models.accounts import ROLES, ApiToken, User
+from app.models.own import utcnow
+from app.validation import MAX_ID
 
 users_cli = HeadwayGroup("users", help="Login accounts and API tokens.")
 
@@ -74,9 +76,9 @@ def set_role_command(username: str, role: str) -> None:
 def set_password_command(username: str, password_stdin: bool) -> None:
     """Set an account's password; its sessions end."""
     user = find_user(username)
-    set_password(user, _read_password(password_stdin))
+    ended = set_password(user, _read_password(password_stdin))
     db.session.commit()
-    click.echo(f"Password of {user.username} changed; its sessions have ended.")
+    click.echo(f"Password of {user.username} changed. {ended.describe(user.username)}")
 
 
 @users_cli.command("disable")
@@ -84,9 +86,19 @@ def set_password_command(username: str, password_stdin: bool) -> None:
 def disable_command(username: str) -> None:
     """Disable an account: it can no longer log in or use its tokens."""
     user = find_user(username)
-    disable(user)
+    ended = disable(user)
     db.session.commit()
-    click.echo(f"{user.username} is disabled.")
+    click.echo(f"{user.username} is disabled. {ended.describe(user.username)}")
+
+
+@users_cli.command("log-out-everywhere")
+@click.argument("username")
+def log_out_everywhere_command(username: str) -> None:
+    """End every session of an account and revoke its API tokens."""
+    user = find_user(username)
+    ended = log_out_everywhere(user)
+    db.session.commit()
+    click.echo(ended.describe(user.username))
 
 
 @users_cli.group("token")
@@ -97,11 +109,19 @@ def token_group() -> None:
 @token_group.command("create")
 @click.argument("username")
 @click.option("--name", default="", help="A label for the token.")
-def token_create_command(username: str, name: str) -> None:
+@click.option(
+    "--days",
+    type=click.IntRange(1, MAX_TOKEN_DAYS),
+    help="Days until it expires [default: HEADWAY_TOKEN_DAYS, or 90].",
+)
+def token_create_command(username: str, name: str, days: int | None) -> None:
     """Create a token; it is printed once, alone on the last line."""
     user = find_user(username)
-    record, token = create_token(user, name)
-    click.echo(f"Token {record.id} for {user.username}. Store it now: it is not kept.")
+    record, token = create_token(user, name, days)
+    click.echo(
+        f"Token {record.id} for {user.username}, expires {_when(record.expires_at)}. "
+        "Store it now: it is not kept."
+    )
     click.echo(token)
 
 
@@ -112,17 +132,22 @@ def token_list_command() -> None:
     if not tokens:
         click.echo("No tokens.")
         return
-    click.echo(f"{'id':>4}  {'user':<16}  {'name':<16}  {'last used':<16}  state")
+    click.echo(
+        f"{'id':>4}  {'user':<16}  {'name':<16}  {'created':<16}  "
+        f"{'last used':<16}  {'expires':<16}  state"
+    )
+    now = utcnow()
     for t in tokens:
-        state = "revoked" if t.revoked_at else "active"
+        state = "revoked" if t.revoked_at else "active" if t.is_live(now) else "expired"
         click.echo(
             f"{t.id:>4}  {t.user.username:<16}  {t.name:<16}  "
-            f"{_when(t.last_used_at):<16}  {state}"
+            f"{_when(t.created_at):<16}  {_when(t.last_used_at):<16}  "
+            f"{_when(t.expires_at):<16}  {state}"
         )
 
 
 @token_group.command("revoke")
-@click.argument("token_id", type=int)
+@click.argument("token_id", type=click.IntRange(1, MAX_ID))
 def token_revoke_command(token_id: int) -> None:
     """Revoke a token by its id."""
     record = revoke_token(token_id)

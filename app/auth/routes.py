@@ -1,11 +1,11 @@
-import time
-from urllib.parse import urlsplit
-
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from app.auth.accounts import TooManyAttempts, authenticate
+from app.auth.accounts import authenticate
 from app.auth.forms import LoginForm
+from app.auth.security import safe_redirect_target
+from app.auth.sessions import end_session, start_session
+from app.auth.throttle import TooManyAttempts
 
 bp = Blueprint("auth", __name__)
 
@@ -13,14 +13,11 @@ GENERIC_FAILURE = "Wrong username or password, or the account is locked for now.
 
 
 def safe_next() -> str | None:
-    """The `next` target when it is a path on this site, else None."""
-    target = request.args.get("next", "")
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or any(ord(c) < 32 for c in target):
-        return None
-    return target
+    return safe_redirect_target(request.args.get("next"))
+
+
+def client_address() -> str:
+    return request.remote_addr or "unknown"
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -31,22 +28,23 @@ def login():
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form)
     try:
-        user = authenticate(
-            form.username.data, form.password.data, request.remote_addr or "unknown"
-        )
+        user = authenticate(form.username.data, form.password.data, client_address())
     except TooManyAttempts as exc:
-        return render_template("auth/login.html", form=form, error=str(exc)), 429
+        page = render_template("auth/login.html", form=form, error=str(exc))
+        return page, 429, {"Retry-After": str(exc.retry_after)}
     if user is None:
         return render_template("auth/login.html", form=form, error=GENERIC_FAILURE)
     # A fresh session: nothing from before the login carries over.
     session.clear()
+    start_session(user, client_address(), request.headers.get("User-Agent", ""))
     login_user(user)
-    session["login_at"] = time.time()
     return redirect(safe_next() or url_for("admin.index"))
 
 
 @bp.post("/logout")
 def logout():
+    if current_user.is_authenticated and current_user.session_secret:
+        end_session(current_user.session_secret)
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

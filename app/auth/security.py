@@ -6,25 +6,27 @@ under /api/, a bearer token, and the role its view asks for. Pages send an
 anonymous visitor to the login page; JSON routes answer 401/403 as JSON.
 """
 
-import hmac
 import secrets
-import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, jsonify, redirect, request, session, url_for
-from flask_login import current_user, logout_user
+from flask import Flask, current_app, g, jsonify, redirect, request, url_for
+from flask_login import current_user
 from werkzeug.exceptions import Forbidden
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.auth.accounts import user_for_token
-from app.extensions import csrf, db, login_manager
+from app.auth.sessions import user_for_session
+from app.auth.tokens import user_for_token
+from app.extensions import csrf, login_manager
 from app.models.accounts import ROLES, User
+from app.validation import IdConverter
 
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "main.healthz", "main.readyz"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def init_security(app: Flask) -> None:
+    app.url_map.converters["id"] = IdConverter
     login_manager.init_app(app)
     login_manager.session_protection = app.config["SESSION_PROTECTION"]
     csrf.init_app(app)
@@ -50,17 +52,9 @@ def requires_role(role: str) -> Callable:
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    """The session holds "id:session_token"; a rotated token ends it."""
-    id_part, _, token = user_id.partition(":")
-    if not id_part.isdigit():
-        return None
-    user = db.session.get(User, int(id_part))
-    if user is None or not user.active:
-        return None
-    if not hmac.compare_digest(user.session_token.encode(), token.encode()):
-        return None
-    return user
+def load_user(session_secret: str) -> User | None:
+    """The cookie names a server-side session record; no record, no user."""
+    return user_for_session(session_secret)
 
 
 @login_manager.request_loader
@@ -81,11 +75,22 @@ def wants_json() -> bool:
 
 
 def is_public(endpoint: str) -> bool:
-    return (
-        endpoint in PUBLIC_ENDPOINTS
-        or endpoint == "static"
-        or endpoint.endswith(".static")
-    )
+    return endpoint in PUBLIC_ENDPOINTS or is_static(endpoint)
+
+
+def safe_redirect_target(target: str | None) -> str | None:
+    """`target` when it is a path on this site, else None: the one rule for
+    every redirect a request can ask for (`next=` after login, Flask-Admin's
+    `url=`). Browsers read `http:evil.example`, `//evil.example` and
+    `/\\evil.example` as other sites; none of them passes."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
 
 
 def login_url() -> str:
@@ -102,26 +107,24 @@ def deny(status: int):
     raise Forbidden()
 
 
-def session_expired() -> bool:
-    started = session.get("login_at")
-    max_age = current_app.config["SESSION_MAX_AGE_SECONDS"]
-    return not isinstance(started, int | float) or time.time() - started > max_age
+def is_static(endpoint: str) -> bool:
+    return endpoint == "static" or endpoint.endswith(".static")
 
 
 def guard():
+    endpoint = request.endpoint
+    if endpoint is not None and is_static(endpoint):
+        # Files need no user: never a database query (the error page's
+        # stylesheet must load while the database is down).
+        return None
     user = current_user._get_current_object()  # runs the loaders
     # Cookie-authenticated state changes need a CSRF token; a bearer token is
     # not sent by browsers on their own, so it needs none.
     if request.method not in SAFE_METHODS and not g.get("bearer_auth"):
         csrf.protect()
-    endpoint = request.endpoint
     if endpoint is None or is_public(endpoint):
         return None
     if not user.is_authenticated:
-        return deny(401)
-    if not g.get("bearer_auth") and session_expired():
-        logout_user()
-        session.clear()
         return deny(401)
     view = current_app.view_functions.get(endpoint)
     if not user.has_role(getattr(view, "required_role", "viewer")):

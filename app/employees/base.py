@@ -35,6 +35,7 @@ from app.employees.pagination import (
     fetch_page,
 )
 from app.extensions import db
+from app.validation import MAX_ID
 
 KEY_IS_READ_ONLY = "The key of a row can't be changed. Create a new row instead."
 EXPORT_BATCH = 1000
@@ -473,5 +474,9 @@ def _typed(text: str, column):
     if python_type is int:
         if not text.lstrip("-").isdigit():
             raise ValueError(text)
-        return int(text)
+        value = int(text)
+        # A bigger one overflows SQLite's driver (a 500, not a 400).
+        if not -MAX_ID - 1 <= value <= MAX_ID:
+            raise ValueError(text)
+        return value
     return text

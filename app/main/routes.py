@@ -1,4 +1,5 @@
 from flask import Blueprint, jsonify, redirect, url_for
+from flask_login import current_user
 
 from app.dbadmin.core.catalog import load_catalog
 from app.dbadmin.core.state import State, read_state
@@ -24,11 +25,27 @@ def readyz():
     balancers and deploy scripts must not send traffic to an app whose schema
     is behind."""
     database = read_state(db.engine, load_catalog())
+    ready = database.kind == State.UP_TO_DATE
     body = {
+        "status": "ok" if ready else "unavailable",
         "state": database.kind,
-        "current": list(database.current),
-        "heads": list(database.heads),
+        "reason": GENERIC_REASONS[database.kind],
     }
-    if database.kind != State.UP_TO_DATE:
-        return jsonify(status="unavailable", reason=database.summary(), **body), 503
-    return jsonify(status="ok", **body)
+    # Anyone may probe; revisions and error texts (hosts, ports) are for
+    # logged-in users only.
+    if current_user.is_authenticated:
+        body.update(
+            detail=database.summary(),
+            current=list(database.current),
+            heads=list(database.heads),
+        )
+    return jsonify(body), 200 if ready else 503
+
+
+GENERIC_REASONS = {
+    State.UP_TO_DATE: "the schema is at head",
+    State.BEHIND: "the schema is behind the code",
+    State.UNVERSIONED: "the database has no schema version",
+    State.UNKNOWN_REVISION: "the database is at a revision the code does not know",
+    State.UNREACHABLE: "the database does not answer",
+}

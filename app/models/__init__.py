@@ -1,6 +1,6 @@
 """All models on one metadata, for the app and for Alembic."""
 
-from app.models.accounts import ApiToken, LoginFailures, User
+from app.models.accounts import ApiToken, LoginFailures, LoginSession, User
 from app.models.console import (
     DriftCheck,
     MigrationAudit,
@@ -24,6 +24,7 @@ __all__ = [
     "DeptManager",
     "Employee",
     "LoginFailures",
+    "LoginSession",
     "MigrationAudit",
     "MigrationJob",
     "MigrationLockHolder",

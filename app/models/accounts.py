@@ -1,4 +1,5 @@
-"""Headway's accounts: users, their API tokens and failed logins."""
+"""Headway's accounts: users, their login sessions, API tokens and failed
+logins."""
 
 from datetime import datetime
 
@@ -19,19 +20,22 @@ class User(db.Model):
     password_hash: so.Mapped[str] = so.mapped_column(sa.String(255))
     role: so.Mapped[str] = so.mapped_column(sa.String(16), default="viewer")
     active: so.Mapped[bool] = so.mapped_column(default=True)
-    # Part of the login session id: rotating it ends every existing session.
-    session_token: so.Mapped[str] = so.mapped_column(sa.String(64))
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
     last_login_at: so.Mapped[datetime | None]
-    failed_logins: so.Mapped[int] = so.mapped_column(default=0)
-    # Start of the window in which failed_logins are counted.
-    first_failed_at: so.Mapped[datetime | None]
-    locked_until: so.Mapped[datetime | None]
 
-    tokens: so.Mapped[list["ApiToken"]] = so.relationship(back_populates="user")
+    tokens: so.Mapped[list["ApiToken"]] = so.relationship(
+        back_populates="user", passive_deletes=True
+    )
+    sessions: so.Mapped[list["LoginSession"]] = so.relationship(
+        back_populates="user", passive_deletes=True
+    )
 
     # Flask-Login
     is_anonymous = False
+    # The login session this request runs under (set by the session loader;
+    # never stored: the database keeps only its hash).
+    login_session = None
+    session_secret = None
 
     @property
     def is_authenticated(self) -> bool:
@@ -41,9 +45,10 @@ class User(db.Model):
     def is_active(self) -> bool:
         return self.active
 
-    def get_id(self) -> str:
-        # The session carries the token too: rotating it ends every session.
-        return f"{self.id}:{self.session_token}"
+    def get_id(self) -> str | None:
+        # What Flask-Login keeps in the session cookie: the secret naming the
+        # server-side session record, not the user id.
+        return self.session_secret
 
     def has_role(self, role: str) -> bool:
         return ROLES.index(self.role) >= ROLES.index(role)
@@ -52,15 +57,41 @@ class User(db.Model):
         return f"<User {self.username} ({self.role})>"
 
 
+class LoginSession(db.Model):
+    """A logged-in browser session. The cookie carries a secret whose SHA-256
+    names the record; deleting the record ends the session on the server."""
+
+    __tablename__ = "headway_sessions"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    secret_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    user_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("headway_users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    last_seen_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    address: so.Mapped[str] = so.mapped_column(sa.String(64), default="")
+    user_agent: so.Mapped[str] = so.mapped_column(sa.String(255), default="")
+
+    user: so.Mapped[User] = so.relationship(back_populates="sessions")
+
+
 class LoginFailures(db.Model):
-    """Failed logins per client address, in the database so that every
-    gunicorn worker counts the same."""
+    """Failed logins within a window, in the database so that every gunicorn
+    worker counts the same. One row per client address (scope "address"), per
+    account name, known or not (scope "account"), and per account name and
+    address (scope "pair"); the unused key part is ""."""
 
     __tablename__ = "headway_login_failures"
 
+    scope: so.Mapped[str] = so.mapped_column(sa.String(8), primary_key=True)
+    username: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
     address: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
     failures: so.Mapped[int] = so.mapped_column(default=0)
     window_start: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    last_failed_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, index=True)
+    # Scope "pair" only: the account may not log in from the address until then.
+    locked_until: so.Mapped[datetime | None]
 
 
 class ApiToken(db.Model):
@@ -74,7 +105,11 @@ class ApiToken(db.Model):
     # SHA-256 of the token; the token itself is shown once and never stored.
     token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    expires_at: so.Mapped[datetime]
     last_used_at: so.Mapped[datetime | None]
     revoked_at: so.Mapped[datetime | None]
 
     user: so.Mapped[User] = so.relationship(back_populates="tokens")
+
+    def is_live(self, now: datetime) -> bool:
+        return self.revoked_at is None and self.expires_at > now

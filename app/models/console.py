@@ -40,6 +40,10 @@ class MigrationJob(db.Model):
     # revisions around the step that did not finish (jobs/runner.py's
     # schema_report). The column keeps the name it was created with.
     schema_report: so.Mapped[str | None] = so.mapped_column("verify_result", sa.Text)
+    # SHA-256 of a one-time secret the console hands to the job's process on
+    # its stdin: the process proves with it that the console started it (and
+    # so may act for requested_by); cleared as soon as it is used.
+    launch_secret: so.Mapped[str | None] = so.mapped_column(sa.String(64))
 
     @property
     def planned_revisions(self) -> list[str]:
@@ -71,7 +75,11 @@ class MigrationAudit(db.Model):
     duration_ms: so.Mapped[int | None]
     success: so.Mapped[bool] = so.mapped_column(default=True)
     error: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    # The console user of a job (proven by the job's launch secret), else the
+    # OS user@host of the shell that ran it.
     actor: so.Mapped[str] = so.mapped_column(sa.String(255))
+    # Always the OS user@host of the process that applied the step.
+    os_user: so.Mapped[str | None] = so.mapped_column(sa.String(255))
     checksum: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     job_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("headway_jobs.id", ondelete="SET NULL"), index=True

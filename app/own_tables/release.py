@@ -195,7 +195,7 @@ def verify_release(engine: Engine, catalog: Catalog, say: Callable) -> None:
             f"the database is at {describe(current)}, the scripts' heads are "
             f"{describe(heads)}"
         )
-    check = run_drift_check(db.session, db.metadata, shell_actor())
+    check = run_drift_check(db.session, catalog, db.metadata, shell_actor())
     if check.stamp_error:
         raise HeadwayError(f"cannot verify the schema: {check.stamp_error}")
     for label, differences in (

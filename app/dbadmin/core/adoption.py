@@ -21,7 +21,13 @@ from app.dbadmin.core.alembic_env import (
 )
 from app.dbadmin.core.catalog import Catalog, load_catalog
 from app.dbadmin.core.plan import step_plan
-from app.dbadmin.core.schema import Schema, compare_schemas, reflect_schema
+from app.dbadmin.core.schema import (
+    Schema,
+    compare_schemas,
+    outermost,
+    reflect_schema,
+    schema_objects,
+)
 from app.dbadmin.core.scratch import scratch_engine, upgrade_to
 from app.errors import HeadwayError, error_line
 from app.models.own import TABLE_PREFIX
@@ -82,23 +88,72 @@ def verify_revisions(engine: Engine, revisions: tuple[str, ...]) -> Verification
     return Verification(revisions, compare_schemas(live, expected))
 
 
-def verify_as_far_as_it_runs(
-    engine: Engine, rev: str
-) -> tuple[Verification, str | None]:
-    """Like verify(engine, rev), for a revision that may fail: its schema is
-    built as far as its migration runs, and the error (if any) returned too.
-    After a failed step, a match means the live database is half-way exactly
-    where the step stops."""
-    revisions = (load_catalog().one_revision(rev),)
+@dataclass
+class UnfinishedStep:
+    """How the live schema stands after a step that did not finish (failed, or
+    its process was killed), for the job's report."""
+
+    revision: str
+    # The live schema against the stamped revisions (None when unversioned).
+    stamped: Verification | None
+    # ... and against the step's destination, built as far as it runs.
+    destination: Verification
+    error: str | None
+    # The objects the step creates that exist already, and those it drops
+    # that are gone already: what of it ran, whatever the comparisons say
+    # (they ignore tables the reference does not have).
+    traces: list[str]
+
+
+def inspect_unfinished_step(
+    engine: Engine, revision: str, direction: str
+) -> UnfinishedStep:
+    """Build the stamped revisions' schema and the step's destination (for an
+    upgrade, `revision`; for a downgrade, its parents) once each in scratch
+    databases, and compare the live schema with both and with the difference
+    between them."""
+    catalog = load_catalog()
+    revision = catalog.one_revision(revision)
+    if direction == "upgrade":
+        destination = (revision,)
+    else:
+        destination = catalog.by_id[revision].down_revisions
+    stamped = stamped_revisions(engine)
     live = _reflect(engine)
     error = None
-    with scratch_engine(engine) as scratch:
+    with scratch_engine(engine) as before_db, scratch_engine(engine) as after_db:
+        upgrade_to(before_db, stamped, catalog.script)
+        before = _reflect(before_db)
         try:
-            upgrade_to(scratch, revisions)
-        except Exception as exc:  # the revision's own failure, reproduced
+            upgrade_to(after_db, destination, catalog.script)
+        except Exception as exc:  # the step's own failure, reproduced
             error = error_line(exc)
-        expected = _reflect(scratch)
-    return Verification(revisions, compare_schemas(live, expected)), error
+        after = _reflect(after_db)
+    return UnfinishedStep(
+        revision=revision,
+        stamped=(
+            Verification(stamped, compare_schemas(live, before)) if stamped else None
+        ),
+        destination=Verification(destination, compare_schemas(live, after)),
+        error=error,
+        traces=_traces(live, before, after, revision),
+    )
+
+
+def _traces(live: Schema, before: Schema, after: Schema, revision: str) -> list[str]:
+    live_objects = schema_objects(live)
+    before_objects, after_objects = schema_objects(before), schema_objects(after)
+    created = after_objects.keys() - before_objects.keys()
+    dropped = before_objects.keys() - after_objects.keys()
+    return [
+        f"{after_objects[key]} exists, created by the unfinished {revision}"
+        for key in outermost(created)
+        if key in live_objects
+    ] + [
+        f"{before_objects[key]} is gone, dropped by the unfinished {revision}"
+        for key in outermost(dropped)
+        if key not in live_objects
+    ]
 
 
 def verify_every_revision(engine: Engine) -> list[Verification]:

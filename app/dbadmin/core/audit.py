@@ -12,7 +12,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from app.dbadmin.core.lock import shell_actor
+from app.dbadmin.core.lock import os_user, shell_actor
 from app.errors import error_line
 from app.models.console import MigrationAudit
 from app.models.own import utcnow
@@ -44,7 +44,14 @@ class AuditTrail:
         self.action = action
         self.actor = actor or shell_actor()
         self.job_id = job_id
-        self.enabled = sa.inspect(connection).has_table(AUDIT_TABLE.name)
+        inspector = sa.inspect(connection)
+        self.enabled = inspector.has_table(AUDIT_TABLE.name)
+        # Before `flask headway init` upgrades Headway's tables, the column
+        # may not exist yet; the step must not fail for it.
+        self.os_user = os_user()
+        self.has_os_user = self.enabled and any(
+            c["name"] == "os_user" for c in inspector.get_columns(AUDIT_TABLE.name)
+        )
         self.planned: list = []
         self.done = 0
         self.step_started = utcnow()
@@ -117,6 +124,8 @@ class AuditTrail:
         now = utcnow()
         elapsed = time.monotonic() - self.clock
         if self.enabled:
+            if self.has_os_user:
+                row["os_user"] = self.os_user
             self.connection.execute(
                 sa.insert(AUDIT_TABLE).values(
                     from_revisions=",".join(from_revisions),

@@ -179,6 +179,18 @@ class Catalog:
             raise HeadwayError(f"unknown revision {rev!r}")
         return full
 
+    def refuse_broken_files(self, what: str) -> None:
+        """Raise HeadwayError naming each broken revision file: `what` (a job,
+        a drift check) loads every script the way Alembic does, and would fail
+        on it half-way instead of now."""
+        if self.broken:
+            files = "; ".join(f"{b.filename}: {b.problem}" for b in self.broken)
+            raise HeadwayError(
+                f"{what} needs every revision file, and "
+                f"{'this one is' if len(self.broken) == 1 else 'these are'} "
+                f"broken ({files}): fix or remove it first"
+            )
+
     def in_order(self) -> list[str]:
         """Every revision id, oldest first (parents before children)."""
         return [r.id for r in reversed(self.revisions)]

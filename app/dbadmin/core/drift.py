@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.dbadmin.core.adoption import stamped_revisions, verify
 from app.dbadmin.core.alembic_env import COMPARE_OPTIONS, include_user_schema
+from app.dbadmin.core.catalog import Catalog
 from app.errors import HeadwayError
 from app.models.console import DriftCheck
 
@@ -95,8 +96,12 @@ def _default_sql(default) -> str:
     return str(getattr(arg, "text", arg))
 
 
-def run_drift_check(session: Session, metadata: sa.MetaData, actor: str) -> DriftCheck:
-    """Compare now, keep the result, return it."""
+def run_drift_check(
+    session: Session, catalog: Catalog, metadata: sa.MetaData, actor: str
+) -> DriftCheck:
+    """Compare now, keep the result, return it. HeadwayError, before anything
+    is built, when a revision file is broken."""
+    catalog.refuse_broken_files("a drift check")
     engine = session.get_bind()
     current = stamped_revisions(engine)
     check = DriftCheck(checked_by=actor, revisions=",".join(current))

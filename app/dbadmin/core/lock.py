@@ -42,13 +42,20 @@ class LockHeld(HeadwayError):
         )
 
 
+def os_user() -> str:
+    """The OS user@host of this process: recorded with every audited step."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        user = f"uid {os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
+
+
 def shell_actor() -> str:
-    """Who runs a migration from a shell: HEADWAY_ACTOR when a deploy script
-    names itself, else the OS user@host. Console jobs name their user through
-    the Alembic config instead (see jobs/runner.py)."""
-    return (
-        os.environ.get("HEADWAY_ACTOR") or f"{getpass.getuser()}@{socket.gethostname()}"
-    )
+    """Who runs a migration from a shell: the OS user@host, always. Nothing in
+    the environment can name a console user or a job: only a job's process,
+    after proving the console started it, acts for its user (jobs/runner.py)."""
+    return os_user()
 
 
 def holder_description(actor: str, job_id: int | None = None) -> str:

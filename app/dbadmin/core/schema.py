@@ -511,3 +511,24 @@ def _charset(collation: str | None) -> str:
     if collation is None:
         return "none"
     return f"{collation.split('_')[0]} ({collation})"
+
+
+def schema_objects(schema: Schema) -> dict[tuple, str]:
+    """Every view, table, column and index of `schema`, keyed for comparing
+    sets, each with its name in words. The columns and indexes of a table
+    come with it (see `outermost`)."""
+    objects = {("view", name): f"view {name}" for name in schema.views}
+    for name, table in schema.tables.items():
+        objects[("table", name)] = f"table {name}"
+        for column in table.columns:
+            objects[("column", name, column)] = f"column {name}.{column}"
+        for index in table.indexes:
+            objects[("index", name, index)] = f"index {name}.{index}"
+    return objects
+
+
+def outermost(keys: set[tuple]) -> list[tuple]:
+    """`keys` without the columns and indexes of a table that is in `keys`
+    itself (a new table is one object, not one per column), in order."""
+    tables = {key[1] for key in keys if key[0] == "table"}
+    return sorted(k for k in keys if k[0] in ("view", "table") or k[1] not in tables)

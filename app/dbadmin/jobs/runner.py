@@ -18,11 +18,12 @@ from alembic import command
 from app import create_app
 from app.dbadmin.core.adoption import (
     adopt,
+    inspect_unfinished_step,
     stamped_revisions,
     verify,
-    verify_as_far_as_it_runs,
 )
 from app.dbadmin.core.alembic_env import alembic_config
+from app.dbadmin.jobs.service import launch_secret_hash
 from app.errors import HeadwayError, error_line
 from app.extensions import db
 from app.models.console import MigrationAudit, MigrationJob
@@ -91,18 +92,12 @@ def run(job: MigrationJob) -> None:
 
 
 def schema_report(job: MigrationJob) -> str:
-    """After a failed or interrupted job: the stamped revision, and how the
-    live schema compares with it and with the step that did not finish, so an
-    operator sees which statements of that step already ran."""
+    """After a failed or interrupted job: the stamped revision, how the live
+    schema compares with it and with the step that did not finish, and which
+    objects of that step exist already, so an operator sees which of its
+    statements already ran (MySQL DDL is not transactional)."""
     current = stamped_revisions(db.engine)
     lines = [f"stamped at {', '.join(current) or 'base (unversioned)'}"]
-    done = db.session.scalars(
-        sa.select(MigrationAudit).where(MigrationAudit.job_id == job.id)
-    ).all()
-    failed = next((a.revision for a in done if not a.success), None)
-    if failed is None:
-        applied = {a.revision for a in done}
-        failed = next((r for r in job.planned_revisions if r not in applied), None)
 
     def describe(label, result, error=None):
         if error:
@@ -112,23 +107,71 @@ def schema_report(job: MigrationJob) -> str:
         lines.extend(f"  - {d}" for d in result.differences)
 
     try:
-        if current:
-            describe("the stamped revision", verify(db.engine))
-        if failed and failed not in current:
-            result, error = verify_as_far_as_it_runs(db.engine, failed)
-            describe(f"the unfinished step {failed}", result, error)
+        failed = _unfinished_step(job)
+        if failed is None or job.action not in ("upgrade", "downgrade"):
+            if current:
+                describe("the stamped revision", verify(db.engine))
+            return "\n".join(lines)
+        step = inspect_unfinished_step(db.engine, failed, job.action)
+        if step.stamped is not None:
+            describe("the stamped revision", step.stamped)
+        describe(f"the unfinished step {failed}", step.destination, step.error)
+        if step.traces:
+            lines.append(f"the unfinished step {failed} already ran in part:")
+            lines.extend(f"  - {trace}" for trace in step.traces)
     except Exception as exc:  # a report, not the job's outcome
-        lines.append(f"could not compare the schema: {exc}")
+        lines.append(f"could not compare the schema: {error_line(exc)}")
     return "\n".join(lines)
 
 
-def main(job_id: int) -> int:
+def _unfinished_step(job: MigrationJob) -> str | None:
+    """The revision of the step that failed, or the first planned one that
+    has no audit row (the step a killed process was in)."""
+    done = db.session.scalars(
+        sa.select(MigrationAudit).where(MigrationAudit.job_id == job.id)
+    ).all()
+    failed = next((a.revision for a in done if not a.success), None)
+    if failed is None:
+        applied = {a.revision for a in done}
+        failed = next((r for r in job.planned_revisions if r not in applied), None)
+    return failed
+
+
+def prove_launch(job_id: int, secret: str) -> bool:
+    """Whether the console started this process for the job: the secret it
+    wrote to our stdin matches the job row's hash. Used once: the hash is
+    cleared in the same statement, so neither a second process nor a shell
+    that learns the command line can act for the job's user."""
+    if not secret:
+        return False
+    with db.engine.begin() as conn:
+        claimed = conn.execute(
+            sa.update(JOBS)
+            .where(
+                JOBS.c.id == job_id,
+                JOBS.c.launch_secret == launch_secret_hash(secret),
+            )
+            .values(launch_secret=None)
+        ).rowcount
+    return claimed == 1
+
+
+def refuse(job_id: int) -> int:
+    print(
+        f"job #{job_id}: refused. Job processes are started by the console, "
+        "which hands each one a secret; run migrations from a shell with "
+        "`flask db upgrade` (recorded as your OS user).",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def main(job_id: int, secret: str) -> int:
     app = create_app()
     with app.app_context():
+        if not prove_launch(job_id, secret):
+            return refuse(job_id)
         job = db.session.get(MigrationJob, job_id)
-        if job is None:
-            print(f"no job {job_id}", file=sys.stderr)
-            return 1
         log = JobLog(job_id)
         alembic_logger = logging.getLogger("alembic")
         alembic_logger.setLevel(logging.INFO)
@@ -166,12 +209,12 @@ def main(job_id: int) -> int:
         return 0 if status == "succeeded" else 1
 
 
-def report(job_id: int) -> int:
+def report(job_id: int, secret: str) -> int:
     app = create_app()
     with app.app_context():
+        if not prove_launch(job_id, secret):
+            return refuse(job_id)
         job = db.session.get(MigrationJob, job_id)
-        if job is None:
-            return 1
         job.schema_report = schema_report(job)
         db.session.commit()
         return 0
@@ -179,4 +222,7 @@ def report(job_id: int) -> int:
 
 if __name__ == "__main__":
     task, job_id = sys.argv[1], int(sys.argv[2])
-    sys.exit(main(job_id) if task == "run" else report(job_id))
+    # The console writes the launch secret on stdin (never in argv, which
+    # every user of the machine can read).
+    launch_secret = sys.stdin.readline().strip()
+    sys.exit((main if task == "run" else report)(job_id, launch_secret))

@@ -8,7 +8,9 @@ migration lock in migrations/env.py like any `flask db` run, and records its
 log, its outcome and the audit trail.
 """
 
+import hashlib
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -33,7 +35,7 @@ from app.dbadmin.core.guards import (
 from app.dbadmin.core.lock import lock_is_free, migration_lock
 from app.dbadmin.core.plan import PlanError, make_plan, resolve_target
 from app.dbadmin.core.state import DatabaseState, State
-from app.errors import HeadwayError
+from app.errors import HeadwayError, error_line
 from app.models.console import MigrationAudit, MigrationJob
 from app.models.own import utcnow
 from config import CONFIGS
@@ -44,6 +46,15 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 class JobRefused(HeadwayError):
     """Bad input, or a target that cannot be reached: a 400."""
+
+
+class JobNotStarted(HeadwayError):
+    """The job was recorded, but its process could not start: it is marked
+    failed with the reason, at once."""
+
+    def __init__(self, job: MigrationJob, reason: str) -> None:
+        self.job_id = job.id
+        super().__init__(f"job #{job.id} could not start its process: {reason}")
 
 
 class JobConflict(HeadwayError):
@@ -217,10 +228,15 @@ def start_job(
     job_request: JobRequest,
     requested_by: str,
 ) -> MigrationJob:
-    """Check, record and start a job; JobRefused or JobConflict otherwise.
+    """Check, record and start a job; JobRefused, JobConflict or JobNotStarted
+    otherwise.
     The one way a job starts, from the console's pages and its API alike."""
     if not database.reachable:
         raise JobRefused(database.summary())
+    try:
+        catalog.refuse_broken_files("a job")
+    except HeadwayError as exc:
+        raise JobRefused(str(exc)) from None
     planned = plan_job(session.get_bind(), catalog, database, job_request)
     notice_interrupted_jobs(session, environment)
     job = _claim(session, job_request, planned, database, requested_by)
@@ -277,8 +293,17 @@ def _claim(
 def _spawn(
     session: Session, environment: JobEnvironment, job: MigrationJob, task: str
 ) -> None:
-    """Start the job's process (`task` is run or report). Who asked for it
-    is in the job row, which the process reads: nothing else to hand over."""
+    """Start the job's process (`task` is run or report). Who asked for it is
+    in the job row; the process proves it was started from here with a
+    one-time secret, written to its stdin and kept hashed in the row, so that
+    a shell running the same command cannot act for the job's user.
+
+    When the process cannot start (an unwritable output directory, no memory
+    to fork), a run is marked failed at once with the reason, and
+    JobNotStarted raised: nothing is left `running` without a process."""
+    secret = secrets.token_urlsafe(32)
+    job.launch_secret = launch_secret_hash(secret)
+    session.commit()
     env = dict(
         os.environ,
         # The job runs against this app's database and scripts.
@@ -289,26 +314,54 @@ def _spawn(
     )
     if environment.secret_key:
         env["SECRET_KEY"] = environment.secret_key
-    # What the process prints (a crash before it can write to the job row,
-    # say) stays in a file on this host.
-    environment.output_dir.mkdir(parents=True, exist_ok=True)
     output_path = environment.output_dir / f"job-{job.id}-{task}.out"
-    with open(output_path, "ab") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.dbadmin.jobs.runner", task, str(job.id)],
-            cwd=PROJECT_ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=env,
-            # Its own session: a signal to the worker's group does not reach it.
-            start_new_session=True,
-        )
+    process = None
+    try:
+        # What the process prints (a crash before it can write to the job
+        # row, say) stays in a file on this host.
+        environment.output_dir.mkdir(parents=True, exist_ok=True)
+        with open(output_path, "ab") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "app.dbadmin.jobs.runner", task, str(job.id)],
+                cwd=PROJECT_ROOT,
+                stdin=subprocess.PIPE,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env=env,
+                # Its own session: a signal to the worker's group does not reach it.
+                start_new_session=True,
+            )
+        process.stdin.write(secret.encode() + b"\n")
+        process.stdin.close()
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        if process is not None:
+            process.kill()
+            process.wait()
+        _not_started(session, job, task, error_line(exc))
+        if task == "run":
+            raise JobNotStarted(job, error_line(exc)) from None
+        return
     if task == "run":
         job.pid = process.pid
         session.commit()
     # Reap it when it ends, or it stays a zombie of this worker.
     threading.Thread(target=process.wait, daemon=True).start()
+
+
+def launch_secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _not_started(session: Session, job: MigrationJob, task: str, reason: str) -> None:
+    job.launch_secret = None
+    if task == "run":
+        job.status = "failed"
+        job.finished_at = utcnow()
+        job.error = f"its process could not start: {reason}"
+        job.to_revisions = job.from_revisions
+    else:
+        job.schema_report = f"no report: its process could not start: {reason}"
+    session.commit()
 
 
 def job_progress(session: Session, job: MigrationJob) -> JobProgress:

@@ -3,19 +3,23 @@
 from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 
+from app.api.schemas import Error
+from app.api.validation import describe
 from app.auth.security import requires_role
 from app.dbadmin.core.plan import PlanError, make_plan
 from app.dbadmin.core.state import State
 from app.dbadmin.jobs.service import (
     JobConflict,
     JobEnvironment,
+    JobNotStarted,
     JobRefused,
     job_progress,
     notice_interrupted_jobs,
     start_job,
 )
-from app.dbadmin.web.forms import BadInput, parse_audit_filter, parse_job_request
+from app.dbadmin.web.forms import BadInput, parse_audit_filter
 from app.dbadmin.web.overview import audit_rows, overview, running_job
+from app.dbadmin.web.schemas import JobStarted, NewJob
 from app.dbadmin.web.serialize import (
     audit_json,
     broken_files_json,
@@ -71,13 +75,14 @@ def plan():
 
 @bp.post("/jobs")
 @requires_role("operator")
-def create_job():
+@describe(
+    request_model=NewJob,
+    responses={202: JobStarted, 400: Error, 409: Error, 503: Error},
+)
+def create_job(body: NewJob):
     """Start stamp / upgrade / downgrade / adopt as a background job."""
-    data = request.get_json(silent=True)
-    if data is None:
-        return jsonify(error="the body must be JSON"), 400
+    job_request = body.job_request()
     try:
-        job_request = parse_job_request(data)
         view = overview()
         if not view.database.reachable:
             return jsonify(error=view.database.summary(), state=State.UNREACHABLE), 503
@@ -89,14 +94,17 @@ def create_job():
             job_request,
             current_user.username,
         )
-    except (BadInput, JobRefused) as exc:
+    except JobRefused as exc:
         return jsonify(error=str(exc)), 400
     except JobConflict as exc:
         return jsonify(error=str(exc), holder=exc.holder), 409
+    except JobNotStarted as exc:
+        # The job exists and has ended: failed, like any job, with the reason.
+        return jsonify(id=exc.job_id, status="failed", error=str(exc)), 202
     return jsonify(id=job.id, status=job.status), 202
 
 
-@bp.get("/jobs/<int:job_id>")
+@bp.get("/jobs/<id:job_id>")
 def get_job(job_id: int):
     notice_interrupted_jobs(db.session, JobEnvironment.of(current_app))
     job = db.session.get(MigrationJob, job_id)

@@ -136,6 +136,7 @@ def audit_json(row: MigrationAudit) -> dict:
         "success": row.success,
         "error": row.error,
         "actor": row.actor,
+        "os_user": row.os_user,
         "sha256": row.checksum,
         "job_id": row.job_id,
     }

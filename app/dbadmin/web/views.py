@@ -6,12 +6,14 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from app.auth.admin_views import WRITE_VIEWS, SecureViewMixin
+from app.dbadmin.core.catalog import load_catalog
 from app.dbadmin.core.drift import latest_drift_check, run_drift_check
 from app.dbadmin.core.guards import data_at_risk
 from app.dbadmin.core.plan import PlanError, make_plan, step_plan
 from app.dbadmin.jobs.service import (
     JobConflict,
     JobEnvironment,
+    JobNotStarted,
     JobRefused,
     job_progress,
     notice_interrupted_jobs,
@@ -27,6 +29,7 @@ from app.dbadmin.web.overview import (
     recent_audit,
     recent_jobs,
 )
+from app.errors import HeadwayError
 from app.extensions import db
 from app.models.console import MigrationJob
 
@@ -38,7 +41,9 @@ class MigrationsView(SecureViewMixin, BaseView):
     """Where the schema stands, its history, what a change would do; and, for
     operators, doing it as a job."""
 
-    write_views = WRITE_VIEWS | {"start_job"}
+    # A drift check builds the stamped revision's schema in scratch databases
+    # on the server: an operator's action, like a job.
+    write_views = WRITE_VIEWS | {"start_job", "drift_check"}
 
     def _render_console(self, template: str, view, **context):
         status = 200 if view.database.reachable else 503
@@ -144,7 +149,13 @@ class MigrationsView(SecureViewMixin, BaseView):
 
     @expose("/drift", methods=["POST"])
     def drift_check(self):
-        check = run_drift_check(db.session, db.metadata, current_user.username)
+        try:
+            check = run_drift_check(
+                db.session, load_catalog(), db.metadata, current_user.username
+            )
+        except HeadwayError as exc:
+            flash(f"No drift check: {exc}", "danger")
+            return redirect(url_for(".drift"))
         drifted = (
             check.stamp_differences or check.stamp_error or check.model_differences
         )
@@ -192,10 +203,13 @@ class MigrationsView(SecureViewMixin, BaseView):
                 at_risk=[],
             )
             return page, code
+        except JobNotStarted as exc:
+            flash(str(exc), "danger")
+            return redirect(url_for(".job", job_id=exc.job_id))
         flash(f"Job #{job.id} started: {job.action} {job.target}.", "success")
         return redirect(url_for(".job", job_id=job.id))
 
-    @expose("/jobs/<int:job_id>")
+    @expose("/jobs/<id:job_id>")
     def job(self, job_id: int):
         notice_interrupted_jobs(db.session, JobEnvironment.of(current_app))
         job = db.session.get(MigrationJob, job_id)

@@ -16,6 +16,23 @@ db = current_app.extensions["migrate"].db
 
 
 def run_migrations(connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # A batch rebuild drops and recreates a table: with foreign keys on,
+        # dropping headway_users would cascade to the tokens and sessions.
+        # Outside any transaction, or SQLite ignores it.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
+    try:
+        _configure_and_run(connection)
+    finally:
+        if sqlite and not connection.invalidated:
+            connection.rollback()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
+
+
+def _configure_and_run(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=db.metadata,

@@ -1,7 +1,7 @@
 """job opt-ins: what a console job was allowed to do (drop data, stamp unverified)
 
-Revision ID: 0002_job_opt_ins
-Revises: 0001_headway_tables
+Revision ID: 0004_job_opt_ins
+Revises: 0003_job_launch_secret
 Create Date: 2026-11-23 00:00:00
 
 """
@@ -9,8 +9,8 @@ Create Date: 2026-11-23 00:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_job_opt_ins"
-down_revision = "0001_headway_tables"
+revision = "0004_job_opt_ins"
+down_revision = "0003_job_launch_secret"
 branch_labels = None
 depends_on = None
 

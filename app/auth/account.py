@@ -1,0 +1,144 @@
+"""The Account page: a logged-in user's own sessions and API tokens, a new
+token (after re-entering the password), a new password, log out everywhere."""
+
+from flask import flash, redirect, request, url_for
+from flask_admin import BaseView, expose
+from flask_login import current_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from app.auth.accounts import confirm_password, log_out_everywhere, set_password
+from app.auth.admin_views import SecureViewMixin
+from app.auth.forms import printable_only
+from app.auth.sessions import end_session_by_id, sessions_of
+from app.auth.throttle import TooManyAttempts
+from app.auth.tokens import NAME_MAX_LENGTH, create_token, revoke_token, tokens_of
+from app.errors import HeadwayError
+from app.extensions import db
+from app.models.own import utcnow
+
+WRONG_PASSWORD = "That is not your current password."
+
+
+class NewTokenForm(FlaskForm):
+    name = StringField("Name", validators=[Length(max=NAME_MAX_LENGTH), printable_only])
+    password = PasswordField(
+        "Your password", validators=[DataRequired(), Length(max=1024)]
+    )
+
+
+class NewPasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=1024)]
+    )
+    new_password = PasswordField(
+        "New password", validators=[DataRequired(), Length(max=1024)]
+    )
+    confirm = PasswordField(
+        "New password again",
+        validators=[EqualTo("new_password", message="The two new passwords differ.")],
+    )
+
+
+def _address() -> str:
+    return request.remote_addr or "unknown"
+
+
+class AccountView(SecureViewMixin, BaseView):
+    read_role = write_role = "viewer"
+
+    def _page(self, token_form=None, password_form=None, new_token=None, status=200):
+        user = current_user._get_current_object()
+        session = user.login_session
+        page = self.render(
+            "auth/account.html",
+            sessions=sessions_of(user),
+            current_session_id=session.id if session else None,
+            tokens=tokens_of(user),
+            now=utcnow(),
+            token_form=token_form or NewTokenForm(formdata=None),
+            password_form=password_form or NewPasswordForm(formdata=None),
+            new_token=new_token,
+        )
+        return page, status
+
+    @expose("/")
+    def index(self):
+        return self._page()
+
+    @expose("/tokens/new", methods=["POST"])
+    def new_token_view(self):
+        form = NewTokenForm()
+        if not form.validate_on_submit():
+            return self._page(token_form=form, status=400)
+        try:
+            if not confirm_password(current_user, form.password.data, _address()):
+                form.password.errors.append(WRONG_PASSWORD)
+                return self._page(token_form=form, status=400)
+            record, token = create_token(current_user, form.name.data or "")
+        except TooManyAttempts as exc:
+            form.password.errors.append(str(exc))
+            return self._page(token_form=form, status=429)
+        except HeadwayError as exc:
+            form.name.errors.append(str(exc))
+            return self._page(token_form=form, status=400)
+        return self._page(new_token=(record, token))
+
+    @expose("/tokens/revoke", methods=["POST"])
+    def revoke_token_view(self):
+        try:
+            record = revoke_token(
+                request.form.get("token_id", 0, type=int), owner=current_user
+            )
+        except HeadwayError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(f"API token {record.id} is revoked.", "success")
+        return redirect(url_for(".index"))
+
+    @expose("/sessions/end", methods=["POST"])
+    def end_session_view(self):
+        try:
+            end_session_by_id(
+                request.form.get("session_id", 0, type=int), owner=current_user
+            )
+        except HeadwayError as exc:
+            flash(str(exc), "error")
+        else:
+            flash("The session has ended.", "success")
+        return redirect(url_for(".index"))
+
+    @expose("/log-out-everywhere", methods=["POST"])
+    def log_out_everywhere_view(self):
+        user = current_user._get_current_object()
+        ended = log_out_everywhere(user)
+        db.session.commit()
+        logout_user()
+        flash(f"Logged out everywhere: {ended.describe(user.username)}", "success")
+        return redirect(url_for("auth.login"))
+
+    @expose("/password", methods=["POST"])
+    def password_view(self):
+        form = NewPasswordForm()
+        if not form.validate_on_submit():
+            return self._page(password_form=form, status=400)
+        user = current_user._get_current_object()
+        try:
+            if not confirm_password(user, form.current_password.data, _address()):
+                form.current_password.errors.append(WRONG_PASSWORD)
+                return self._page(password_form=form, status=400)
+            ended = set_password(user, form.new_password.data)
+        except TooManyAttempts as exc:
+            form.current_password.errors.append(str(exc))
+            return self._page(password_form=form, status=429)
+        except HeadwayError as exc:
+            form.new_password.errors.append(str(exc))
+            return self._page(password_form=form, status=400)
+        db.session.commit()
+        logout_user()
+        flash(
+            f"Password changed: {ended.describe(user.username)} Log in again.",
+            "success",
+        )
+        return redirect(url_for("auth.login"))

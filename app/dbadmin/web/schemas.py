@@ -1,0 +1,61 @@
+"""Request bodies of the console's JSON API (/api/migrations/...), as pydantic
+models: they validate the requests and describe them in /api/openapi.json.
+The console's form goes through the same model."""
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from app.api.schemas import Request, printable_text
+from app.dbadmin.jobs.service import JobRequest
+
+
+class NewJob(Request):
+    """A schema change to run as a job."""
+
+    action: Literal["upgrade", "downgrade", "stamp", "adopt"]
+    target: printable_text(255) | None = Field(
+        None, description="a revision (or a unique prefix), head, heads or base"
+    )
+    purge: bool = Field(False, description="stamp only: replace every stamped head")
+    allow_data_loss: bool = Field(
+        False,
+        description="upgrade/downgrade only: run steps that drop tables or "
+        "columns holding data",
+    )
+    no_verify: bool = Field(
+        False, description="stamp only: stamp without proving the schema first"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "NewJob":
+        self.target = (self.target or "").strip() or None
+        if self.target is None and self.action != "adopt":
+            raise ValueError(
+                f"{self.action} needs a target: a revision, head, heads or base"
+            )
+        if self.purge and self.action != "stamp":
+            raise ValueError("purge only goes with stamp")
+        if self.allow_data_loss and self.action not in ("upgrade", "downgrade"):
+            raise ValueError("allow_data_loss only goes with upgrade and downgrade")
+        if self.no_verify and self.action != "stamp":
+            raise ValueError("no_verify only goes with stamp")
+        return self
+
+    def job_request(self) -> JobRequest:
+        return JobRequest(
+            self.action,
+            self.target,
+            self.purge,
+            allow_data_loss=self.allow_data_loss,
+            no_verify=self.no_verify,
+        )
+
+
+class JobStarted(BaseModel):
+    id: int
+    status: str = Field(
+        description="running (follow it at /api/migrations/jobs/{id}), or failed "
+        "when its process could not start"
+    )
+    error: str | None = Field(None, description="why it failed to start")

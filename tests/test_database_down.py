@@ -1,0 +1,134 @@
+"""While the database is down, every page answers 503 with the security
+headers and a human message, whoever is logged in; if even the error page
+fails, a static one. /readyz tells anonymous clients the state only."""
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from app import create_app
+from app.extensions import db
+from config import TestingConfig
+from tests.helpers import login
+from tests.test_security import PUBLIC, assert_security_headers, sample_url
+
+MESSAGE = "The database did not answer"
+
+
+@pytest.fixture
+def down(app, accounts, database_url, tmp_path):
+    """(up, down): the app on its database, and the same app (same secret) on
+    a database that does not answer."""
+    if database_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path}/missing/dir/headway.db"
+    else:
+        url = sa.make_url(database_url).set(port=1).render_as_string(False)
+    dead = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=url)
+    yield app, dead
+    with dead.app_context():
+        db.engine.dispose()
+
+
+def logged_in_on(up, dead, role):
+    client = up.test_client()
+    assert login(client, role).status_code == 302
+    moved = dead.test_client()
+    moved.set_cookie("session", client.get_cookie("session").value)
+    return moved
+
+
+def page_urls(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC or "GET" not in rule.methods:
+            continue
+        yield sample_url(rule)
+
+
+@pytest.mark.parametrize("role", ["viewer", "admin"])
+def test_every_page_answers_503_whoever_is_logged_in(down, role):
+    up, dead = down
+    client = logged_in_on(up, dead, role)
+    urls = sorted(set(page_urls(dead)))
+    assert len(urls) > 20
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 503, url
+        assert_security_headers(response)
+        assert response.headers["Retry-After"] == "5"
+        body = response.get_data(as_text=True)
+        assert MESSAGE in body, url
+        assert "Traceback" not in body and "OperationalError" not in body
+        if url.startswith("/api/"):
+            assert response.get_json()["state"] == "unreachable"
+        else:
+            # The full error page, as to a visitor (not the static fallback),
+            # with its stylesheet, which loads without the database.
+            assert "navbar" in body and "Log out" not in body
+            stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', body)
+            css = client.get(stylesheet.group(1))
+            css.close()
+            assert css.status_code == 200
+
+
+def test_a_bearer_token_gets_503_json(down):
+    _, dead = down
+    response = dead.test_client().get(
+        "/api/me", headers={"Authorization": "Bearer hw_anything"}
+    )
+    assert response.status_code == 503
+    assert response.get_json()["state"] == "unreachable"
+
+
+def test_a_static_page_when_even_the_error_page_fails(down, monkeypatch):
+    import app.main.errors as errors
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the template engine is broken too")
+
+    monkeypatch.setattr(errors, "render_template", broken)
+    up, dead = down
+    response = logged_in_on(up, dead, "viewer").get("/admin/employee/")
+    assert response.status_code == 503
+    assert_security_headers(response)
+    body = response.get_data(as_text=True)
+    assert MESSAGE in body and "<h1>503 · Database unavailable</h1>" in body
+    assert "broken too" not in body
+
+
+def test_anonymous_readyz_gives_the_state_and_a_generic_reason(down):
+    up, dead = down
+    response = up.test_client().get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "status": "ok",
+        "state": "up_to_date",
+        "reason": "the schema is at head",
+    }
+    response = dead.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json() == {
+        "status": "unavailable",
+        "state": "unreachable",
+        "reason": "the database does not answer",
+    }
+    # Not ready for another reason: still no details.
+    assert up.test_cli_runner().invoke(args=["db", "downgrade", "base"]).exit_code == 0
+    response = up.test_client().get("/readyz")
+    assert response.get_json() == {
+        "status": "unavailable",
+        "state": "unversioned",
+        "reason": "the database has no schema version",
+    }
+
+
+def test_readyz_details_for_logged_in_users(app, runner, logged_in):
+    client = logged_in("viewer")
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["current"] == body["heads"] and "Up to date" in body["detail"]
+    assert runner.invoke(args=["db", "downgrade", "base"]).exit_code == 0
+    body = client.get("/readyz").get_json()
+    assert body["state"] == "unversioned"
+    assert "Unversioned" in body["detail"] and body["current"] == []
