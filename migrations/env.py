@@ -14,7 +14,11 @@ Differences from Flask-Migrate's stock env.py, each for a reason:
   tables, views) and leaves Headway's own `headway_*` tables alone; autogenerate
   says what it left out that way, and compares server defaults too;
 - batch mode on SQLite only, with foreign keys off while migrating, so a batch
-  table rebuild cannot cascade-delete rows of the tables that reference it.
+  table rebuild cannot cascade-delete rows of the tables that reference it;
+- Headway's guards (app/dbadmin/core/guards.py) check every upgrade, downgrade
+  and stamp before it runs, and every autogenerate: an unversioned database
+  with tables is adopted, not upgraded; a stamp is verified; a step that drops
+  data needs an explicit yes.
 """
 
 import logging
@@ -29,6 +33,12 @@ from app.dbadmin.core.alembic_env import (
     include_user_schema,
 )
 from app.dbadmin.core.audit import AuditTrail
+from app.dbadmin.core.guards import (
+    UNVERIFIED_STAMP,
+    RunOptions,
+    check_autogenerate,
+    check_run,
+)
 from app.dbadmin.core.lock import holder_description, migration_lock, shell_actor
 
 config = context.config
@@ -115,20 +125,53 @@ def run_migrations(connection, audit: AuditTrail | None = None) -> None:
         args["on_version_apply"] = audit.on_version_apply
         args["transaction_per_migration"] = True
     context.configure(connection=connection, target_metadata=target_metadata, **args)
-    if audit is not None:
-        audit.attach(context.get_context())
     try:
-        with context.begin_transaction():
-            context.run_migrations()
-    except Exception as exc:
         if audit is not None:
-            audit.record_failure(exc)
-        raise
+            guard_the_run(connection, audit)
+            audit.attach(context.get_context())
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+        except Exception as exc:
+            if audit is not None:
+                audit.record_failure(exc)
+            raise
     finally:
         if connection.dialect.name == "sqlite" and not connection.invalidated:
             connection.rollback()
             connection.exec_driver_sql("PRAGMA foreign_keys=ON")
             connection.commit()
+
+
+def guard_the_run(connection, audit: AuditTrail) -> None:
+    """Headway's guards, before any DDL and before Alembic creates its version
+    table; what they say first is logged (the CLI prints it, a job logs it)."""
+    opts = context._proxy.context_opts
+    checked = check_run(
+        migrate_ext.db.engine,
+        context.get_context(),
+        target_metadata,
+        # Only `alembic stamp` hands its EnvironmentContext a `purge`.
+        stamp="purge" in opts,
+        purge=bool(opts.get("purge")),
+        destination=opts.get("destination_rev"),
+        options=RunOptions.of(config.attributes),
+    )
+    # The lint as warnings, the same the console shows for the plan.
+    for warning in checked.lint:
+        logger.warning(warning)
+    for note in checked.notes:
+        logger.info(note)
+    if checked.unverified_stamp:
+        audit.action = UNVERIFIED_STAMP
+    # The guards' reads began a transaction; Alembic begins its own.
+    if connection.in_transaction():
+        connection.commit()
+
+
+def is_autogenerate() -> bool:
+    """`flask db migrate`, `flask db check` (and `revision --autogenerate`)."""
+    return context._proxy.context_opts.get("revision_context") is not None
 
 
 def changes_the_database() -> bool:
@@ -145,6 +188,8 @@ def run_migrations_online() -> None:
         run_migrations(connection)
         return
     if not changes_the_database():
+        if is_autogenerate():
+            check_autogenerate(migrate_ext.db.engine)
         with migrate_ext.db.engine.connect() as connection:
             run_migrations(connection)
         return

@@ -154,6 +154,40 @@ def user_schema(engine: sa.Engine) -> Schema:
         return reflect_schema(conn, ignore=not_user_schema)
 
 
+def schema_dump(engine: sa.Engine) -> dict[str, str]:
+    """The user's schema as the server writes it back, object by object:
+    `SHOW CREATE TABLE` / `SHOW CREATE VIEW` on MySQL/MariaDB, the stored SQL
+    of sqlite_master on SQLite (tables, indexes, views, triggers). Equal dumps
+    mean a byte-identical schema."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            rows = conn.exec_driver_sql(
+                "SELECT type || ' ' || name, sql FROM sqlite_master "
+                "WHERE sql IS NOT NULL"
+            ).all()
+            return {key: sql for key, sql in rows if not _not_user(key.split()[1])}
+        dump = {}
+        for name, kind in conn.exec_driver_sql("SHOW FULL TABLES").all():
+            if _not_user(name):
+                continue
+            what = "VIEW" if kind == "VIEW" else "TABLE"
+            row = conn.exec_driver_sql(f"SHOW CREATE {what} `{name}`").one()
+            # A view's definition names its definer and the database: not the
+            # schema's business, and the database differs between tests.
+            dump[f"{what.lower()} {name}"] = re.sub(r" DEFINER=\S+", "", row[1])
+        for name, table, timing, event, statement in conn.exec_driver_sql(
+            "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE, ACTION_TIMING, "
+            "EVENT_MANIPULATION, ACTION_STATEMENT FROM information_schema.TRIGGERS "
+            "WHERE TRIGGER_SCHEMA = DATABASE()"
+        ):
+            dump[f"trigger {name}"] = f"{timing} {event} ON {table} {statement}"
+        return dump
+
+
+def _not_user(name: str) -> bool:
+    return not_user_schema(name) or name.startswith("sqlite_")
+
+
 def table_names(engine: sa.Engine) -> set[str]:
     return set(sa.inspect(engine).get_table_names())
 

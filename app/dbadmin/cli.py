@@ -1,14 +1,35 @@
-"""The `flask db` group: Flask-Migrate's commands unchanged, plus verify and
-adopt."""
+"""The `flask db` group: Flask-Migrate's commands, plus verify and adopt, and
+upgrade, downgrade and stamp with Headway's guards' opt-ins (the guards
+themselves run in migrations/env.py, whatever starts the run)."""
 
 import click
+from alembic import command
+from alembic.util import CommandError
+from flask import current_app, g
 from flask_migrate.cli import db as flask_migrate_db
 
-from app.cli import HeadwayGroup
-from app.dbadmin.core.adoption import Verification, adopt, verify
+from app.cli import HeadwayGroup, fail
+from app.dbadmin.core.adoption import (
+    Verification,
+    adopt,
+    adopt_if_unversioned,
+    stamped_revisions,
+)
+from app.dbadmin.core.adoption import verify as verify_schema
 from app.extensions import db
 
-db_cli = HeadwayGroup(
+
+class DbGroup(HeadwayGroup):
+    """Alembic's own errors (an unknown revision, say) end in one line too."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except CommandError as exc:
+            fail(str(exc))
+
+
+db_cli = DbGroup(
     "db",
     help=flask_migrate_db.help,
     params=flask_migrate_db.params,
@@ -16,6 +37,124 @@ db_cli = HeadwayGroup(
 )
 for _name, _command in flask_migrate_db.commands.items():
     db_cli.add_command(_command, _name)
+
+
+def _alembic_config(directory: str | None, x_arg: tuple, **attributes):
+    """Flask-Migrate's config for this invocation (-d, -x), with `attributes`
+    for migrations/env.py (the guards' opt-ins)."""
+    migrate = current_app.extensions["migrate"].migrate
+    config = migrate.get_config(directory or g.directory, x_arg=x_arg or None)
+    config.attributes.update(attributes)
+    return config
+
+
+# Flask-Migrate's options of upgrade, downgrade and stamp, kept as they were.
+def _directory_option(f):
+    return click.option(
+        "-d",
+        "--directory",
+        default=None,
+        help='Migration script directory (default is "migrations")',
+    )(f)
+
+
+def _offline_options(f):
+    f = click.option(
+        "--sql",
+        is_flag=True,
+        help="Don't emit SQL to database - dump to standard output instead",
+    )(f)
+    return click.option(
+        "--tag",
+        default=None,
+        help='Arbitrary "tag" name - can be used by custom env.py scripts',
+    )(f)
+
+
+def _x_arg_option(f):
+    return click.option(
+        "-x",
+        "--x-arg",
+        multiple=True,
+        help="Additional arguments consumed by custom env.py scripts",
+    )(f)
+
+
+ALLOW_DATA_LOSS = click.option(
+    "--allow-data-loss",
+    is_flag=True,
+    help="Run steps that drop tables with rows or columns holding values.",
+)
+
+
+@db_cli.command("upgrade")
+@_directory_option
+@_offline_options
+@_x_arg_option
+@ALLOW_DATA_LOSS
+@click.option(
+    "--adopt",
+    "adopt_first",
+    is_flag=True,
+    help="An unversioned database that already has the tables: adopt it "
+    "(verified) first, then upgrade. For deploys to new and legacy databases.",
+)
+@click.argument("revision", default="head")
+def upgrade_command(
+    directory, sql, tag, x_arg, allow_data_loss, adopt_first, revision
+) -> None:
+    """Upgrade to a later version. An unversioned database that already has
+    tables is refused (adopt it, or use --adopt); so is a step that drops
+    data, unless --allow-data-loss."""
+    if adopt_first and not sql:
+        adoption = adopt_if_unversioned(db.engine)
+        if adoption is not None and not adoption.stamped:
+            click.echo("no revision matches; nothing was written.", err=True)
+            _print_differences(adoption.verification)
+            raise SystemExit(1)
+        if adoption is not None:
+            click.echo(f"adopted at {adoption.verification.label}")
+    config = _alembic_config(directory, x_arg, allow_data_loss=allow_data_loss)
+    command.upgrade(config, revision, sql=sql, tag=tag)
+
+
+@db_cli.command("downgrade")
+@_directory_option
+@_offline_options
+@_x_arg_option
+@ALLOW_DATA_LOSS
+@click.argument("revision", default="-1")
+def downgrade_command(directory, sql, tag, x_arg, allow_data_loss, revision) -> None:
+    """Revert to a previous version (`flask db downgrade -- -1`: click reads a
+    bare -1 as an option). A step that drops data is refused unless
+    --allow-data-loss."""
+    config = _alembic_config(directory, x_arg, allow_data_loss=allow_data_loss)
+    if sql and revision == "-1":
+        revision = "head:-1"
+    command.downgrade(config, revision, sql=sql, tag=tag)
+
+
+@db_cli.command("stamp")
+@_directory_option
+@_offline_options
+@click.option(
+    "--purge",
+    is_flag=True,
+    help="Delete the version in the alembic_version table before stamping",
+)
+@click.option(
+    "--no-verify",
+    is_flag=True,
+    help="Stamp without proving that the live schema is REVISION's schema "
+    "(the audit trail says so).",
+)
+@click.argument("revision", default="head")
+def stamp_command(directory, sql, tag, purge, no_verify, revision) -> None:
+    """'stamp' the revision table with the given revision; don't run any
+    migrations. The live schema must be REVISION's schema (as `flask db
+    verify` compares them), unless --no-verify; base needs no proof."""
+    config = _alembic_config(directory, (), no_verify=no_verify)
+    command.stamp(config, revision, sql=sql, tag=tag, purge=purge)
 
 
 def _print_differences(result: Verification) -> None:
@@ -29,9 +168,22 @@ def _print_differences(result: Verification) -> None:
 def verify_command(revision: str | None) -> None:
     """Check that the live schema is exactly REVISION's schema (default: the
     stamped revision; head when unversioned)."""
-    result = verify(db.engine, revision)
+    unversioned = not stamped_revisions(db.engine)
+    if unversioned and revision is None:
+        click.echo(
+            "the database is unversioned: comparing it with head. `flask db adopt "
+            "--dry-run` finds the revision it matches.",
+            err=True,
+        )
+    result = verify_schema(db.engine, revision)
     if not result.matches:
         _print_differences(result)
+        if not unversioned and revision is None:
+            click.echo(
+                "If the stamp is wrong (the schema is another revision's): "
+                "`flask db stamp --purge base`, then `flask db adopt`.",
+                err=True,
+            )
         raise SystemExit(1)
     click.echo(f"matches {result.label}")
 

@@ -17,6 +17,13 @@ class MigrationJob(db.Model):
     action: so.Mapped[str] = so.mapped_column(sa.String(16))
     target: so.Mapped[str] = so.mapped_column(sa.String(255))
     purge: so.Mapped[bool] = so.mapped_column(default=False)
+    # The opt-ins of Headway's guards (app/dbadmin/core/guards.py).
+    allow_data_loss: so.Mapped[bool] = so.mapped_column(
+        default=False, server_default=sa.false()
+    )
+    no_verify: so.Mapped[bool] = so.mapped_column(
+        default=False, server_default=sa.false()
+    )
     requested_by: so.Mapped[str] = so.mapped_column(sa.String(255))
     from_revisions: so.Mapped[str] = so.mapped_column(sa.String(1024), default="")
     to_revisions: so.Mapped[str | None] = so.mapped_column(sa.String(1024))
@@ -59,7 +66,7 @@ class MigrationAudit(db.Model):
     __tablename__ = "headway_audit"
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    # upgrade, downgrade, stamp or adopt
+    # upgrade, downgrade, stamp, stamp-unverified (--no-verify) or adopt
     action: so.Mapped[str] = so.mapped_column(sa.String(16))
     revision: so.Mapped[str | None] = so.mapped_column(sa.String(255), index=True)
     from_revisions: so.Mapped[str] = so.mapped_column(sa.String(1024), default="")

@@ -19,7 +19,11 @@ from alembic import command
 from sqlalchemy.engine import Connection, Engine
 
 from app.cli import database_error_line
-from app.dbadmin.core.adoption import adopt, not_user_schema, stamped_revisions
+from app.dbadmin.core.adoption import adopt_if_unversioned as adoption_of_legacy
+from app.dbadmin.core.adoption import (
+    existing_first_revision_tables,
+    stamped_revisions,
+)
 from app.dbadmin.core.alembic_env import alembic_config, describe
 from app.dbadmin.core.catalog import Catalog, load_catalog
 from app.dbadmin.core.drift import run_drift_check
@@ -64,7 +68,7 @@ def release(engine: Engine, lock_wait: float, adopt_legacy: bool, say: Callable)
             if adopted:
                 say(f"adopted at {adopted}")
         else:
-            refuse_unversioned_legacy(engine)
+            refuse_unversioned_legacy(engine, catalog)
         upgrade_to_heads(engine, catalog, deadline, say)
         verify_release(engine, catalog, say)
 
@@ -104,20 +108,16 @@ def take_release_lock(
         ) from None
 
 
-def legacy_tables(engine: Engine) -> list[str]:
-    """The user's tables in a database that has no version yet."""
-    names = sa.inspect(engine).get_table_names()
-    return sorted(name for name in names if not not_user_schema(name))
-
-
 def adopt_if_unversioned(engine: Engine) -> str | None:
-    """Adopt an unversioned database that already has tables (the verified
-    adoption of `flask db adopt`); returns the revision, or None when there
-    was nothing to adopt (versioned, or empty: upgraded from base)."""
-    if stamped_revisions(engine) or not legacy_tables(engine):
-        return None
+    """Adopt an unversioned database that already has the first revision's
+    tables (the verified adoption of `flask db adopt`, as `flask db upgrade
+    --adopt` does); returns the revision, or None when there was nothing to
+    adopt (versioned, or new: upgraded from base)."""
     # Its stamp leaves logging alone: the release prints its own lines.
-    result = adopt(engine, run_attributes={"configure_logger": False}).verification
+    adoption = adoption_of_legacy(engine, run_attributes={"configure_logger": False})
+    if adoption is None:
+        return None
+    result = adoption.verification
     if not result.matches:
         raise HeadwayError(
             f"no revision matches the database, nothing was written; closest is "
@@ -127,10 +127,12 @@ def adopt_if_unversioned(engine: Engine) -> str | None:
     return result.label
 
 
-def refuse_unversioned_legacy(engine: Engine) -> None:
+def refuse_unversioned_legacy(engine: Engine, catalog: Catalog) -> None:
+    """migrations/env.py refuses such an upgrade too; the release says how to
+    go on in its own terms."""
     if stamped_revisions(engine):
         return
-    tables = legacy_tables(engine)
+    tables = sorted(existing_first_revision_tables(engine, catalog))
     if tables:
         shown = ", ".join(tables[:4]) + (", ..." if len(tables) > 4 else "")
         raise HeadwayError(

@@ -9,6 +9,7 @@ final stamp of a successful adoption.
 
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.engine import Engine
 
@@ -18,7 +19,8 @@ from app.dbadmin.core.alembic_env import (
     current_heads,
     describe,
 )
-from app.dbadmin.core.catalog import load_catalog
+from app.dbadmin.core.catalog import Catalog, load_catalog
+from app.dbadmin.core.plan import step_plan
 from app.dbadmin.core.schema import (
     Schema,
     compare_schemas,
@@ -49,9 +51,13 @@ def not_user_schema(name: str) -> bool:
     return name.startswith(TABLE_PREFIX) or name == USER_VERSION_TABLE
 
 
-def _reflect(engine: Engine) -> Schema:
+def reflect_user_schema(engine: Engine) -> Schema:
+    """The user's schema (not Headway's tables, not the version table)."""
     with engine.connect() as conn:
         return reflect_schema(conn, ignore=not_user_schema)
+
+
+_reflect = reflect_user_schema
 
 
 def stamped_revisions(engine: Engine) -> tuple[str, ...]:
@@ -67,8 +73,14 @@ def verify(engine: Engine, rev: str | None = None) -> Verification:
         revisions = (catalog.one_revision(rev),)
     else:
         revisions = stamped_revisions(engine) or catalog.heads
-        for stamped in revisions:
-            catalog.one_revision(stamped)
+        unknown = [r for r in revisions if r not in catalog.by_id]
+        if unknown:
+            raise HeadwayError(unknown_revision_line(tuple(unknown)))
+    return verify_revisions(engine, revisions)
+
+
+def verify_revisions(engine: Engine, revisions: tuple[str, ...]) -> Verification:
+    """Compare the live schema with the schema at `revisions` (full ids)."""
     live = _reflect(engine)
     with scratch_engine(engine) as scratch:
         upgrade_to(scratch, revisions)
@@ -187,8 +199,9 @@ def adopt(
     if stamped:
         raise HeadwayError(
             f"the database is already versioned (at {describe(stamped)}); "
-            "adopt is only for an unversioned database. "
-            "Use `flask db verify` to check it against its revision."
+            "adopt is only for an unversioned database. `flask db verify` "
+            "checks it against that revision; if the stamp is wrong, remove "
+            "it with `flask db stamp --purge base`, then run `flask db adopt`."
         )
     if to is not None:
         found = verify(engine, to)
@@ -205,6 +218,74 @@ def adopt(
         )
     if not found.matches or dry_run:
         return Adoption(found, stamped=False)
-    config = alembic_config(audit_action="adopt", **(run_attributes or {}))
+    # The guard of migrations/env.py takes this comparison as the stamp's proof.
+    config = alembic_config(
+        audit_action="adopt", proven_stamp=found.revisions, **(run_attributes or {})
+    )
     command.stamp(config, found.revisions[0])
     return Adoption(found, stamped=True)
+
+
+def first_revision_tables(engine: Engine, catalog: Catalog) -> list[str] | None:
+    """The tables the base revision(s) create, in their order, for this
+    dialect: rendered offline once per catalog. None when a base revision
+    cannot be rendered offline (its code reads the database)."""
+
+    def compute() -> list[str] | None:
+        tables: list[str] = []
+        for revision in reversed(catalog.revisions):
+            if not revision.is_base:
+                continue
+            plan = step_plan(engine, catalog, revision.id, "upgrade")
+            if plan.error:
+                return None
+            for op in plan.steps[0].operations:
+                if op.name == "create_table":
+                    tables.append(getattr(op.args[0], "name", str(op.args[0])))
+        return tables
+
+    return catalog.memo(("first revision tables", engine.dialect.name), compute)
+
+
+def existing_first_revision_tables(engine: Engine, catalog: Catalog) -> list[str]:
+    """Which tables of the first revision's schema the database already has
+    (every table of the user's when that schema cannot be known offline). An
+    unversioned database that has some is adopted, never upgraded from base."""
+    live = set(user_table_names(engine))
+    expected = first_revision_tables(engine, catalog)
+    if expected is None:
+        return sorted(live)
+    return [table for table in expected if table in live]
+
+
+def user_table_names(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        names = sa.inspect(conn).get_table_names()
+    return [name for name in names if not not_user_schema(name)]
+
+
+def adopt_if_unversioned(
+    engine: Engine, run_attributes: dict | None = None
+) -> Adoption | None:
+    """Adoption for deploy scripts that must work on a new database and on a
+    legacy one alike (`flask db upgrade --adopt`): an unversioned database that
+    already has the first revision's tables is adopted (verified, as `flask db
+    adopt` does). None when there is nothing to adopt (versioned, or without
+    those tables): upgrade it as it is. An Adoption with `stamped` False when
+    no revision matches: nothing was written, and the upgrade must not run."""
+    if stamped_revisions(engine):
+        return None
+    if not existing_first_revision_tables(engine, load_catalog()):
+        return None
+    return adopt(engine, run_attributes=run_attributes)
+
+
+def unknown_revision_line(unknown: tuple[str, ...]) -> str:
+    """What to do about a stamp the scripts do not know."""
+    return (
+        f"the database is stamped with {describe(unknown)}, which the scripts do "
+        "not have (newer code rolled back, or a revision file deleted). Deploy "
+        "the code that has it, or restamp: `flask db stamp --purge REV` (checked "
+        "against REV's schema first), or `flask db stamp --purge base` then "
+        "`flask db adopt`."
+    )

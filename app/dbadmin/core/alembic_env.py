@@ -3,9 +3,13 @@ filter, the database's stamp. Read with Alembic's API directly (Flask-Migrate's
 functions print and exit: wrong for callers that need data). The scripts
 themselves are read by catalog.py."""
 
+import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
+import alembic.context
+import alembic.op
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from flask import current_app
@@ -111,8 +115,41 @@ def alembic_config(**attributes) -> AlembicConfig:
 
 def current_heads(connection: Connection) -> tuple[str, ...]:
     """The revisions the database is stamped with; () when unversioned."""
-    return MigrationContext.configure(connection).get_current_heads()
+    with quiet_alembic():  # a read, not a run: no "Context impl" lines
+        return MigrationContext.configure(connection).get_current_heads()
 
 
 def describe(revisions: Sequence[str]) -> str:
     return ", ".join(revisions) if revisions else "base"
+
+
+@contextmanager
+def inside_a_running_migration() -> Iterator[None]:
+    """For an Alembic run started while another is running in this thread
+    (Headway's guards in migrations/env.py render steps offline and build a
+    revision's schema in a scratch database before the real run goes on).
+
+    Alembic installs the running environment and operations as module-global
+    proxies (`alembic.context`, `alembic.op`) and removes them when a run ends,
+    which would leave the outer run without them: they are put back."""
+    modules = (alembic.context, alembic.op)
+    outer = [getattr(module, "_proxy", None) for module in modules]
+    try:
+        yield
+    finally:
+        for proxy in outer:
+            if proxy is not None:
+                proxy._install_proxy()
+
+
+@contextmanager
+def quiet_alembic() -> Iterator[None]:
+    """Alembic's INFO lines off: for runs that are not the user's (a scratch
+    database, a plan rendered offline), which must not read like one."""
+    alembic_logger = logging.getLogger("alembic")
+    level = alembic_logger.level
+    alembic_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        alembic_logger.setLevel(level)

@@ -4,13 +4,21 @@ what the destructive-change lint finds in it."""
 
 import ast
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alembic.operations.batch import BatchOperationsImpl
 from alembic.runtime.environment import EnvironmentContext
 from sqlalchemy.engine import Engine
 
-from app.dbadmin.core.alembic_env import ALEMBIC_LOCK, alembic_config
+from app.dbadmin.core.alembic_env import (
+    ALEMBIC_LOCK,
+    alembic_config,
+    inside_a_running_migration,
+    quiet_alembic,
+)
 from app.dbadmin.core.catalog import Catalog, Revision
 from app.dbadmin.core.lint import LintWarning, Operation, lint_step
 from app.dbadmin.core.state import DatabaseState
@@ -129,6 +137,33 @@ def step_plan(engine: Engine, catalog: Catalog, rev: str, direction: str) -> Pla
     return plan
 
 
+def plan_of_run(
+    engine: Engine,
+    catalog: Catalog,
+    start: tuple[str, ...],
+    target: str,
+    direction: str,
+    revisions: list[str],
+) -> Plan:
+    """The plan of a run Alembic is about to make: the steps it computed
+    (`revisions`, from `start` to `target`), rendered and linted. What the
+    guards of migrations/env.py read before anything runs."""
+    plan = Plan(
+        target=target,
+        direction=direction,
+        steps=[
+            Step(catalog.by_id[r], direction) for r in revisions if r in catalog.by_id
+        ],
+        sql="",
+    )
+    if plan.steps:
+        _render(engine, catalog, plan, start, target)
+    for step in plan.steps:
+        step.reversible = _reversible(catalog, step.revision)
+        step.warnings = _lint(engine, catalog, step)
+    return plan
+
+
 def _lint(engine: Engine, catalog: Catalog, step: Step) -> list[LintWarning]:
     return lint_step(
         engine,
@@ -183,6 +218,9 @@ def _render(engine, catalog, plan: Plan, start: tuple[str, ...], target: str) ->
     try:
         with (
             ALEMBIC_LOCK,
+            quiet_alembic(),
+            inside_a_running_migration(),
+            _batch_rebuilds_recorded(recorded),
             EnvironmentContext(
                 config,
                 script,
@@ -196,6 +234,34 @@ def _render(engine, catalog, plan: Plan, start: tuple[str, ...], target: str) ->
     except Exception as exc:  # a revision that cannot run offline
         plan.error = error_line(exc, with_type=True)
     plan.sql = buffer.getvalue()
+
+
+@contextmanager
+def _batch_rebuilds_recorded(recorded: list[Operation]) -> Iterator[None]:
+    """Offline, a batch rebuild (SQLite's way to drop or alter a column)
+    cannot reflect its table, and Alembic stops there. While a plan renders,
+    a rebuild records its operations instead (the lint and the data-loss
+    guard read them) and says in the SQL that it runs on the live table."""
+    original = BatchOperationsImpl.flush
+
+    def flush(batch: BatchOperationsImpl) -> None:
+        context = batch.operations.migration_context
+        if not (context.as_sql and batch.copy_from is None):
+            return original(batch)
+        if not batch._should_recreate():
+            return original(batch)
+        context.impl.static_output(
+            f"-- batch rebuild of {batch.table_name}: a copy of the table with "
+            f"{', '.join(name for name, _, _ in batch.batch)}; its SQL is made "
+            "from the live table when it runs"
+        )
+        recorded.extend(Operation(name, args, kw) for name, args, kw in batch.batch)
+
+    BatchOperationsImpl.flush = flush
+    try:
+        yield
+    finally:
+        BatchOperationsImpl.flush = original
 
 
 def _reversible(catalog: Catalog, revision: Revision) -> bool:

@@ -5,7 +5,6 @@ server, named with SCRATCH_DATABASE_PREFIX, so the login needs CREATE and DROP
 (and the DDL privileges the migrations use) on databases with that prefix.
 """
 
-import logging
 import os
 import secrets
 import tempfile
@@ -18,8 +17,17 @@ from alembic.script import ScriptDirectory
 from flask import current_app
 from sqlalchemy.engine import Engine
 
-from app.dbadmin.core.alembic_env import ALEMBIC_LOCK, alembic_config
+from app.dbadmin.core.alembic_env import (
+    ALEMBIC_LOCK,
+    alembic_config,
+    inside_a_running_migration,
+    quiet_alembic,
+)
 from app.errors import HeadwayError
+
+
+class ScratchUnavailable(HeadwayError):
+    """The login may not create the scratch database (the grant is missing)."""
 
 
 @contextmanager
@@ -52,7 +60,7 @@ def scratch_engine(live: Engine) -> Iterator[Engine]:
                 )
             except sa.exc.DBAPIError as exc:
                 pattern = prefix.replace("_", "\\_") + "%"
-                raise HeadwayError(
+                raise ScratchUnavailable(
                     f"cannot create the scratch database `{name}` that holds a "
                     f"revision's schema ({exc.orig}); grant this login CREATE, "
                     "DROP and the migrations' DDL privileges there: "
@@ -80,15 +88,9 @@ def upgrade_to(
     """Run the user's migrations on `engine` until it stands at `revisions`.
     Callers building many revisions pass one `script` (parsing every revision
     file once, not once per build)."""
-    alembic_logger = logging.getLogger("alembic")
-    level = alembic_logger.level
     # Quiet: these steps run on a scratch database, not on the user's.
-    alembic_logger.setLevel(logging.WARNING)
-    try:
-        with ALEMBIC_LOCK:
-            _upgrade(engine, revisions, script)
-    finally:
-        alembic_logger.setLevel(level)
+    with ALEMBIC_LOCK, quiet_alembic(), inside_a_running_migration():
+        _upgrade(engine, revisions, script)
 
 
 def _upgrade(engine: Engine, revisions, script: ScriptDirectory | None) -> None:

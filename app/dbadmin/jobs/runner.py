@@ -65,7 +65,14 @@ class JobLog(logging.Handler):
 def run(job: MigrationJob) -> None:
     # Who asked, and which job this is, reach env.py's lock and audit trail.
     who = {"actor": job.requested_by, "job_id": job.id}
-    config = alembic_config(configure_logger=False, **who)
+    # The guards of migrations/env.py: what the operator said yes to, and the
+    # console's words for it in their refusals.
+    opt_ins = {
+        "allow_data_loss": job.allow_data_loss,
+        "no_verify": job.no_verify,
+        "surface": "console",
+    }
+    config = alembic_config(configure_logger=False, **who, **opt_ins)
     if job.action == "upgrade":
         command.upgrade(config, job.target)
     elif job.action == "downgrade":
@@ -182,7 +189,8 @@ def main(job_id: int, secret: str) -> int:
             error = error_line(exc)
             if not isinstance(exc, HeadwayError):
                 log.write(traceback.format_exc())
-            log.write(f"failed: {error}")
+            # A guard's refusal lists what it found below its first line.
+            log.write(f"failed: {exc if isinstance(exc, HeadwayError) else error}")
         db.session.rollback()
         job = db.session.get(MigrationJob, job_id)
         # Computed before the job row changes: with a pending update in the

@@ -23,7 +23,15 @@ from flask import Flask
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from app.dbadmin.core.adoption import unknown_revision_line
 from app.dbadmin.core.catalog import Catalog
+from app.dbadmin.core.guards import (
+    Refused,
+    check_unversioned,
+    data_at_risk,
+    data_loss_refusal,
+    plan_of_drops,
+)
 from app.dbadmin.core.lock import lock_is_free, migration_lock
 from app.dbadmin.core.plan import PlanError, make_plan, resolve_target
 from app.dbadmin.core.state import DatabaseState, State
@@ -62,6 +70,9 @@ class JobRequest:
     action: str
     target: str | None
     purge: bool = False
+    # The opt-ins of the guards (app/dbadmin/core/guards.py).
+    allow_data_loss: bool = False
+    no_verify: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,7 +114,8 @@ def plan_job(
     engine: Engine, catalog: Catalog, database: DatabaseState, job: JobRequest
 ) -> list[str]:
     """The revisions the job will apply or revert, in order; JobRefused when
-    the target cannot be reached from here in that direction."""
+    the target cannot be reached from here in that direction, or when a guard
+    refuses it (the same guards migrations/env.py applies when it runs)."""
     action, target = job.action, job.target
     if action == "adopt":
         if database.kind != State.UNVERSIONED:
@@ -114,17 +126,17 @@ def plan_job(
         if target is not None:
             _resolve(catalog, target)
         return []
-    if action == "stamp":
-        _resolve(catalog, target)
-        return []
-    if database.kind == State.UNKNOWN_REVISION:
-        raise JobRefused(
-            f"the database is stamped with {', '.join(database.unknown)}, which the "
-            "scripts do not have: stamp it with a known revision first"
-        )
+    if database.kind == State.UNKNOWN_REVISION and not (
+        action == "stamp" and job.purge
+    ):
+        raise JobRefused(unknown_revision_line(database.unknown))
     _resolve(catalog, target)
+    if action == "stamp":
+        # Proven in the job's process (it builds the revision's schema).
+        return []
     try:
-        # Steps only: rendering SQL would run the revisions' code in the request.
+        # Steps only: rendering every step would run every revision's code in
+        # the request (plan_of_drops renders the few that may drop data).
         plan = make_plan(engine, catalog, database, target, render=False)
     except PlanError as exc:
         raise JobRefused(str(exc)) from None
@@ -135,6 +147,16 @@ def plan_job(
             f"{target} is not reachable by {action} from "
             f"{', '.join(database.current) or 'base'}: that would be a {plan.direction}"
         )
+    try:
+        if database.kind == State.UNVERSIONED:
+            check_unversioned(engine, catalog)
+        revisions = [step.revision.id for step in plan.steps]
+        drops = plan_of_drops(engine, catalog, plan.direction, revisions)
+        at_risk = data_at_risk(engine, drops)
+    except Refused as exc:
+        raise JobRefused(str(exc)) from None
+    if at_risk and not job.allow_data_loss:
+        raise JobRefused(data_loss_refusal(action, at_risk, surface="console"))
     return [step.revision.id for step in plan.steps]
 
 
@@ -254,6 +276,8 @@ def _claim(
             action=job_request.action,
             target=job_request.target or "",
             purge=job_request.purge,
+            allow_data_loss=job_request.allow_data_loss,
+            no_verify=job_request.no_verify,
             requested_by=requested_by,
             from_revisions=",".join(database.current),
             status="running",

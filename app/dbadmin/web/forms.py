@@ -32,6 +32,12 @@ def parse_job_request(form) -> JobRequest:
         "target": form.get("target"),
         "purge": purge,
     }
+    # The guards' opt-ins (app/dbadmin/core/guards.py), as checkboxes.
+    for name in ("allow_data_loss", "no_verify"):
+        value = _boolean(form.get(name, False))
+        if value is None:
+            raise BadInput(f"{name} must be true or false")
+        fields[name] = value
     try:
         return NewJob.model_validate(fields).job_request()
     except ValidationError as exc:

@@ -2,17 +2,29 @@
 once per request from the cached catalog and a few small queries. Queries
 only; their JSON shapes are in serialize.py."""
 
+import threading
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app
 
+from app.dbadmin.core.adoption import (
+    Verification,
+    adopt,
+    existing_first_revision_tables,
+    reflect_user_schema,
+)
 from app.dbadmin.core.catalog import Catalog, load_catalog
 from app.dbadmin.core.drift import has_drift, latest_drift_check
-from app.dbadmin.core.state import DatabaseState, read_state
+from app.dbadmin.core.guards import unversioned_line
+from app.dbadmin.core.schema import Schema
+from app.dbadmin.core.state import DatabaseState, State, read_state
 from app.dbadmin.web.forms import AuditFilter
+from app.errors import HeadwayError
 from app.extensions import db
 from app.models.console import DriftCheck, MigrationAudit, MigrationJob
+from app.models.own import utcnow
 
 
 @dataclass
@@ -111,3 +123,58 @@ def audit_rows(audit_filter: AuditFilter) -> list[MigrationAudit]:
     if audit_filter.failed_only:
         query = query.where(MigrationAudit.success.is_(False))
     return list(db.session.scalars(query.limit(audit_filter.limit)))
+
+
+@dataclass
+class AdoptionOffer:
+    """An unversioned database that already has the first revision's tables:
+    what the console offers instead of an upgrade."""
+
+    tables: list[str]
+    refusal: str  # why an upgrade is refused, as the CLI and the API say it
+    dry_run: Verification | None  # the matching revision, or the closest
+    error: str | None  # why the dry run could not be made (the scratch grant)
+    checked_at: datetime
+
+
+# A dry run builds each revision's schema in a scratch database (a second or
+# two): kept per database while its schema and the scripts stay the same, so
+# that reloading a page does not build them again. The adoption itself checks
+# again before it stamps.
+_dry_runs: dict[str, tuple[int, Schema, AdoptionOffer]] = {}
+# Beyond this many revisions a dry run takes longer than a page may.
+DRY_RUN_MAX_REVISIONS = 40
+_dry_runs_lock = threading.Lock()
+
+
+def adoption_offer(view: Overview) -> AdoptionOffer | None:
+    """The offer, or None when the database is versioned, or has none of the
+    first revision's tables (a new database, which upgrades from base)."""
+    if view.database.kind != State.UNVERSIONED:
+        return None
+    tables = existing_first_revision_tables(db.engine, view.catalog)
+    if not tables:
+        return None
+    if len(view.catalog.revisions) > DRY_RUN_MAX_REVISIONS:
+        error = (
+            f"it builds each of the {len(view.catalog.revisions)} revisions' "
+            "schemas, too long for a page: run `flask db adopt --dry-run`, or "
+            "start the adoption (a job, which checks before it stamps)"
+        )
+        return AdoptionOffer(tables, unversioned_line(tables), None, error, utcnow())
+    key = db.engine.url.render_as_string(hide_password=True)
+    live = reflect_user_schema(db.engine)
+    with _dry_runs_lock:
+        kept = _dry_runs.get(key)
+    if kept and kept[0] == id(view.catalog) and kept[1] == live:
+        return kept[2]
+    dry_run = error = None
+    try:
+        dry_run = adopt(db.engine, dry_run=True).verification
+    except HeadwayError as exc:
+        error = str(exc)  # not kept: the grant may come
+    offer = AdoptionOffer(tables, unversioned_line(tables), dry_run, error, utcnow())
+    if error is None:
+        with _dry_runs_lock:
+            _dry_runs[key] = (id(view.catalog), live, offer)
+    return offer

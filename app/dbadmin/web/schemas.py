@@ -18,6 +18,14 @@ class NewJob(Request):
         None, description="a revision (or a unique prefix), head, heads or base"
     )
     purge: bool = Field(False, description="stamp only: replace every stamped head")
+    allow_data_loss: bool = Field(
+        False,
+        description="upgrade/downgrade only: run steps that drop tables or "
+        "columns holding data",
+    )
+    no_verify: bool = Field(
+        False, description="stamp only: stamp without proving the schema first"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> "NewJob":
@@ -28,10 +36,20 @@ class NewJob(Request):
             )
         if self.purge and self.action != "stamp":
             raise ValueError("purge only goes with stamp")
+        if self.allow_data_loss and self.action not in ("upgrade", "downgrade"):
+            raise ValueError("allow_data_loss only goes with upgrade and downgrade")
+        if self.no_verify and self.action != "stamp":
+            raise ValueError("no_verify only goes with stamp")
         return self
 
     def job_request(self) -> JobRequest:
-        return JobRequest(self.action, self.target, self.purge)
+        return JobRequest(
+            self.action,
+            self.target,
+            self.purge,
+            allow_data_loss=self.allow_data_loss,
+            no_verify=self.no_verify,
+        )
 
 
 class JobStarted(BaseModel):

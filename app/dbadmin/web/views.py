@@ -8,6 +8,7 @@ from markupsafe import Markup
 from app.auth.admin_views import WRITE_VIEWS, SecureViewMixin
 from app.dbadmin.core.catalog import load_catalog
 from app.dbadmin.core.drift import latest_drift_check, run_drift_check
+from app.dbadmin.core.guards import data_at_risk
 from app.dbadmin.core.plan import PlanError, make_plan, step_plan
 from app.dbadmin.jobs.service import (
     JobConflict,
@@ -21,6 +22,7 @@ from app.dbadmin.jobs.service import (
 from app.dbadmin.web import graph
 from app.dbadmin.web.forms import BadInput, parse_audit_filter, parse_job_request
 from app.dbadmin.web.overview import (
+    adoption_offer,
     audit_rows,
     checksum_mismatches,
     overview,
@@ -59,6 +61,7 @@ class MigrationsView(SecureViewMixin, BaseView):
         return self._render_console(
             "dbadmin/dashboard.html",
             view,
+            adoption=adoption_offer(view) if reachable else None,
             jobs=recent_jobs() if reachable else [],
             audit=recent_audit() if reachable else [],
             mismatches=checksum_mismatches(view.catalog) if reachable else {},
@@ -114,13 +117,23 @@ class MigrationsView(SecureViewMixin, BaseView):
         view = overview()
         target = request.args.get("target", "").strip()
         plan = error = None
+        at_risk = []
+        adoption = adoption_offer(view) if view.database.reachable else None
         if target and view.database.reachable:
             try:
                 plan = make_plan(db.engine, view.catalog, view.database, target)
+                # What the confirmation says yes to dropping, with counts.
+                at_risk = data_at_risk(db.engine, plan)
             except PlanError as exc:
                 error = str(exc)
         response = self._render_console(
-            "dbadmin/plan.html", view, target=target, plan=plan, error=error
+            "dbadmin/plan.html",
+            view,
+            target=target,
+            plan=plan,
+            error=error,
+            adoption=adoption,
+            at_risk=at_risk,
         )
         return (response[0], 400) if error else response
 
@@ -162,7 +175,10 @@ class MigrationsView(SecureViewMixin, BaseView):
             if not form.get("confirm"):
                 raise BadInput("tick the confirmation box to start it")
             typed = form.get("typed_target", "").strip()
-            if action in TYPED_CONFIRMATION and typed != target:
+            # The console's yes to dropping data: the target typed in again,
+            # beside the counts the form shows (with its allow_data_loss field).
+            typed_needed = action in TYPED_CONFIRMATION or job_request.allow_data_loss
+            if typed_needed and typed != target:
                 raise BadInput(
                     f"type the target ({target}) again to confirm the {action}"
                 )
@@ -183,6 +199,8 @@ class MigrationsView(SecureViewMixin, BaseView):
                 target=target,
                 plan=None,
                 error=str(exc),
+                adoption=None,
+                at_risk=[],
             )
             return page, code
         except JobNotStarted as exc:
