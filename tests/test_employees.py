@@ -286,6 +286,17 @@ def test_database_errors_are_messages_by_their_fields(as_role, data):
     assert field_errors(body, "emp_no") == ["A row with this key already exists."]
     assert_no_sql(body)
 
+    # A number the column's type cannot hold (found by the fuzzer: a 500).
+    response = operator.post(
+        "/admin/salary/new/", data={**new_salary, "emp_no": "9" * 30}
+    )
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert field_errors(body, "emp_no") == [
+        "must be between -2,147,483,648 and 2,147,483,647"
+    ]
+    assert_no_sql(body)
+
     # A foreign key: no such employee.
     response = operator.post(
         "/admin/salary/new/", data={**new_salary, "emp_no": "987654"}

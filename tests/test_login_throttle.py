@@ -119,11 +119,14 @@ def test_timing_of_unknown_and_known_names(make_app):
 
     timed("nobody")
     unknown, known = [], []
-    for _ in range(9):
+    for _ in range(15):
         unknown.append(timed("nobody"))
         known.append(timed("admin"))
-    ratio = sorted(unknown)[4] / sorted(known)[4]
-    assert 0.6 < ratio < 1.6, (unknown, known)
+    # Medians, with room for a loaded machine: skipping the hash would make
+    # the ratio about 0.05; the exact work is compared statement by statement
+    # in the test above.
+    ratio = sorted(unknown)[7] / sorted(known)[7]
+    assert 0.5 < ratio < 2.0, (unknown, known)
 
 
 def test_failures_from_one_address_never_lock_the_account_elsewhere(make_app):

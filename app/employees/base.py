@@ -305,8 +305,28 @@ class EmployeeDataView(SecureModelView):
         model = self.build_new_instance()
         return self._save(form, model, is_created=True)
 
+    def _out_of_range(self, form) -> dict:
+        """Integers the column's type cannot hold (SQLite raises on them
+        before the database can say so; MySQL would store a clipped value)."""
+        errors = {}
+        for column in sa.inspect(self.model).local_table.columns:
+            value = form.data.get(column.name)
+            if not isinstance(column.type, sa.Integer) or not isinstance(value, int):
+                continue
+            bits = 64 if isinstance(column.type, sa.BigInteger) else 32
+            if isinstance(column.type, sa.SmallInteger):
+                bits = 16
+            low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+            if not low <= value <= high:
+                errors[column.name] = f"must be between {low:,} and {high:,}"
+        return errors
+
     def _save(self, form, model, is_created: bool):
         session = db.session
+        out_of_range = self._out_of_range(form)
+        if out_of_range:
+            self._show_errors(form, out_of_range)
+            return False
         try:
             form.populate_obj(model)
             if is_created:
