@@ -181,12 +181,21 @@ def _dropped_by_sql(sql: str) -> list[tuple[str, str | None]]:
     return []
 
 
-def may_drop(catalog: Catalog, revision: str) -> bool:
+def may_drop(catalog: Catalog, revision: str, direction: str) -> bool:
+    """Whether the revision, run in `direction`, may drop something: its
+    file says "drop" outside the function of the other direction (an upgrade
+    that creates a table and a downgrade that drops it: only the downgrade
+    needs rendering, and rendering runs the revision's code)."""
     path = catalog.versions_path / catalog.by_id[revision].filename
     try:
-        return _MENTIONS_DROP.search(path.read_text()) is not None
+        source = path.read_text()
     except OSError:
         return True
+    other = "downgrade" if direction == "upgrade" else "upgrade"
+    source = re.sub(
+        rf"^def {other}\(.*?(?=^\S|\Z)", "", source, flags=re.MULTILINE | re.DOTALL
+    )
+    return _MENTIONS_DROP.search(source) is not None
 
 
 def plan_of_drops(
@@ -197,7 +206,7 @@ def plan_of_drops(
     running every revision's code (a request must not run a slow one)."""
     steps: list[Step] = []
     for revision in revisions:
-        if may_drop(catalog, revision):
+        if may_drop(catalog, revision, direction):
             steps += step_plan(engine, catalog, revision, direction).steps
     return Plan(target="", direction=direction, steps=steps, sql="")
 
