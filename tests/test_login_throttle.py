@@ -220,3 +220,19 @@ def test_a_name_with_control_characters_is_refused_before_any_check(make_app):
             db.session.scalar(sa.select(sa.func.count()).select_from(LoginFailures))
             == 0
         )
+
+
+def test_failure_times_keep_their_microseconds(make_app):
+    """A 1 s delay counts from the failure itself, not from the second it fell
+    in (MySQL's plain DATETIME would keep whole seconds only)."""
+    import datetime
+
+    from app.auth import throttle
+
+    app = make_app()
+    when = datetime.datetime(2026, 1, 2, 3, 4, 5, 678901)
+    with app.app_context():
+        throttle.record_failure("viewer", "203.0.113.3", when)
+        rows = db.session.scalars(sa.select(LoginFailures)).all()
+        assert {r.last_failed_at for r in rows} == {when}
+        assert {r.window_start for r in rows} == {when}

@@ -5,6 +5,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from sqlalchemy.dialects import mysql
 
 from app.extensions import db
 from app.models.own import utcnow
@@ -76,6 +77,11 @@ class LoginSession(db.Model):
     user: so.Mapped[User] = so.relationship(back_populates="sessions")
 
 
+# To the microsecond on MySQL/MariaDB too (DATETIME alone keeps whole
+# seconds): a delay of 1 s after a failure must not end before it began.
+PreciseDateTime = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+
 class LoginFailures(db.Model):
     """Failed logins within a window, in the database so that every gunicorn
     worker counts the same. One row per client address (scope "address"), per
@@ -88,10 +94,14 @@ class LoginFailures(db.Model):
     username: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
     address: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
     failures: so.Mapped[int] = so.mapped_column(default=0)
-    window_start: so.Mapped[datetime] = so.mapped_column(default=utcnow)
-    last_failed_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, index=True)
+    window_start: so.Mapped[datetime] = so.mapped_column(
+        PreciseDateTime, default=utcnow
+    )
+    last_failed_at: so.Mapped[datetime] = so.mapped_column(
+        PreciseDateTime, default=utcnow, index=True
+    )
     # Scope "pair" only: the account may not log in from the address until then.
-    locked_until: so.Mapped[datetime | None]
+    locked_until: so.Mapped[datetime | None] = so.mapped_column(PreciseDateTime)
 
 
 class ApiToken(db.Model):
