@@ -23,6 +23,7 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    register_template_helpers(app)
     return app
 
 
@@ -54,6 +55,12 @@ def register_errorhandlers(app: Flask) -> None:
     from app.main.errors import register_errorhandlers
 
     register_errorhandlers(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from app.templating import init_templating
+
+    init_templating(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -1,0 +1,43 @@
+"""What every template shares: one timestamp format, with the age on hover."""
+
+from datetime import UTC, datetime
+
+from flask import Flask
+from markupsafe import Markup, escape
+
+FORMAT = "%Y-%m-%d %H:%M:%S UTC"
+
+
+def _as_utc(value: datetime) -> datetime:
+    # Headway stores naive UTC (SQLite keeps microseconds, MariaDB seconds):
+    # both print to the second.
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).replace(microsecond=0)
+
+
+def age(value: datetime, now: datetime | None = None) -> str:
+    """'just now', '5 min ago', '3 h ago', '2 days ago' (or 'in ...')."""
+    now = now or datetime.now(UTC)
+    seconds = int((now - _as_utc(value)).total_seconds())
+    later, seconds = seconds < 0, abs(seconds)
+    for size, unit in ((86400, "day"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            count = seconds // size
+            text = f"{count} {unit}{'s' if unit == 'day' and count > 1 else ''}"
+            return f"in {text}" if later else f"{text} ago"
+    return "just now"
+
+
+def timestamp(value: datetime | None, empty: str = "-") -> Markup:
+    """`YYYY-MM-DD HH:MM:SS UTC` in a <time> whose title says how long ago."""
+    if value is None:
+        return Markup(escape(empty))
+    moment = _as_utc(value)
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        moment.isoformat(), age(moment), moment.strftime(FORMAT)
+    )
+
+
+def init_templating(app: Flask) -> None:
+    app.add_template_filter(timestamp)

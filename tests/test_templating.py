@@ -1,0 +1,29 @@
+"""One timestamp format on every page: seconds, UTC, the age on hover."""
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from app.templating import age, timestamp
+
+
+def test_timestamp_is_seconds_in_utc_whatever_the_dialect_kept():
+    sqlite_value = datetime(2026, 11, 22, 3, 21, 59, 574369)  # naive UTC
+    html = str(timestamp(sqlite_value))
+    assert ">2026-11-22 03:21:59 UTC</time>" in html
+    assert 'datetime="2026-11-22T03:21:59+00:00"' in html
+    aware = datetime(2026, 11, 22, 4, 21, 59, tzinfo=timezone(timedelta(hours=1)))
+    assert ">2026-11-22 03:21:59 UTC<" in str(timestamp(aware))
+
+
+def test_missing_timestamp_and_escaping():
+    assert str(timestamp(None)) == "-"
+    assert str(timestamp(None, "<never>")) == "&lt;never&gt;"
+
+
+def test_age_reads_like_a_person_wrote_it():
+    now = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
+    assert age(now - timedelta(seconds=5), now) == "just now"
+    assert age(now - timedelta(minutes=5), now) == "5 min ago"
+    assert age(now - timedelta(hours=3), now) == "3 h ago"
+    assert age(now - timedelta(days=1), now) == "1 day ago"
+    assert age(now - timedelta(days=2), now) == "2 days ago"
+    assert age(now + timedelta(hours=2), now) == "in 2 h"
