@@ -300,6 +300,7 @@ def test_a_broken_revision_file_stops_the_release(release, engine, scripts):
     assert_ok(release())
     (scripts.versions / "0003_broken.py").write_text("revision = (\n")
     assert_one_line_error(
-        release(), "revision files that cannot be used: 0003_broken.py"
+        release(),
+        "a release needs every revision file, and this one is broken (0003_broken.py",
     )
     assert version_rows(engine) == [HEAD]

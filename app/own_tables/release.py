@@ -62,7 +62,10 @@ def release(engine: Engine, lock_wait: float, adopt_legacy: bool, say: Callable)
         alembic_logger.setLevel(logging.WARNING)
         take_release_lock(held, lock_connection, deadline, say)
         say(f"Headway tables at {describe(init_own_tables(engine))}")
-        catalog = readable_scripts()
+        # The console sets a broken revision file aside; a release must not
+        # deploy without it.
+        catalog = load_catalog()
+        catalog.refuse_broken_files("a release")
         if adopt_legacy:
             adopted = adopt_if_unversioned(engine)
             if adopted:
@@ -71,16 +74,6 @@ def release(engine: Engine, lock_wait: float, adopt_legacy: bool, say: Callable)
             refuse_unversioned_legacy(engine, catalog)
         upgrade_to_heads(engine, catalog, deadline, say)
         verify_release(engine, catalog, say)
-
-
-def readable_scripts() -> Catalog:
-    """The scripts, every one of them readable: the console sets a broken
-    revision file aside, a release must not deploy without it."""
-    catalog = load_catalog()
-    if catalog.broken:
-        files = "; ".join(f"{b.filename}: {b.problem}" for b in catalog.broken)
-        raise HeadwayError(f"revision files that cannot be used: {files}")
-    return catalog
 
 
 def take_release_lock(
