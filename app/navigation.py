@@ -8,13 +8,13 @@ for that request only: a state kept longer would go stale."""
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask, g, request
+import sqlalchemy as sa
+from flask import Flask, current_app, g, request
 from flask_admin.contrib.sqla import ModelView
 from jinja2 import pass_context
 
 from app.dbadmin.core.catalog import load_catalog
 from app.dbadmin.core.state import DatabaseState, State, read_state
-from app.dbadmin.web.overview import running_job
 from app.employees.views import CATEGORY as DATA_CATEGORY
 from app.extensions import db
 from app.models.console import MigrationJob
@@ -49,7 +49,7 @@ SECTIONS = {DATA_CATEGORY: "Data"}
 class NavStatus:
     database_name: str
     state: State
-    running_job: MigrationJob | None
+    running_job: sa.Row | None  # id, action, target, requested_by, started_at
 
     @property
     def badge(self) -> tuple[str, str]:
@@ -63,6 +63,23 @@ def database_name() -> str:
     if url.get_backend_name() == "sqlite":
         return Path(url.database).name if url.database else "in memory"
     return url.database or "?"
+
+
+def running_job() -> sa.Row | None:
+    """The newest running job, without its log (which grows while it runs):
+    an indexed read on the job's status."""
+    job = MigrationJob
+    try:
+        return db.session.execute(
+            sa.select(job.id, job.action, job.target, job.requested_by, job.started_at)
+            .where(job.status == "running")
+            .order_by(job.id.desc())
+            .limit(1)
+        ).first()
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+        current_app.logger.info("Headway's tables are not set up yet")
+        return None
 
 
 @pass_context
