@@ -1,15 +1,19 @@
 """The Flask-Admin site: every view behind login, with per-role writes."""
 
+from datetime import datetime
+
 from flask import Flask, abort, flash, g, redirect, request, url_for
 from flask_admin import Admin, expose
+from flask_admin.model import typefmt
 from flask_admin.model.template import TemplateLinkRowAction
 from flask_admin.theme import Bootstrap4Theme
 from wtforms import PasswordField, SelectField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Optional, ValidationError
+from wtforms.validators import InputRequired, Optional, ValidationError
 
 from app.auth.account import AccountView
 from app.auth.accounts import (
+    check_password_rules,
     check_role,
     check_username,
     end_access,
@@ -17,18 +21,53 @@ from app.auth.accounts import (
     log_out_everywhere,
     set_password,
 )
-from app.auth.admin_views import SecureIndexView, SecureModelView
-from app.auth.security import csp_nonce
+from app.auth.admin_views import SecureModelView
+from app.auth.security import csp_nonce, role_needed
 from app.auth.sessions import end_session_by_id, sessions_of
 from app.auth.tokens import revoke_token, tokens_of
 from app.dbadmin.web.views import MigrationsView
 from app.employees.views import add_employee_views
 from app.errors import HeadwayError
 from app.extensions import db
+from app.home import HomeView
 from app.models import User
 from app.models.accounts import ROLES
 from app.models.own import utcnow
+from app.navigation import init_navigation
+from app.templating import timestamp
 from app.validation import is_valid_id
+
+
+def _sentence(exc: HeadwayError) -> str:
+    """A rule's message as a form shows it under a field."""
+    text = str(exc)
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def username_rules(form, field) -> None:
+    try:
+        check_username(field.data or "")
+    except HeadwayError as exc:
+        raise ValidationError(_sentence(exc)) from None
+
+
+def password_rules(form, field) -> None:
+    if field.data:
+        try:
+            check_password_rules(field.data)
+        except HeadwayError as exc:
+            raise ValidationError(_sentence(exc)) from None
+
+
+PASSWORD_HELP = (
+    "At least 12 characters. Setting it ends the user's sessions and revokes "
+    "their API tokens."
+)
+
+
+class FieldError(ValidationError):
+    """A check made while saving, already put under its field (Flask-Admin
+    would flash any other ValidationError at the top of the page)."""
 
 
 class UserView(SecureModelView):
@@ -41,38 +80,69 @@ class UserView(SecureModelView):
     column_list = ("username", "role", "active", "last_login_at", "created_at")
     column_details_list = column_list
     column_default_sort = "username"
+    # Every date Headway prints has one format (app/templating.py).
+    column_type_formatters = {
+        **typefmt.BASE_FORMATTERS,
+        datetime: lambda view, value, name: timestamp(value),
+    }
+    column_type_formatters_detail = {
+        **typefmt.DETAIL_FORMATTERS,
+        datetime: lambda view, value, name: timestamp(value),
+    }
     form_columns = ("username", "role", "active", "new_password")
     form_overrides = {"role": SelectField}
-    form_args = {"role": {"choices": [SelectChoice(r) for r in ROLES]}}
+    form_args = {
+        "role": {"choices": [SelectChoice(r) for r in ROLES]},
+        "username": {"validators": [username_rules]},
+    }
     form_extra_fields = {
         "new_password": PasswordField(
             "New password",
-            validators=[Optional()],
-            description="At least 12 characters. Setting it ends the user's "
-            "sessions and revokes their API tokens.",
+            validators=[Optional(), password_rules],
+            description=PASSWORD_HELP,
         )
     }
     column_extra_row_actions = [
         TemplateLinkRowAction("row_actions.logout_everywhere", "Log out everywhere")
     ]
 
+    def get_create_form(self):
+        class CreateForm(super().get_create_form()):
+            # A new account needs one; an edit leaves it as it is when empty.
+            new_password = PasswordField(
+                "Password",
+                validators=[
+                    InputRequired("A new account needs a password."),
+                    password_rules,
+                ],
+                description="At least 12 characters.",
+            )
+
+        return CreateForm
+
     def on_model_change(self, form, model, is_created):
+        model.username = check_username(model.username)
+        check_role(model.role)
         try:
-            model.username = check_username(model.username)
-            check_role(model.role)
-            # First, before anything is written: it locks the admins' rows.
+            # First, before anything is written: it locks the admins' rows,
+            # until this transaction ends (the check and the change are one).
             ensure_an_admin_remains(model)
-            password = form.new_password.data
-            if is_created and not password:
-                raise HeadwayError("a new account needs a password")
-            ended = None
-            if password:
-                ended = set_password(model, password)  # ends the access too
-            if not model.active and ended is None:
-                ended = end_access(model)
         except HeadwayError as exc:
-            raise ValidationError(str(exc)) from None
+            # Demoted or disabled: the message goes under the field that did it.
+            field = form.role if model.role != "admin" else form.active
+            field.errors = [*field.errors, _sentence(exc)]
+            raise FieldError(str(exc)) from None
+        ended = None
+        if form.new_password.data:
+            ended = set_password(model, form.new_password.data)  # ends the access
+        if not model.active and ended is None:
+            ended = end_access(model)
         g.ended_access = ended
+
+    def handle_view_exception(self, exc: Exception) -> bool:
+        if isinstance(exc, FieldError):
+            return True
+        return super().handle_view_exception(exc)
 
     def after_model_change(self, form, model, is_created):
         ended = g.pop("ended_access", None)
@@ -97,7 +167,7 @@ class UserView(SecureModelView):
     @expose("/logout-everywhere/", methods=["POST"])
     def logout_everywhere_view(self):
         if not self.may_write():
-            abort(403)
+            abort(403, role_needed(self.write_role))
         user = self._target_user()
         ended = log_out_everywhere(user)
         db.session.commit()
@@ -107,7 +177,7 @@ class UserView(SecureModelView):
     @expose("/end-session/", methods=["POST"])
     def end_session_view(self):
         if not self.may_write():
-            abort(403)
+            abort(403, role_needed(self.write_role))
         user = self._target_user()
         try:
             end_session_by_id(request.form.get("session_id", 0, type=int), owner=user)
@@ -120,7 +190,7 @@ class UserView(SecureModelView):
     @expose("/revoke-token/", methods=["POST"])
     def revoke_token_view(self):
         if not self.may_write():
-            abort(403)
+            abort(403, role_needed(self.write_role))
         user = self._target_user()
         try:
             record = revoke_token(request.form.get("token_id", 0, type=int), owner=user)
@@ -137,9 +207,10 @@ def init_admin(app: Flask) -> Admin:
         app,
         name="Headway",
         theme=Bootstrap4Theme(swatch="default"),
-        index_view=SecureIndexView(url="/admin"),
+        index_view=HomeView(url="/admin"),
         csp_nonce_generator=csp_nonce,
     )
+    init_navigation(app)
     add_employee_views(admin)
     admin.add_view(UserView(User, db, name="Users", endpoint="users"))
     admin.add_view(AccountView(name="Account", endpoint="account", url="account"))

@@ -24,8 +24,8 @@ from app.models.accounts import LoginFailures
 from config import TestingConfig
 from tests.helpers import DIALECTS, PASSWORD, csrf_token, login, new_database
 
-# Static files need no fuzzing.
-SKIPPED = {"static", "admin.static"}
+# Static files (the favicon's address included) need no fuzzing.
+SKIPPED = {"static", "admin.static", "main.favicon"}
 # `make test` runs a few per route; set more for a longer hunt.
 EXAMPLES_PER_ROUTE = int(os.environ.get("HEADWAY_FUZZ_EXAMPLES", "15"))
 

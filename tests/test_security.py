@@ -20,7 +20,14 @@ from tests.helpers import PASSWORD, csrf_token, login
 # Who may do what: endpoint -> (least role for GET, least role for POST).
 # Every endpoint of the app must be listed here or be public: a route added
 # later makes test_access_matrix fail until someone decides who may use it.
-PUBLIC = {"auth.login", "main.healthz", "main.readyz", "static", "admin.static"}
+PUBLIC = {
+    "auth.login",
+    "main.healthz",
+    "main.readyz",
+    "main.favicon",
+    "static",
+    "admin.static",
+}
 MODEL_VIEW = {
     "index_view": ("viewer", None),
     "details_view": ("viewer", None),

@@ -8,7 +8,7 @@ from flask_admin import AdminIndexView
 from flask_admin.contrib.sqla import ModelView, tools
 from flask_login import current_user
 
-from app.auth.security import login_url, safe_redirect_target
+from app.auth.security import login_url, role_needed, safe_redirect_target
 from app.validation import MAX_ID
 
 # Flask-Admin view methods that change data (or show a form to).
@@ -33,7 +33,7 @@ class SecureViewMixin:
     def inaccessible_callback(self, name, **kwargs):
         if not current_user.is_authenticated:
             return redirect(login_url())
-        abort(403)
+        abort(403, role_needed(self.read_role))
 
     def may_write(self) -> bool:
         return current_user.is_authenticated and current_user.has_role(self.write_role)
@@ -42,7 +42,7 @@ class SecureViewMixin:
         if not self.is_accessible():
             return self.inaccessible_callback(name, **kwargs)
         if name in self.write_views and not self.may_write():
-            abort(403)
+            abort(403, role_needed(self.write_role))
         # Flask-Admin redirects to its `url=` argument after a save, a delete,
         # an action or an export, and its own check lets `http:evil.example`
         # through: the site's rule applies instead.

@@ -98,17 +98,28 @@ def login_url() -> str:
     return url_for("auth.login", next=target)
 
 
-def deny(status: int):
+def role_needed(role: str) -> str:
+    """What a 403 page says: the role needed, and the user's own."""
+    mine = current_user.role
+    return f"This needs the {role} role; you are {_article(mine)} {mine}."
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in ("a", "e", "i", "o", "u") else "a"
+
+
+def deny(status: int, role: str = "viewer"):
     if wants_json():
         message = "login required" if status == 401 else "forbidden"
         return jsonify(error=message), status
     if status == 401:
         return redirect(login_url())
-    raise Forbidden()
+    raise Forbidden(role_needed(role))
 
 
 def is_static(endpoint: str) -> bool:
-    return endpoint == "static" or endpoint.endswith(".static")
+    """A file: static files and the favicon's address."""
+    return endpoint in ("static", "main.favicon") or endpoint.endswith(".static")
 
 
 def guard():
@@ -127,8 +138,9 @@ def guard():
     if not user.is_authenticated:
         return deny(401)
     view = current_app.view_functions.get(endpoint)
-    if not user.has_role(getattr(view, "required_role", "viewer")):
-        return deny(403)
+    role = getattr(view, "required_role", "viewer")
+    if not user.has_role(role):
+        return deny(403, role)
     return None
 
 

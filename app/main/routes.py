@@ -1,4 +1,4 @@
-from flask import Blueprint, jsonify, redirect, url_for
+from flask import Blueprint, current_app, jsonify, redirect, url_for
 from flask_login import current_user
 
 from app.dbadmin.core.catalog import load_catalog
@@ -11,6 +11,13 @@ bp = Blueprint("main", __name__)
 @bp.get("/")
 def index():
     return redirect(url_for("admin.index"))
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page links to, without a
+    cookie: the static SVG, public like every static file."""
+    return current_app.send_static_file("favicon.svg")
 
 
 @bp.get("/healthz")

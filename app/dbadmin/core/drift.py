@@ -3,6 +3,8 @@ against its stamped revision (the same code as `flask db verify`). A check is
 kept in headway_drift_checks, so that every worker shows the latest result
 without rebuilding a revision's schema on each page."""
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -135,3 +137,14 @@ def has_drift(check: DriftCheck | None) -> bool | None:
     if check is None:
         return None
     return bool(check.stamp_differences or check.stamp_error or check.model_differences)
+
+
+def drift_status(check: DriftCheck | None, last_change: datetime | None) -> str:
+    """ "drift", "no drift", "stale" or "not checked": one rule for every page.
+    A check made before the last recorded schema change (an audit row's
+    start) says nothing about the schema since: "stale", never "no drift"."""
+    if check is None:
+        return "not checked"
+    if last_change is not None and check.checked_at < last_change:
+        return "stale"
+    return "drift" if has_drift(check) else "no drift"

@@ -1,0 +1,135 @@
+"""What every admin page shows around its content: the title, the database's
+name and state in the navbar, and a banner while a migration job runs.
+
+Asked for on every request, so it stays two small indexed reads (the
+alembic_version row, the newest running job), made once per request and kept
+for that request only: a state kept longer would go stale."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask, current_app, g, request
+from flask_admin.contrib.sqla import ModelView
+from jinja2 import pass_context
+
+from app.dbadmin.core.catalog import load_catalog
+from app.dbadmin.core.state import DatabaseState, State, read_state
+from app.employees.views import CATEGORY as DATA_CATEGORY
+from app.extensions import db
+from app.models.console import MigrationJob
+
+# The state as the navbar badge says it, and its Bootstrap colour.
+STATE_BADGES = {
+    State.UP_TO_DATE: ("up to date", "success"),
+    State.BEHIND: ("behind", "warning"),
+    State.UNVERSIONED: ("unversioned", "info"),
+    State.UNKNOWN_REVISION: ("unknown revision", "danger"),
+    State.UNREACHABLE: ("unreachable", "danger"),
+}
+
+# The console's pages by view method: their title, and the tab they belong to
+# (a revision is part of the history, a job of the dashboard's last jobs).
+CONSOLE_PAGES = {
+    "index": ("Dashboard", "index"),
+    "history": ("History", "history"),
+    "revision": ("Revision {rev}", "history"),
+    "plan": ("Plan", "plan"),
+    "start_job": ("Plan", "plan"),  # a refused start shows the plan again
+    "drift": ("Drift", "drift"),
+    "audit": ("Audit trail", "audit"),
+    "job": ("Job #{job_id}", "index"),
+}
+MODEL_PAGES = {"create_view": "New", "edit_view": "Edit", "details_view": "Details"}
+# The employee data's menu is "Employees", like its main list: "Data" in titles.
+SECTIONS = {DATA_CATEGORY: "Data"}
+
+
+@dataclass
+class NavStatus:
+    database_name: str
+    state: State
+    running_job: sa.Row | None  # id, action, target, requested_by, started_at
+
+    @property
+    def badge(self) -> tuple[str, str]:
+        return STATE_BADGES[self.state]
+
+
+def database_name() -> str:
+    """The database's name, never its URL (which may hold a password): the
+    file's name for SQLite."""
+    url = db.engine.url
+    if url.get_backend_name() == "sqlite":
+        return Path(url.database).name if url.database else "in memory"
+    return url.database or "?"
+
+
+def running_job() -> sa.Row | None:
+    """The newest running job, without its log (which grows while it runs):
+    an indexed read on the job's status."""
+    job = MigrationJob
+    try:
+        return db.session.execute(
+            sa.select(job.id, job.action, job.target, job.requested_by, job.started_at)
+            .where(job.status == "running")
+            .order_by(job.id.desc())
+            .limit(1)
+        ).first()
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+        current_app.logger.info("Headway's tables are not set up yet")
+        return None
+
+
+@pass_context
+def nav_status(context) -> NavStatus:
+    """The navbar's facts for this request. A console page has read the state
+    already (its `database`): not read twice."""
+    if "headway_nav" not in g:
+        database = context.get("database")
+        if not isinstance(database, DatabaseState):
+            database = read_state(db.engine, load_catalog())
+        # No second try at an unreachable database: the page says so already.
+        job = running_job() if database.reachable else None
+        g.headway_nav = NavStatus(database_name(), database.kind, job)
+    return g.headway_nav
+
+
+def console_page() -> str:
+    """The console's view method serving this request ('' elsewhere)."""
+    endpoint = request.endpoint or ""
+    view, _, method = endpoint.partition(".")
+    return method if view == "migrations" else ""
+
+
+def console_tab() -> str:
+    """The endpoint of the console tab this page belongs to."""
+    page = CONSOLE_PAGES.get(console_page())
+    return f"migrations.{page[1]}" if page else ""
+
+
+@pass_context
+def page_title(context) -> str:
+    """'History · Migrations · Headway', 'Edit · Employees · Data · Headway'."""
+    view = context.get("admin_view")
+    if view is None:
+        return "Headway"
+    method = (request.endpoint or "").partition(".")[2]
+    if view.endpoint == "admin":
+        parts = ["Home"]
+    elif view.endpoint == "migrations" and console_page() in CONSOLE_PAGES:
+        title = CONSOLE_PAGES[console_page()][0]
+        parts = [title.format(**(request.view_args or {})), view.name]
+    elif isinstance(view, ModelView):
+        section = SECTIONS.get(view.category, view.category)
+        parts = [MODEL_PAGES.get(method), view.name, section]
+    else:
+        parts = [view.name]
+    return " · ".join([p for p in parts if p] + ["Headway"])
+
+
+def init_navigation(app: Flask) -> None:
+    app.add_template_global(nav_status)
+    app.add_template_global(page_title)
+    app.add_template_global(console_tab)
