@@ -66,6 +66,8 @@ EXPECTED = {
     "migrations.history": ("viewer", None),
     "migrations.revision": ("viewer", None),
     "migrations.plan": ("viewer", None),
+    "migrations.plan_start": (None, "operator"),
+    "migrations.plan_sql": ("viewer", None),
     "migrations.drift": ("viewer", None),
     "migrations.drift_check": (None, "operator"),
     "migrations_api.status": ("viewer", None),
