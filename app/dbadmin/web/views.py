@@ -198,7 +198,7 @@ class MigrationsView(SecureViewMixin, BaseView):
             adoption=adoption,
             at_risk=at_risk,
             form_error=form_error,
-            typed=typed,
+            typed_value=typed,
         )
         if form_error is not None:
             status = form_error.status
