@@ -144,7 +144,25 @@ def test_a_failed_confirmation_keeps_the_plan(console):
     # A downgrade with the target typed wrong: the error beside the field.
     result = app.test_cli_runner().invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    form = {**form, "action": "downgrade", "target": HEAD, "confirm": "yes"}
+    with app.app_context(), db.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO employees (emp_no, birth_date, first_name, last_name, "
+                "gender, hire_date, phone) VALUES (1, '1960-01-01', 'A', 'B', 'F', "
+                "'1990-01-01', '555')"
+            )
+        )
+    # The decision's warnings carry the counts of what they drop.
+    page = text(operator.get(f"/admin/migrations/plan?target={HEAD}"))
+    warnings = page.split('id="plan-warnings"')[1].split("</ul>")[0]
+    assert (
+        "drops column employees.phone and its data: "
+        '<strong class="row-count">1 non-NULL value</strong>'
+    ) in warnings
+    form = {
+        **form, "action": "downgrade", "target": HEAD, "confirm": "yes",
+        "allow_data_loss": "true",
+    }  # fmt: skip
     response = operator.post(
         f"/admin/migrations/plan?target={HEAD}", data={**form, "typed_target": "0003"}
     )

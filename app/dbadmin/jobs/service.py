@@ -84,13 +84,19 @@ def refuse_if_busy(session: Session, environment: "JobEnvironment") -> None:
     """JobConflict when a job runs, or something else holds the migration
     lock: checked before anything else about a new job (its input, its
     target), so that the answer to "may I?" is 409 while one runs."""
-    notice_interrupted_jobs(session, environment)
-    running = session.scalar(
-        sa.select(MigrationJob)
-        .where(MigrationJob.status == "running")
-        .order_by(MigrationJob.id)
-        .limit(1)
-    )
+    try:
+        notice_interrupted_jobs(session, environment)
+        running = session.scalar(
+            sa.select(MigrationJob)
+            .where(MigrationJob.status == "running")
+            .order_by(MigrationJob.id)
+            .limit(1)
+        )
+    except sa.exc.SQLAlchemyError:
+        # No job table yet (before `flask headway init`): no job runs; what
+        # follows says what is missing.
+        session.rollback()
+        return
     if running is not None:
         raise JobConflict(running_description(running), running.id)
     with session.get_bind().connect() as conn:

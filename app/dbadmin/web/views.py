@@ -72,6 +72,30 @@ def target_choices(catalog: Catalog) -> list[tuple[str, str]]:
     ] + [(r.id, f"{r.id} · {r.message}") for r in catalog.revisions]
 
 
+def counted_warnings(plan, at_risk) -> list[tuple]:
+    """Each lint warning of the plan, with the count of what it drops when it
+    drops data (core/guards.py's data_at_risk), for the plan's decision."""
+    counted = []
+    for warning in plan.warnings:
+        count = None
+        for item in at_risk:
+            if item.revision != warning.revision:
+                continue
+            if item.column is None:
+                named = warning.code == "drop_table" and warning.message.startswith(
+                    f"drops table {item.table} "
+                )
+            else:
+                named = warning.code == "drop_column" and warning.message.startswith(
+                    f"drops column {item.table}.{item.column} "
+                )
+            if named:
+                count = str(item).split(": ", 1)[1]
+                break
+        counted.append((warning, count))
+    return counted
+
+
 def _text(body: str, status: int) -> Response:
     return Response(body, status=status, mimetype="text/plain")
 
@@ -194,6 +218,7 @@ class MigrationsView(SecureViewMixin, BaseView):
             stamp_check=stamp_check,
             choices=target_choices(view.catalog),
             plan=plan,
+            warnings=counted_warnings(plan, at_risk) if plan else [],
             error=error,
             adoption=adoption,
             at_risk=at_risk,
@@ -232,6 +257,8 @@ class MigrationsView(SecureViewMixin, BaseView):
         ]
         if plan.error:
             header.append(f"-- Incomplete: {plan.error}")
+        # A comment stays one line, whatever a revision's message holds.
+        header = [" ".join(line.split()) for line in header]
         response = _text("\n".join(header) + "\n\n" + plan.sql, 200)
         response.mimetype = "application/sql"
         name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{plan.direction}-to-{plan.target}")
