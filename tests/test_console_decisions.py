@@ -137,6 +137,13 @@ def test_a_failed_confirmation_keeps_the_plan(console):
     assert re.search(
         r'id="confirm-upgrade-error">tick the confirmation box to start it<', page
     )
+    # A form changed by hand: its error above the forms the page has.
+    response = operator.post(
+        "/admin/migrations/plan", data={**form, "action": "explode", "confirm": "yes"}
+    )
+    assert response.status_code == 400
+    error = text(response).split('id="form-error"')[1].split("</div>")[0]
+    assert "action: Input should be" in error
     # The same from the older URL (/jobs): the plan stays.
     response = operator.post("/admin/migrations/jobs", data=form)
     assert response.status_code == 400 and 'id="plan-steps"' in text(response)

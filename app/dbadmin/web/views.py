@@ -11,6 +11,7 @@ from app.auth.admin_views import WRITE_VIEWS, SecureViewMixin
 from app.dbadmin.core.catalog import Catalog
 from app.dbadmin.core.guards import data_at_risk
 from app.dbadmin.core.plan import PlanError, make_plan, step_plan
+from app.dbadmin.core.state import State
 from app.dbadmin.jobs.service import (
     DRIFT_CHECK,
     JobConflict,
@@ -210,6 +211,13 @@ class MigrationsView(SecureViewMixin, BaseView):
                 error = str(exc)
         if stamp and reachable and self.may_write():
             stamp_check = stamp_dry_run(db.engine, view.catalog, db.metadata, stamp)
+        # The forms the page shows: an error of another (a form changed by
+        # hand, a plan that changed since) is shown above them all.
+        shown = {"stamp"} if stamp_check else set()
+        if view.database.kind == State.UNVERSIONED:
+            shown.add("adopt")
+        if plan and plan.steps and not (adoption and plan.direction == "upgrade"):
+            shown.add(plan.direction)
         response, status = self._render_console(
             "dbadmin/plan.html",
             view,
@@ -223,6 +231,9 @@ class MigrationsView(SecureViewMixin, BaseView):
             adoption=adoption,
             at_risk=at_risk,
             form_error=form_error,
+            orphan_error=(
+                form_error if form_error and form_error.action not in shown else None
+            ),
             typed_value=typed,
         )
         if form_error is not None:
