@@ -253,6 +253,7 @@ def test_a_running_job_answers_409_before_anything_else(console):
     assert response.status_code == 302
     page = text(operator.get("/admin/migrations/drift"))
     assert f"No drift check now: another migration is running: job #{job_id}" in page
+    assert f'<a href="/admin/migrations/jobs/{job_id}">see job #{job_id}</a>' in page
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(MigrationJob.id))) == 1
 

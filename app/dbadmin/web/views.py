@@ -301,7 +301,12 @@ class MigrationsView(SecureViewMixin, BaseView):
                 current_user.username,
             )
         except JobConflict as exc:
-            flash(f"No drift check now: {exc}", "danger")
+            message = Markup("No drift check now: {}").format(str(exc))
+            if exc.job_id is not None:
+                message += Markup(' · <a href="{}">see job #{}</a>').format(
+                    url_for(".job", job_id=exc.job_id), exc.job_id
+                )
+            flash(message, "danger")
             return redirect(url_for(".drift"))
         except JobRefused as exc:
             flash(f"No drift check: {exc}", "danger")
