@@ -9,7 +9,6 @@ from flask_admin import expose
 
 from app.auth.admin_views import SecureIndexView
 from app.dbadmin.core.alembic_env import USER_VERSION_TABLE
-from app.dbadmin.core.drift import drift_status
 from app.dbadmin.web.overview import overview, recent_audit
 from app.extensions import db
 from app.models.console import MigrationJob
@@ -121,9 +120,7 @@ class HomeView(SecureIndexView):
             context.update(
                 last_job=jobs[0] if jobs else None,
                 last_change=last_change,
-                drift=drift_status(
-                    view.drift, last_change.started_at if last_change else None
-                ),
+                drift=view.drift_status.state,
                 tables=table_sizes(db.engine),
             )
         dialect, version = server_description(db.engine)

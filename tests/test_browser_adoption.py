@@ -59,7 +59,7 @@ def test_an_unversioned_database_is_offered_adoption_not_an_upgrade(
 
         # The upgrade plan shows why, instead of a button.
         page.goto("/admin/migrations/plan?target=heads")
-        expect(page.locator("#plan-summary")).to_contain_text("Upgrade to")
+        expect(page.locator("#plan-summary")).to_contain_text("Upgrade from base to")
         expect(page.locator("#plan-refusal")).to_contain_text(
             "the database is unversioned but already has employees, departments"
         )

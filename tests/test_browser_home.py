@@ -91,7 +91,7 @@ def test_home_page_navbar_titles_and_tabs(session, server):
     expect(page.locator("#home-heads")).to_have_text(SLOW)
     # The CLI's adoption and upgrade are in the audit trail.
     expect(page.locator("#home-last-change")).to_contain_text(f"→ {HEAD}")
-    expect(page.locator("#home-drift")).to_have_attribute("data-drift", "not checked")
+    expect(page.locator("#home-drift")).to_have_attribute("data-drift", "unchecked")
     employees = page.locator("#home-tables tr", has_text="employees").locator("td")
     count = employees.nth(1).inner_text()
     if server.dialect == "sqlite":

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.auth.accounts import find_user
-from app.dbadmin.core.drift import drift_status
+from app.dbadmin.core.drift import DriftStatus
 from app.extensions import db
 from app.models.console import DriftCheck, MigrationAudit, MigrationJob
 from tests.helpers import csrf_token, migrations_head
@@ -40,14 +40,14 @@ def test_drift_status_is_stale_when_older_than_the_last_change():
     now = datetime(2026, 11, 22, 8, 0, 0)
     clean = DriftCheck(checked_at=now, model_differences="")
     drifted = DriftCheck(checked_at=now, model_differences="column x: ...")
-    assert drift_status(None, None) == "not checked"
-    assert drift_status(clean, None) == "no drift"
-    assert drift_status(drifted, None) == "drift"
-    assert drift_status(clean, now - timedelta(seconds=1)) == "no drift"
-    assert drift_status(clean, now) == "no drift"
+    assert DriftStatus(None, None).state == "unchecked"
+    assert DriftStatus(clean, None).state == "clean"
+    assert DriftStatus(drifted, None).state == "drift"
+    assert DriftStatus(clean, now - timedelta(seconds=1)).state == "clean"
+    assert DriftStatus(clean, now).state == "clean"
     # Made before the schema changed: it says nothing about the schema now.
-    assert drift_status(clean, now + timedelta(seconds=1)) == "stale"
-    assert drift_status(drifted, now + timedelta(seconds=1)) == "stale"
+    assert DriftStatus(clean, now + timedelta(seconds=1)).state == "stale"
+    assert DriftStatus(drifted, now + timedelta(seconds=1)).state == "stale"
 
 
 def test_home_page(app, logged_in, database_url):
@@ -68,7 +68,7 @@ def test_home_page(app, logged_in, database_url):
     assert 'id="home-state" data-state="up_to_date">up to date<' in page
     assert page.count(f"<code>{HEAD}</code>") == 2  # current and head
     assert "none yet" in page and "none recorded" in page
-    assert 'data-drift="not checked"' in page
+    assert 'data-drift="unchecked"' in page
     # The legacy tables, not Headway's; empty here, so counted (or estimated).
     rows = dict(re.findall(r"<code>(\w+)</code></td><td[^>]*>(.*?)</td>", page))
     assert sorted(rows) == sorted(LEGACY)
@@ -112,7 +112,7 @@ def test_home_page_last_job_change_and_stale_drift(app, logged_in):
         page
     )
     assert f"downgrade {HEAD} → 0001_baseline" in page
-    assert 'data-drift="no drift"' in page
+    assert 'data-drift="clean"' in page
     # A schema change after the check: the check is stale, not "no drift".
     add(
         app,

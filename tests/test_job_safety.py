@@ -63,7 +63,10 @@ def test_a_job_whose_process_cannot_start_fails_at_once(console, tmp_path):
         response.status_code == 302 and "/admin/migrations/jobs/" in response.location
     )
     page = client.get(response.location).get_data(as_text=True)
-    assert "could not start its process" in page
+    # In the job's one banner (no flash above it).
+    banner = page.split('id="job-status"')[1].split("</div>\n<dl")[0]
+    assert 'data-status="failed"' in banner
+    assert "its process could not start" in banner
 
     # Nothing is left running: the next job starts at once (no 409).
     app.config["JOB_OUTPUT_DIR"] = good_dir

@@ -73,6 +73,8 @@ EXPECTED = {
     "migrations.history": ("viewer", None),
     "migrations.revision": ("viewer", None),
     "migrations.plan": ("viewer", None),
+    "migrations.plan_start": (None, "operator"),
+    "migrations.plan_sql": ("viewer", None),
     "migrations.drift": ("viewer", None),
     "migrations.drift_check": (None, "operator"),
     "migrations_api.status": ("viewer", None),
@@ -141,6 +143,26 @@ def test_access_matrix(app, accounts):
                         assert response.get_json() == {"error": "forbidden"}
                 else:
                     assert response.status_code not in (401, 403), where
+    # "Check now" (POST /admin/migrations/drift) started a drift check job:
+    # let its process end before the database is dropped.
+    wait_for_jobs(app)
+
+
+def wait_for_jobs(app, seconds: float = 60) -> None:
+    from app.models.console import MigrationJob
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with app.app_context():
+            running = db.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(MigrationJob)
+                .where(MigrationJob.status == "running")
+            )
+        if not running:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{running} job(s) still running after {seconds} s")
 
 
 def post_routes(app):

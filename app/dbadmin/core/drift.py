@@ -3,7 +3,8 @@ against its stamped revision (the same code as `flask db verify`). A check is
 kept in headway_drift_checks, so that every worker shows the latest result
 without rebuilding a revision's schema on each page."""
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -15,7 +16,8 @@ from app.dbadmin.core.adoption import stamped_revisions, verify
 from app.dbadmin.core.alembic_env import COMPARE_OPTIONS, include_user_schema
 from app.dbadmin.core.catalog import Catalog
 from app.errors import HeadwayError
-from app.models.console import DriftCheck
+from app.models.console import DriftCheck, MigrationAudit
+from app.models.own import utcnow
 
 
 def model_differences(engine: Engine, metadata: sa.MetaData) -> list[str]:
@@ -105,8 +107,10 @@ def run_drift_check(
     is built, when a revision file is broken."""
     catalog.refuse_broken_files("a drift check")
     engine = session.get_bind()
+    # When the comparison began: a change made while it runs makes it stale.
+    began = utcnow()
     current = stamped_revisions(engine)
-    check = DriftCheck(checked_by=actor, revisions=",".join(current))
+    check = DriftCheck(checked_at=began, checked_by=actor, revisions=",".join(current))
     if current:
         try:
             result = verify(engine)
@@ -139,12 +143,75 @@ def has_drift(check: DriftCheck | None) -> bool | None:
     return bool(check.stamp_differences or check.stamp_error or check.model_differences)
 
 
-def drift_status(check: DriftCheck | None, last_change: datetime | None) -> str:
-    """ "drift", "no drift", "stale" or "not checked": one rule for every page.
-    A check made before the last recorded schema change (an audit row's
-    start) says nothing about the schema since: "stale", never "no drift"."""
-    if check is None:
-        return "not checked"
-    if last_change is not None and check.checked_at < last_change:
-        return "stale"
-    return "drift" if has_drift(check) else "no drift"
+def last_schema_change(session: Session) -> datetime | None:
+    """When the audit trail last recorded a step on the user's schema (from
+    the console or a shell; a failed step too, as MySQL DDL may have run in
+    part): the newest row's end."""
+    try:
+        row = session.execute(
+            sa.select(MigrationAudit.started_at, MigrationAudit.duration_ms)
+            .order_by(MigrationAudit.started_at.desc(), MigrationAudit.id.desc())
+            .limit(1)
+        ).first()
+    except sa.exc.SQLAlchemyError:
+        session.rollback()
+        return None  # Headway's tables are not set up yet
+    if row is None:
+        return None
+    started, duration_ms = row
+    return started + timedelta(milliseconds=duration_ms or 0)
+
+
+def _to_the_second(value: datetime) -> datetime:
+    # MariaDB keeps DATETIME to the second, SQLite to the microsecond: compare
+    # both as MariaDB stores them.
+    return value.replace(microsecond=0)
+
+
+@dataclass
+class DriftStatus:
+    """What the console says about drift: the newest check at the current
+    revisions, and whether a schema change recorded since makes it stale.
+
+    state: "unchecked" (no check at these revisions), "stale" (checked before
+    the last schema change), "drift", or "clean" (no drift at a check made
+    after the last change). A stale check never counts as "no drift".
+    """
+
+    check: DriftCheck | None
+    last_change: datetime | None
+
+    @property
+    def stale(self) -> bool:
+        return is_stale(self.check, self.last_change)
+
+    @property
+    def state(self) -> str:
+        if self.check is None:
+            return "unchecked"
+        if self.stale:
+            return "stale"
+        return "drift" if has_drift(self.check) else "clean"
+
+    @property
+    def drifted(self) -> bool | None:
+        """True or False from a current check; None when there is none."""
+        if self.state in ("unchecked", "stale"):
+            return None
+        return self.state == "drift"
+
+
+def is_stale(check: DriftCheck | None, last_change: datetime | None) -> bool:
+    """The staleness rule, in one place: a check made before the last schema
+    change the audit trail records says nothing about the schema now."""
+    if check is None or last_change is None:
+        return False
+    return _to_the_second(check.checked_at) < _to_the_second(last_change)
+
+
+def drift_status(session: Session, current: tuple[str, ...]) -> DriftStatus:
+    """The drift status of a database stamped at `current` (two small
+    indexed queries)."""
+    check = latest_drift_check(session, current) if current else None
+    last_change = last_schema_change(session) if check is not None else None
+    return DriftStatus(check, last_change)

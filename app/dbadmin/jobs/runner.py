@@ -23,7 +23,9 @@ from app.dbadmin.core.adoption import (
     verify,
 )
 from app.dbadmin.core.alembic_env import alembic_config
-from app.dbadmin.jobs.service import launch_secret_hash
+from app.dbadmin.core.catalog import load_catalog
+from app.dbadmin.core.drift import has_drift, run_drift_check
+from app.dbadmin.jobs.service import ACTIONS, DRIFT_CHECK, launch_secret_hash
 from app.errors import HeadwayError, error_line
 from app.extensions import db
 from app.models.console import MigrationAudit, MigrationJob
@@ -62,7 +64,10 @@ class JobLog(logging.Handler):
             pass  # the database is busy or gone: the next line retries
 
 
-def run(job: MigrationJob) -> None:
+def run(job: MigrationJob, log: "JobLog") -> None:
+    if job.action == DRIFT_CHECK:
+        drift_check(job, log)
+        return
     # Who asked, and which job this is, reach env.py's lock and audit trail.
     who = {"actor": job.requested_by, "job_id": job.id}
     # The guards of migrations/env.py: what the operator said yes to, and the
@@ -89,6 +94,36 @@ def run(job: MigrationJob) -> None:
             )
     else:
         raise HeadwayError(f"unknown action {job.action!r}")
+
+
+def drift_check(job: MigrationJob, log: JobLog) -> None:
+    """Compare the live schema with its stamped revision's and with the
+    models, keep the result (the drift page shows it) and log it."""
+    log.write("drift check: comparing the live schema with its stamped revision's")
+    check = run_drift_check(
+        db.session, load_catalog(), db.metadata, f"{job.requested_by} (job #{job.id})"
+    )
+    if check.stamp_error:
+        log.write(f"drift check: could not compare with the stamp: {check.stamp_error}")
+    if not has_drift(check):
+        log.write(f"drift check: no drift at {check.revisions or 'base'}")
+        return
+    differences = (check.stamp_differences or "").splitlines() + (
+        check.model_differences or ""
+    ).splitlines()
+    log.write(f"drift check: {len(differences)} difference(s):")
+    log.write("\n".join(f"  - {d}" for d in differences))
+
+
+def wrote_audit_rows(job_id: int) -> bool:
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(MigrationAudit)
+            .where(MigrationAudit.job_id == job_id)
+        )
+        > 0
+    )
 
 
 def schema_report(job: MigrationJob) -> str:
@@ -183,7 +218,7 @@ def main(job_id: int, secret: str) -> int:
         )
         status, error = "succeeded", None
         try:
-            run(job)
+            run(job, log)
         except Exception as exc:  # the job's outcome, whatever went wrong
             status = "failed"
             error = error_line(exc)
@@ -196,7 +231,25 @@ def main(job_id: int, secret: str) -> int:
         # Computed before the job row changes: with a pending update in the
         # session, the log's own writes to that row would wait on it.
         to_revisions = ",".join(stamped_revisions(db.engine))
-        report = schema_report(job) if status == "failed" else None
+        report = (
+            schema_report(job) if status == "failed" and job.action in ACTIONS else None
+        )
+        if job.action in ACTIONS and wrote_audit_rows(job_id):
+            # The schema (or its stamp) changed: check it at once, so that the
+            # console's drift status is never older than the change. After the
+            # migration lock is released (env.py's run has ended): the check
+            # builds schemas in scratch databases, seconds to minutes, and
+            # holding the lock would make every `flask db` in a shell fail
+            # meanwhile. The job stays "running" until it ends, so no console
+            # job starts in between; a shell's run that slips in is recorded
+            # in the audit trail, which makes this check stale (core/drift.py).
+            try:
+                drift_check(job, log)
+            except Exception as exc:  # a check after the job, not its outcome
+                db.session.rollback()
+                log.write(f"drift check: not made: {error_line(exc)}")
+            db.session.rollback()
+            job = db.session.get(MigrationJob, job_id)
         job.status = status
         job.error = error
         job.finished_at = utcnow()

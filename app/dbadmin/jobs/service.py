@@ -40,7 +40,12 @@ from app.models.console import MigrationAudit, MigrationJob
 from app.models.own import utcnow
 from config import CONFIGS
 
+# The actions that change the user's schema (or its stamp); each ends with a
+# drift check (runner.py).
 ACTIONS = ("upgrade", "downgrade", "stamp", "adopt")
+# Compares the live schema with its stamped revision's and with the models
+# (core/drift.py): a job, because it builds schemas in scratch databases.
+DRIFT_CHECK = "drift-check"
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -58,11 +63,46 @@ class JobNotStarted(HeadwayError):
 
 
 class JobConflict(HeadwayError):
-    """Another migration is running: a 409."""
+    """Another migration is running: a 409. `job_id`: the console's job that
+    runs, if it is one."""
 
-    def __init__(self, holder: str) -> None:
+    def __init__(self, holder: str, job_id: int | None = None) -> None:
         self.holder = holder
+        self.job_id = job_id
         super().__init__(f"another migration is running: {holder}")
+
+
+def running_description(job: MigrationJob) -> str:
+    what = f"{job.action} {job.target}".strip()
+    return (
+        f"job #{job.id} ({what}) by {job.requested_by} since "
+        f"{job.started_at:%Y-%m-%d %H:%M:%S} UTC"
+    )
+
+
+def refuse_if_busy(session: Session, environment: "JobEnvironment") -> None:
+    """JobConflict when a job runs, or something else holds the migration
+    lock: checked before anything else about a new job (its input, its
+    target), so that the answer to "may I?" is 409 while one runs."""
+    try:
+        notice_interrupted_jobs(session, environment)
+        running = session.scalar(
+            sa.select(MigrationJob)
+            .where(MigrationJob.status == "running")
+            .order_by(MigrationJob.id)
+            .limit(1)
+        )
+    except sa.exc.SQLAlchemyError:
+        # No job table yet (before `flask headway init`): no job runs; what
+        # follows says what is missing.
+        session.rollback()
+        return
+    if running is not None:
+        raise JobConflict(running_description(running), running.id)
+    with session.get_bind().connect() as conn:
+        free, holder = lock_is_free(conn)
+    if not free:
+        raise JobConflict(holder or "a migration outside the console")
 
 
 @dataclass
@@ -117,6 +157,8 @@ def plan_job(
     the target cannot be reached from here in that direction, or when a guard
     refuses it (the same guards migrations/env.py applies when it runs)."""
     action, target = job.action, job.target
+    if action == DRIFT_CHECK:
+        return []
     if action == "adopt":
         if database.kind != State.UNVERSIONED:
             raise JobRefused(
@@ -214,9 +256,10 @@ def notice_interrupted_jobs(session: Session, environment: JobEnvironment) -> No
                 f"is in {output} on {job.host}"
             )
             session.commit()
-            # Comparing the schema builds revisions in a scratch database,
-            # which runs their code: not inside a request.
-            _spawn(session, environment, job, "report")
+            if job.action in ACTIONS:
+                # Comparing the schema builds revisions in a scratch database,
+                # which runs their code: not inside a request.
+                _spawn(session, environment, job, "report")
     session.commit()
 
 
@@ -233,12 +276,13 @@ def start_job(
     The one way a job starts, from the console's pages and its API alike."""
     if not database.reachable:
         raise JobRefused(database.summary())
+    refuse_if_busy(session, environment)
+    what = "a drift check" if job_request.action == DRIFT_CHECK else "a job"
     try:
-        catalog.refuse_broken_files("a job")
+        catalog.refuse_broken_files(what)
     except HeadwayError as exc:
         raise JobRefused(str(exc)) from None
     planned = plan_job(session.get_bind(), catalog, database, job_request)
-    notice_interrupted_jobs(session, environment)
     job = _claim(session, job_request, planned, database, requested_by)
     _spawn(session, environment, job, "run")
     return job
@@ -264,10 +308,7 @@ def _claim(
         )
         if running is not None:
             session.rollback()
-            raise JobConflict(
-                f"job #{running.id} ({running.action} {running.target}) by "
-                f"{running.requested_by} since {running.started_at:%Y-%m-%d %H:%M:%S}"
-            )
+            raise JobConflict(running_description(running), running.id)
         free, holder = lock_is_free(conn)
         if not free:
             session.rollback()

@@ -1,6 +1,6 @@
 """JSON of the migration console: /api/migrations/..."""
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_login import current_user
 
 from app.api.schemas import Error
@@ -15,6 +15,7 @@ from app.dbadmin.jobs.service import (
     JobRefused,
     job_progress,
     notice_interrupted_jobs,
+    refuse_if_busy,
     start_job,
 )
 from app.dbadmin.web.forms import BadInput, parse_audit_filter
@@ -86,6 +87,8 @@ def create_job(body: NewJob):
         view = overview()
         if not view.database.reachable:
             return jsonify(error=view.database.summary(), state=State.UNREACHABLE), 503
+        # A running job answers first, whatever the request asks.
+        refuse_if_busy(db.session, JobEnvironment.of(current_app))
         job = start_job(
             db.session,
             JobEnvironment.of(current_app),
@@ -97,7 +100,14 @@ def create_job(body: NewJob):
     except JobRefused as exc:
         return jsonify(error=str(exc)), 400
     except JobConflict as exc:
-        return jsonify(error=str(exc), holder=exc.holder), 409
+        running = None
+        if exc.job_id is not None:
+            running = {
+                "id": exc.job_id,
+                "url": url_for("migrations_api.get_job", job_id=exc.job_id),
+                "page": url_for("migrations.job", job_id=exc.job_id),
+            }
+        return jsonify(error=str(exc), holder=exc.holder, job=running), 409
     except JobNotStarted as exc:
         # The job exists and has ended: failed, like any job, with the reason.
         return jsonify(id=exc.job_id, status="failed", error=str(exc)), 202
@@ -109,7 +119,7 @@ def get_job(job_id: int):
     notice_interrupted_jobs(db.session, JobEnvironment.of(current_app))
     job = db.session.get(MigrationJob, job_id)
     if job is None:
-        return jsonify(error=f"no job {job_id}"), 404
+        return jsonify(error=f"no job #{job_id}"), 404
     return jsonify(job_json(job, job_progress(db.session, job)))
 
 

@@ -16,7 +16,7 @@ from app.dbadmin.core.adoption import (
     reflect_user_schema,
 )
 from app.dbadmin.core.catalog import Catalog, load_catalog
-from app.dbadmin.core.drift import has_drift, latest_drift_check
+from app.dbadmin.core.drift import DriftStatus, drift_status
 from app.dbadmin.core.guards import unversioned_line
 from app.dbadmin.core.schema import Schema
 from app.dbadmin.core.state import DatabaseState, State, read_state
@@ -31,19 +31,26 @@ from app.models.own import utcnow
 class Overview:
     catalog: Catalog
     database: DatabaseState
-    drift: DriftCheck | None
+    # The newest drift check at the current revisions, and whether it is
+    # stale (core/drift.py's rule).
+    drift_status: DriftStatus
+
+    @property
+    def drift(self) -> DriftCheck | None:
+        return self.drift_status.check
 
     @property
     def drifted(self) -> bool | None:
-        return has_drift(self.drift)
+        """None unless a check made since the last schema change says."""
+        return self.drift_status.drifted
 
 
 def overview() -> Overview:
     catalog = load_catalog()
     database = read_state(db.engine, catalog)
-    drift = None
+    drift = DriftStatus(None, None)
     if database.reachable and database.current:
-        drift = latest_drift_check(db.session, database.current)
+        drift = drift_status(db.session, database.current)
     return Overview(catalog, database, drift)
 
 

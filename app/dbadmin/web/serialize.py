@@ -75,7 +75,10 @@ def status_json(view: Overview, running: MigrationJob | None) -> dict:
         "current": list(database.current),
         "heads": list(database.heads),
         "pending": [r.id for r in database.pending],
+        # None unless a check made since the last schema change says.
         "drift": view.drifted,
+        # unchecked, stale, drift or clean (core/drift.py's DriftStatus).
+        "drift_state": view.drift_status.state,
         "job": job_summary_json(running),
         "broken_files": broken_files_json(view.catalog),
     }

@@ -1,26 +1,33 @@
 """The migration console's pages: Flask-Admin views under /admin/migrations/."""
 
-from flask import current_app, flash, redirect, request, url_for
+import re
+
+from flask import Response, current_app, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_login import current_user
 from markupsafe import Markup
 
 from app.auth.admin_views import WRITE_VIEWS, SecureViewMixin
-from app.dbadmin.core.catalog import load_catalog
-from app.dbadmin.core.drift import latest_drift_check, run_drift_check
+from app.dbadmin.core.catalog import Catalog
 from app.dbadmin.core.guards import data_at_risk
 from app.dbadmin.core.plan import PlanError, make_plan, step_plan
+from app.dbadmin.core.state import State
 from app.dbadmin.jobs.service import (
+    DRIFT_CHECK,
     JobConflict,
     JobEnvironment,
     JobNotStarted,
     JobRefused,
+    JobRequest,
     job_progress,
     notice_interrupted_jobs,
+    refuse_if_busy,
     start_job,
 )
 from app.dbadmin.web import graph
+from app.dbadmin.web.dryrun import stamp_dry_run
 from app.dbadmin.web.forms import BadInput, parse_audit_filter, parse_job_request
+from app.dbadmin.web.joblog import log_parts
 from app.dbadmin.web.overview import (
     adoption_offer,
     audit_rows,
@@ -28,13 +35,70 @@ from app.dbadmin.web.overview import (
     overview,
     recent_audit,
     recent_jobs,
+    running_job,
 )
 from app.errors import HeadwayError
 from app.extensions import db
 from app.models.console import MigrationJob
+from app.models.own import utcnow
 
 # Actions whose target must be typed in again to confirm them.
 TYPED_CONFIRMATION = ("downgrade", "stamp")
+
+
+class FormError(HeadwayError):
+    """Why the confirmation form did not start its job, for the plan page to
+    show beside `field` (None: above the button) of the `action`'s form."""
+
+    def __init__(
+        self,
+        action: str,
+        message: str,
+        field: str | None = None,
+        status: int = 400,
+        job_id: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.action, self.message, self.field = action, message, field
+        self.status, self.job_id = status, job_id
+
+
+def target_choices(catalog: Catalog) -> list[tuple[str, str]]:
+    """The plan page's picker: head, heads and base, then every revision
+    (newest first) with its message."""
+    return [
+        ("head", "head · the newest revision"),
+        ("heads", "heads · every head"),
+        ("base", "base · before the first revision (downgrade everything)"),
+    ] + [(r.id, f"{r.id} · {r.message}") for r in catalog.revisions]
+
+
+def counted_warnings(plan, at_risk) -> list[tuple]:
+    """Each lint warning of the plan, with the count of what it drops when it
+    drops data (core/guards.py's data_at_risk), for the plan's decision."""
+    counted = []
+    for warning in plan.warnings:
+        count = None
+        for item in at_risk:
+            if item.revision != warning.revision:
+                continue
+            if item.column is None:
+                named = warning.code == "drop_table" and warning.message.startswith(
+                    f"drops table {item.table} "
+                )
+            else:
+                named = warning.code == "drop_column" and warning.message.startswith(
+                    f"drops column {item.table}.{item.column} "
+                )
+            if named:
+                count = str(item).split(": ", 1)[1]
+                break
+        counted.append((warning, count))
+    return counted
+
+
+def _text(body: str, status: int) -> Response:
+    return Response(body, status=status, mimetype="text/plain")
 
 
 class MigrationsView(SecureViewMixin, BaseView):
@@ -43,7 +107,7 @@ class MigrationsView(SecureViewMixin, BaseView):
 
     # A drift check builds the stamped revision's schema in scratch databases
     # on the server: an operator's action, like a job.
-    write_views = WRITE_VIEWS | {"start_job", "drift_check"}
+    write_views = WRITE_VIEWS | {"start_job", "plan_start", "drift_check"}
 
     def _render_console(self, template: str, view, **context):
         status = 200 if view.database.reachable else 503
@@ -114,99 +178,196 @@ class MigrationsView(SecureViewMixin, BaseView):
 
     @expose("/plan")
     def plan(self):
+        return self._plan_page(
+            request.args.get("target", "").strip(),
+            request.args.get("stamp", "").strip(),
+        )
+
+    @expose("/plan", methods=["POST"])
+    def plan_start(self):
+        """The plan page's confirmation: start the job, or show the plan
+        again with what was wrong beside the field (at the plan's URL)."""
+        return self._start_from_form()
+
+    def _plan_page(
+        self,
+        target: str,
+        stamp: str,
+        *,
+        form_error: FormError | None = None,
+        typed: str = "",
+    ):
         view = overview()
-        target = request.args.get("target", "").strip()
-        plan = error = None
+        reachable = view.database.reachable
+        plan = error = stamp_check = None
         at_risk = []
-        adoption = adoption_offer(view) if view.database.reachable else None
-        if target and view.database.reachable:
+        adoption = adoption_offer(view) if reachable else None
+        if target and reachable:
             try:
                 plan = make_plan(db.engine, view.catalog, view.database, target)
                 # What the confirmation says yes to dropping, with counts.
                 at_risk = data_at_risk(db.engine, plan)
             except PlanError as exc:
                 error = str(exc)
-        response = self._render_console(
+        if stamp and reachable and self.may_write():
+            stamp_check = stamp_dry_run(db.engine, view.catalog, db.metadata, stamp)
+        # The forms the page shows: an error of another (a form changed by
+        # hand, a plan that changed since) is shown above them all.
+        shown = {"stamp"} if stamp_check else set()
+        if view.database.kind == State.UNVERSIONED:
+            shown.add("adopt")
+        if plan and plan.steps and not (adoption and plan.direction == "upgrade"):
+            shown.add(plan.direction)
+        response, status = self._render_console(
             "dbadmin/plan.html",
             view,
             target=target,
+            stamp=stamp,
+            stamp_check=stamp_check,
+            choices=target_choices(view.catalog),
             plan=plan,
+            warnings=counted_warnings(plan, at_risk) if plan else [],
             error=error,
             adoption=adoption,
             at_risk=at_risk,
+            form_error=form_error,
+            orphan_error=(
+                form_error if form_error and form_error.action not in shown else None
+            ),
+            typed_value=typed,
         )
-        return (response[0], 400) if error else response
+        if form_error is not None:
+            status = form_error.status
+        elif error and status == 200:
+            status = 400
+        return response, status
+
+    @expose("/plan.sql")
+    def plan_sql(self):
+        """The plan's offline SQL as a file (Alembic's `--sql` output)."""
+        target = request.args.get("target", "").strip()
+        if not target:
+            return _text("give the target revision: ?target=REV\n", 400)
+        view = overview()
+        if not view.database.reachable:
+            return _text(f"{view.database.summary()}\n", 503)
+        try:
+            plan = make_plan(db.engine, view.catalog, view.database, target)
+        except PlanError as exc:
+            return _text(f"{exc}\n", 400)
+        current = ", ".join(view.database.current) or "base"
+        header = [
+            f"-- Headway plan: {plan.direction} from {current} to {plan.target}, "
+            f"{len(plan.steps)} step{'s' if len(plan.steps) != 1 else ''}",
+            f"-- Dialect: {db.engine.dialect.name}; offline SQL (Alembic's --sql), "
+            f"made {utcnow():%Y-%m-%d %H:%M:%S} UTC for {current_user.username}",
+        ]
+        header += [
+            f"--   {i}. {step.direction} {step.revision.id}: {step.revision.message}"
+            for i, step in enumerate(plan.steps, 1)
+        ]
+        if plan.error:
+            header.append(f"-- Incomplete: {plan.error}")
+        # A comment stays one line, whatever a revision's message holds.
+        header = [" ".join(line.split()) for line in header]
+        response = _text("\n".join(header) + "\n\n" + plan.sql, 200)
+        response.mimetype = "application/sql"
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{plan.direction}-to-{plan.target}")
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}.sql"'
+        return response
 
     @expose("/drift")
     def drift(self):
         view = overview()
-        check = (
-            latest_drift_check(db.session, view.database.current)
-            if view.database.current
-            else None
+        return self._render_console(
+            "dbadmin/drift.html",
+            view,
+            check=view.drift,
+            status=view.drift_status,
+            running=running_job(),
         )
-        return self._render_console("dbadmin/drift.html", view, check=check)
 
     @expose("/drift", methods=["POST"])
     def drift_check(self):
-        try:
-            check = run_drift_check(
-                db.session, load_catalog(), db.metadata, current_user.username
-            )
-        except HeadwayError as exc:
-            flash(f"No drift check: {exc}", "danger")
-            return redirect(url_for(".drift"))
-        drifted = (
-            check.stamp_differences or check.stamp_error or check.model_differences
-        )
-        flash(
-            "Drift found: see below." if drifted else "No drift: the schema matches.",
-            "danger" if drifted else "success",
-        )
-        return redirect(url_for(".drift"))
-
-    @expose("/jobs", methods=["POST"])
-    def start_job(self):
-        form = request.form
-        action, target = form.get("action", ""), form.get("target", "").strip()
+        """Check now: a job (scratch databases take long; no request may)."""
         view = overview()
         try:
-            job_request = parse_job_request(dict(form))
-            if not form.get("confirm"):
-                raise BadInput("tick the confirmation box to start it")
-            typed = form.get("typed_target", "").strip()
-            # The console's yes to dropping data: the target typed in again,
-            # beside the counts the form shows (with its allow_data_loss field).
-            typed_needed = action in TYPED_CONFIRMATION or job_request.allow_data_loss
-            if typed_needed and typed != target:
-                raise BadInput(
-                    f"type the target ({target}) again to confirm the {action}"
-                )
             job = start_job(
                 db.session,
                 JobEnvironment.of(current_app),
                 view.catalog,
                 view.database,
+                JobRequest(DRIFT_CHECK, None),
+                current_user.username,
+            )
+        except JobConflict as exc:
+            message = Markup("No drift check now: {}").format(str(exc))
+            if exc.job_id is not None:
+                message += Markup(' · <a href="{}">see job #{}</a>').format(
+                    url_for(".job", job_id=exc.job_id), exc.job_id
+                )
+            flash(message, "danger")
+            return redirect(url_for(".drift"))
+        except JobRefused as exc:
+            flash(f"No drift check: {exc}", "danger")
+            return redirect(url_for(".drift"))
+        except JobNotStarted as exc:
+            # Its page says it failed, and why: its one banner.
+            return redirect(url_for(".job", job_id=exc.job_id))
+        return redirect(url_for(".job", job_id=job.id))
+
+    @expose("/jobs", methods=["POST"])
+    def start_job(self):
+        return self._start_from_form()
+
+    def _start_from_form(self):
+        form = request.form
+        action, target = form.get("action", ""), form.get("target", "").strip()
+        typed = form.get("typed_target", "").strip()
+
+        def again(error: FormError):
+            # The page the form was on, with the plan and the error.
+            plan_target = target if action in ("upgrade", "downgrade") else ""
+            stamp = target if action == "stamp" else ""
+            return self._plan_page(plan_target, stamp, form_error=error, typed=typed)
+
+        view = overview()
+        environment = JobEnvironment.of(current_app)
+        try:
+            if view.database.reachable:
+                # A running job answers first, whatever else the form says.
+                refuse_if_busy(db.session, environment)
+            job_request = parse_job_request(dict(form))
+            if not form.get("confirm"):
+                raise FormError(
+                    action, "tick the confirmation box to start it", field="confirm"
+                )
+            # The console's yes to dropping data: the target typed in again,
+            # beside the counts the form shows (with its allow_data_loss field).
+            typed_needed = action in TYPED_CONFIRMATION or job_request.allow_data_loss
+            if typed_needed and typed != target:
+                raise FormError(
+                    action,
+                    f"type the target ({target}) again to confirm the {action}",
+                    field="typed_target",
+                )
+            job = start_job(
+                db.session,
+                environment,
+                view.catalog,
+                view.database,
                 job_request,
                 current_user.username,
             )
-        except (BadInput, JobRefused, JobConflict) as exc:
-            code = 409 if isinstance(exc, JobConflict) else 400
-            page = self.render(
-                "dbadmin/plan.html",
-                view=view,
-                database=view.database,
-                target=target,
-                plan=None,
-                error=str(exc),
-                adoption=None,
-                at_risk=[],
-            )
-            return page, code
+        except FormError as exc:
+            return again(exc)
+        except (BadInput, JobRefused) as exc:
+            return again(FormError(action, str(exc)))
+        except JobConflict as exc:
+            return again(FormError(action, str(exc), status=409, job_id=exc.job_id))
         except JobNotStarted as exc:
-            flash(str(exc), "danger")
+            # Its page says it failed, and why: its one banner.
             return redirect(url_for(".job", job_id=exc.job_id))
-        flash(f"Job #{job.id} started: {job.action} {job.target}.", "success")
         return redirect(url_for(".job", job_id=job.id))
 
     @expose("/jobs/<id:job_id>")
@@ -214,10 +375,17 @@ class MigrationsView(SecureViewMixin, BaseView):
         notice_interrupted_jobs(db.session, JobEnvironment.of(current_app))
         job = db.session.get(MigrationJob, job_id)
         if job is None:
-            return self.render("dbadmin/unknown.html", rev=f"job #{job_id}"), 404
+            return self.render("dbadmin/no_job.html", job_id=job_id), 404
         view = overview()
         return self._render_console(
-            "dbadmin/job.html", view, job=job, progress=job_progress(db.session, job)
+            "dbadmin/job.html",
+            view,
+            job=job,
+            progress=job_progress(db.session, job),
+            log=log_parts(job.log or ""),
+            # The job's status is the page's one banner; the database's
+            # state is a line in it.
+            state_banner=False,
         )
 
     @expose("/audit")

@@ -1,0 +1,410 @@
+"""The console's second round, through the test client: the plan page made for
+a decision (picker, decision on top, SQL once, the download, a confirmation
+that fails and keeps the plan, what a stamp checks), jobs (409 first, 404 "no
+job #N", tracebacks folded, the audit rows of a job) and the staleness of a
+drift check. On every dialect under test; jobs run in their own process."""
+
+import os
+import re
+import socket
+import time
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from app.auth.accounts import create_user
+from app.dbadmin.core.drift import drift_status, is_stale
+from app.dbadmin.web.joblog import log_parts
+from app.demo.legacy import create_legacy
+from app.extensions import db
+from app.models.console import DriftCheck, MigrationAudit, MigrationJob
+from app.models.own import utcnow
+from tests.helpers import PASSWORD, csrf_token, login, migrations_head
+
+HEAD = migrations_head()
+ADD_PHONE = 'op.add_column("employees", sa.Column("phone", sa.String(20)))'
+DROP_PHONE = 'op.drop_column("employees", "phone")'
+
+
+@pytest.fixture
+def console(scripted_app, scripts):
+    """A database at HEAD with one more revision to go (0004_phone), Headway's
+    tables, an operator and a viewer; returns (app, operator, viewer)."""
+    app = scripted_app
+    runner = app.test_cli_runner()
+    for args in (["db", "upgrade"], ["headway", "init"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+    scripts.write("0004_phone", HEAD, ADD_PHONE, DROP_PHONE, message="a phone column")
+    with app.app_context():
+        create_user("op", PASSWORD, "operator")
+        create_user("watcher", PASSWORD, "viewer")
+    operator, viewer = app.test_client(), app.test_client()
+    assert login(operator, "op").status_code == 302
+    assert login(viewer, "watcher").status_code == 302
+    operator.csrf = csrf_token(operator, "/admin/migrations/")
+    return app, operator, viewer
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def wait_for(client, job_id, seconds=90):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/migrations/jobs/{job_id}").get_json()
+        if job["status"] != "running":
+            return job
+        time.sleep(0.2)
+    raise AssertionError(job)
+
+
+def job_id_of(response) -> int:
+    assert response.status_code == 302, text(response)
+    return int(response.location.rstrip("/").rsplit("/", 1)[1])
+
+
+def test_the_plan_page_is_made_for_a_decision(console):
+    app, operator, viewer = console
+    page = text(viewer.get("/admin/migrations/plan?target=0004"))
+    # The picker: head, heads, base and every revision with its message; a
+    # prefix in the query string is resolved and selected.
+    picker = page.split('id="plan-picker"')[1].split("</form>")[0]
+    for value in ("head", "heads", "base", HEAD, "0001_baseline"):
+        assert f'<option value="{value}"' in picker
+    assert '<option value="0004_phone" selected>0004_phone · a phone column' in picker
+    # The decision on top, then the SQL, once, per step, collapsible.
+    assert page.index('id="plan-decision"') < page.index('id="plan-steps"')
+    summary = page.split('id="plan-summary">')[1].split("</p>")[0]
+    assert "Upgrade" in summary and f"<code>{HEAD}</code>" in summary
+    assert "1 step," in summary
+    assert page.count("ADD COLUMN phone") == 1
+    assert '<details class="card mb-2 step" data-revision="0004_phone"' in page
+    assert "All the SQL" not in page
+    assert 'href="/admin/migrations/plan.sql?target=0004_phone"' in page
+    # A viewer sees no button; an operator's is in the decision.
+    assert 'data-action="upgrade"' not in page
+    page = text(operator.get("/admin/migrations/plan?target=0004_phone"))
+    decision = page.split('id="plan-decision"')[1].split('id="plan-steps"')[0]
+    assert 'data-action="upgrade"' in decision
+    assert 'action="/admin/migrations/plan?target=0004_phone"' in decision
+    # An unknown target keeps the picker, with the error.
+    response = viewer.get("/admin/migrations/plan?target=nope")
+    assert response.status_code == 400
+    assert 'id="plan-error"' in text(response)
+    assert '<option value="nope" selected>' in text(response)
+
+
+def test_download_sql(console):
+    app, operator, viewer = console
+    response = viewer.get("/admin/migrations/plan.sql?target=0004")
+    assert response.status_code == 200
+    assert response.mimetype == "application/sql"
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="upgrade-to-0004_phone.sql"'
+    )
+    body = text(response)
+    plan = viewer.get("/api/migrations/plan?target=0004_phone").get_json()
+    assert body.startswith(
+        f"-- Headway plan: upgrade from {HEAD} to 0004_phone, 1 step\n"
+    )
+    assert body.endswith(plan["sql"]) and "ADD COLUMN phone" in body
+    response = viewer.get("/admin/migrations/plan.sql?target=nope")
+    assert response.status_code == 400
+    assert text(response) == "unknown target revision 'nope'\n"
+    assert viewer.get("/admin/migrations/plan.sql").status_code == 400
+    anonymous = app.test_client().get("/admin/migrations/plan.sql?target=head")
+    assert anonymous.status_code == 302 and "/login" in anonymous.location
+
+
+def test_a_failed_confirmation_keeps_the_plan(console):
+    app, operator, viewer = console
+    form = {
+        "csrf_token": operator.csrf,
+        "action": "upgrade",
+        "target": "0004_phone",
+    }
+    url = "/admin/migrations/plan?target=0004_phone"
+    response = operator.post(url, data=form)
+    assert response.status_code == 400
+    page = text(response)
+    assert 'id="plan-decision"' in page and 'id="plan-steps"' in page
+    assert "ADD COLUMN phone" in page
+    # Beside the checkbox.
+    assert 'id="confirm-upgrade" aria-describedby="confirm-upgrade-error"' in page
+    assert re.search(
+        r'id="confirm-upgrade-error">tick the confirmation box to start it<', page
+    )
+    # A form changed by hand: its error above the forms the page has.
+    response = operator.post(
+        "/admin/migrations/plan", data={**form, "action": "explode", "confirm": "yes"}
+    )
+    assert response.status_code == 400
+    error = text(response).split('id="form-error"')[1].split("</div>")[0]
+    assert "action: Input should be" in error
+    # The same from the older URL (/jobs): the plan stays.
+    response = operator.post("/admin/migrations/jobs", data=form)
+    assert response.status_code == 400 and 'id="plan-steps"' in text(response)
+
+    # A downgrade with the target typed wrong: the error beside the field.
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    with app.app_context(), db.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO employees (emp_no, birth_date, first_name, last_name, "
+                "gender, hire_date, phone) VALUES (1, '1960-01-01', 'A', 'B', 'F', "
+                "'1990-01-01', '555')"
+            )
+        )
+    # The decision's warnings carry the counts of what they drop.
+    page = text(operator.get(f"/admin/migrations/plan?target={HEAD}"))
+    warnings = page.split('id="plan-warnings"')[1].split("</ul>")[0]
+    assert (
+        "drops column employees.phone and its data: "
+        '<strong class="row-count">1 non-NULL value</strong>'
+    ) in warnings
+    form = {
+        **form, "action": "downgrade", "target": HEAD, "confirm": "yes",
+        "allow_data_loss": "true",
+    }  # fmt: skip
+    response = operator.post(
+        f"/admin/migrations/plan?target={HEAD}", data={**form, "typed_target": "0003"}
+    )
+    assert response.status_code == 400
+    page = text(response)
+    assert 'data-direction="downgrade"' in page and "DROP COLUMN phone" in page
+    assert 'class="form-control is-invalid" id="typed-downgrade"' in page
+    assert 'value="0003"' in page
+    assert (
+        f'id="typed-downgrade-error">type the target ({HEAD}) again to confirm '
+        "the downgrade<"
+    ) in page
+    # Nothing ran.
+    assert viewer.get("/api/migrations/status").get_json()["current"] == ["0004_phone"]
+
+    # Right, it starts, and the job page lists the audit rows it wrote.
+    response = operator.post(
+        f"/admin/migrations/plan?target={HEAD}", data={**form, "typed_target": HEAD}
+    )
+    job_id = job_id_of(response)
+    job = wait_for(operator, job_id)
+    assert job["status"] == "succeeded", job
+    # Every schema-changing job ends with a drift check.
+    assert f"drift check: no drift at {HEAD}" in job["log"]
+    page = text(viewer.get(f"/admin/migrations/jobs/{job_id}"))
+    steps = page.split('id="job-steps"')[1].split("</table>")[0]
+    assert "0004_phone" in steps and "downgrade" in steps and ">op<" in steps
+    assert f'href="/admin/migrations/audit?job={job_id}"' in page
+    assert viewer.get("/api/migrations/status").get_json()["drift_state"] == "clean"
+
+
+def running_job(app) -> int:
+    """A job row that runs (its pid is this process: alive, on this host)."""
+    with app.app_context():
+        job = MigrationJob(
+            action="downgrade", target="0001_baseline", requested_by="someone",
+            status="running", pid=os.getpid(), host=socket.gethostname(),
+            from_revisions=HEAD, planned=HEAD, log="",
+        )  # fmt: skip
+        db.session.add(job)
+        db.session.commit()
+        return job.id
+
+
+def test_a_running_job_answers_409_before_anything_else(console):
+    app, operator, viewer = console
+    job_id = running_job(app)
+    headers = {"X-CSRFToken": operator.csrf}
+    # Nothing to do, a bad target, the wrong direction: 409 all the same.
+    for body in (
+        {"action": "upgrade", "target": HEAD},
+        {"action": "upgrade", "target": "nope"},
+        {"action": "downgrade", "target": "heads"},
+    ):
+        response = operator.post("/api/migrations/jobs", json=body, headers=headers)
+        assert response.status_code == 409, (body, response.get_json())
+        answer = response.get_json()
+        assert answer["error"].startswith(
+            f"another migration is running: job #{job_id}"
+        )
+        assert answer["job"] == {
+            "id": job_id,
+            "url": f"/api/migrations/jobs/{job_id}",
+            "page": f"/admin/migrations/jobs/{job_id}",
+        }
+    # The console's form: 409 before its confirmation is looked at, with a link.
+    response = operator.post(
+        "/admin/migrations/plan?target=0004_phone",
+        data={"csrf_token": operator.csrf, "action": "upgrade", "target": "0004_phone"},
+    )
+    assert response.status_code == 409
+    page = text(response)
+    assert 'id="plan-steps"' in page
+    error = page.split('id="form-error-upgrade"')[1].split("</div>")[0]
+    assert f"job #{job_id}" in error
+    assert f'href="/admin/migrations/jobs/{job_id}"' in error
+    # A drift check waits too.
+    response = operator.post(
+        "/admin/migrations/drift", data={"csrf_token": operator.csrf}
+    )
+    assert response.status_code == 302
+    page = text(operator.get("/admin/migrations/drift"))
+    assert f"No drift check now: another migration is running: job #{job_id}" in page
+    assert f'<a href="/admin/migrations/jobs/{job_id}">see job #{job_id}</a>' in page
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(MigrationJob.id))) == 1
+
+
+def test_unknown_job_is_a_404(console):
+    app, operator, viewer = console
+    response = viewer.get("/admin/migrations/jobs/999")
+    assert response.status_code == 404
+    page = text(response)
+    assert "No job #999" in page and "Unknown revision" not in page
+    response = viewer.get("/api/migrations/jobs/999")
+    assert response.status_code == 404
+    assert response.get_json() == {"error": "no job #999"}
+
+
+def test_a_job_page_has_one_banner(console, scripts):
+    app, operator, viewer = console
+    response = operator.post(
+        "/admin/migrations/plan?target=0004_phone",
+        data={"csrf_token": operator.csrf, "action": "upgrade",
+              "target": "0004_phone", "confirm": "yes"},
+    )  # fmt: skip
+    job_id = job_id_of(response)
+    assert wait_for(operator, job_id)["status"] == "succeeded"
+    # A newer revision arrives: the database is behind, the job succeeded.
+    scripts.write("0005_more", "0004_phone")
+    page = text(viewer.get(f"/admin/migrations/jobs/{job_id}"))
+    assert page.count('class="alert ') == 1
+    assert 'id="state"' not in page
+    assert 'id="job-status" data-status="succeeded"' in page
+    assert 'id="job-database-state" data-state="behind"' in page
+
+
+def test_a_traceback_is_folded_to_its_last_line():
+    log = "\n".join(
+        [
+            "10:00:00 upgrade heads requested by op",
+            "10:00:01 Running upgrade a -> b",
+            "Traceback (most recent call last):",
+            '  File "x.py", line 1, in <module>',
+            "    f()",
+            "ZeroDivisionError: division by zero",
+            "",
+            "The above exception was the direct cause of the following exception:",
+            "",
+            "Traceback (most recent call last):",
+            '  File "y.py", line 2, in f',
+            "    raise RuntimeError('boom')",
+            "RuntimeError: boom",
+            "on two lines",
+            "failed: RuntimeError: boom",
+            "failed; the database is at a",
+        ]
+    )
+    parts = log_parts(log)
+    assert [p.last_line for p in parts] == [None, "RuntimeError: boom", None]
+    assert parts[1].text.startswith("Traceback") and parts[1].text.endswith(
+        "on two lines"
+    )
+    assert parts[2].text == "failed: RuntimeError: boom\nfailed; the database is at a"
+    assert log_parts("no traceback here")[0].last_line is None
+
+
+def test_a_failed_job_shows_its_traceback_in_details(console, scripts):
+    app, operator, viewer = console
+    scripts.write("0005_boom", "0004_phone", 'raise RuntimeError("boom from 0005")')
+    response = operator.post(
+        "/api/migrations/jobs",
+        json={"action": "upgrade", "target": "0005_boom"},
+        headers={"X-CSRFToken": operator.csrf},
+    )
+    assert response.status_code == 202, response.get_json()
+    job = wait_for(operator, response.get_json()["id"])
+    assert job["status"] == "failed" and "Traceback" in job["log"]
+    page = text(viewer.get(f"/admin/migrations/jobs/{job['id']}"))
+    folded = page.split('<details class="traceback mb-2">')[1].split("</details>")[0]
+    assert (
+        '<code class="traceback-last-line">RuntimeError: boom from 0005</code>'
+        in folded
+    )
+    assert "Traceback (most recent call last):" in folded
+    log = page.split('id="job-log"')[1]
+    assert log.count("Traceback (most recent call last):") == 1
+
+
+def test_a_stamp_shows_what_it_will_check(scripted_app):
+    """On the legacy database (unversioned): the stamp's proof, made now."""
+    app = scripted_app
+    with app.app_context():
+        create_legacy(db.engine, scale=0.005, seed=7)
+    assert app.test_cli_runner().invoke(args=["headway", "init"]).exit_code == 0
+    with app.app_context():
+        create_user("op", PASSWORD, "operator")
+    client = app.test_client()
+    assert login(client, "op").status_code == 302
+    page = text(client.get("/admin/migrations/plan?stamp=head"))
+    check = page.split('id="stamp-check"')[1].split("</div>")[0]
+    assert 'data-outcome="refused"' in check
+    assert f"refusing to stamp {HEAD}" in check
+    assert "column employees.email: missing" in check
+    assert 'data-action="stamp"' in page and "I have read the check above" in page
+    page = text(client.get("/admin/migrations/plan?stamp=0001"))
+    check = page.split('id="stamp-check"')[1].split("</div>")[0]
+    assert 'data-outcome="verified"' in check
+    assert "verified: the live schema is 0001_baseline&#39;s" in check
+    # The adoption says what it compares, and its dry run.
+    assert 'id="adoption-dry-run" data-matches="true"' in page
+    assert "I have read the dry run above" in page
+    # A failed stamp confirmation keeps the check on screen.
+    response = client.post(
+        "/admin/migrations/plan?stamp=0001",
+        data={"csrf_token": csrf_token(client, "/admin/migrations/"),
+              "action": "stamp", "target": "0001", "confirm": "yes",
+              "typed_target": "0002"},
+    )  # fmt: skip
+    assert response.status_code == 400
+    page = text(response)
+    assert 'id="stamp-check" data-outcome="verified"' in page
+    assert 'id="typed-stamp-error">type the target (0001) again' in page
+
+
+def test_a_check_before_the_last_schema_change_is_stale(console):
+    app, operator, viewer = console
+    with app.app_context():
+        now = utcnow().replace(microsecond=0)
+        check = DriftCheck(
+            checked_at=now - timedelta(minutes=5), checked_by="op",
+            revisions=HEAD, model_differences="",
+        )  # fmt: skip
+        db.session.add(check)
+        db.session.commit()
+        # Only the audit rows of the steps before it: clean.
+        assert drift_status(db.session, (HEAD,)).state == "clean"
+        db.session.add(
+            MigrationAudit(
+                action="downgrade", revision=HEAD, duration_ms=20,
+                started_at=now - timedelta(minutes=1), success=True,
+                actor="someone@host",
+            )
+        )  # fmt: skip
+        db.session.commit()
+        status = drift_status(db.session, (HEAD,))
+        assert status.state == "stale" and status.drifted is None
+        assert status.last_change == now - timedelta(minutes=1, milliseconds=-20)
+        assert not is_stale(check, None) and not is_stale(None, now)
+    body = viewer.get("/api/migrations/status").get_json()
+    assert body["drift"] is None and body["drift_state"] == "stale"
+    dashboard = text(viewer.get("/admin/migrations/"))
+    assert 'id="drift" data-state="stale"' in dashboard
+    assert "stale: checked before the last schema change at" in dashboard
+    assert "No drift" not in dashboard
+    page = text(viewer.get("/admin/migrations/drift"))
+    assert 'id="drift-state" data-state="stale"' in page
+    assert "checked before the last schema change at" in page
