@@ -34,8 +34,11 @@ def timestamp(value: datetime | None, empty: str = "-") -> Markup:
     if value is None:
         return Markup(escape(empty))
     moment = _as_utc(value)
-    return Markup('<time datetime="{}" title="{}">{}</time>').format(
-        moment.isoformat(), age(moment), moment.strftime(FORMAT)
+    # Digits, letters, spaces and "-:+" only: nothing to escape. Not
+    # Markup.format, which costs ~10x more (a hundred dates on a page).
+    return Markup(
+        f'<time datetime="{moment.isoformat()}" title="{age(moment)}">'
+        f"{moment.strftime(FORMAT)}</time>"
     )
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g
 
 from app.dbadmin.core.adoption import (
     Verification,
@@ -38,13 +38,19 @@ class Overview:
         return has_drift(self.drift)
 
 
-def overview() -> Overview:
+def overview(fresh: bool = False) -> Overview:
+    """Where things stand, read once per request (kept on flask.g, so that
+    every part of a page, the navbar's state badge included, shares the one
+    reading); `fresh` reads again, after the request changed something."""
+    if not fresh and "console_overview" in g:
+        return g.console_overview
     catalog = load_catalog()
     database = read_state(db.engine, catalog)
     drift = None
     if database.reachable and database.current:
         drift = latest_drift_check(db.session, database.current)
-    return Overview(catalog, database, drift)
+    g.console_overview = Overview(catalog, database, drift)
+    return g.console_overview
 
 
 def _query_or_empty(statement) -> list:

@@ -1,9 +1,8 @@
 """The migration console's pages: Flask-Admin views under /admin/migrations/."""
 
-from flask import current_app, flash, redirect, request, url_for
+from flask import Response, current_app, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_login import current_user
-from markupsafe import Markup
 
 from app.auth.admin_views import WRITE_VIEWS, SecureViewMixin
 from app.dbadmin.core.catalog import load_catalog
@@ -19,8 +18,15 @@ from app.dbadmin.jobs.service import (
     notice_interrupted_jobs,
     start_job,
 )
-from app.dbadmin.web import graph
 from app.dbadmin.web.forms import BadInput, parse_audit_filter, parse_job_request
+from app.dbadmin.web.highlight import python_html
+from app.dbadmin.web.history import (
+    BadPage,
+    created_at,
+    history_page,
+    history_rows,
+    history_svg,
+)
 from app.dbadmin.web.overview import (
     adoption_offer,
     audit_rows,
@@ -70,26 +76,32 @@ class MigrationsView(SecureViewMixin, BaseView):
     @expose("/history")
     def history(self):
         view = overview()
-        applied = view.database.applied(view.catalog)
-        current = tuple(view.database.current)
+        page = error = None
+        if view.database.reachable:
+            rows = history_rows(view.catalog, view.database)
+            try:
+                page = history_page(rows, request.args.get("page"))
+            except BadPage as exc:
+                error = str(exc)
+        response = self._render_console(
+            "dbadmin/history.html", view, page=page, error=error
+        )
+        return (response[0], 400) if error else response
 
-        def draw() -> Markup:
-            nodes = [
-                graph.Node(
-                    revision=r.id,
-                    down_revisions=r.down_revisions,
-                    message=r.message,
-                    applied=r.id in applied,
-                    current=r.id in current,
-                )
-                for r in view.catalog.revisions
-            ]
-            # render_svg escapes every text it writes.
-            return Markup(graph.render_svg(nodes))
-
-        svg = view.catalog.memo(("graph", current), draw)
-        return self._render_console(
-            "dbadmin/history.html", view, applied=applied, svg=svg
+    @expose("/history.svg")
+    def history_svg(self):
+        view = overview()
+        if not view.database.reachable:
+            return self._render_console(
+                "dbadmin/history.html", view, page=None, error=None
+            )
+        svg = history_svg(view.catalog, view.database)
+        return Response(
+            svg,
+            mimetype="image/svg+xml",
+            headers={
+                "Content-Disposition": 'attachment; filename="revision-graph.svg"'
+            },
         )
 
     @expose("/revision/<rev>")
@@ -106,7 +118,8 @@ class MigrationsView(SecureViewMixin, BaseView):
             "dbadmin/revision.html",
             view,
             revision=revision,
-            source=source,
+            created_at=created_at(revision),
+            source=python_html(source),
             upgrade=upgrade,
             downgrade=downgrade,
             applied=full in view.database.applied(view.catalog),
