@@ -8,6 +8,7 @@ governs <style> elements and style attributes too.
 """
 
 import heapq
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -294,7 +295,7 @@ def row_segments(graph: Layout) -> list[list[Segment]]:
 
     for edge in graph.edges:
         solid = graph.rows[edge.points[0][1]].node.applied
-        for (lane0, row0), (lane1, row1) in zip(edge.points, edge.points[1:]):
+        for (lane0, row0), (lane1, row1) in itertools.pairwise(edge.points):
             if row1 < row0:  # an out-of-order edge: the same line, upwards
                 (lane0, row0), (lane1, row1) = (lane1, row1), (lane0, row0)
             if lane0 == lane1:
