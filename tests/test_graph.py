@@ -241,10 +241,7 @@ def ends(d):
 
 def boundary_points(cells, row, y):
     return sorted(
-        point
-        for segment in cells[row]
-        for point in ends(segment.d)
-        if point[1] == y
+        point for segment in cells[row] for point in ends(segment.d) if point[1] == y
     )
 
 

@@ -120,9 +120,7 @@ def test_escaping_in_rows_and_in_the_svg_download(console, scripts):
     body = response.get_data(as_text=True)
     assert "<script" not in body
     root = ET.fromstring(body)  # well-formed XML
-    revisions = {
-        g.get("data-revision"): g for g in root.iter(f"{SVG}g") if g.get("id")
-    }
+    revisions = {g.get("data-revision"): g for g in root.iter(f"{SVG}g") if g.get("id")}
     assert set(revisions) == {"0003_evil", *migrations_chain()}
     texts = "".join(t.text or "" for t in revisions["0003_evil"].iter(f"{SVG}text"))
     assert EVIL in texts and "0003_evil" in texts
@@ -143,7 +141,10 @@ def test_revision_page_highlights_its_source(console):
     text = response.get_data(as_text=True)
     source = text[text.index('<div id="source">') :]
     assert source.startswith('<div id="source"><div class="highlight"><pre>')
-    assert '<span class="k">def</span><span class="w"> </span><span class="nf">upgrade</span>' in source
+    assert (
+        '<span class="k">def</span><span class="w"> </span>'
+        '<span class="nf">upgrade</span>' in source
+    )
     assert "style=" not in source  # classes only: the stylesheet colours them
     assert f'id="plan-to-here" href="/admin/migrations/plan?target={HEAD}"' in text
     assert "/static/css/pygments.css" in text
