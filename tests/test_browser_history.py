@@ -26,7 +26,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 def long_id(n: int) -> str:
     # Longer than the id column shows: shortened on screen, whole in the page.
-    return f"{n:04d}_a_rather_long_revision_identifier"
+    return f"{n:04d}_a_long_revision_identifier"  # 31: VARCHAR(32)
 
 
 def write_history(scripts: Scripts) -> list[str]:

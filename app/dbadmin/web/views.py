@@ -61,16 +61,28 @@ class MigrationsView(SecureViewMixin, BaseView):
     @expose("/")
     def index(self):
         view = overview()
-        reachable = view.database.reachable
-        if reachable:
+        if not view.database.reachable:
+            return self._render_console(
+                "dbadmin/dashboard.html",
+                view,
+                adoption=None,
+                jobs=[],
+                audit=[],
+                mismatches={},
+            )
+        jobs = recent_jobs()
+        # One job runs at a time (a second is refused while it does), so a
+        # job still marked running is the newest one.
+        if jobs and jobs[0].status == "running":
             notice_interrupted_jobs(db.session, JobEnvironment.of(current_app))
+        audit = recent_audit()
         return self._render_console(
             "dbadmin/dashboard.html",
             view,
-            adoption=adoption_offer(view) if reachable else None,
-            jobs=recent_jobs() if reachable else [],
-            audit=recent_audit() if reachable else [],
-            mismatches=checksum_mismatches(view.catalog) if reachable else {},
+            adoption=adoption_offer(view),
+            jobs=jobs,
+            audit=audit,
+            mismatches=checksum_mismatches(view.catalog, audit),
         )
 
     @expose("/history")
