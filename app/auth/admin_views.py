@@ -20,6 +20,11 @@ WRITE_VIEWS = frozenset(
 MAX_PAGE = 10**9
 
 
+# (site root, endpoint, arguments) -> URL of a static file.
+_static_urls: dict[tuple, str] = {}
+STATIC_URLS_KEPT = 1000
+
+
 class SecureViewMixin:
     """Who may see a view (read_role) and change through it (write_role)."""
 
@@ -28,12 +33,27 @@ class SecureViewMixin:
     write_views = WRITE_VIEWS
 
     def is_accessible(self) -> bool:
-        return current_user.is_authenticated and current_user.has_role(self.read_role)
+        # Asked once per menu item on every page: the proxy resolved once.
+        user = current_user._get_current_object()
+        return user.is_authenticated and user.has_role(self.read_role)
 
     def inaccessible_callback(self, name, **kwargs):
         if not current_user.is_authenticated:
             return redirect(login_url())
         abort(403)
+
+    def get_url(self, endpoint: str, **kwargs) -> str:
+        # Flask-Admin's layout asks for a dozen static files' URLs on every
+        # page: the same strings for a site (root), so they are kept.
+        if not endpoint.endswith("static") or any(k.startswith("_") for k in kwargs):
+            return super().get_url(endpoint, **kwargs)
+        key = (request.script_root, endpoint, *sorted(kwargs.items()))
+        url = _static_urls.get(key)
+        if url is None:
+            if len(_static_urls) > STATIC_URLS_KEPT:
+                _static_urls.clear()
+            url = _static_urls[key] = super().get_url(endpoint, **kwargs)
+        return url
 
     def may_write(self) -> bool:
         return current_user.is_authenticated and current_user.has_role(self.write_role)

@@ -17,6 +17,7 @@ from markupsafe import Markup
 from app.dbadmin.core.catalog import Catalog, Revision
 from app.dbadmin.core.state import DatabaseState
 from app.dbadmin.web import graph
+from app.templating import timestamp
 
 PAGE_SIZE = 100
 
@@ -122,6 +123,14 @@ def history_page(rows: list[HistoryRow], page: str | None) -> HistoryPage:
     first = (number - 1) * PAGE_SIZE
     return HistoryPage(
         rows[first : first + PAGE_SIZE], number, pages, len(rows), first + 1
+    )
+
+
+def rows_html(rows: list[HistoryRow]) -> Markup:
+    """The rows of a page, each with its date (the `timestamp` filter's), as
+    one piece: a loop in the template costs more than the rows themselves."""
+    return Markup(
+        "".join(f"{r.start}{timestamp(r.created_at, '')}{r.end}\n" for r in rows)
     )
 
 

@@ -26,6 +26,7 @@ from app.dbadmin.web.history import (
     history_page,
     history_rows,
     history_svg,
+    rows_html,
 )
 from app.dbadmin.web.overview import (
     adoption_offer,
@@ -43,6 +44,23 @@ from app.models.console import MigrationJob
 TYPED_CONFIRMATION = ("downgrade", "stamp")
 
 
+# (site root, revision) -> the revision page's URL: a dozen links on the
+# dashboard, built once.
+_revision_urls: dict[tuple[str, str], str] = {}
+REVISION_URLS_KEPT = 10_000
+
+
+def revision_url(rev: str) -> str:
+    """The URL of revision `rev`'s page (the templates' revision_url)."""
+    key = (request.script_root, rev)
+    url = _revision_urls.get(key)
+    if url is None:
+        if len(_revision_urls) > REVISION_URLS_KEPT:
+            _revision_urls.clear()
+        url = _revision_urls[key] = url_for("migrations.revision", rev=rev)
+    return url
+
+
 class MigrationsView(SecureViewMixin, BaseView):
     """Where the schema stands, its history, what a change would do; and, for
     operators, doing it as a job."""
@@ -50,6 +68,11 @@ class MigrationsView(SecureViewMixin, BaseView):
     # A drift check builds the stamped revision's schema in scratch databases
     # on the server: an operator's action, like a job.
     write_views = WRITE_VIEWS | {"start_job", "drift_check"}
+
+    def create_blueprint(self, admin):
+        blueprint = super().create_blueprint(admin)
+        blueprint.add_app_template_global(revision_url)
+        return blueprint
 
     def _render_console(self, template: str, view, **context):
         status = 200 if view.database.reachable else 503
@@ -75,6 +98,7 @@ class MigrationsView(SecureViewMixin, BaseView):
         # job still marked running is the newest one.
         if jobs and jobs[0].status == "running":
             notice_interrupted_jobs(db.session, JobEnvironment.of(current_app))
+            jobs = recent_jobs()
         audit = recent_audit()
         return self._render_console(
             "dbadmin/dashboard.html",
@@ -96,7 +120,11 @@ class MigrationsView(SecureViewMixin, BaseView):
             except BadPage as exc:
                 error = str(exc)
         response = self._render_console(
-            "dbadmin/history.html", view, page=page, error=error
+            "dbadmin/history.html",
+            view,
+            page=page,
+            rows_html=rows_html(page.rows) if page else None,
+            error=error,
         )
         return (response[0], 400) if error else response
 
