@@ -8,6 +8,7 @@ on every request, and a change of them builds new rows. Dates are rendered
 per request (their age on hover moves on).
 """
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,6 +43,25 @@ class HistoryPage:
 
 class BadPage(ValueError):
     """A ?page= that names no page; the message says which exist."""
+
+
+# Rows for this many states per catalog (each upgrade is a new one): a
+# megabyte or so each at 1,000 revisions, so a long-lived worker does not
+# keep one per upgrade it has seen.
+STATES_KEPT = 4
+
+
+def _kept(catalog: Catalog, kind: str, key, build):
+    """build(), kept with the catalog for the STATES_KEPT latest keys."""
+    kept = catalog.memo((kind, "kept"), OrderedDict)
+    try:
+        kept.move_to_end(key)
+        return kept[key]
+    except KeyError:
+        value = kept[key] = build()
+        while len(kept) > STATES_KEPT:
+            kept.popitem(last=False)
+        return value
 
 
 def created_at(revision: Revision) -> datetime | None:
@@ -101,7 +121,7 @@ def history_rows(catalog: Catalog, database: DatabaseState) -> list[HistoryRow]:
             )
         return rows
 
-    return catalog.memo(("history rows", current, request.script_root), build)
+    return _kept(catalog, "history rows", (current, request.script_root), build)
 
 
 def history_page(rows: list[HistoryRow], page: str | None) -> HistoryPage:
@@ -138,7 +158,9 @@ def history_svg(catalog: Catalog, database: DatabaseState) -> str:
     """The whole graph as a standalone SVG document (the download)."""
     current = tuple(database.current)
     applied = database.applied(catalog)
-    return catalog.memo(
-        ("history svg", current),
+    return _kept(
+        catalog,
+        "history svg",
+        current,
         lambda: graph.render_svg(_nodes(catalog, applied, current)),
     )
