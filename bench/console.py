@@ -4,7 +4,7 @@
                                       [--workers 2] [--adopt-all]
 
 1. Copies migrations/ to a temporary directory and writes N more revisions
-   after 0002_employee_email: a chain with, every 50 revisions, a two-revision
+   after its head: a chain with, every 50 revisions, a two-revision
    side branch merged back (one head in the end). Bodies are `pass` except a
    few that add a column, so that `flask db upgrade` stays quick.
 2. Prepares a temporary SQLite database the way a user would, with
@@ -59,7 +59,7 @@ from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = "wsgi:app"
-BASE_REVISION = "0002_employee_email"
+
 
 BRANCH_EVERY = 50  # a side branch, merged back, every this many revisions
 ADD_COLUMN_EVERY = 200  # the few revisions that really change the schema
@@ -120,8 +120,20 @@ class Revision:
     downgrade: str = "pass"
 
 
-def plan_revisions(count: int) -> list[Revision]:
-    """`count` revisions after BASE_REVISION, parents before children.
+def project_revisions() -> list[str]:
+    """The revisions of the project's migrations/, newest first: the bench
+    writes its own after the head, so that there is one head in the end."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(ROOT / "migrations"))
+    heads = script.get_heads()
+    if len(heads) != 1:
+        raise BenchError(f"migrations/ has {len(heads)} heads, not one")
+    return [s.revision for s in script.walk_revisions()]
+
+
+def plan_revisions(count: int, base: str) -> list[Revision]:
+    """`count` revisions after `base`, parents before children.
 
     Every BRANCH_EVERY revisions: a branch point P, a side branch S1 -> S2 off
     P, one revision M1 on the main line off P, then a merge of (M1, S2). A
@@ -156,7 +168,7 @@ def plan_revisions(count: int) -> list[Revision]:
         )
         return rev
 
-    tip = BASE_REVISION
+    tip = base
     while len(revisions) < count:
         n = len(revisions)
         if n % BRANCH_EVERY == 0 and count - n >= 5:
@@ -214,13 +226,13 @@ def write_migrations(directory: Path, revisions: list[Revision]) -> None:
         path.write_text(revision_source(rev))
 
 
-def upgrade_target(revisions: list[Revision]) -> tuple[str, list[str]]:
+def upgrade_target(revisions: list[Revision], base: str) -> tuple[str, list[str]]:
     """The newest revision that leaves at least PENDING revisions pending, and
     those, in the order written (the apply order on a linear stretch)."""
     for i in range(len(revisions) - 1 - PENDING, -1, -1):
         if revisions[i].linear:
             return revisions[i].id, [r.id for r in revisions[i + 1 :]]
-    return BASE_REVISION, [r.id for r in revisions]
+    return base, [r.id for r in revisions]
 
 
 # -- processes ------------------------------------------------------------------
@@ -627,13 +639,14 @@ def report(revisions: int, pages: PageTimes, cli: dict[str, list[float]]) -> boo
 
 
 def run(args: argparse.Namespace, tmp: Path) -> bool:
-    revisions = plan_revisions(args.revisions)
-    target, pending = upgrade_target(revisions)
+    project = project_revisions()
+    revisions = plan_revisions(args.revisions, project[0])
+    target, pending = upgrade_target(revisions, project[0])
     migrations = tmp / "migrations"
     write_migrations(migrations, revisions)
     merges = sum(len(r.down) > 1 for r in revisions)
     print(
-        f"revisions: {BASE_REVISION} + {len(revisions):,} (merges: {merges}), "
+        f"revisions: {project[0]} + {len(revisions):,} (merges: {merges}), "
         f"upgraded to {target}, {len(pending)} pending"
     )
 
@@ -651,7 +664,7 @@ def run(args: argparse.Namespace, tmp: Path) -> bool:
     try:
         wait_until_healthy(port, server)
         client.login(USERNAME, PASSWORD)
-        expected = Expected(pending, revisions=len(revisions) + 2)
+        expected = Expected(pending, revisions=len(revisions) + len(project))
         print(
             f"measuring {len(URLS)} URLs x {args.requests} requests "
             f"(+{WARMUP_ROUNDS} warm-up rounds) ...",

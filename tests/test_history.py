@@ -158,3 +158,34 @@ def test_the_pygments_stylesheet_is_the_formatters():
     .venv/bin/python -m app.dbadmin.web.highlight > app/static/css/pygments.css"""
     css = Path(ROOT / "app" / "static" / "css" / "pygments.css").read_text()
     assert css == stylesheet()
+
+
+def test_history_while_the_database_is_down(scripts, tmp_path, database_url):
+    import sqlalchemy as sa
+
+    from app import create_app
+    from app.extensions import db
+    from config import TestingConfig
+
+    if database_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path}/missing/dir/headway.db"
+    else:
+        url = sa.make_url(database_url).set(port=1).render_as_string(False)
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url,
+                     MIGRATIONS_DIR=str(scripts.directory))  # fmt: skip
+    assert app.test_cli_runner().invoke(args=["headway", "init"]).exit_code == 0
+    with app.app_context():
+        create_user("viewer", PASSWORD, "viewer")
+    client = app.test_client()
+    assert login(client, "viewer").status_code == 302
+    down = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=url,
+                      MIGRATIONS_DIR=str(scripts.directory))  # fmt: skip
+    down_client = down.test_client()
+    down_client.set_cookie("session", client.get_cookie("session").value)
+    for path in ("/admin/migrations/history", "/admin/migrations/history.svg"):
+        response = down_client.get(path)
+        # The session check needs the database too: the down page says so.
+        assert response.status_code == 503, path
+    for app_ in (app, down):
+        with app_.app_context():
+            db.engine.dispose()

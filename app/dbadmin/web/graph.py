@@ -315,7 +315,7 @@ def lane_cell(placed: Row, segments: Sequence[Segment], lanes: int, href: str) -
     node = placed.node
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="lane-cell" width="{width}" '
-        f'height="{CELL_H}" viewBox="0 0 {width} {CELL_H}" aria-hidden="false">'
+        f'height="{CELL_H}" viewBox="0 0 {width} {CELL_H}">'
     ]
     solid = [s.d for s in segments if s.solid]
     dashed = [s.d for s in segments if not s.solid]
