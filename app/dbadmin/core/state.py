@@ -90,11 +90,18 @@ def stamped_revisions(engine: Engine) -> tuple[str, ...]:
 
 
 def read_state(engine: Engine, catalog: Catalog) -> DatabaseState:
-    heads = catalog.heads
     try:
         current = stamped_revisions(engine)
     except SQLAlchemyError as exc:
-        return DatabaseState(State.UNREACHABLE, heads=heads, error=error_line(exc))
+        return DatabaseState(
+            State.UNREACHABLE, heads=catalog.heads, error=error_line(exc)
+        )
+    return state_of(catalog, current)
+
+
+def state_of(catalog: Catalog, current: tuple[str, ...]) -> DatabaseState:
+    """Where a database stamped with `current` stands against the scripts."""
+    heads = catalog.heads
     if not current:
         return DatabaseState(
             State.UNVERSIONED, heads=heads, pending=pending_revisions(catalog, ())

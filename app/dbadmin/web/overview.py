@@ -20,9 +20,15 @@ from app.dbadmin.core.catalog import Catalog, load_catalog
 from app.dbadmin.core.drift import has_drift, latest_drift_check
 from app.dbadmin.core.guards import unversioned_line
 from app.dbadmin.core.schema import Schema
-from app.dbadmin.core.state import DatabaseState, State, read_state
+from app.dbadmin.core.state import (
+    VERSION_TABLE,
+    DatabaseState,
+    State,
+    read_state,
+    state_of,
+)
 from app.dbadmin.web.forms import AuditFilter
-from app.errors import HeadwayError
+from app.errors import HeadwayError, error_line
 from app.extensions import db
 from app.models.console import DriftCheck, MigrationAudit, MigrationJob
 from app.models.own import utcnow
@@ -53,8 +59,29 @@ def overview(fresh: bool = False) -> Overview:
     if not fresh and "console_overview" in g:
         return g.console_overview
     catalog = load_catalog()
-    g.console_overview = Overview(catalog, read_state(db.engine, catalog))
+    g.console_overview = Overview(catalog, _read_state(catalog))
     return g.console_overview
+
+
+def _read_state(catalog: Catalog) -> DatabaseState:
+    """read_state() on the request's own connection (the one the session
+    check used): one plain SELECT, no second connection from the pool. Without
+    the version table (an unversioned database) or a database, read_state()
+    tells which."""
+    try:
+        connection = db.session.connection()
+    except sa.exc.SQLAlchemyError as exc:  # no database: no second try
+        db.session.rollback()
+        return DatabaseState(
+            State.UNREACHABLE, heads=catalog.heads, error=error_line(exc)
+        )
+    try:
+        rows = connection.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}")
+        current = tuple(rows.scalars())
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+        return read_state(db.engine, catalog)
+    return state_of(catalog, current)
 
 
 def _rows_or_empty(statement) -> list[sa.Row]:
