@@ -17,7 +17,7 @@ from app.auth.accounts import (
     log_out_everywhere,
     set_password,
 )
-from app.auth.admin_views import SecureIndexView, SecureModelView
+from app.auth.admin_views import SecureIndexView, SecureModelView, kept_menu
 from app.auth.security import csp_nonce
 from app.auth.sessions import end_session_by_id, sessions_of
 from app.auth.tokens import revoke_token, tokens_of
@@ -140,6 +140,7 @@ def init_admin(app: Flask) -> Admin:
         index_view=SecureIndexView(url="/admin"),
         csp_nonce_generator=csp_nonce,
     )
+    app.add_template_global(kept_menu)
     add_employee_views(admin)
     admin.add_view(UserView(User, db, name="Users", endpoint="users"))
     admin.add_view(AccountView(name="Account", endpoint="account", url="account"))

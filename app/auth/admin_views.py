@@ -7,6 +7,8 @@ from flask import abort, redirect, request
 from flask_admin import AdminIndexView
 from flask_admin.contrib.sqla import ModelView, tools
 from flask_login import current_user
+from jinja2 import pass_context
+from markupsafe import Markup
 
 from app.auth.security import login_url, safe_redirect_target
 from app.validation import MAX_ID
@@ -23,6 +25,31 @@ MAX_PAGE = 10**9
 # (site root, endpoint, arguments) -> URL of a static file.
 _static_urls: dict[tuple, str] = {}
 STATIC_URLS_KEPT = 1000
+
+
+# (role, page's view, site root) -> Flask-Admin's rendered menu.
+_menus: dict[tuple, Markup] = {}
+
+
+@pass_context
+def kept_menu(context, render) -> Markup:
+    """Flask-Admin's main menu (`render`, its block), rendered once per role,
+    page and site root: it runs a macro, a URL and an access check per item,
+    the largest part of the layout on every page. What it shows follows from
+    those three only (which views the role may see, which one is active)."""
+    user = current_user._get_current_object()
+    view = context.get("admin_view")
+    key = (
+        getattr(user, "role", None) if user.is_authenticated else None,
+        getattr(view, "endpoint", None),
+        request.script_root,
+    )
+    menu = _menus.get(key)
+    if menu is None:
+        if len(_menus) > STATIC_URLS_KEPT:
+            _menus.clear()
+        menu = _menus[key] = Markup(render())
+    return menu
 
 
 class SecureViewMixin:
