@@ -154,7 +154,7 @@ def rows_html(rows: list[HistoryRow]) -> Markup:
     )
 
 
-def history_svg(catalog: Catalog, database: DatabaseState) -> str:
+def whole_graph_svg(catalog: Catalog, database: DatabaseState) -> str:
     """The whole graph as a standalone SVG document (the download)."""
     current = tuple(database.current)
     applied = database.applied(catalog)

@@ -25,8 +25,8 @@ from app.dbadmin.web.history import (
     created_at,
     history_page,
     history_rows,
-    history_svg,
     rows_html,
+    whole_graph_svg,
 )
 from app.dbadmin.web.overview import (
     adoption_offer,
@@ -135,7 +135,7 @@ class MigrationsView(SecureViewMixin, BaseView):
             return self._render_console(
                 "dbadmin/history.html", view, page=None, error=None
             )
-        svg = history_svg(view.catalog, view.database)
+        svg = whole_graph_svg(view.catalog, view.database)
         return Response(
             svg,
             mimetype="image/svg+xml",
