@@ -109,24 +109,31 @@ _JOB_COLUMNS = [
 _audit = MigrationAudit.__table__
 
 
-def recent_jobs(limit: int = 5) -> list[sa.Row]:
-    return _rows_or_empty(
-        sa.select(*_JOB_COLUMNS).order_by(_jobs.c.id.desc()).limit(limit)
-    )
+# Built once: a statement's construction and its cache key cost more than
+# running it (SQLAlchemy keeps the key on the statement object).
+_RECENT_JOBS = sa.select(*_JOB_COLUMNS).order_by(_jobs.c.id.desc()).limit(5)
+_RUNNING_JOB = (
+    sa.select(*_JOB_COLUMNS)
+    .where(_jobs.c.status == "running")
+    .order_by(_jobs.c.id.desc())
+    .limit(1)
+)
+_RECENT_AUDIT = sa.select(_audit).order_by(_audit.c.id.desc()).limit(5)
+
+
+def recent_jobs() -> list[sa.Row]:
+    """The 5 newest jobs."""
+    return _rows_or_empty(_RECENT_JOBS)
 
 
 def running_job() -> sa.Row | None:
-    jobs = _rows_or_empty(
-        sa.select(*_JOB_COLUMNS)
-        .where(_jobs.c.status == "running")
-        .order_by(_jobs.c.id.desc())
-        .limit(1)
-    )
+    jobs = _rows_or_empty(_RUNNING_JOB)
     return jobs[0] if jobs else None
 
 
-def recent_audit(limit: int = 5) -> list[sa.Row]:
-    return _rows_or_empty(sa.select(_audit).order_by(_audit.c.id.desc()).limit(limit))
+def recent_audit() -> list[sa.Row]:
+    """The 5 newest audit rows."""
+    return _rows_or_empty(_RECENT_AUDIT)
 
 
 def checksum_mismatches(
