@@ -9,9 +9,8 @@ from flask_admin import expose
 
 from app.auth.admin_views import SecureIndexView
 from app.dbadmin.core.alembic_env import USER_VERSION_TABLE
-from app.dbadmin.web.overview import overview, recent_audit
+from app.dbadmin.web.overview import overview, recent_audit, recent_jobs
 from app.extensions import db
-from app.models.console import MigrationJob
 from app.models.own import TABLE_PREFIX
 from app.navigation import database_name
 
@@ -85,29 +84,6 @@ def table_sizes(engine: sa.Engine) -> list[TableSize]:
         return [TableSize(n, counts.get(n), False) for n in names]
 
 
-def last_job() -> list[sa.Row]:
-    """The newest job, without its log (a long one's is large)."""
-    job = MigrationJob
-    try:
-        return list(
-            db.session.execute(
-                sa.select(
-                    job.id,
-                    job.action,
-                    job.target,
-                    job.status,
-                    job.requested_by,
-                    job.started_at,
-                )
-                .order_by(job.id.desc())
-                .limit(1)
-            )
-        )
-    except sa.exc.SQLAlchemyError:
-        db.session.rollback()  # Headway's tables are not set up yet
-        return []
-
-
 class HomeView(SecureIndexView):
     @expose("/")
     def index(self):
@@ -115,7 +91,7 @@ class HomeView(SecureIndexView):
         database = view.database
         context = {"view": view, "database": database}
         if database.reachable:
-            jobs, audit = last_job(), recent_audit(1)
+            jobs, audit = recent_jobs(), recent_audit()
             last_change = audit[0] if audit else None
             context.update(
                 last_job=jobs[0] if jobs else None,

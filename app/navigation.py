@@ -9,15 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 from flask_admin.contrib.sqla import ModelView
 from jinja2 import pass_context
 
-from app.dbadmin.core.catalog import load_catalog
-from app.dbadmin.core.state import DatabaseState, State, read_state
+from app.dbadmin.core.state import State
+from app.dbadmin.web.overview import overview, running_job
 from app.employees.views import CATEGORY as DATA_CATEGORY
 from app.extensions import db
-from app.models.console import MigrationJob
 
 # The state as the navbar badge says it, and its Bootstrap colour.
 STATE_BADGES = {
@@ -65,31 +64,12 @@ def database_name() -> str:
     return url.database or "?"
 
 
-def running_job() -> sa.Row | None:
-    """The newest running job, without its log (which grows while it runs):
-    an indexed read on the job's status."""
-    job = MigrationJob
-    try:
-        return db.session.execute(
-            sa.select(job.id, job.action, job.target, job.requested_by, job.started_at)
-            .where(job.status == "running")
-            .order_by(job.id.desc())
-            .limit(1)
-        ).first()
-    except sa.exc.SQLAlchemyError:
-        db.session.rollback()
-        current_app.logger.info("Headway's tables are not set up yet")
-        return None
-
-
 @pass_context
 def nav_status(context) -> NavStatus:
     """The navbar's facts for this request. A console page has read the state
-    already (its `database`): not read twice."""
+    already (its overview, kept for the request): not read twice."""
     if "headway_nav" not in g:
-        database = context.get("database")
-        if not isinstance(database, DatabaseState):
-            database = read_state(db.engine, load_catalog())
+        database = overview().database
         # No second try at an unreachable database: the page says so already.
         job = running_job() if database.reachable else None
         g.headway_nav = NavStatus(database_name(), database.kind, job)

@@ -1,8 +1,9 @@
 """What every template shares: one timestamp format, with the age on hover."""
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
-from flask import Flask
+from flask import Flask, g, has_app_context
 from markupsafe import Markup, escape
 
 FORMAT = "%Y-%m-%d %H:%M:%S UTC"
@@ -29,14 +30,37 @@ def age(value: datetime, now: datetime | None = None) -> str:
     return "just now"
 
 
+def _page_now() -> datetime:
+    """The clock read once per request: every age on a page is from the same
+    moment, and a page of a hundred dates does not read it a hundred times."""
+    if not has_app_context():
+        return datetime.now(UTC)
+    now = g.get("timestamp_now")
+    if now is None:
+        now = g.timestamp_now = datetime.now(UTC)
+    return now
+
+
+@lru_cache(maxsize=4096)
+def _tag(value: datetime) -> tuple[datetime, str, str]:
+    """The UTC moment and the <time> tag around its title: a pure function of
+    the value, so a page shown again (a hundred dates on the history) does not
+    format them again. Digits, letters, spaces and "-:+" only: nothing to
+    escape (and Markup.format costs ~10x more)."""
+    moment = _as_utc(value)
+    return (
+        moment,
+        f'<time datetime="{moment.isoformat()}" title="',
+        f'">{moment.strftime(FORMAT)}</time>',
+    )
+
+
 def timestamp(value: datetime | None, empty: str = "-") -> Markup:
     """`YYYY-MM-DD HH:MM:SS UTC` in a <time> whose title says how long ago."""
     if value is None:
         return Markup(escape(empty))
-    moment = _as_utc(value)
-    return Markup('<time datetime="{}" title="{}">{}</time>').format(
-        moment.isoformat(), age(moment), moment.strftime(FORMAT)
-    )
+    moment, before, after = _tag(value)
+    return Markup(before + age(moment, _page_now()) + after)
 
 
 def init_templating(app: Flask) -> None:

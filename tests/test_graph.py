@@ -1,8 +1,16 @@
 """The revision graph SVG: lanes, edges, marks, escaping. Pure, no database."""
 
+import re
 import xml.etree.ElementTree as ET
 
-from app.dbadmin.web.graph import Node, layout, render_svg
+from app.dbadmin.web.graph import (
+    CELL_H,
+    Node,
+    lane_cell,
+    layout,
+    render_svg,
+    row_segments,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -220,3 +228,74 @@ def test_thousand_revisions():
     expected = sum(len([p for p in n.down_revisions if p in known]) for n in nodes)
     assert len(edges(root)) == expected
     assert layout(nodes).lanes <= 4
+
+
+def ends(d):
+    """The two end points of a path piece "M x y ... x y"."""
+    numbers = [float(n) for n in re.findall(r"-?[\d.]+", d)]
+    start = (numbers[0], numbers[1])
+    if "V" in d:  # a vertical line: "M x y V y"
+        return start, (numbers[0], numbers[-1])
+    return start, (numbers[-2], numbers[-1])
+
+
+def boundary_points(cells, row, y):
+    return sorted(
+        point for segment in cells[row] for point in ends(segment.d) if point[1] == y
+    )
+
+
+def assert_lines_join(nodes):
+    """Every piece that leaves a row at its bottom goes on at the top of the
+    next row, at the same x: the list's rows draw one unbroken graph."""
+    graph = layout(nodes)
+    cells = row_segments(graph)
+    assert len(cells) == len(graph.rows)
+    for row in range(len(cells) - 1):
+        assert boundary_points(cells, row, CELL_H) == [
+            (x, CELL_H) for x, _ in boundary_points(cells, row + 1, 0)
+        ], row
+    assert boundary_points(cells, 0, 0) == []
+    assert boundary_points(cells, len(cells) - 1, CELL_H) == []
+    return graph, cells
+
+
+def test_row_segments_of_a_chain():
+    graph, cells = assert_lines_join(chain(4))
+    assert [len(c) for c in cells] == [1, 2, 2, 1]
+
+
+def test_row_segments_join_across_branches_and_merges():
+    assert_lines_join(
+        [
+            node("m", "b2", "c1"),
+            node("b2", "b1"),
+            node("c1", "a"),
+            node("b1", "a"),
+            node("a", "base"),
+            node("base"),
+        ]
+    )
+    assert_lines_join(generated(300))
+
+
+def test_row_segments_are_dashed_out_of_pending_revisions():
+    graph, cells = assert_lines_join(
+        [node("c", "b", applied=False), node("b", "a"), node("a")]
+    )
+    assert [s.solid for s in cells[0]] == [False]
+    assert sorted(s.solid for s in cells[1]) == [False, True]
+
+
+def test_lane_cell_links_the_node_and_escapes():
+    nodes = [node('a"<b>&', current=True)]
+    graph = layout(nodes)
+    cell = lane_cell(graph.rows[0], [], graph.lanes, '/rev/a"<b>&')
+    root = parse(cell)
+    (link,) = root.iter(f"{SVG}a")
+    assert link.get("href") == '/rev/a"<b>&'
+    assert link.find(f"{SVG}title").text == 'a"<b>&'
+    assert root.get("height") == str(CELL_H)
+    circles = list(link.iter(f"{SVG}circle"))
+    assert len(circles) == 2  # the current revision's ring, and its node
+    assert "<script" not in cell and "style=" not in cell

@@ -71,6 +71,7 @@ EXPECTED = {
     "account.password_view": (None, "viewer"),
     "migrations.index": ("viewer", None),
     "migrations.history": ("viewer", None),
+    "migrations.history_svg": ("viewer", None),
     "migrations.revision": ("viewer", None),
     "migrations.plan": ("viewer", None),
     "migrations.plan_start": (None, "operator"),

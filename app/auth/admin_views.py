@@ -7,6 +7,8 @@ from flask import abort, redirect, request
 from flask_admin import AdminIndexView
 from flask_admin.contrib.sqla import ModelView, tools
 from flask_login import current_user
+from jinja2 import pass_context
+from markupsafe import Markup
 
 from app.auth.security import login_url, role_needed, safe_redirect_target
 from app.validation import MAX_ID
@@ -20,6 +22,36 @@ WRITE_VIEWS = frozenset(
 MAX_PAGE = 10**9
 
 
+# (site root, endpoint, arguments) -> URL of a static file.
+_static_urls: dict[tuple, str] = {}
+STATIC_URLS_KEPT = 1000
+
+
+# (role, page's view, site root) -> Flask-Admin's rendered menu.
+_menus: dict[tuple, Markup] = {}
+
+
+@pass_context
+def kept_menu(context, render) -> Markup:
+    """Flask-Admin's main menu (`render`, its block), rendered once per role,
+    page and site root: it runs a macro, a URL and an access check per item,
+    the largest part of the layout on every page. What it shows follows from
+    those three only (which views the role may see, which one is active)."""
+    user = current_user._get_current_object()
+    view = context.get("admin_view")
+    key = (
+        getattr(user, "role", None) if user.is_authenticated else None,
+        getattr(view, "endpoint", None),
+        request.script_root,
+    )
+    menu = _menus.get(key)
+    if menu is None:
+        if len(_menus) > STATIC_URLS_KEPT:
+            _menus.clear()
+        menu = _menus[key] = Markup(render())
+    return menu
+
+
 class SecureViewMixin:
     """Who may see a view (read_role) and change through it (write_role)."""
 
@@ -28,12 +60,27 @@ class SecureViewMixin:
     write_views = WRITE_VIEWS
 
     def is_accessible(self) -> bool:
-        return current_user.is_authenticated and current_user.has_role(self.read_role)
+        # Asked once per menu item on every page: the proxy resolved once.
+        user = current_user._get_current_object()
+        return user.is_authenticated and user.has_role(self.read_role)
 
     def inaccessible_callback(self, name, **kwargs):
         if not current_user.is_authenticated:
             return redirect(login_url())
         abort(403, role_needed(self.read_role))
+
+    def get_url(self, endpoint: str, **kwargs) -> str:
+        # Flask-Admin's layout asks for a dozen static files' URLs on every
+        # page: the same strings for a site (root), so they are kept.
+        if not endpoint.endswith("static") or any(k.startswith("_") for k in kwargs):
+            return super().get_url(endpoint, **kwargs)
+        key = (request.script_root, endpoint, *sorted(kwargs.items()))
+        url = _static_urls.get(key)
+        if url is None:
+            if len(_static_urls) > STATIC_URLS_KEPT:
+                _static_urls.clear()
+            url = _static_urls[key] = super().get_url(endpoint, **kwargs)
+        return url
 
     def may_write(self) -> bool:
         return current_user.is_authenticated and current_user.has_role(self.write_role)

@@ -123,15 +123,20 @@ def run_drift_check(
     return check
 
 
+# Built once (the dashboard and the status read it on every request):
+# building a statement and its cache key costs more than running it.
+_LATEST_CHECK = (
+    sa.select(DriftCheck)
+    .where(DriftCheck.revisions == sa.bindparam("revisions"))
+    .order_by(DriftCheck.id.desc())
+    .limit(1)
+)
+
+
 def latest_drift_check(session: Session, current: tuple[str, ...]) -> DriftCheck | None:
     """The newest check made at the database's current revisions, if any."""
     try:
-        return session.scalar(
-            sa.select(DriftCheck)
-            .where(DriftCheck.revisions == ",".join(current))
-            .order_by(DriftCheck.id.desc())
-            .limit(1)
-        )
+        return session.scalar(_LATEST_CHECK, {"revisions": ",".join(current)})
     except sa.exc.SQLAlchemyError:
         session.rollback()
         return None  # Headway's tables are not set up yet

@@ -8,6 +8,7 @@ governs <style> elements and style attributes too.
 """
 
 import heapq
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -156,7 +157,7 @@ ROW_H = 28
 RADIUS = 5.5
 CURRENT_RADIUS = 6.5
 RING_RADIUS = 10
-ID_CHARS = 12  # Alembic's generated ids are 12 hex digits
+ID_CHARS = 64  # ids longer than this are cut (the <title> has them whole)
 MESSAGE_CHARS = 90
 ID_CHAR_W = 7.3  # 12px monospace
 BADGE_CHAR_W = 6.2  # 10px semibold
@@ -237,12 +238,123 @@ def _empty() -> str:
     )
 
 
+# The history page's lane cells: one small SVG per row of the list, so that a
+# row and its piece of the graph are the same row and cannot drift apart.
+CELL_H = 32  # the history list's row height, in pixels
+CELL_PAD = 6
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of an edge inside one row's cell."""
+
+    d: str  # path data, in the cell's coordinates
+    solid: bool  # out of an applied revision: history; else dashed
+
+
+def _cell_x(lane: int) -> int:
+    return CELL_PAD + lane * LANE_W + LANE_W // 2
+
+
+def cell_width(lanes: int) -> int:
+    return 2 * CELL_PAD + max(lanes, 1) * LANE_W
+
+
+def row_segments(graph: Layout) -> list[list[Segment]]:
+    """Each edge of `graph` cut at the row boundaries: per row, the pieces of
+    edges that pass through it. A straight run down a lane is a vertical line
+    in each row it crosses; a curve from one lane to the next row's is split
+    at the boundary (de Casteljau at t = 1/2), half in each row."""
+    cells: list[list[Segment]] = [[] for _ in graph.rows]
+    h, mid = CELL_H, CELL_H // 2
+
+    def vertical(lane: int, top_row: int, bottom_row: int, solid: bool) -> None:
+        x = _cell_x(lane)
+        for row in range(top_row, bottom_row + 1):
+            y0 = mid if row == top_row else 0
+            y1 = mid if row == bottom_row else h
+            cells[row].append(Segment(f"M{x} {y0}V{y1}", solid))
+
+    def curve(lane0: int, row: int, lane1: int, solid: bool) -> None:
+        # From the centre of `row` in lane0 to the centre of row + 1 in lane1.
+        x0, x1 = _cell_x(lane0), _cell_x(lane1)
+        xm = (x0 + x1) / 2
+        cells[row].append(
+            Segment(
+                f"M{x0} {mid}C{x0} {h * 3 / 4:g} {(3 * x0 + x1) / 4:g} "
+                f"{h * 7 / 8:g} {xm:g} {h}",
+                solid,
+            )
+        )
+        cells[row + 1].append(
+            Segment(
+                f"M{xm:g} 0C{(x0 + 3 * x1) / 4:g} {h / 8:g} {x1} {h / 4:g} {x1} {mid}",
+                solid,
+            )
+        )
+
+    for edge in graph.edges:
+        solid = graph.rows[edge.points[0][1]].node.applied
+        for (lane0, row0), (lane1, row1) in itertools.pairwise(edge.points):
+            if row1 < row0:  # an out-of-order edge: the same line, upwards
+                (lane0, row0), (lane1, row1) = (lane1, row1), (lane0, row0)
+            if lane0 == lane1:
+                vertical(lane0, row0, row1, solid)
+            else:
+                if row1 - row0 > 1:
+                    vertical(lane0, row0, row1 - 1, solid)
+                curve(lane0, max(row0, row1 - 1), lane1, solid)
+    return cells
+
+
+def lane_cell(placed: Row, segments: Sequence[Segment], lanes: int, href: str) -> str:
+    """One row's piece of the graph as an SVG: the edges passing through and
+    its node, a link to `href` (the revision's page)."""
+    width = cell_width(lanes)
+    cx, cy = _cell_x(placed.lane), CELL_H // 2
+    node = placed.node
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="lane-cell" width="{width}" '
+        f'height="{CELL_H}" viewBox="0 0 {width} {CELL_H}">'
+    ]
+    solid = [s.d for s in segments if s.solid]
+    dashed = [s.d for s in segments if not s.solid]
+    if solid:
+        out.append(
+            f'<path class="edge" d="{"".join(solid)}" fill="none" stroke="{MUTED}" '
+            'stroke-width="2" stroke-linecap="round"/>'
+        )
+    if dashed:
+        out.append(
+            f'<path class="edge pending" d="{"".join(dashed)}" fill="none" '
+            f'stroke="{PENDING}" stroke-width="2" stroke-dasharray="4 3"/>'
+        )
+    if node.current:
+        fill, stroke, radius = CURRENT, CURRENT_DARK, CURRENT_RADIUS
+    elif node.applied:
+        fill, stroke, radius = APPLIED, APPLIED_DARK, RADIUS
+    else:
+        fill, stroke, radius = "#fff", PENDING, RADIUS
+    out.append(f'<a href="{_attr(href)}"><title>{_text(node.revision)}</title>')
+    if node.current:
+        out.append(
+            f'<circle cx="{cx}" cy="{cy}" r="{RING_RADIUS}" fill="none" '
+            f'stroke="{CURRENT}" stroke-width="2"/>'
+        )
+    out.append(
+        f'<circle class="node" cx="{cx}" cy="{cy}" r="{radius}" fill="{fill}" '
+        f'stroke="{stroke}" stroke-width="2"/></a></svg>'
+    )
+    return "".join(out)
+
+
 def render_svg(nodes: Sequence[Node]) -> str:
     """The revision graph of `nodes` (newest first) as a standalone SVG string."""
     if not nodes:
         return _empty()
     graph = layout(nodes)
     text_x = PAD + graph.lanes * LANE_W + 10
+    id_chars = min(ID_CHARS, max(len(n.revision) for n in nodes))
     height = 2 * PAD + len(graph.rows) * ROW_H
 
     ids: set[str] = set()
@@ -302,7 +414,7 @@ def render_svg(nodes: Sequence[Node]) -> str:
             f'<text x="{text_x}" y="{cy + 4}" font-family="{MONO}" font-size="12" '
             f'fill="{colour}">{_text(_clip(node.revision, ID_CHARS))}</text>'
         )
-        x = text_x + ID_CHARS * ID_CHAR_W + 8
+        x = text_x + id_chars * ID_CHAR_W + 8
         for kind, label, solid in BADGES:
             if kind not in kinds:
                 continue

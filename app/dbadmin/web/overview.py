@@ -5,9 +5,10 @@ only; their JSON shapes are in serialize.py."""
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g
 
 from app.dbadmin.core.adoption import (
     Verification,
@@ -19,9 +20,15 @@ from app.dbadmin.core.catalog import Catalog, load_catalog
 from app.dbadmin.core.drift import DriftStatus, drift_status
 from app.dbadmin.core.guards import unversioned_line
 from app.dbadmin.core.schema import Schema
-from app.dbadmin.core.state import DatabaseState, State, read_state
+from app.dbadmin.core.state import (
+    SELECT_STAMPED,
+    DatabaseState,
+    State,
+    read_state,
+    state_of,
+)
 from app.dbadmin.web.forms import AuditFilter
-from app.errors import HeadwayError
+from app.errors import HeadwayError, error_line
 from app.extensions import db
 from app.models.console import DriftCheck, MigrationAudit, MigrationJob
 from app.models.own import utcnow
@@ -31,9 +38,15 @@ from app.models.own import utcnow
 class Overview:
     catalog: Catalog
     database: DatabaseState
-    # The newest drift check at the current revisions, and whether it is
-    # stale (core/drift.py's rule).
-    drift_status: DriftStatus
+
+    @cached_property
+    def drift_status(self) -> DriftStatus:
+        """The newest drift check at the current revisions, and whether it is
+        stale (core/drift.py's rule): read when a page asks for it (the
+        history and the revision pages don't)."""
+        if self.database.reachable and self.database.current:
+            return drift_status(db.session, self.database.current)
+        return DriftStatus(None, None)
 
     @property
     def drift(self) -> DriftCheck | None:
@@ -45,56 +58,107 @@ class Overview:
         return self.drift_status.drifted
 
 
-def overview() -> Overview:
+def overview(fresh: bool = False) -> Overview:
+    """Where things stand, read once per request (kept on flask.g, so that
+    every part of a page, the navbar's state badge included, shares the one
+    reading); `fresh` reads again, after the request changed something."""
+    if not fresh and "console_overview" in g:
+        return g.console_overview
     catalog = load_catalog()
-    database = read_state(db.engine, catalog)
-    drift = DriftStatus(None, None)
-    if database.reachable and database.current:
-        drift = drift_status(db.session, database.current)
-    return Overview(catalog, database, drift)
+    g.console_overview = Overview(catalog, _read_state(catalog))
+    return g.console_overview
 
 
-def _query_or_empty(statement) -> list:
+def _read_state(catalog: Catalog) -> DatabaseState:
+    """read_state() on the request's own connection (the one the session
+    check used): one plain SELECT, no second connection from the pool. Without
+    the version table (an unversioned database) or a database, read_state()
+    tells which."""
+    try:
+        connection = db.session.connection()
+    except sa.exc.SQLAlchemyError as exc:  # no database: no second try
+        db.session.rollback()
+        return DatabaseState(
+            State.UNREACHABLE, heads=catalog.heads, error=error_line(exc)
+        )
+    try:
+        rows = connection.exec_driver_sql(SELECT_STAMPED)
+        current = tuple(rows.scalars())
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+        return read_state(db.engine, catalog)
+    return state_of(catalog, current)
+
+
+def _rows_or_empty(statement) -> list[sa.Row]:
     """Rows from Headway's own tables; none before `flask headway init`."""
     try:
-        return list(db.session.scalars(statement))
+        return db.session.execute(statement).all()
     except sa.exc.SQLAlchemyError:
         db.session.rollback()
         current_app.logger.info("Headway's tables are not set up yet")
         return []
 
 
-def recent_jobs(limit: int = 5) -> list[MigrationJob]:
-    return _query_or_empty(
-        sa.select(MigrationJob).order_by(MigrationJob.id.desc()).limit(limit)
-    )
+# What a list of jobs shows, as read-only rows (attributes named like the
+# model's): a third of the cost of loading entities, on every dashboard and
+# status request. Not the log, the plan or the launch secret.
+_jobs = MigrationJob.__table__
+_JOB_COLUMNS = [
+    *(
+        c
+        for c in _jobs.c
+        if c.name not in ("log", "planned", "launch_secret", "verify_result")
+    ),
+    _jobs.c.verify_result.label("schema_report"),
+]
+_audit = MigrationAudit.__table__
 
 
-def running_job() -> MigrationJob | None:
-    jobs = _query_or_empty(
-        sa.select(MigrationJob)
-        .where(MigrationJob.status == "running")
-        .order_by(MigrationJob.id.desc())
-        .limit(1)
-    )
+# Built once: a statement's construction and its cache key cost more than
+# running it (SQLAlchemy keeps the key on the statement object).
+_RECENT_JOBS = sa.select(*_JOB_COLUMNS).order_by(_jobs.c.id.desc()).limit(5)
+_RUNNING_JOB = (
+    sa.select(*_JOB_COLUMNS)
+    .where(_jobs.c.status == "running")
+    .order_by(_jobs.c.id.desc())
+    .limit(1)
+)
+_RECENT_AUDIT = sa.select(_audit).order_by(_audit.c.id.desc()).limit(5)
+
+
+def recent_jobs() -> list[sa.Row]:
+    """The 5 newest jobs."""
+    return _rows_or_empty(_RECENT_JOBS)
+
+
+def running_job() -> sa.Row | None:
+    jobs = _rows_or_empty(_RUNNING_JOB)
     return jobs[0] if jobs else None
 
 
-def recent_audit(limit: int = 5) -> list[MigrationAudit]:
-    return _query_or_empty(
-        sa.select(MigrationAudit).order_by(MigrationAudit.id.desc()).limit(limit)
-    )
+def recent_audit() -> list[sa.Row]:
+    """The 5 newest audit rows."""
+    return _rows_or_empty(_RECENT_AUDIT)
 
 
-def checksum_mismatches(catalog: Catalog) -> dict[str, str]:
+def checksum_mismatches(
+    catalog: Catalog, recent: list[sa.Row] | None = None
+) -> dict[str, str]:
     """Revision -> checksum recorded when it was last applied, for every
     revision file changed since (like Flyway's validate). The trail only
-    grows: the answer is kept per newest audit row."""
-    try:
-        newest = db.session.scalar(sa.select(sa.func.max(MigrationAudit.id)))
-    except sa.exc.SQLAlchemyError:
-        db.session.rollback()
-        return {}  # Headway's tables are not set up yet
+    grows: the answer is kept per newest audit row (`recent`, the newest rows
+    as recent_audit() gives them, saves reading which one that is)."""
+    if recent is not None:
+        newest = recent[0].id if recent else None
+    else:
+        try:
+            newest = db.session.scalar(sa.select(sa.func.max(MigrationAudit.id)))
+        except sa.exc.SQLAlchemyError:
+            db.session.rollback()
+            return {}  # Headway's tables are not set up yet
+    if newest is None:
+        return {}
 
     def compute() -> dict[str, str]:
         rows = db.session.execute(

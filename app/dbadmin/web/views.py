@@ -24,9 +24,17 @@ from app.dbadmin.jobs.service import (
     refuse_if_busy,
     start_job,
 )
-from app.dbadmin.web import graph
 from app.dbadmin.web.dryrun import stamp_dry_run
 from app.dbadmin.web.forms import BadInput, parse_audit_filter, parse_job_request
+from app.dbadmin.web.highlight import python_html
+from app.dbadmin.web.history import (
+    BadPage,
+    created_at,
+    history_page,
+    history_rows,
+    rows_html,
+    whole_graph_svg,
+)
 from app.dbadmin.web.joblog import log_parts
 from app.dbadmin.web.overview import (
     adoption_offer,
@@ -101,6 +109,23 @@ def _text(body: str, status: int) -> Response:
     return Response(body, status=status, mimetype="text/plain")
 
 
+# (site root, revision) -> the revision page's URL: a dozen links on the
+# dashboard, built once.
+_revision_urls: dict[tuple[str, str], str] = {}
+REVISION_URLS_KEPT = 10_000
+
+
+def revision_url(rev: str) -> str:
+    """The URL of revision `rev`'s page (the templates' revision_url)."""
+    key = (request.script_root, rev)
+    url = _revision_urls.get(key)
+    if url is None:
+        if len(_revision_urls) > REVISION_URLS_KEPT:
+            _revision_urls.clear()
+        url = _revision_urls[key] = url_for("migrations.revision", rev=rev)
+    return url
+
+
 class MigrationsView(SecureViewMixin, BaseView):
     """Where the schema stands, its history, what a change would do; and, for
     operators, doing it as a job."""
@@ -108,6 +133,11 @@ class MigrationsView(SecureViewMixin, BaseView):
     # A drift check builds the stamped revision's schema in scratch databases
     # on the server: an operator's action, like a job.
     write_views = WRITE_VIEWS | {"start_job", "plan_start", "drift_check"}
+
+    def create_blueprint(self, admin):
+        blueprint = super().create_blueprint(admin)
+        blueprint.add_app_template_global(revision_url)
+        return blueprint
 
     def _render_console(self, template: str, view, **context):
         status = 200 if view.database.reachable else 503
@@ -119,41 +149,64 @@ class MigrationsView(SecureViewMixin, BaseView):
     @expose("/")
     def index(self):
         view = overview()
-        reachable = view.database.reachable
-        if reachable:
+        if not view.database.reachable:
+            return self._render_console(
+                "dbadmin/dashboard.html",
+                view,
+                adoption=None,
+                jobs=[],
+                audit=[],
+                mismatches={},
+            )
+        jobs = recent_jobs()
+        # One job runs at a time (a second is refused while it does), so a
+        # job still marked running is the newest one.
+        if jobs and jobs[0].status == "running":
             notice_interrupted_jobs(db.session, JobEnvironment.of(current_app))
+            jobs = recent_jobs()
+        audit = recent_audit()
         return self._render_console(
             "dbadmin/dashboard.html",
             view,
-            adoption=adoption_offer(view) if reachable else None,
-            jobs=recent_jobs() if reachable else [],
-            audit=recent_audit() if reachable else [],
-            mismatches=checksum_mismatches(view.catalog) if reachable else {},
+            adoption=adoption_offer(view),
+            jobs=jobs,
+            audit=audit,
+            mismatches=checksum_mismatches(view.catalog, audit),
         )
 
     @expose("/history")
     def history(self):
         view = overview()
-        applied = view.database.applied(view.catalog)
-        current = tuple(view.database.current)
+        page = error = None
+        if view.database.reachable:
+            rows = history_rows(view.catalog, view.database)
+            try:
+                page = history_page(rows, request.args.get("page"))
+            except BadPage as exc:
+                error = str(exc)
+        response = self._render_console(
+            "dbadmin/history.html",
+            view,
+            page=page,
+            rows_html=rows_html(page.rows) if page else None,
+            error=error,
+        )
+        return (response[0], 400) if error else response
 
-        def draw() -> Markup:
-            nodes = [
-                graph.Node(
-                    revision=r.id,
-                    down_revisions=r.down_revisions,
-                    message=r.message,
-                    applied=r.id in applied,
-                    current=r.id in current,
-                )
-                for r in view.catalog.revisions
-            ]
-            # render_svg escapes every text it writes.
-            return Markup(graph.render_svg(nodes))
-
-        svg = view.catalog.memo(("graph", current), draw)
-        return self._render_console(
-            "dbadmin/history.html", view, applied=applied, svg=svg
+    @expose("/history.svg")
+    def history_svg(self):
+        view = overview()
+        if not view.database.reachable:
+            return self._render_console(
+                "dbadmin/history.html", view, page=None, error=None
+            )
+        svg = whole_graph_svg(view.catalog, view.database)
+        return Response(
+            svg,
+            mimetype="image/svg+xml",
+            headers={
+                "Content-Disposition": 'attachment; filename="revision-graph.svg"'
+            },
         )
 
     @expose("/revision/<rev>")
@@ -170,7 +223,8 @@ class MigrationsView(SecureViewMixin, BaseView):
             "dbadmin/revision.html",
             view,
             revision=revision,
-            source=source,
+            created_at=created_at(revision),
+            source=python_html(source),
             upgrade=upgrade,
             downgrade=downgrade,
             applied=full in view.database.applied(view.catalog),
