@@ -10,7 +10,12 @@ from flask_login import current_user
 from jinja2 import pass_context
 from markupsafe import Markup
 
-from app.auth.security import login_url, role_needed, safe_redirect_target
+from app.auth.security import (
+    csp_nonce,
+    login_url,
+    role_needed,
+    safe_redirect_target,
+)
 from app.validation import MAX_ID
 
 # Flask-Admin view methods that change data (or show a form to).
@@ -27,29 +32,35 @@ _static_urls: dict[tuple, str] = {}
 STATIC_URLS_KEPT = 1000
 
 
-# (role, page's view, site root) -> Flask-Admin's rendered menu.
-_menus: dict[tuple, Markup] = {}
+# (part, role, page's view, site root) -> a part of Flask-Admin's layout as
+# rendered, with the response's CSP nonce marked out.
+_kept_parts: dict[tuple, str] = {}
+NONCE_MARK = "\x00nonce\x00"
 
 
 @pass_context
-def kept_menu(context, render) -> Markup:
-    """Flask-Admin's main menu (`render`, its block), rendered once per role,
-    page and site root: it runs a macro, a URL and an access check per item,
-    the largest part of the layout on every page. What it shows follows from
-    those three only (which views the role may see, which one is active)."""
+def kept_part(context, part: str, render) -> Markup:
+    """A block of Flask-Admin's layout (`render`, its `super`) rendered once
+    per role, page and site root. The menu runs a macro, a URL and an access
+    check per item, the stylesheets and scripts a macro per file: most of the
+    layout's cost on every page, for what follows from those three only
+    (which views the role may see, which one is active, the view's extra
+    files). Only the CSP nonce changes from one response to the next."""
     user = current_user._get_current_object()
     view = context.get("admin_view")
     key = (
+        part,
         getattr(user, "role", None) if user.is_authenticated else None,
         getattr(view, "endpoint", None),
         request.script_root,
     )
-    menu = _menus.get(key)
-    if menu is None:
-        if len(_menus) > STATIC_URLS_KEPT:
-            _menus.clear()
-        menu = _menus[key] = Markup(render())
-    return menu
+    nonce = csp_nonce()
+    html = _kept_parts.get(key)
+    if html is None:
+        if len(_kept_parts) > STATIC_URLS_KEPT:
+            _kept_parts.clear()
+        html = _kept_parts[key] = str(render()).replace(nonce, NONCE_MARK)
+    return Markup(html.replace(NONCE_MARK, nonce))
 
 
 class SecureViewMixin:

@@ -124,25 +124,28 @@ def run_drift_check(
 
 
 # Built once (the dashboard and the status read it on every request):
-# building a statement and its cache key costs more than running it.
+# building a statement and its cache key costs more than running it. A plain
+# row (attributes named like the model's): loading an entity costs more too.
+_checks = DriftCheck.__table__
 _LATEST_CHECK = (
-    sa.select(DriftCheck)
-    .where(DriftCheck.revisions == sa.bindparam("revisions"))
-    .order_by(DriftCheck.id.desc())
+    sa.select(_checks)
+    .where(_checks.c.revisions == sa.bindparam("revisions"))
+    .order_by(_checks.c.id.desc())
     .limit(1)
 )
 
 
-def latest_drift_check(session: Session, current: tuple[str, ...]) -> DriftCheck | None:
-    """The newest check made at the database's current revisions, if any."""
+def latest_drift_check(session: Session, current: tuple[str, ...]) -> sa.Row | None:
+    """The newest check made at the database's current revisions, if any, as
+    a read-only row."""
     try:
-        return session.scalar(_LATEST_CHECK, {"revisions": ",".join(current)})
+        return session.execute(_LATEST_CHECK, {"revisions": ",".join(current)}).first()
     except sa.exc.SQLAlchemyError:
         session.rollback()
         return None  # Headway's tables are not set up yet
 
 
-def has_drift(check: DriftCheck | None) -> bool | None:
+def has_drift(check: DriftCheck | sa.Row | None) -> bool | None:
     if check is None:
         return None
     return bool(check.stamp_differences or check.stamp_error or check.model_differences)
@@ -183,7 +186,7 @@ class DriftStatus:
     after the last change). A stale check never counts as "no drift".
     """
 
-    check: DriftCheck | None
+    check: DriftCheck | sa.Row | None
     last_change: datetime | None
 
     @property
@@ -206,7 +209,7 @@ class DriftStatus:
         return self.state == "drift"
 
 
-def is_stale(check: DriftCheck | None, last_change: datetime | None) -> bool:
+def is_stale(check: DriftCheck | sa.Row | None, last_change: datetime | None) -> bool:
     """The staleness rule, in one place: a check made before the last schema
     change the audit trail records says nothing about the schema now."""
     if check is None or last_change is None:

@@ -118,23 +118,22 @@ _audit = MigrationAudit.__table__
 # Built once: a statement's construction and its cache key cost more than
 # running it (SQLAlchemy keeps the key on the statement object).
 _RECENT_JOBS = sa.select(*_JOB_COLUMNS).order_by(_jobs.c.id.desc()).limit(5)
-_RUNNING_JOB = (
-    sa.select(*_JOB_COLUMNS)
-    .where(_jobs.c.status == "running")
-    .order_by(_jobs.c.id.desc())
-    .limit(1)
-)
 _RECENT_AUDIT = sa.select(_audit).order_by(_audit.c.id.desc()).limit(5)
 
 
-def recent_jobs() -> list[sa.Row]:
-    """The 5 newest jobs."""
-    return _rows_or_empty(_RECENT_JOBS)
+def recent_jobs(fresh: bool = False) -> list[sa.Row]:
+    """The 5 newest jobs, read once per request (the page and its navbar
+    share them); `fresh` reads again."""
+    if fresh or "recent_jobs" not in g:
+        g.recent_jobs = _rows_or_empty(_RECENT_JOBS)
+    return g.recent_jobs
 
 
 def running_job() -> sa.Row | None:
-    jobs = _rows_or_empty(_RUNNING_JOB)
-    return jobs[0] if jobs else None
+    """The running job. A job starts only while none runs (and one whose
+    process died is marked interrupted first), so it is the newest one."""
+    jobs = recent_jobs()
+    return jobs[0] if jobs and jobs[0].status == "running" else None
 
 
 def recent_audit() -> list[sa.Row]:
