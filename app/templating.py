@@ -1,9 +1,10 @@
-"""What every template shares: one timestamp format, with the age on hover."""
+"""What every template shares: one timestamp format, with the age on hover,
+and URLs built once."""
 
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from flask import Flask, g, has_app_context
+from flask import Flask, g, has_app_context, has_request_context, request, url_for
 from markupsafe import Markup, escape
 
 FORMAT = "%Y-%m-%d %H:%M:%S UTC"
@@ -63,5 +64,38 @@ def timestamp(value: datetime | None, empty: str = "-") -> Markup:
     return Markup(before + age(moment, _page_now()) + after)
 
 
+# (site, blueprint, endpoint, arguments) -> URL. The URL map does not change
+# once the app runs, so the same arguments always build the same URL.
+_urls: dict[tuple, str] = {}
+URLS_KEPT = 10_000
+
+
+def kept_url_for(endpoint: str, **values) -> str:
+    """The templates' url_for: a page builds a dozen URLs (tabs, navbar,
+    links), the same ones on every request; each is built once. The key holds
+    what url_for reads from the request: the site's root and host (external
+    URLs) and the blueprint ('.job' is relative to it)."""
+    if not has_request_context():
+        return url_for(endpoint, **values)
+    key = (
+        request.host_url,
+        request.script_root,
+        request.blueprint,
+        endpoint,
+        *sorted(values.items()),
+    )
+    try:
+        return _urls[key]
+    except KeyError:
+        pass
+    except TypeError:  # an argument that cannot be a key: built every time
+        return url_for(endpoint, **values)
+    if len(_urls) > URLS_KEPT:
+        _urls.clear()
+    url = _urls[key] = url_for(endpoint, **values)
+    return url
+
+
 def init_templating(app: Flask) -> None:
     app.add_template_filter(timestamp)
+    app.add_template_global(kept_url_for, "url_for")

@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime, timedelta, timezone
 
+from flask import render_template_string
+
 from app.templating import age, timestamp
 
 
@@ -27,3 +29,16 @@ def test_age_reads_like_a_person_wrote_it():
     assert age(now - timedelta(days=1), now) == "1 day ago"
     assert age(now - timedelta(days=2), now) == "2 days ago"
     assert age(now + timedelta(hours=2), now) == "in 2 h"
+
+
+def test_templates_url_for_is_kept_per_site_root_and_blueprint(app):
+    page = "{{ url_for('.job', job_id=7) }} {{ url_for('static', filename='a.css') }}"
+    for base, root in (("http://localhost/", ""), ("http://localhost/hw/", "/hw")):
+        with app.test_request_context("/admin/migrations/", base_url=base):
+            # '.job' is the console's (the blueprint of the page's route).
+            assert render_template_string(page) == (
+                f"{root}/admin/migrations/jobs/7 {root}/static/a.css"
+            )
+            assert render_template_string(page) == (
+                f"{root}/admin/migrations/jobs/7 {root}/static/a.css"
+            )
