@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from app.auth.admin_views import SecureModelView
 from app.employees import dberrors
 from app.employees.counting import capped_count, table_count
-from app.employees.filters import ConditionFilter
+from app.employees.filters import ConditionFilter, number_matches, typed_number
 from app.employees.pagination import (
     LAST,
     PageTokenError,
@@ -89,10 +89,11 @@ class EmployeeDataView(SecureModelView):
 
     def search_condition(self, term: str) -> sa.ColumnElement:
         """Rows matching the search box. Default: emp_no, exactly."""
-        if not term.isdigit():
+        number = typed_number(term)
+        if number is None:
             flash("Search by emp_no: type a number.", "warning")
             return sa.false()
-        return self.model.emp_no == int(term)
+        return number_matches(self.model.emp_no, number)
 
     # -- the list -------------------------------------------------------------
 

@@ -30,6 +30,18 @@ def starts_with(column, text: str) -> sa.ColumnElement:
     return column.like(like_prefix(text), escape="\\")
 
 
+def typed_number(term: str) -> int | None:
+    """The number a search box holds (ASCII digits only: int() takes other
+    scripts' digits too), None for anything else."""
+    return int(term) if term.isascii() and term.isdigit() else None
+
+
+def number_matches(column, number: int) -> sa.ColumnElement:
+    """column == number; nothing when an INT column cannot hold it (a bigger
+    one overflows SQLite's driver: a 500, not an empty list)."""
+    return column == number if number < 2**31 else sa.false()
+
+
 def parse_int(value: str) -> int:
     number = int(str(value).strip())
     if not -(2**31) <= number < 2**31:

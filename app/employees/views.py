@@ -70,8 +70,9 @@ class EmployeeView(EmployeeDataView):
     ]
 
     def search_condition(self, term: str) -> sa.ColumnElement:
-        if term.isdigit():
-            return Employee.emp_no == int(term)
+        number = f.typed_number(term)
+        if number is not None:
+            return f.number_matches(Employee.emp_no, number)
         return f.starts_with(Employee.last_name, term)
 
     def cascade_counts(self, rows) -> dict:
