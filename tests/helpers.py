@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,6 +90,17 @@ def run_flask(
 PASSWORD = "correct horse battery staple"
 ROLES = ("viewer", "operator", "admin")
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def wait_for_job(client, job_id: int, seconds: float = 60) -> dict:
+    """The job's JSON once it no longer runs (a Flask test client)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/migrations/jobs/{job_id}").get_json()
+        if job["status"] != "running":
+            return job
+        time.sleep(0.2)
+    raise AssertionError(job)
 
 
 def csrf_token(client, path: str = "/login") -> str:

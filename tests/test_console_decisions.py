@@ -7,7 +7,6 @@ drift check. On every dialect under test; jobs run in their own process."""
 import os
 import re
 import socket
-import time
 from datetime import timedelta
 
 import pytest
@@ -20,7 +19,7 @@ from app.demo.legacy import create_legacy
 from app.extensions import db
 from app.models.console import DriftCheck, MigrationAudit, MigrationJob
 from app.models.own import utcnow
-from tests.helpers import PASSWORD, csrf_token, login, migrations_head
+from tests.helpers import PASSWORD, csrf_token, login, migrations_head, wait_for_job
 
 HEAD = migrations_head()
 ADD_PHONE = 'op.add_column("employees", sa.Column("phone", sa.String(20)))'
@@ -49,16 +48,6 @@ def console(scripted_app, scripts):
 
 def text(response) -> str:
     return response.get_data(as_text=True)
-
-
-def wait_for(client, job_id, seconds=90):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        job = client.get(f"/api/migrations/jobs/{job_id}").get_json()
-        if job["status"] != "running":
-            return job
-        time.sleep(0.2)
-    raise AssertionError(job)
 
 
 def job_id_of(response) -> int:
@@ -190,7 +179,7 @@ def test_a_failed_confirmation_keeps_the_plan(console):
         f"/admin/migrations/plan?target={HEAD}", data={**form, "typed_target": HEAD}
     )
     job_id = job_id_of(response)
-    job = wait_for(operator, job_id)
+    job = wait_for_job(operator, job_id, seconds=90)
     assert job["status"] == "succeeded", job
     # Every schema-changing job ends with a drift check.
     assert f"drift check: no drift at {HEAD}" in job["log"]
@@ -277,7 +266,7 @@ def test_a_job_page_has_one_banner(console, scripts):
               "target": "0004_phone", "confirm": "yes"},
     )  # fmt: skip
     job_id = job_id_of(response)
-    assert wait_for(operator, job_id)["status"] == "succeeded"
+    assert wait_for_job(operator, job_id, seconds=90)["status"] == "succeeded"
     # A newer revision arrives: the database is behind, the job succeeded.
     scripts.write("0005_more", "0004_phone")
     page = text(viewer.get(f"/admin/migrations/jobs/{job_id}"))
@@ -326,7 +315,7 @@ def test_a_failed_job_shows_its_traceback_in_details(console, scripts):
         headers={"X-CSRFToken": operator.csrf},
     )
     assert response.status_code == 202, response.get_json()
-    job = wait_for(operator, response.get_json()["id"])
+    job = wait_for_job(operator, response.get_json()["id"], seconds=90)
     assert job["status"] == "failed" and "Traceback" in job["log"]
     page = text(viewer.get(f"/admin/migrations/jobs/{job['id']}"))
     folded = page.split('<details class="traceback mb-2">')[1].split("</details>")[0]

@@ -3,8 +3,6 @@ once (4xx, no job), and the console's own opt-ins (the typed confirmation
 beside the counts; "allow_data_loss" and "no_verify" in the API). Jobs run in
 their own process, as in production."""
 
-import time
-
 import pytest
 
 from app.auth.accounts import create_user
@@ -18,6 +16,7 @@ from tests.helpers import (
     schema_dump,
     table_names,
     version_rows,
+    wait_for_job,
 )
 
 HEAD = migrations_head()
@@ -52,16 +51,6 @@ def snapshot(engine):
 def jobs(engine) -> int:
     with engine.connect() as conn:
         return conn.exec_driver_sql("SELECT COUNT(*) FROM headway_jobs").scalar()
-
-
-def wait_for(client, job_id, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        job = client.get(f"/api/migrations/jobs/{job_id}").get_json()
-        if job["status"] != "running":
-            return job
-        time.sleep(0.2)
-    raise AssertionError(job)
 
 
 def test_an_unversioned_database_is_offered_adoption_only(console):
@@ -109,7 +98,7 @@ def test_an_unversioned_database_is_offered_adoption_only(console):
         "/api/migrations/jobs", json={"action": "adopt"}, headers=headers
     )
     assert response.status_code == 202
-    assert wait_for(client, response.get_json()["id"])["status"] == "succeeded"
+    assert wait_for_job(client, response.get_json()["id"])["status"] == "succeeded"
     assert version_rows(engine) == ["0001_baseline"]
     page = client.get("/admin/migrations/").get_data(as_text=True)
     assert 'id="adoption-offer"' not in page and "Preview the upgrade" in page
@@ -179,7 +168,7 @@ def test_data_loss_needs_the_explicit_yes(console):
     )
     assert response.status_code == 302, response.get_data(as_text=True)
     job_id = int(response.location.rstrip("/").rsplit("/", 1)[1])
-    job = wait_for(client, job_id)
+    job = wait_for_job(client, job_id)
     assert job["status"] == "succeeded", job
     assert "dropping data, as allowed: table salaries" in job["log"]
     assert not set(LEGACY_TABLES) & table_names(engine)
@@ -196,7 +185,7 @@ def test_a_stamp_from_the_console_is_verified(console):
             headers=headers,
         )
         assert response.status_code == 202, response.get_json()
-        return wait_for(client, response.get_json()["id"])
+        return wait_for_job(client, response.get_json()["id"])
 
     job = stamp()
     assert job["status"] == "failed"

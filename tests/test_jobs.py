@@ -13,7 +13,14 @@ import time
 import pytest
 
 from app.auth.accounts import create_user
-from tests.helpers import PASSWORD, csrf_token, login, migrations_head, run_flask
+from tests.helpers import (
+    PASSWORD,
+    csrf_token,
+    login,
+    migrations_head,
+    run_flask,
+    wait_for_job,
+)
 from tests.live import LiveServer
 
 HEAD = migrations_head()
@@ -206,16 +213,6 @@ def console(scripted_app):
     return app
 
 
-def wait_for(client, job_id, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        job = client.get(f"/api/migrations/jobs/{job_id}").get_json()
-        if job["status"] != "running":
-            return job
-        time.sleep(0.2)
-    raise AssertionError(job)
-
-
 def test_audit_of_web_and_cli_runs_and_checksums(console, scripts, database_url):
     client = console.test_client()
     assert login(client, "op").status_code == 302
@@ -233,7 +230,7 @@ def test_audit_of_web_and_cli_runs_and_checksums(console, scripts, database_url)
     )
     assert response.status_code == 302
     job_id = int(response.location.rstrip("/").rsplit("/", 1)[1])
-    assert wait_for(client, job_id)["status"] == "succeeded"
+    assert wait_for_job(client, job_id, seconds=30)["status"] == "succeeded"
 
     # The CLI, beside it.
     scripts.write(
