@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask, g, request
+from flask import Flask, g, request, url_for
 from flask_admin.contrib.sqla import ModelView
 from jinja2 import pass_context
+from markupsafe import Markup
 
 from app.dbadmin.core.state import State
 from app.dbadmin.web.overview import overview, running_job
@@ -35,6 +36,7 @@ CONSOLE_PAGES = {
     "revision": ("Revision {rev}", "history"),
     "plan": ("Plan", "plan"),
     "start_job": ("Plan", "plan"),  # a refused start shows the plan again
+    "plan_start": ("Plan", "plan"),
     "drift": ("Drift", "drift"),
     "audit": ("Audit trail", "audit"),
     "job": ("Job #{job_id}", "index"),
@@ -89,6 +91,41 @@ def console_tab() -> str:
     return f"migrations.{page[1]}" if page else ""
 
 
+CONSOLE_TABS = (
+    ("migrations.index", "Dashboard"),
+    ("migrations.history", "History"),
+    ("migrations.plan", "Plan"),
+    ("migrations.drift", "Drift"),
+    ("migrations.audit", "Audit trail"),
+)
+# (site root, active tab) -> the console's tabs, rendered.
+_tabs: dict[tuple[str, str], Markup] = {}
+
+
+def console_tabs() -> Markup:
+    """The console's tabs, this page's highlighted: the same few strings on
+    every console page, rendered once for each."""
+    active = console_tab()
+    key = (request.script_root, active)
+    tabs = _tabs.get(key)
+    if tabs is None:
+        items = Markup("").join(
+            Markup(
+                '<li class="nav-item"><a class="nav-link{}" href="{}"{}>{}</a></li>'
+            ).format(
+                " active" if endpoint == active else "",
+                url_for(endpoint),
+                Markup(' aria-current="page"') if endpoint == active else "",
+                label,
+            )
+            for endpoint, label in CONSOLE_TABS
+        )
+        tabs = _tabs[key] = Markup(
+            '<ul class="nav nav-tabs mb-3" id="console-tabs">{}</ul>'
+        ).format(items)
+    return tabs
+
+
 @pass_context
 def page_title(context) -> str:
     """'History · Migrations · Headway', 'Edit · Employees · Data · Headway'."""
@@ -112,4 +149,4 @@ def page_title(context) -> str:
 def init_navigation(app: Flask) -> None:
     app.add_template_global(nav_status)
     app.add_template_global(page_title)
-    app.add_template_global(console_tab)
+    app.add_template_global(console_tabs)

@@ -64,8 +64,8 @@ def timestamp(value: datetime | None, empty: str = "-") -> Markup:
     return Markup(before + age(moment, _page_now()) + after)
 
 
-# (site, blueprint, endpoint, arguments) -> URL. The URL map does not change
-# once the app runs, so the same arguments always build the same URL.
+# (site root, blueprint, endpoint, arguments) -> URL. The URL map does not
+# change once the app runs, so the same arguments always build the same URL.
 _urls: dict[tuple, str] = {}
 URLS_KEPT = 10_000
 
@@ -73,17 +73,12 @@ URLS_KEPT = 10_000
 def kept_url_for(endpoint: str, **values) -> str:
     """The templates' url_for: a page builds a dozen URLs (tabs, navbar,
     links), the same ones on every request; each is built once. The key holds
-    what url_for reads from the request: the site's root and host (external
-    URLs) and the blueprint ('.job' is relative to it)."""
-    if not has_request_context():
+    what url_for reads from the request for a path: the site's root and the
+    blueprint ('.job' is relative to it). External URLs (`_external`,
+    `_scheme`, which read the host) are built every time."""
+    if not has_request_context() or any(k.startswith("_") for k in values):
         return url_for(endpoint, **values)
-    key = (
-        request.host_url,
-        request.script_root,
-        request.blueprint,
-        endpoint,
-        *sorted(values.items()),
-    )
+    key = (request.script_root, request.blueprint, endpoint, *sorted(values.items()))
     try:
         return _urls[key]
     except KeyError:

@@ -32,13 +32,21 @@ def test_age_reads_like_a_person_wrote_it():
 
 
 def test_templates_url_for_is_kept_per_site_root_and_blueprint(app):
-    page = "{{ url_for('.job', job_id=7) }} {{ url_for('static', filename='a.css') }}"
-    for base, root in (("http://localhost/", ""), ("http://localhost/hw/", "/hw")):
+    page = (
+        "{{ url_for('.job', job_id=7) }} {{ url_for('static', filename='a.css') }}"
+        " {{ url_for('static', filename='a.css', _external=True) }}"
+    )
+    sites = (
+        ("http://localhost/", ""),
+        ("http://localhost/hw/", "/hw"),
+        ("http://example.test/hw/", "/hw"),
+    )
+    for base, root in sites:
+        expected = (
+            f"{root}/admin/migrations/jobs/7 {root}/static/a.css "
+            f"{base.rstrip('/').removesuffix(root)}{root}/static/a.css"
+        )
         with app.test_request_context("/admin/migrations/", base_url=base):
             # '.job' is the console's (the blueprint of the page's route).
-            assert render_template_string(page) == (
-                f"{root}/admin/migrations/jobs/7 {root}/static/a.css"
-            )
-            assert render_template_string(page) == (
-                f"{root}/admin/migrations/jobs/7 {root}/static/a.css"
-            )
+            assert render_template_string(page) == expected
+            assert render_template_string(page) == expected
