@@ -108,6 +108,7 @@ def take_pictures(server: LiveServer, browser, token: str, directory: Path) -> N
 
     # A deploy's release step: verifies the schema (the dashboard's drift line).
     server.flask("headway", "release")
+    camera.take("home", "/admin/")
     camera.take("dashboard", "/admin/migrations/")
     camera.take("history", "/admin/migrations/history")
     camera.take("audit", "/admin/migrations/audit")
