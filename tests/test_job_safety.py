@@ -13,8 +13,15 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models.console import MigrationAudit, MigrationJob
 from tests import test_jobs
-from tests.helpers import ROOT, csrf_token, login, run_flask, subprocess_env
-from tests.test_jobs import HEAD, wait_for
+from tests.helpers import (
+    ROOT,
+    csrf_token,
+    login,
+    run_flask,
+    subprocess_env,
+    wait_for_job,
+)
+from tests.test_jobs import HEAD
 
 # The same fixture as test_jobs.py's: the app in-process, jobs in processes.
 console = test_jobs.console
@@ -72,7 +79,10 @@ def test_a_job_whose_process_cannot_start_fails_at_once(console, tmp_path):
     app.config["JOB_OUTPUT_DIR"] = good_dir
     response = start_job(client, action="upgrade", target="heads")
     assert response.status_code == 202, response.get_json()
-    assert wait_for(client, response.get_json()["id"])["status"] == "succeeded"
+    assert (
+        wait_for_job(client, response.get_json()["id"], seconds=30)["status"]
+        == "succeeded"
+    )
 
 
 def run_job_process(app, job_id, secret: str | None):
@@ -149,7 +159,7 @@ def test_a_console_job_records_its_user_and_the_os_user(console):
     response = start_job(client, action="upgrade", target="heads")
     assert response.status_code == 202
     job_id = response.get_json()["id"]
-    assert wait_for(client, job_id)["status"] == "succeeded"
+    assert wait_for_job(client, job_id, seconds=30)["status"] == "succeeded"
     assert job_row(app, job_id).launch_secret is None  # used
     rows = client.get(f"/api/migrations/history?job={job_id}").get_json()["history"]
     assert rows
@@ -164,7 +174,7 @@ def test_the_environment_cannot_claim_a_console_user_or_a_job(console, database_
     client = operator(app)
     response = start_job(client, action="upgrade", target=HEAD)
     job_id = response.get_json()["id"]
-    wait_for(client, job_id)
+    wait_for_job(client, job_id, seconds=30)
     result = run_flask(
         "db", "downgrade", "0001_baseline",
         database_url=database_url,
@@ -195,9 +205,9 @@ def test_the_report_names_what_the_unfinished_step_already_did(console, scripts)
     )
     client = operator(app)
     response = start_job(client, action="upgrade", target=HEAD)
-    wait_for(client, response.get_json()["id"])
+    wait_for_job(client, response.get_json()["id"], seconds=30)
     response = start_job(client, action="upgrade", target="0003_probe")
-    job = wait_for(client, response.get_json()["id"], seconds=90)
+    job = wait_for_job(client, response.get_json()["id"], seconds=90)
     assert job["status"] == "failed"
     report = job["schema_report"]
     assert f"stamped at {HEAD}" in report
