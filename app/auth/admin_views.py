@@ -16,6 +16,7 @@ from app.auth.security import (
     role_needed,
     safe_redirect_target,
 )
+from app.templating import kept_url_for
 from app.validation import MAX_ID
 
 # Flask-Admin view methods that change data (or show a form to).
@@ -27,14 +28,10 @@ WRITE_VIEWS = frozenset(
 MAX_PAGE = 10**9
 
 
-# (site root, endpoint, arguments) -> URL of a static file.
-_static_urls: dict[tuple, str] = {}
-STATIC_URLS_KEPT = 1000
-
-
 # (part, role, page's view, site root) -> a part of Flask-Admin's layout as
 # rendered, with the response's CSP nonce marked out.
 _kept_parts: dict[tuple, str] = {}
+PARTS_KEPT = 1000
 NONCE_MARK = "\x00nonce\x00"
 
 
@@ -57,7 +54,7 @@ def kept_part(context, part: str, render) -> Markup:
     nonce = csp_nonce()
     html = _kept_parts.get(key)
     if html is None:
-        if len(_kept_parts) > STATIC_URLS_KEPT:
+        if len(_kept_parts) > PARTS_KEPT:
             _kept_parts.clear()
         html = _kept_parts[key] = str(render()).replace(nonce, NONCE_MARK)
     return Markup(html.replace(NONCE_MARK, nonce))
@@ -83,15 +80,9 @@ class SecureViewMixin:
     def get_url(self, endpoint: str, **kwargs) -> str:
         # Flask-Admin's layout asks for a dozen static files' URLs on every
         # page: the same strings for a site (root), so they are kept.
-        if not endpoint.endswith("static") or any(k.startswith("_") for k in kwargs):
-            return super().get_url(endpoint, **kwargs)
-        key = (request.script_root, endpoint, *sorted(kwargs.items()))
-        url = _static_urls.get(key)
-        if url is None:
-            if len(_static_urls) > STATIC_URLS_KEPT:
-                _static_urls.clear()
-            url = _static_urls[key] = super().get_url(endpoint, **kwargs)
-        return url
+        if endpoint.endswith("static"):
+            return kept_url_for(endpoint, **kwargs)
+        return super().get_url(endpoint, **kwargs)
 
     def may_write(self) -> bool:
         return current_user.is_authenticated and current_user.has_role(self.write_role)

@@ -49,6 +49,7 @@ from app.errors import HeadwayError
 from app.extensions import db
 from app.models.console import MigrationJob
 from app.models.own import utcnow
+from app.templating import kept_url_for
 
 # Actions whose target must be typed in again to confirm them.
 TYPED_CONFIRMATION = ("downgrade", "stamp")
@@ -109,27 +110,11 @@ def _text(body: str, status: int) -> Response:
     return Response(body, status=status, mimetype="text/plain")
 
 
-# (site root, revision) -> the revision page's URL: a dozen links on the
-# dashboard, built once.
-_revision_urls: dict[tuple[str, str], str] = {}
-REVISION_URLS_KEPT = 10_000
-
-
-def revision_url(rev: str) -> str:
-    """The URL of revision `rev`'s page (the templates' revision_url)."""
-    key = (request.script_root, rev)
-    url = _revision_urls.get(key)
-    if url is None:
-        if len(_revision_urls) > REVISION_URLS_KEPT:
-            _revision_urls.clear()
-        url = _revision_urls[key] = url_for("migrations.revision", rev=rev)
-    return url
-
-
 def revlink(rev: str) -> Markup:
     """A revision's id, linked to its page (the templates' revlink): a
     function, not a macro, as the dashboard shows a dozen."""
-    url, text = escape(revision_url(rev)), escape(rev)
+    url = escape(kept_url_for("migrations.revision", rev=rev))
+    text = escape(rev)
     return Markup(f'<a href="{url}"><code>{text}</code></a>')
 
 
@@ -143,7 +128,6 @@ class MigrationsView(SecureViewMixin, BaseView):
 
     def create_blueprint(self, admin):
         blueprint = super().create_blueprint(admin)
-        blueprint.add_app_template_global(revision_url)
         blueprint.add_app_template_global(revlink)
         return blueprint
 
