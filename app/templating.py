@@ -78,7 +78,10 @@ def kept_url_for(endpoint: str, **values) -> str:
     `_scheme`, which read the host) are built every time."""
     if not has_request_context() or any(k.startswith("_") for k in values):
         return url_for(endpoint, **values)
-    key = (request.script_root, request.blueprint, endpoint, *sorted(values.items()))
+    # The blueprint matters to a relative endpoint only (reading it costs as
+    # much as the rest of the lookup).
+    relative_to = request.blueprint if endpoint.startswith(".") else None
+    key = (request.script_root, relative_to, endpoint, *sorted(values.items()))
     try:
         return _urls[key]
     except KeyError:

@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from app.auth.accounts import confirm_password, log_out_everywhere, set_password
 from app.auth.admin_views import SecureViewMixin
 from app.auth.forms import printable_only
-from app.auth.sessions import end_session_by_id, sessions_of
+from app.auth.sessions import account, end_session_by_id, sessions_of
 from app.auth.throttle import TooManyAttempts
 from app.auth.tokens import NAME_MAX_LENGTH, create_token, revoke_token, tokens_of
 from app.errors import HeadwayError
@@ -50,11 +50,10 @@ class AccountView(SecureViewMixin, BaseView):
 
     def _page(self, token_form=None, password_form=None, new_token=None, status=200):
         user = current_user._get_current_object()
-        session = user.login_session
         page = self.render(
             "auth/account.html",
             sessions=sessions_of(user),
-            current_session_id=session.id if session else None,
+            current_session_id=user.session_id,
             tokens=tokens_of(user),
             now=utcnow(),
             token_form=token_form or NewTokenForm(formdata=None),
@@ -73,10 +72,12 @@ class AccountView(SecureViewMixin, BaseView):
         if not form.validate_on_submit():
             return self._page(token_form=form, status=400)
         try:
-            if not confirm_password(current_user, form.password.data, _address()):
+            if not confirm_password(
+                account(current_user), form.password.data, _address()
+            ):
                 form.password.errors.append(WRONG_PASSWORD)
                 return self._page(token_form=form, status=400)
-            record, token = create_token(current_user, form.name.data or "")
+            record, token = create_token(account(current_user), form.name.data or "")
         except TooManyAttempts as exc:
             form.password.errors.append(str(exc))
             return self._page(token_form=form, status=429)
@@ -111,7 +112,7 @@ class AccountView(SecureViewMixin, BaseView):
 
     @expose("/log-out-everywhere", methods=["POST"])
     def log_out_everywhere_view(self):
-        user = current_user._get_current_object()
+        user = account(current_user)
         ended = log_out_everywhere(user)
         db.session.commit()
         logout_user()
@@ -123,7 +124,7 @@ class AccountView(SecureViewMixin, BaseView):
         form = NewPasswordForm()
         if not form.validate_on_submit():
             return self._page(password_form=form, status=400)
-        user = current_user._get_current_object()
+        user = account(current_user)
         try:
             if not confirm_password(user, form.current_password.data, _address()):
                 form.current_password.errors.append(WRONG_PASSWORD)

@@ -13,6 +13,11 @@ from app.models.own import utcnow
 ROLES = ("viewer", "operator", "admin")
 
 
+def role_at_least(role: str, needed: str) -> bool:
+    """Whether `role` may do what `needed` may (the roles are ordered)."""
+    return ROLES.index(role) >= ROLES.index(needed)
+
+
 class User(db.Model):
     __tablename__ = "headway_users"
 
@@ -33,10 +38,10 @@ class User(db.Model):
 
     # Flask-Login
     is_anonymous = False
-    # The login session this request runs under (set by the session loader;
-    # never stored: the database keeps only its hash).
-    login_session = None
+    # Set on login (never stored: the database keeps only its hash). A request
+    # of a logged-in browser runs as a sessions.SessionUser instead.
     session_secret = None
+    session_id = None
 
     @property
     def is_authenticated(self) -> bool:
@@ -52,7 +57,7 @@ class User(db.Model):
         return self.session_secret
 
     def has_role(self, role: str) -> bool:
-        return ROLES.index(self.role) >= ROLES.index(role)
+        return role_at_least(self.role, role)
 
     def __repr__(self) -> str:
         return f"<User {self.username} ({self.role})>"

@@ -139,7 +139,11 @@ def latest_drift_check(session: Session, current: tuple[str, ...]) -> sa.Row | N
     """The newest check made at the database's current revisions, if any, as
     a read-only row."""
     try:
-        return session.execute(_LATEST_CHECK, {"revisions": ",".join(current)}).first()
+        return (
+            session.connection()
+            .execute(_LATEST_CHECK, {"revisions": ",".join(current)})
+            .first()
+        )
     except sa.exc.SQLAlchemyError:
         session.rollback()
         return None  # Headway's tables are not set up yet

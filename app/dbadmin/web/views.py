@@ -49,7 +49,7 @@ from app.errors import HeadwayError
 from app.extensions import db
 from app.models.console import MigrationJob
 from app.models.own import utcnow
-from app.templating import kept_url_for
+from app.templating import URLS_KEPT, kept_url_for
 
 # Actions whose target must be typed in again to confirm them.
 TYPED_CONFIRMATION = ("downgrade", "stamp")
@@ -110,12 +110,23 @@ def _text(body: str, status: int) -> Response:
     return Response(body, status=status, mimetype="text/plain")
 
 
+# (site root, revision) -> its link; bounded like the templates' URLs.
+_revlinks: dict[tuple[str, str], Markup] = {}
+
+
 def revlink(rev: str) -> Markup:
     """A revision's id, linked to its page (the templates' revlink): a
-    function, not a macro, as the dashboard shows a dozen."""
-    url = escape(kept_url_for("migrations.revision", rev=rev))
-    text = escape(rev)
-    return Markup(f'<a href="{url}"><code>{text}</code></a>')
+    function, not a macro, as the dashboard shows a dozen; each built once."""
+    key = (request.script_root, rev)
+    link = _revlinks.get(key)
+    if link is None:
+        if len(_revlinks) > URLS_KEPT:
+            _revlinks.clear()
+        url = escape(kept_url_for("migrations.revision", rev=rev))
+        link = _revlinks[key] = Markup(
+            f'<a href="{url}"><code>{escape(rev)}</code></a>'
+        )
+    return link
 
 
 class MigrationsView(SecureViewMixin, BaseView):
