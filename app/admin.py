@@ -21,7 +21,7 @@ from app.auth.accounts import (
     log_out_everywhere,
     set_password,
 )
-from app.auth.admin_views import SecureModelView, kept_part
+from app.auth.admin_views import AdminStatic, SecureModelView, kept_part
 from app.auth.security import csp_nonce, role_needed
 from app.auth.sessions import end_session_by_id, sessions_of
 from app.auth.tokens import revoke_token, tokens_of
@@ -212,6 +212,7 @@ def init_admin(app: Flask) -> Admin:
     )
     init_navigation(app)
     app.add_template_global(kept_part)
+    app.add_template_global(AdminStatic(admin.endpoint), "admin_static")
     add_employee_views(admin)
     admin.add_view(UserView(User, db, name="Users", endpoint="users"))
     admin.add_view(AccountView(name="Account", endpoint="account", url="account"))

@@ -36,13 +36,14 @@ NONCE_MARK = "\x00nonce\x00"
 
 
 @pass_context
-def kept_part(context, part: str, render) -> Markup:
-    """A block of Flask-Admin's layout (`render`, its `super`) rendered once
-    per role, page and site root. The menu runs a macro, a URL and an access
-    check per item, the stylesheets and scripts a macro per file: most of the
-    layout's cost on every page, for what follows from those three only
-    (which views the role may see, which one is active, the view's extra
-    files). Only the CSP nonce changes from one response to the next."""
+def kept_part(context, part: str, caller) -> Markup:
+    """A part of the admin layout (the body of `{% call kept_part(part) %}`,
+    admin/master.html) rendered once per role, page and site root. The menu
+    runs a macro, a URL and an access check per item, the stylesheets and
+    scripts a macro per file: most of the layout's cost on every page, for
+    what follows from those three only (which views the role may see, which
+    one is active, the view's extra files). Only the CSP nonce changes from
+    one response to the next."""
     user = current_user._get_current_object()
     view = context.get("admin_view")
     key = (
@@ -56,8 +57,21 @@ def kept_part(context, part: str, render) -> Markup:
     if html is None:
         if len(_kept_parts) > PARTS_KEPT:
             _kept_parts.clear()
-        html = _kept_parts[key] = str(render()).replace(nonce, NONCE_MARK)
+        html = _kept_parts[key] = str(caller()).replace(nonce, NONCE_MARK)
     return Markup(html.replace(NONCE_MARK, nonce))
+
+
+class AdminStatic:
+    """What Flask-Admin's templates call `admin_static`: the URL of one of its
+    static files (admin/static.html's macro). Its admin/base.html imports that
+    file for every page; admin/master.html replaces that layout, and this
+    global answers the templates that expect the name there."""
+
+    def __init__(self, admin_endpoint: str) -> None:
+        self.endpoint = f"{admin_endpoint}.static"
+
+    def url(self, **values) -> str:
+        return kept_url_for(self.endpoint, **values)
 
 
 class SecureViewMixin:
