@@ -21,7 +21,10 @@ def _as_utc(value: datetime) -> datetime:
 def age(value: datetime, now: datetime | None = None) -> str:
     """'just now', '5 min ago', '3 h ago', '2 days ago' (or 'in ...')."""
     now = now or datetime.now(UTC)
-    seconds = int((now - _as_utc(value)).total_seconds())
+    return _age_in_words(int((now - _as_utc(value)).total_seconds()))
+
+
+def _age_in_words(seconds: int) -> str:
     later, seconds = seconds < 0, abs(seconds)
     for size, unit in ((86400, "day"), (3600, "h"), (60, "min")):
         if seconds >= size:
@@ -61,7 +64,8 @@ def timestamp(value: datetime | None, empty: str = "-") -> Markup:
     if value is None:
         return Markup(escape(empty))
     moment, before, after = _tag(value)
-    return Markup(before + age(moment, _page_now()) + after)
+    seconds = int((_page_now() - moment).total_seconds())  # both in UTC already
+    return Markup(before + _age_in_words(seconds) + after)
 
 
 # (site root, blueprint, endpoint, arguments) -> URL. The URL map does not
