@@ -6,6 +6,8 @@ under test (the browser checks are in test_browser_home.py)."""
 import os
 import re
 import socket
+import subprocess
+import sys
 from datetime import datetime, timedelta
 
 import pytest
@@ -220,6 +222,30 @@ def test_running_job_banner_on_every_page_but_its_own(app, logged_in):
         db.session.get(MigrationJob, job_id).status = "succeeded"
         db.session.commit()
     assert 'id="running-job"' not in text(client.get("/admin/employee/"))
+
+
+def test_a_dead_job_is_not_shown_running_on_any_page(app, logged_in):
+    # Its process is gone (a pid that has exited, on this host): any admin
+    # page finds out, not only the dashboard and the job's own page.
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    (job_id,) = add(
+        app,
+        MigrationJob(
+            action="drift-check",
+            target="",
+            requested_by="op",
+            status="running",
+            pid=finished.pid,
+            host=socket.gethostname(),
+        ),
+    )
+    client = logged_in("viewer")
+    assert 'id="running-job"' not in text(client.get("/admin/employee/"))
+    with app.app_context():
+        job = db.session.get(MigrationJob, job_id)
+        assert job.status == "interrupted"
+        assert "its process ended before the job finished" in job.error
 
 
 def test_favicon_is_public_and_linked(app, client, logged_in):

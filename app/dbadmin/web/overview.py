@@ -1,6 +1,7 @@
 """What the console's pages and JSON share: where things stand, gathered
-once per request from the cached catalog and a few small queries. Queries
-only; their JSON shapes are in serialize.py."""
+once per request from the cached catalog and a few small queries (and, while
+a job is marked running, whether its process still is). Their JSON shapes
+are in serialize.py."""
 
 import threading
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from app.dbadmin.core.state import (
     read_state,
     state_of,
 )
+from app.dbadmin.jobs.service import JobEnvironment, notice_interrupted_jobs
 from app.dbadmin.web.forms import AuditFilter
 from app.errors import HeadwayError, error_line
 from app.extensions import db
@@ -125,9 +127,16 @@ _RECENT_AUDIT = sa.select(_audit).order_by(_audit.c.id.desc()).limit(5)
 
 def recent_jobs(fresh: bool = False) -> list[sa.Row]:
     """The 5 newest jobs, read once per request (the page and its navbar
-    share them); `fresh` reads again."""
+    share them); `fresh` reads again. A job marked running whose process has
+    died is marked interrupted first, so that no page (the navbar's banner on
+    any admin page included) shows a dead job as running. Only a job marked
+    running costs that check: one runs at a time, and it is the newest."""
     if fresh or "recent_jobs" not in g:
-        g.recent_jobs = _rows_or_empty(_RECENT_JOBS)
+        jobs = _rows_or_empty(_RECENT_JOBS)
+        if jobs and jobs[0].status == "running":
+            notice_interrupted_jobs(db.session, JobEnvironment.of(current_app))
+            jobs = _rows_or_empty(_RECENT_JOBS)
+        g.recent_jobs = jobs
     return g.recent_jobs
 
 

@@ -162,11 +162,6 @@ class MigrationsView(SecureViewMixin, BaseView):
                 mismatches={},
             )
         jobs = recent_jobs()
-        # One job runs at a time (a second is refused while it does), so a
-        # job still marked running is the newest one.
-        if jobs and jobs[0].status == "running":
-            notice_interrupted_jobs(db.session, JobEnvironment.of(current_app))
-            jobs = recent_jobs(fresh=True)
         audit = recent_audit()
         return self._render_console(
             "dbadmin/dashboard.html",
