@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from app.auth.accounts import find_user
 from app.dbadmin.core.drift import DriftStatus
 from app.extensions import db
+from app.home import sqlite_file_state
 from app.models.console import DriftCheck, MigrationAudit, MigrationJob
 from tests.helpers import csrf_token, migrations_head
 
@@ -89,6 +90,30 @@ def test_home_page(app, logged_in, database_url):
     # Users is for admins only.
     assert 'href="/admin/users/"' not in page
     assert 'href="/admin/users/"' in text(logged_in("admin").get("/admin/"))
+
+
+def test_sqlite_counts_are_kept_until_the_next_commit(app, logged_in, database_url):
+    url = sa.make_url(database_url)
+    if url.drivername != "sqlite":
+        pytest.skip("MySQL/MariaDB give estimates, not counts")
+
+    def departments() -> str:
+        page = text(client.get("/admin/"))
+        return dict(re.findall(r"<code>(\w+)</code></td><td[^>]*>(.*?)</td>", page))[
+            "departments"
+        ]
+
+    client = logged_in("viewer")
+    assert departments() == "0"
+    state = sqlite_file_state(url.database)
+    assert state is not None and sqlite_file_state(url.database) == state
+    with app.app_context():
+        db.session.execute(
+            sa.text("INSERT INTO departments VALUES ('d999', 'Counted')")
+        )
+        db.session.commit()
+    assert sqlite_file_state(url.database) != state  # the header's change counter
+    assert departments() == "1"
 
 
 def test_home_page_last_job_change_and_stale_drift(app, logged_in):
