@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.helpers import DIALECTS, new_database
-from tests.live import LiveServer
+from tests.live import LiveServer, user_command
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")
 CHROMIUM_ARGS = [
@@ -62,12 +62,13 @@ def ci_requires_browser() -> bool:
 
 
 def prepare_database(server: LiveServer) -> None:
-    server.flask("demo", "create-legacy", "--scale", "0.005")
-    server.flask("db", "adopt")
-    server.flask("db", "upgrade")
-    server.flask("headway", "init")
-    for username, (role, password) in ACCOUNTS.items():
-        server.create_user(username, role, password, token=False)
+    server.flask_batch(
+        ("demo", "create-legacy", "--scale", "0.005"),
+        ("db", "adopt"),
+        ("db", "upgrade"),
+        ("headway", "init"),
+        *(user_command(name, role, pw) for name, (role, pw) in ACCOUNTS.items()),
+    )
 
 
 @pytest.fixture(scope="module", params=DIALECTS)

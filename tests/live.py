@@ -15,13 +15,30 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 
+from tests.flask_batch import OUTPUT_END
 from tests.helpers import PASSWORD, ROOT, run_flask, subprocess_env
 
 START_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class FlaskCommand:
+    """A `flask` command with what it reads on stdin."""
+
+    args: tuple[str, ...]
+    stdin: str | None = None
+
+
+def user_command(name: str, role: str, password: str = PASSWORD) -> FlaskCommand:
+    """`flask users create NAME --role ROLE`, the password on stdin."""
+    return FlaskCommand(
+        ("users", "create", name, "--role", role, "--password-stdin"), password + "\n"
+    )
 
 
 def free_port() -> int:
@@ -79,23 +96,37 @@ class LiveServer:
             )
         return result
 
+    def flask_batch(self, *commands: "tuple[str, ...] | FlaskCommand") -> list[str]:
+        """Run `flask` commands in order in one process (tests/flask_batch.py:
+        a process each costs a second and a half of imports); each one's
+        output. The first that fails fails the test, with its output."""
+        batch = [
+            [list(c.args), c.stdin] if isinstance(c, FlaskCommand) else [list(c), None]
+            for c in commands
+        ]
+        result = subprocess.run(
+            [sys.executable, "-m", "tests.flask_batch"],
+            cwd=ROOT,
+            env=subprocess_env(**self.env),
+            input=json.dumps(batch),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, (
+            f"flask batch exited {result.returncode}:\n{result.stdout}{result.stderr}"
+        )
+        return result.stdout.split(OUTPUT_END + "\n")[: len(batch)]
+
     def create_user(
         self, name: str, role: str, password: str = PASSWORD, token: bool = True
     ) -> str | None:
         """The user, and (unless token=False) an API token of theirs."""
-        self.flask(
-            "users",
-            "create",
-            name,
-            "--role",
-            role,
-            "--password-stdin",
-            stdin=password + "\n",
-        )
-        if not token:
-            return None
-        out = self.flask("users", "token", "create", name).stdout
-        return out.strip().splitlines()[-1]
+        commands = [user_command(name, role, password)]
+        if token:
+            commands.append(("users", "token", "create", name))
+        out = self.flask_batch(*commands)
+        return out[-1].strip().splitlines()[-1] if token else None
 
     def scalar(self, sql: str, **params):
         """The first column of the first row of `sql`, on the server's database."""

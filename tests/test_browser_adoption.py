@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.helpers import DIALECTS, new_database, version_rows
-from tests.live import LiveServer
+from tests.live import LiveServer, user_command
 
 # The fixtures (chromium) and helpers of tests/browser.py: imported from it
 # inside the functions, once pytest has loaded it as this plugin.
@@ -27,10 +27,11 @@ def unversioned_server(request, tmp_path_factory) -> Iterator[LiveServer]:
             database_url, workers=2, timeout=None, log_path=tmp / "gunicorn.log"
         )
         try:
-            server.flask("demo", "create-legacy", "--scale", "0.005")
-            server.flask("headway", "init")
-            for username, (role, password) in ACCOUNTS.items():
-                server.create_user(username, role, password, token=False)
+            server.flask_batch(
+                ("demo", "create-legacy", "--scale", "0.005"),
+                ("headway", "init"),
+                *(user_command(u, role, pw) for u, (role, pw) in ACCOUNTS.items()),
+            )
             server.start()
             yield server
         finally:

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.helpers import DIALECTS, ROOT, Scripts, migrations_head, new_database
-from tests.live import LiveServer
+from tests.live import LiveServer, user_command
 
 # The fixtures (chromium, browser_session) and helpers of tests/browser.py:
 # imported from it inside the functions, once pytest has loaded it.
@@ -46,12 +46,13 @@ def live_server(request, tmp_path_factory) -> Iterator[LiveServer]:
         )
         server.flag = flag
         try:
-            server.flask("demo", "create-legacy", "--scale", "0.005")
-            server.flask("db", "adopt")
-            server.flask("db", "upgrade", HEAD)
-            server.flask("headway", "init")
-            for username, (role, password) in ACCOUNTS.items():
-                server.create_user(username, role, password, token=False)
+            server.flask_batch(
+                ("demo", "create-legacy", "--scale", "0.005"),
+                ("db", "adopt"),
+                ("db", "upgrade", HEAD),
+                ("headway", "init"),
+                *(user_command(u, role, pw) for u, (role, pw) in ACCOUNTS.items()),
+            )
             # Written after the adoption (which builds every revision).
             scripts.write(
                 "0004_phone",

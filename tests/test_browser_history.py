@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.helpers import DIALECTS, ROOT, Scripts, migrations_head, new_database
-from tests.live import LiveServer
+from tests.live import LiveServer, user_command
 
 # The fixtures (chromium) and helpers of tests/browser.py: imported from it
 # inside the functions, once pytest has loaded it as this plugin.
@@ -63,12 +63,14 @@ def history_server(request, tmp_path_factory) -> Iterator[tuple[LiveServer, list
     with new_database(request.param, tmp) as database_url:
         server = LiveServer(database_url, scripts.directory, workers=2, timeout=None)
         try:
-            server.flask("demo", "create-legacy", "--scale", "0.005")
-            server.flask("headway", "init")
-            server.flask("db", "adopt", "--to", "0001_baseline")
-            server.flask("db", "upgrade", revs[-1 - PENDING])
             role, password = ACCOUNTS["viewer"]
-            server.create_user("viewer", role, password, token=False)
+            server.flask_batch(
+                ("demo", "create-legacy", "--scale", "0.005"),
+                ("headway", "init"),
+                ("db", "adopt", "--to", "0001_baseline"),
+                ("db", "upgrade", revs[-1 - PENDING]),
+                user_command("viewer", role, password),
+            )
             server.start()
             yield server, revs
         finally:

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.helpers import DIALECTS, ROOT, Scripts, migrations_head, new_database
-from tests.live import LiveServer
+from tests.live import LiveServer, user_command
 
 # The fixtures (chromium) and helpers of tests/browser.py.
 pytest_plugins = ["tests.browser"]
@@ -40,13 +40,18 @@ def server(request, tmp_path_factory) -> Iterator[LiveServer]:
             log_path=tmp / "gunicorn.log",
         )
         try:
-            server.flask("demo", "create-legacy", "--scale", "0.005")
-            server.flask("headway", "init")  # first: the steps below are audited
-            server.flask("db", "adopt")
-            server.flask("db", "upgrade", HEAD)
-            for username, (role, password) in ACCOUNTS.items():
-                server.create_user(username, role, password, token=False)
-            server.token = server.create_user("robot", "operator")
+            out = server.flask_batch(
+                ("demo", "create-legacy", "--scale", "0.005"),
+                ("headway", "init"),  # first: the steps below are audited
+                # Not plain `adopt`: it would build every revision's schema,
+                # SLOW's six-second sleep included.
+                ("db", "adopt", "--to", "0001_baseline"),
+                ("db", "upgrade", HEAD),
+                *(user_command(u, role, pw) for u, (role, pw) in ACCOUNTS.items()),
+                user_command("robot", "operator"),
+                ("users", "token", "create", "robot"),
+            )
+            server.token = out[-1].strip().splitlines()[-1]
             server.dialect = request.param
             server.start()
             yield server

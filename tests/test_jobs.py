@@ -21,7 +21,7 @@ from tests.helpers import (
     run_flask,
     wait_for_job,
 )
-from tests.live import LiveServer
+from tests.live import LiveServer, user_command
 
 HEAD = migrations_head()
 SLOW = "import time\ntime.sleep({seconds})"
@@ -32,10 +32,15 @@ def live(database_url, scripts):
     """gunicorn on a database at 0002, Headway's tables, an operator and a
     viewer (each with an API token)."""
     server = LiveServer(database_url, scripts.directory)
-    server.flask("db", "upgrade", HEAD)
-    server.flask("headway", "init")
-    server.operator = server.create_user("op", "operator")
-    server.viewer = server.create_user("watcher", "viewer")
+    out = server.flask_batch(
+        ("db", "upgrade", HEAD),
+        ("headway", "init"),
+        user_command("op", "operator"),
+        ("users", "token", "create", "op"),
+        user_command("watcher", "viewer"),
+        ("users", "token", "create", "watcher"),
+    )
+    server.operator, server.viewer = (out[i].strip().splitlines()[-1] for i in (3, 5))
     server.scripts = scripts
     yield server
     server.stop()
