@@ -7,6 +7,7 @@ from flask import abort, redirect, request
 from flask_admin import AdminIndexView
 from flask_admin.contrib.sqla import ModelView, tools
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from jinja2 import pass_context
 from markupsafe import Markup
 
@@ -28,37 +29,54 @@ WRITE_VIEWS = frozenset(
 MAX_PAGE = 10**9
 
 
-# (part, role, page's view, site root) -> a part of Flask-Admin's layout as
-# rendered, with the response's CSP nonce marked out.
-_kept_parts: dict[tuple, str] = {}
-PARTS_KEPT = 1000
-NONCE_MARK = "\x00nonce\x00"
+# (key..., site root) -> HTML as rendered, with the response's own values
+# marked out, and which of them it holds.
+_kept: dict[tuple, tuple[str, tuple[int, ...]]] = {}
+KEPT_MAX = 1000
+# The values that change with each response: its CSP nonce, its CSRF token.
+PER_RESPONSE = (csp_nonce, generate_csrf)
+
+
+def _mark(index: int) -> str:
+    return f"\x00per-response {index}\x00"
+
+
+@pass_context
+def kept(context, *key, caller) -> Markup:
+    """The body of `{% call kept(*key) %}` (a template's part that follows
+    from `key` alone) rendered once per key and site root. The response's own
+    values in it (PER_RESPONSE) are marked out when it is rendered and put
+    back on each use."""
+    full_key = (*key, request.script_root)
+    entry = _kept.get(full_key)
+    if entry is None:
+        html, used = str(caller()), []
+        for index, value_of in enumerate(PER_RESPONSE):
+            value = value_of()
+            if value in html:
+                html = html.replace(value, _mark(index))
+                used.append(index)
+        if len(_kept) > KEPT_MAX:
+            _kept.clear()
+        entry = _kept[full_key] = (html, tuple(used))
+    html, used = entry
+    for index in used:
+        html = html.replace(_mark(index), PER_RESPONSE[index]())
+    return Markup(html)
 
 
 @pass_context
 def kept_part(context, part: str, caller) -> Markup:
-    """A part of the admin layout (the body of `{% call kept_part(part) %}`,
-    admin/master.html) rendered once per role, page and site root. The menu
-    runs a macro, a URL and an access check per item, the stylesheets and
-    scripts a macro per file: most of the layout's cost on every page, for
-    what follows from those three only (which views the role may see, which
-    one is active, the view's extra files). Only the CSP nonce changes from
-    one response to the next."""
+    """A part of the admin layout (`{% call kept_part(part) %}`,
+    admin/master.html) kept per role and page (kept). The menu runs a macro, a
+    URL and an access check per item, the stylesheets and scripts a macro per
+    file: most of the layout's cost on every page, for what follows from
+    those three only (which views the role may see, which one is active, the
+    view's extra files)."""
     user = current_user._get_current_object()
+    role = user.role if user.is_authenticated else None
     view = context.get("admin_view")
-    key = (
-        part,
-        getattr(user, "role", None) if user.is_authenticated else None,
-        getattr(view, "endpoint", None),
-        request.script_root,
-    )
-    nonce = csp_nonce()
-    html = _kept_parts.get(key)
-    if html is None:
-        if len(_kept_parts) > PARTS_KEPT:
-            _kept_parts.clear()
-        html = _kept_parts[key] = str(caller()).replace(nonce, NONCE_MARK)
-    return Markup(html.replace(NONCE_MARK, nonce))
+    return kept(context, part, role, getattr(view, "endpoint", None), caller=caller)
 
 
 class AdminStatic:
