@@ -5,6 +5,7 @@ import re
 from flask import Response, current_app, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_login import current_user
+from jinja2 import pass_context
 from markupsafe import Markup, escape
 
 from app.auth.admin_views import WRITE_VIEWS, SecureViewMixin
@@ -129,6 +130,20 @@ def revlink(rev: str) -> Markup:
     return link
 
 
+@pass_context
+def kept_for_state(context, name: str, *extra, caller) -> Markup:
+    """The body of `{% call kept_for_state(name, *extra) %}`: a part of a
+    console page that follows from the scripts and the database's current
+    revisions alone (the state banner, the pending revisions and their
+    links), rendered once per catalog, current revisions, `extra` and site
+    root, and kept with the catalog (rebuilt when a file changes)."""
+    view = context["view"]
+    if not view.database.reachable:  # its error is not in the key
+        return Markup(caller())
+    key = ("html", name, view.database.current, *extra, request.script_root)
+    return Markup(view.catalog.memo(key, lambda: str(caller())))
+
+
 class MigrationsView(SecureViewMixin, BaseView):
     """Where the schema stands, its history, what a change would do; and, for
     operators, doing it as a job."""
@@ -140,6 +155,7 @@ class MigrationsView(SecureViewMixin, BaseView):
     def create_blueprint(self, admin):
         blueprint = super().create_blueprint(admin)
         blueprint.add_app_template_global(revlink)
+        blueprint.add_app_template_global(kept_for_state)
         return blueprint
 
     def _render_console(self, template: str, view, **context):
