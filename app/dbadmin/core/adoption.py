@@ -16,7 +16,6 @@ from sqlalchemy.engine import Engine
 from app.dbadmin.core.alembic_env import (
     USER_VERSION_TABLE,
     alembic_config,
-    current_heads,
     describe,
 )
 from app.dbadmin.core.catalog import Catalog, load_catalog
@@ -29,6 +28,7 @@ from app.dbadmin.core.schema import (
     schema_objects,
 )
 from app.dbadmin.core.scratch import scratch_engine, upgrade_to
+from app.dbadmin.core.state import stamped_revisions
 from app.errors import HeadwayError, error_line
 from app.models.own import TABLE_PREFIX
 
@@ -58,11 +58,6 @@ def reflect_user_schema(engine: Engine) -> Schema:
 
 
 _reflect = reflect_user_schema
-
-
-def stamped_revisions(engine: Engine) -> tuple[str, ...]:
-    with engine.connect() as conn:
-        return current_heads(conn)
 
 
 def verify(engine: Engine, rev: str | None = None) -> Verification:

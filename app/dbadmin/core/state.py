@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from alembic.util import CommandError
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.dbadmin.core.alembic_env import USER_VERSION_TABLE, current_heads
@@ -75,15 +75,20 @@ class DatabaseState:
 SELECT_STAMPED = f"SELECT version_num FROM {USER_VERSION_TABLE}"
 
 
-def stamped_revisions(engine: Engine) -> tuple[str, ...]:
-    """The revisions the database is stamped with, read live: one plain
+def stamped_on(conn: Connection) -> tuple[str, ...]:
+    """The revisions the database is stamped with, read on `conn`: one plain
     SELECT of the version table (Alembic's own reading first asks whether the
     table exists and builds a migration context: ten times the cost, on every
-    console page). Without the table, Alembic's answer (unversioned)."""
+    console page). Raises SQLAlchemyError when there is no version table."""
+    return tuple(conn.exec_driver_sql(SELECT_STAMPED).scalars())
+
+
+def stamped_revisions(engine: Engine) -> tuple[str, ...]:
+    """The revisions the database is stamped with, read live (stamped_on);
+    without the version table, Alembic's answer (unversioned)."""
     with engine.connect() as conn:
         try:
-            rows = conn.exec_driver_sql(SELECT_STAMPED)
-            return tuple(rows.scalars())
+            return stamped_on(conn)
         except SQLAlchemyError:
             conn.rollback()
             return current_heads(conn)

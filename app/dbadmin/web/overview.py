@@ -22,10 +22,10 @@ from app.dbadmin.core.drift import DriftStatus, drift_status
 from app.dbadmin.core.guards import unversioned_line
 from app.dbadmin.core.schema import Schema
 from app.dbadmin.core.state import (
-    SELECT_STAMPED,
     DatabaseState,
     State,
     read_state,
+    stamped_on,
     state_of,
 )
 from app.dbadmin.jobs.service import JobEnvironment, notice_interrupted_jobs
@@ -84,8 +84,7 @@ def _read_state(catalog: Catalog) -> DatabaseState:
             State.UNREACHABLE, heads=catalog.heads, error=error_line(exc)
         )
     try:
-        rows = connection.exec_driver_sql(SELECT_STAMPED)
-        current = tuple(rows.scalars())
+        current = stamped_on(connection)
     except sa.exc.SQLAlchemyError:
         db.session.rollback()
         return read_state(db.engine, catalog)
