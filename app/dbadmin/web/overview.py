@@ -124,13 +124,13 @@ _RECENT_JOBS = sa.select(*_JOB_COLUMNS).order_by(_jobs.c.id.desc()).limit(5)
 _RECENT_AUDIT = sa.select(_audit).order_by(_audit.c.id.desc()).limit(5)
 
 
-def recent_jobs(fresh: bool = False) -> list[sa.Row]:
+def recent_jobs() -> list[sa.Row]:
     """The 5 newest jobs, read once per request (the page and its navbar
-    share them); `fresh` reads again. A job marked running whose process has
+    share them). A job marked running whose process has
     died is marked interrupted first, so that no page (the navbar's banner on
     any admin page included) shows a dead job as running. Only a job marked
     running costs that check: one runs at a time, and it is the newest."""
-    if fresh or "recent_jobs" not in g:
+    if "recent_jobs" not in g:
         jobs = _rows_or_empty(_RECENT_JOBS)
         if jobs and jobs[0].status == "running":
             notice_interrupted_jobs(db.session, JobEnvironment.of(current_app))
