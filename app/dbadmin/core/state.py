@@ -20,7 +20,52 @@ class State(StrEnum):
     BEHIND = "behind"
     UNVERSIONED = "unversioned"
     UNKNOWN_REVISION = "unknown_revision"
+    PARTIAL = "partial"
     UNREACHABLE = "unreachable"
+
+
+@dataclass(frozen=True)
+class StateInfo:
+    """How every surface shows a state: the navbar badge, the banners, home,
+    the status JSON, /readyz and the CLI all render from STATES."""
+
+    words: str  # the badge's words
+    colour: str  # Bootstrap's contextual colour
+    ready: bool  # /readyz answers 200
+    reason: str  # /readyz's public reason (no revisions, no hosts)
+    rank: int  # when several states hold, the highest rank is the one shown
+
+
+# One row per state, highest rank first: unreachable > partial > unknown
+# revision > unversioned > behind > up to date.
+STATES: dict[State, StateInfo] = {
+    State.UNREACHABLE: StateInfo(
+        "unreachable", "danger", False, "the database does not answer", 80
+    ),
+    State.PARTIAL: StateInfo(
+        "partially applied",
+        "danger",
+        False,
+        "a migration step stopped half-way",
+        70,
+    ),
+    State.UNKNOWN_REVISION: StateInfo(
+        "unknown revision",
+        "danger",
+        False,
+        "the database is at a revision the code does not know",
+        60,
+    ),
+    State.UNVERSIONED: StateInfo(
+        "unversioned", "info", False, "the database has no schema version", 30
+    ),
+    State.BEHIND: StateInfo(
+        "behind", "warning", False, "the schema is behind the code", 20
+    ),
+    State.UP_TO_DATE: StateInfo(
+        "up to date", "success", True, "the schema is at head", 10
+    ),
+}
 
 
 @dataclass
@@ -31,6 +76,10 @@ class DatabaseState:
     pending: list[Revision] = field(default_factory=list)
     unknown: tuple[str, ...] = ()
     error: str | None = None
+
+    @property
+    def info(self) -> StateInfo:
+        return STATES[self.kind]
 
     @property
     def reachable(self) -> bool:
