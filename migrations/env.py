@@ -137,6 +137,8 @@ def run_migrations(connection, audit: AuditTrail | None = None, executor=None) -
             guard_the_run(connection, audit)
             audit.attach(context.get_context())
             executor.attach(context.get_context())
+        else:
+            attach_callers_hooks()
         try:
             with context.begin_transaction():
                 context.run_migrations()

@@ -142,6 +142,7 @@ class RunStatement:
 
     position: int
     sql: str
+    params: object = None  # as the driver got them (None: none)
     outcome: str = "running"  # ok, failed, rolled_back
     error: str | None = None
     duration_ms: int | None = None
@@ -276,7 +277,9 @@ class StatementExecutor:
         if self.cancel_requested():
             raise Cancelled("cancelled before the next statement; nothing more was run")
         step = self._running_step(cursor)
-        statement = RunStatement(len(step.statements) + 1, sql, ddl=is_ddl(sql))
+        statement = RunStatement(
+            len(step.statements) + 1, sql, parameters, ddl=is_ddl(sql)
+        )
         for table in tables_touched(sql):
             if table not in step.before_image:
                 step.before_image[table] = self._table_image(cursor, table)

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from app.dbadmin.core.executor import RunningStep, RunStatement
+from app.dbadmin.core.lock import mysql_lock_name
 from app.errors import error_line
 from app.models.console import StepRun, StepStatement
 from app.models.own import utcnow
@@ -296,11 +297,12 @@ _UNSETTLED_RUN = (
 )
 
 
-def read_partial(conn: Connection) -> PartialStep | None:
+def read_partial(conn: Connection, holding_lock: bool = False) -> PartialStep | None:
     """The step run that left the database between two revisions, if any:
     one that failed after some of its statements applied, or one whose
     process died while it ran (its run stays "running" with the migration
-    lock free). MySQL/MariaDB only: SQLite cannot be left half-way.
+    lock free, or held by the caller: `holding_lock`). MySQL/MariaDB only:
+    SQLite cannot be left half-way.
     Raises SQLAlchemyError when the journal's table does not exist."""
     if conn.dialect.name != "mysql":
         return None
@@ -308,11 +310,10 @@ def read_partial(conn: Connection) -> PartialStep | None:
     if run is None:
         return None
     interrupted = run.status == "running"
-    if interrupted:
-        from app.dbadmin.core.lock import lock_is_free
-
-        free, _ = lock_is_free(conn)
-        if not free:
+    if interrupted and not holding_lock:
+        name = mysql_lock_name(conn)
+        free = conn.execute(sa.text("SELECT IS_FREE_LOCK(:n)"), {"n": name}).scalar()
+        if free != 1:
             return None  # it is running now
     statements = [
         JournalStatement(r.position, r.sql_text, r.outcome, r.error)
