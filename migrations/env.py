@@ -44,6 +44,8 @@ from app.dbadmin.core.guards import (
     RunOptions,
     check_autogenerate,
     check_run,
+    partial_line,
+    read_partial_if_journaled,
 )
 from app.dbadmin.core.journal import Journal
 from app.dbadmin.core.lock import holder_description, migration_lock, shell_actor
@@ -145,13 +147,27 @@ def run_migrations(connection, audit: AuditTrail | None = None, executor=None) -
         except Exception as exc:
             if audit is not None:
                 audit.record_failure(exc)
-                executor.record_failure(exc)
+                report_partial(executor.record_failure(exc))
             raise
     finally:
         if connection.dialect.name == "sqlite" and not connection.invalidated:
             connection.rollback()
             connection.exec_driver_sql("PRAGMA foreign_keys=ON")
             connection.commit()
+
+
+def report_partial(step) -> None:
+    """After a failed step: say plainly what it left applied."""
+    if step is None or not step.applied:
+        return  # nothing of it stayed (SQLite takes a whole step back)
+    connection = context.get_context().connection
+    try:
+        partial = read_partial_if_journaled(connection)
+    except Exception:  # noqa: BLE001 - the database is gone: the error says so
+        partial = None
+    if partial is not None:
+        surface = RunOptions.of(config.attributes).surface
+        logger.error(partial_line(partial, surface))
 
 
 def each_step(executor: StatementExecutor, audit: AuditTrail):

@@ -160,6 +160,11 @@ class RunningStep:
     before_image: dict[str, str | None] = field(default_factory=dict)
     statements: list[RunStatement] = field(default_factory=list)
     run_id: int | None = None  # the journal's row, once written
+    # The partial run a rollback or resume settles.
+    settles: int | None = None
+    # The positions in the step of the statements to come (a resume's: the
+    # rest of the step); by default 1, 2, ...
+    positions: list[int] | None = None
 
     @property
     def applied(self) -> list[RunStatement]:
@@ -277,9 +282,8 @@ class StatementExecutor:
         if self.cancel_requested():
             raise Cancelled("cancelled before the next statement; nothing more was run")
         step = self._running_step(cursor)
-        statement = RunStatement(
-            len(step.statements) + 1, sql, parameters, ddl=is_ddl(sql)
-        )
+        position = step.positions.pop(0) if step.positions else len(step.statements) + 1
+        statement = RunStatement(position, sql, parameters, ddl=is_ddl(sql))
         for table in tables_touched(sql):
             if table not in step.before_image:
                 step.before_image[table] = self._table_image(cursor, table)

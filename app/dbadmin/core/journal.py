@@ -122,7 +122,9 @@ class Journal:
         if not self.enabled:
             return
         applied = any(s.outcome == "ok" for s in step.statements)
-        status = "partial" if applied else "failed"
+        # A failed rollback leaves the step it settles partial: a second one
+        # starts again from what is there. A failed resume is that step.
+        status = "partial" if applied and self.action != "rollback" else "failed"
         error = error_line(exc, with_type=True)
         try:
             if self.mysql:
@@ -159,7 +161,7 @@ class Journal:
                 error=error,
                 actor=self.actor,
                 job_id=self.job_id,
-                settles=getattr(step, "settles", None),
+                settles=step.settles,
                 started_at=now,
                 ended_at=now if ended else None,
             )
@@ -339,6 +341,20 @@ def read_partial(conn: Connection, holding_lock: bool = False) -> PartialStep | 
     if not partial.applied:
         return None  # it died before its first statement committed
     return partial
+
+
+def retry_failed(journal: Journal, run_id: int) -> None:
+    """A resume runs the failed statement again: the old failure is history."""
+    if not (journal.enabled and journal.mysql):
+        return
+    conn = journal._writer()
+    conn.execute(
+        sa.update(STATEMENTS)
+        .where(STATEMENTS.c.step_run_id == run_id)
+        .where(STATEMENTS.c.outcome.in_(("failed", "running", "rolled_back")))
+        .values(outcome="retried")
+    )
+    conn.commit()
 
 
 def settle(conn: Connection, run_id: int, status: str) -> None:
