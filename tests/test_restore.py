@@ -16,6 +16,7 @@ from app.dbadmin.core.restore import (
     Unrestorable,
     restore_plan,
     restore_statements,
+    restore_tables,
     same_table,
     show_create,
     strip_auto_increment,
@@ -330,6 +331,69 @@ def test_restore_gives_the_before_image_back(legacy, case):
         assert show_create(conn, table) == before[table], table
     if not case.data_lost:
         assert _checksums(conn, list(rows_before)) == rows_before
+
+
+BADGE_KINDS = (
+    "CREATE TABLE badge_kinds (kind VARCHAR(10) NOT NULL, PRIMARY KEY (kind)) "
+    "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci"
+)
+KINDED_BADGES = BADGES.replace(
+    "PRIMARY KEY (code)",
+    "kind VARCHAR(10) NOT NULL, PRIMARY KEY (code), "
+    "FOREIGN KEY (kind) REFERENCES badge_kinds (kind)",
+)
+REFERENCING_BADGES = (
+    "ALTER TABLE employees ADD COLUMN badge VARCHAR(20) NULL, "
+    "ADD CONSTRAINT fk_badge FOREIGN KEY (badge) REFERENCES badges (code)"
+)
+
+
+@needs_mysql
+@pytest.mark.parametrize(
+    "setup, change",
+    [
+        ([], [BADGE_KINDS, KINDED_BADGES, REFERENCING_BADGES]),
+        (
+            [BADGE_KINDS, KINDED_BADGES, REFERENCING_BADGES],
+            [
+                "ALTER TABLE employees DROP FOREIGN KEY fk_badge",
+                "DROP TABLE badges",
+                "DROP TABLE badge_kinds",
+            ],
+        ),
+    ],
+    ids=["tables created and referenced", "referenced tables dropped"],
+)
+def test_several_tables_are_restored_in_foreign_key_order(legacy, setup, change):
+    conn = legacy
+    tables = ["badges", "employees", "badge_kinds"]
+    for statement in setup:
+        conn.exec_driver_sql(statement)
+    before = {table: show_create(conn, table) for table in tables}
+    for statement in change:
+        conn.exec_driver_sql(statement)
+    now = {table: show_create(conn, table) for table in tables}
+
+    plans = restore_tables(before, now)
+    assert len(plans) == 3
+    for plan in plans:
+        for statement in plan.statements:
+            conn.exec_driver_sql(statement)
+    assert {table: show_create(conn, table) for table in tables} == before
+
+
+def test_every_table_that_cannot_be_restored_is_named():
+    partitioned = SALARIES + "\n PARTITION BY HASH (`emp_no`)\nPARTITIONS 2"
+    with pytest.raises(Unrestorable) as refusal:
+        restore_tables(
+            {"salaries": SALARIES, "titles": SALARIES, "employees": None},
+            {"salaries": partitioned, "titles": SALARIES + " ENCRYPTED=YES"},
+        )
+    assert refusal.value.table == "salaries, titles"
+    assert [reason.split(":")[0] for reason in refusal.value.reasons] == [
+        "salaries",
+        "titles",
+    ]
 
 
 @needs_mysql

@@ -196,6 +196,67 @@ def restore_plan(
     return plan
 
 
+def restore_tables(
+    before: Mapping[str, str | None],
+    now: Mapping[str, str | None],
+    renamed_columns: Mapping[str, Mapping[str, str]] | None = None,
+) -> list[RestorePlan]:
+    """The plans for several tables a step touched (`before` and `now` map
+    each table to its SHOW CREATE TABLE, None when absent), in an order their
+    foreign keys allow with foreign_key_checks on: the tables to create again
+    first, parents before children; then the tables to alter (which may add
+    a foreign key to a table just created, or drop one to a table about to
+    go); the tables to drop last, children before parents.
+    `renamed_columns` maps a table to its renames (see restore_statements).
+    Raises Unrestorable, naming every table that cannot be put back."""
+    renamed_columns = renamed_columns or {}
+    plans, refused = {}, []
+    for table in sorted(set(before) | set(now)):
+        try:
+            plans[table] = restore_plan(
+                table,
+                before.get(table),
+                now.get(table),
+                renamed_columns.get(table),
+            )
+        except Unrestorable as exc:
+            refused.append(exc)
+    if refused:
+        raise Unrestorable(
+            ", ".join(exc.table for exc in refused),
+            [f"{exc.table}: {reason}" for exc in refused for reason in exc.reasons],
+        )
+    created = [t for t in plans if now.get(t) is None and before.get(t) is not None]
+    dropped = [t for t in plans if before.get(t) is None and now.get(t) is not None]
+    altered = [t for t in plans if t not in created and t not in dropped]
+    order = (
+        _parents_first(created, before) + altered + _parents_first(dropped, now)[::-1]
+    )
+    return [plans[table] for table in order if plans[table].statements]
+
+
+def _parents_first(tables: list[str], texts: Mapping[str, str | None]) -> list[str]:
+    """`tables` ordered so that a table comes after those of them it
+    references (a table referencing itself aside)."""
+    references = {
+        table: {
+            name.replace("``", "`")
+            for name in re.findall(r" REFERENCES `((?:[^`]|``)*)` ", texts[table] or "")
+            if name.replace("``", "`") in tables and name != table
+        }
+        for table in tables
+    }
+    ordered: list[str] = []
+    while len(ordered) < len(tables):
+        ready = [
+            t for t in tables if t not in ordered and references[t] <= set(ordered)
+        ]
+        # A cycle of foreign keys: no order works; keep the given one, and
+        # let the server say which constraint is in the way.
+        ordered += ready or [t for t in tables if t not in ordered]
+    return ordered
+
+
 def show_create(conn: sa.Connection, table: str) -> str | None:
     """The table's SHOW CREATE TABLE text without its AUTO_INCREMENT counter,
     or None when there is no such table."""
