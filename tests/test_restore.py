@@ -190,6 +190,26 @@ CASES = [
         ],
     ),
     Case(
+        "column-level check and an ENUM value added",
+        ["employees"],
+        [
+            "ALTER TABLE employees MODIFY gender ENUM('M','F','X') NOT NULL, "
+            "MODIFY hire_date DATE NOT NULL CHECK (hire_date > '1980-01-01')"
+        ],
+    ),
+    Case(
+        "generated column changed",
+        ["salaries"],
+        [
+            "ALTER TABLE salaries MODIFY monthly INT "
+            "GENERATED ALWAYS AS (salary DIV 12 + 1) VIRTUAL"
+        ],
+        setup=[
+            "ALTER TABLE salaries ADD COLUMN monthly INT "
+            "GENERATED ALWAYS AS (salary DIV 12) VIRTUAL INVISIBLE"
+        ],
+    ),
+    Case(
         "primary key widened (making a column NOT NULL)",
         ["titles"],
         [
@@ -464,6 +484,21 @@ def test_a_foreign_key_redefined_under_its_name_is_dropped_first():
         "ALTER TABLE `salaries`\n  DROP FOREIGN KEY `salaries_ibfk_1`",
         "ALTER TABLE `salaries`\n  ADD CONSTRAINT `salaries_ibfk_1` FOREIGN KEY "
         "(`emp_no`) REFERENCES `employees` (`emp_no`) ON DELETE CASCADE",
+    ]
+
+
+def test_a_column_that_may_have_been_renamed_is_named():
+    now = SALARIES.replace("`salary` int(11)", "`pay` int(11)")
+    plan = restore_plan("salaries", SALARIES, now)
+    assert plan.possible_renames == [("pay", "salary")]
+    assert plan.statements == [
+        "ALTER TABLE `salaries`\n"
+        "  DROP COLUMN `pay`,\n"
+        "  ADD COLUMN `salary` int(11) NOT NULL AFTER `emp_no`"
+    ]
+    assert restore_statements("salaries", SALARIES, now, {"pay": "salary"}) == [
+        "ALTER TABLE `salaries`\n"
+        "  CHANGE COLUMN `pay` `salary` int(11) NOT NULL AFTER `emp_no`"
     ]
 
 

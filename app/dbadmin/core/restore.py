@@ -18,7 +18,11 @@ approximate.
 Data is a separate matter the caller handles (the data-loss guard): a column
 or table the step dropped comes back with its structure only, and a column or
 table the step added is dropped with whatever it holds. `restore_plan` names
-those in its notes.
+those in its notes, and the column pairs that may be a rename (the text alone
+cannot tell a rename from a drop and an add). A column put back to a narrower
+type fails on rows written since that do not fit (strict mode) rather than
+truncate them. The statements run with foreign_key_checks on: a column that
+another table's foreign key uses cannot change type, as for the step itself.
 """
 
 import re
@@ -88,6 +92,10 @@ class RestorePlan:
     table: str
     statements: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # (name now, name before) of a column dropped here and one added again at
+    # the same place: perhaps a rename, whose values a CHANGE back would keep
+    # (pass it as renamed_columns); the text alone cannot tell.
+    possible_renames: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -175,7 +183,7 @@ def restore_plan(
             "DROP PRIMARY KEY" if key_name == "PRIMARY" else f"DROP INDEX {key_name}"
         )
 
-    clauses += _column_clauses(table, old, new, renamed, plan.notes)
+    clauses += _column_clauses(table, old, new, renamed, plan)
 
     clauses += [f"ADD {line}" for _, line in add_keys]
     clauses += [f"ADD {line}" for _, line in add_checks]
@@ -298,6 +306,10 @@ def _quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+def _unquote(identifier: str) -> str:
+    return identifier[1:-1].replace("``", "`")
+
+
 def _leading_identifier(text: str) -> str:
     """The backquoted identifier `text` starts with, quotes included."""
     match = re.match(r"`(?:[^`]|``)*`", text)
@@ -333,11 +345,11 @@ def _column_clauses(
     old: _Table,
     new: _Table,
     renamed: dict[str, str],
-    notes: list[str],
+    plan: RestorePlan,
 ) -> list[str]:
     """DROP, CHANGE, MODIFY and ADD COLUMN clauses that give the columns their
     before lines and order."""
-    clauses = []
+    clauses, notes = [], plan.notes
     # Current name -> before name, for the columns present in both.
     now_to_before = {}
     for now_name in new.columns:
@@ -347,7 +359,7 @@ def _column_clauses(
         else:
             clauses.append(f"DROP COLUMN {now_name}")
             notes.append(
-                f"column {table}.{now_name.strip('`')} is dropped with its values"
+                f"column {table}.{_unquote(now_name)} is dropped with its values"
             )
     before_to_now = {b: n for n, b in now_to_before.items()}
 
@@ -370,7 +382,7 @@ def _column_clauses(
         if now_name is None:
             clauses.append(f"ADD COLUMN {line} {position}")
             notes.append(
-                f"column {table}.{before_name.strip('`')} is added again empty: "
+                f"column {table}.{_unquote(before_name)} is added again empty: "
                 "its values cannot come back"
             )
             continue
@@ -384,6 +396,17 @@ def _column_clauses(
             clauses.append(f"MODIFY COLUMN {line} {position}")
         elif changed:
             clauses.append(f"MODIFY COLUMN {line}")
+
+    now_positions = {name: n for n, name in enumerate(new.columns)}
+    for n, before_name in enumerate(old.columns):
+        now_name = list(new.columns)[n] if n < len(new.columns) else None
+        if (
+            before_name not in before_to_now
+            and now_name is not None
+            and now_name not in now_to_before
+            and now_positions[now_name] == n
+        ):
+            plan.possible_renames.append((_unquote(now_name), _unquote(before_name)))
     return clauses
 
 
