@@ -541,6 +541,9 @@ def test_what_cannot_be_restored_exactly_is_refused_with_reasons():
         restore_statements("salaries", SALARIES, with_option)
     with pytest.raises(Unrestorable, match="did not exist before"):
         restore_statements("salaries", SALARIES, with_option, {"salary": "pay"})
+    renamed_table = SALARIES.replace("`salaries`", "`pay`", 1)
+    with pytest.raises(Unrestorable, match="differ outside its definitions"):
+        restore_statements("salaries", SALARIES, renamed_table)
     with pytest.raises(Unrestorable, match="not a SHOW CREATE TABLE text"):
         restore_statements("salaries", SALARIES, "CREATE TABLE salaries (a int)")
 

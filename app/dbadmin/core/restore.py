@@ -201,6 +201,10 @@ def restore_plan(
         clauses = drop_clauses + clauses
     if clauses:
         plan.statements.append(_alter(name, clauses))
+    if not plan.statements:
+        # The texts differ where this module looks at nothing (the opening
+        # line, say): better said than a restore that changes nothing.
+        raise Unrestorable(table, ["the texts differ outside its definitions"])
     return plan
 
 
@@ -397,15 +401,8 @@ def _column_clauses(
         elif changed:
             clauses.append(f"MODIFY COLUMN {line}")
 
-    now_positions = {name: n for n, name in enumerate(new.columns)}
-    for n, before_name in enumerate(old.columns):
-        now_name = list(new.columns)[n] if n < len(new.columns) else None
-        if (
-            before_name not in before_to_now
-            and now_name is not None
-            and now_name not in now_to_before
-            and now_positions[now_name] == n
-        ):
+    for before_name, now_name in zip(old.columns, new.columns, strict=False):
+        if before_name not in before_to_now and now_name not in now_to_before:
             plan.possible_renames.append((_unquote(now_name), _unquote(before_name)))
     return clauses
 
