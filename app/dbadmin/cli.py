@@ -9,18 +9,20 @@ from flask import current_app, g
 from flask_migrate.cli import db as flask_migrate_db
 
 from app.cli import HeadwayGroup, fail
+from app.dbadmin.core import recovery
 from app.dbadmin.core.adoption import (
     Verification,
     adopt,
     adopt_if_unversioned,
     stamped_revisions,
+    verify_revisions,
 )
-from app.dbadmin.core import recovery
 from app.dbadmin.core.adoption import verify as verify_schema
-from app.dbadmin.core.adoption import verify_revisions
 from app.dbadmin.core.catalog import load_catalog
 from app.dbadmin.core.executor import ExecutorSettings
+from app.dbadmin.core.guards import partial_line
 from app.dbadmin.core.lock import shell_actor
+from app.dbadmin.core.state import unsettled_step
 from app.extensions import db
 
 
@@ -168,11 +170,33 @@ def _print_differences(result: Verification) -> None:
         click.echo(f"  - {difference}", err=True)
 
 
+def _echo_partial() -> bool:
+    """Say so when a step was left half-way; True when one was."""
+    partial = unsettled_step(db.engine)
+    if partial is None:
+        return False
+    click.echo(partial_line(partial), err=True)
+    return True
+
+
+@db_cli.command("current")
+@_directory_option
+@click.option("-v", "--verbose", is_flag=True, help="Use more verbose output")
+def current_command(directory, verbose) -> None:
+    """Display the current revision for each database, and a step left
+    half-way (MySQL/MariaDB), if any."""
+    command.current(_alembic_config(directory, ()), verbose=verbose)
+    _echo_partial()
+
+
 @db_cli.command("verify")
 @click.argument("revision", required=False)
 def verify_command(revision: str | None) -> None:
     """Check that the live schema is exactly REVISION's schema (default: the
     stamped revision; head when unversioned)."""
+    if revision is None and _echo_partial():
+        # No revision describes a half-applied schema: nothing to compare.
+        raise SystemExit(1)
     unversioned = not stamped_revisions(db.engine)
     if unversioned and revision is None:
         click.echo(
@@ -241,9 +265,8 @@ def rollback_command(x_arg, allow_data_loss, dry_run) -> None:
         allow_data_loss=allow_data_loss,
         dry_run=dry_run,
         settings=_executor_settings(x_arg),
-        log=lambda line: None,
+        show=_settlement_sql,
     )
-    _settlement_sql(settlement)
     if dry_run:
         for item in settlement.at_risk:
             click.echo(f"drops data: {item} (needs --allow-data-loss)")
@@ -264,9 +287,8 @@ def resume_command(x_arg, dry_run) -> None:
         actor=shell_actor(),
         dry_run=dry_run,
         settings=_executor_settings(x_arg),
-        log=lambda line: None,
+        show=_settlement_sql,
     )
-    _settlement_sql(settlement)
     if dry_run:
         click.echo("dry run: nothing was run")
         return

@@ -36,7 +36,6 @@ from app.dbadmin.core.guards import (
     Refused,
     _dropped_by_sql,
     _row_count,
-    _values_count,
     data_loss_refusal,
     heads_after,
     read_partial_if_journaled,
@@ -45,7 +44,12 @@ from app.dbadmin.core.journal import Journal, PartialStep, retry_failed, settle
 from app.dbadmin.core.lint import reads_database
 from app.dbadmin.core.lock import holder_description, migration_lock
 from app.dbadmin.core.rehearsal import rehearse
-from app.dbadmin.core.restore import Unrestorable, restore_statements, show_create
+from app.dbadmin.core.restore import (
+    Unrestorable,
+    restore_tables,
+    same_table,
+    show_create,
+)
 from app.errors import HeadwayError
 
 
@@ -84,20 +88,17 @@ def _partial(conn: Connection) -> PartialStep:
 
 def plan_rollback(conn: Connection, partial: PartialStep) -> Settlement:
     """The statements that restore every table the step touched."""
-    statements: list[str] = []
-    notes: list[str] = []
-    # The tables in the reverse order the step first touched them.
-    for table in reversed(list(partial.before_image)):
-        before = partial.before_image[table]
-        now = show_create(conn, table)
-        try:
-            statements += restore_statements(table, before, now)
-        except Unrestorable as exc:
-            raise Refused(
-                f"cannot roll {partial.revision} back exactly: {exc}. Nothing "
-                "was run; restore the table by hand from the journal's "
-                "before-image (`flask db rollback --dry-run` prints it)."
-            ) from None
+    now = {table: show_create(conn, table) for table in partial.before_image}
+    try:
+        plans = restore_tables(partial.before_image, now)
+    except Unrestorable as exc:
+        raise Refused(
+            f"cannot roll {partial.revision} back exactly: {exc}. Nothing was "
+            "run; restore the tables by hand from the journal's before-image "
+            "(`flask db rollback --dry-run` prints it)."
+        ) from None
+    statements = [sql for plan in plans for sql in plan.statements]
+    notes = [note for plan in plans for note in plan.notes]
     if not statements:
         notes.append("every table the step touched is as it was: nothing to undo")
     return Settlement("rollback", partial, statements, notes)
@@ -112,22 +113,23 @@ def rollback(
     dry_run: bool = False,
     surface: str = "cli",
     settings: ExecutorSettings | None = None,
-    log=print,
+    show=None,
 ) -> Settlement:
-    """Undo what the partial step applied (see the module's docstring)."""
+    """Undo what the partial step applied (see the module's docstring).
+    `show` sees the settlement (its SQL) before anything runs."""
     with engine.connect() as conn:
         with migration_lock(conn, holder=holder_description(actor, job_id)):
             partial = _partial(conn)
             settlement = plan_rollback(conn, partial)
             settlement.at_risk = _at_risk(conn, partial, settlement.statements)
+            if show is not None:
+                show(settlement)
             if dry_run:
                 return settlement
             if settlement.at_risk and not allow_data_loss:
                 raise Refused(
                     data_loss_refusal("roll back", settlement.at_risk, surface)
                 )
-            for line in settlement.statements:
-                log(f"rollback: {line}")
             _run(
                 engine,
                 conn,
@@ -140,7 +142,7 @@ def rollback(
             problems = [
                 table
                 for table, before in partial.before_image.items()
-                if show_create(conn, table) != before
+                if not same_table(show_create(conn, table), before)
             ]
             if problems:
                 raise HeadwayError(
@@ -161,21 +163,62 @@ def rollback(
 
 
 def _at_risk(conn: Connection, partial: PartialStep, statements) -> list[AtRisk]:
-    """What the rollback's statements drop that holds data: a column or a
-    table the step added may have been written to since."""
+    """What the rollback's statements drop that holds data written since the
+    step: a column or a table the step added may have been written to. The
+    values the step itself filled in (the column's default, or MySQL's zero
+    value for a NOT NULL column without one) are not counted."""
     found = []
     tables = set(sa.inspect(conn).get_table_names())
     for sql in statements:
-        for table, column in _dropped_by_sql(sql):
+        for table, column in _dropped_by_sql(sql.replace("`", "")):
             if table not in tables:
                 continue
             if column is None:
                 rows, estimated = _row_count(conn, table)
             else:
-                rows, estimated = _values_count(conn, table, column)
+                rows, estimated = _written_values(conn, table, column), False
             if rows:
                 found.append(AtRisk(partial.revision, table, column, rows, estimated))
     return found
+
+
+_ZERO_VALUES = {
+    "char": "''",
+    "varchar": "''",
+    "text": "''",
+    "tinytext": "''",
+    "mediumtext": "''",
+    "longtext": "''",
+    "enum": "''",
+    "date": "'0000-00-00'",
+    "datetime": "'0000-00-00 00:00:00'",
+    "timestamp": "'0000-00-00 00:00:00'",
+}
+
+
+def _written_values(conn: Connection, table: str, column: str) -> int:
+    """Rows whose `column` holds a value other than the one it was filled
+    with when it was added."""
+    info = conn.execute(
+        sa.text(
+            "SELECT COLUMN_DEFAULT, IS_NULLABLE, DATA_TYPE "
+            "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+            "AND TABLE_NAME = :t AND COLUMN_NAME = :c"
+        ),
+        {"t": table, "c": column},
+    ).first()
+    quote = conn.dialect.identifier_preparer.quote
+    where = f"{quote(column)} IS NOT NULL"
+    if info is not None:
+        default, nullable, data_type = info
+        if default is not None and default != "NULL":
+            where += f" AND {quote(column)} <> {default}"
+        elif nullable == "NO":
+            zero = _ZERO_VALUES.get(data_type.lower(), "0")
+            where += f" AND {quote(column)} <> {zero}"
+    return conn.exec_driver_sql(
+        f"SELECT COUNT(*) FROM {quote(table)} WHERE {where}"
+    ).scalar()
 
 
 # --- resume -----------------------------------------------------------------
@@ -243,18 +286,19 @@ def resume(
     job_id: int | None = None,
     dry_run: bool = False,
     settings: ExecutorSettings | None = None,
-    log=print,
+    show=None,
 ) -> Settlement:
-    """Run the rest of the partial step, then stamp it."""
+    """Run the rest of the partial step, then stamp it. `show` sees the
+    settlement (its SQL) before anything runs."""
     with engine.connect() as conn:
         with migration_lock(conn, holder=holder_description(actor, job_id)):
             partial = _partial(conn)
             conn.commit()
             settlement = plan_resume(engine, catalog, partial)
+            if show is not None:
+                show(settlement)
             if dry_run:
                 return settlement
-            for line in settlement.statements:
-                log(f"resume: {line}")
             script = catalog.script
             revision = catalog.by_id[partial.revision]
             target = _target_of(revision, partial)
