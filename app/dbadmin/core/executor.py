@@ -288,6 +288,12 @@ class StatementExecutor:
             if table not in step.before_image:
                 step.before_image[table] = self._table_image(cursor, table)
         step.statements.append(statement)
+        if not self.mysql and not cursor.connection.in_transaction:
+            # pysqlite begins a transaction only before INSERT, UPDATE and
+            # DELETE: DDL would commit on its own, and a failed step leave
+            # its first statements applied. Begun here, the step's whole
+            # transaction takes them back.
+            cursor.execute("BEGIN")
         self.journal.statement_started(step, statement)
         started = time.monotonic()
         try:

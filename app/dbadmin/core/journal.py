@@ -123,8 +123,12 @@ class Journal:
             return
         applied = any(s.outcome == "ok" for s in step.statements)
         # A failed rollback leaves the step it settles partial: a second one
-        # starts again from what is there. A failed resume is that step.
-        status = "partial" if applied and self.action != "rollback" else "failed"
+        # starts again from what is there. A failed resume continues that
+        # step's run, which had applied statements already: still partial.
+        if self.action == "resume":
+            status = "partial"
+        else:
+            status = "partial" if applied and self.action != "rollback" else "failed"
         error = error_line(exc, with_type=True)
         try:
             if self.mysql:

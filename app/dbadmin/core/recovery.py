@@ -68,6 +68,7 @@ class Settlement:
     at_risk: list[AtRisk] = field(default_factory=list)
     # resume: each statement's position in the step
     positions: list[int] = field(default_factory=list)
+    refused: bool = False  # (a preview) it cannot run: notes say why
     # After the run: the alembic_version rows, and how it was proven.
     stamped: tuple[str, ...] = ()
     proof: str = ""
@@ -102,6 +103,19 @@ def plan_rollback(conn: Connection, partial: PartialStep) -> Settlement:
     if not statements:
         notes.append("every table the step touched is as it was: nothing to undo")
     return Settlement("rollback", partial, statements, notes)
+
+
+def preview_rollback(engine: Engine, partial: PartialStep) -> Settlement:
+    """What a rollback would run now, read-only (the console's page)."""
+    with engine.connect() as conn:
+        try:
+            settlement = plan_rollback(conn, partial)
+        except Refused as exc:
+            settlement = Settlement("rollback", partial, [], notes=[str(exc)])
+            settlement.refused = True
+            return settlement
+        settlement.at_risk = _at_risk(conn, partial, settlement.statements)
+        return settlement
 
 
 def rollback(
