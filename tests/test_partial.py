@@ -128,6 +128,11 @@ def test_a_step_failing_half_way_is_recorded_shown_refused_and_rolled_back(
     assert login(client, "op").status_code == 302
     status = client.get("/api/migrations/status").get_json()
     assert status["state"] == "partial" and STEP in status["summary"]
+    assert [s["outcome"] for s in status["partial"]["statements"]] == [
+        "ok",
+        "ok",
+        "failed",
+    ]
     page = client.get("/admin/migrations/plan").get_data(as_text=True)
     assert 'id="partial"' in page and 'data-outcome="failed"' in page
     assert "ALTER TABLE `salaries`" in page  # the rollback's SQL, shown first
