@@ -164,9 +164,11 @@ def test_a_step_failing_half_way_is_recorded_shown_refused_and_rolled_back(
     assert client.get("/readyz").get_json()["state"] == "behind"
     with engine.connect() as conn:
         audit = conn.exec_driver_sql(
-            "SELECT action, success FROM headway_audit ORDER BY id DESC LIMIT 1"
-        ).one()
-    assert tuple(audit) == ("rollback", 1)
+            "SELECT action, success, error FROM headway_audit ORDER BY id DESC LIMIT 2"
+        ).all()
+    assert tuple(audit[0][:2]) == ("rollback", 1)
+    assert tuple(audit[1][:2]) == ("upgrade", 0)
+    assert "statement(s) 1, 2 stayed applied" in audit[1][2]
 
 
 def test_resume_runs_the_rest_once_the_cause_is_fixed_then_verifies(
