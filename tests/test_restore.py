@@ -103,6 +103,24 @@ CASES = [
         cleanup=["DROP INDEX ix_title ON titles", "DROP INDEX ix_to_date ON titles"],
     ),
     Case(
+        "index made ignored",
+        ["departments"],
+        ["ALTER TABLE departments ALTER INDEX dept_name IGNORED"],
+    ),
+    Case(
+        "an ignored index made visible after one made before it is dropped",
+        ["titles"],
+        [
+            "DROP INDEX ix_title ON titles",
+            "ALTER TABLE titles ALTER INDEX ix_to_date NOT IGNORED",
+        ],
+        setup=[
+            "CREATE INDEX ix_title ON titles (title)",
+            "CREATE INDEX ix_to_date ON titles (to_date) IGNORED",
+        ],
+        cleanup=["DROP INDEX ix_title ON titles", "DROP INDEX ix_to_date ON titles"],
+    ),
+    Case(
         "add foreign key",
         ["dept_manager"],
         [
@@ -539,6 +557,8 @@ def test_what_cannot_be_restored_exactly_is_refused_with_reasons():
     with_option = SALARIES + " ENCRYPTED=YES"
     with pytest.raises(Unrestorable, match="ENCRYPTED was added"):
         restore_statements("salaries", SALARIES, with_option)
+    with pytest.raises(Unrestorable, match="KEY_BLOCK_SIZE changed"):
+        restore_statements("salaries", SALARIES, SALARIES + " KEY_BLOCK_SIZE=8")
     with pytest.raises(Unrestorable, match="did not exist before"):
         restore_statements("salaries", SALARIES, with_option, {"salary": "pay"})
     renamed_table = SALARIES.replace("`salaries`", "`pay`", 1)

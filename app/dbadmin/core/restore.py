@@ -53,7 +53,6 @@ _TEXT_TYPE = re.compile(
 _OPTION_RESET = {
     "COMMENT": "''",
     "ROW_FORMAT": "DEFAULT",
-    "KEY_BLOCK_SIZE": "0",
     "STATS_PERSISTENT": "DEFAULT",
     "STATS_AUTO_RECALC": "DEFAULT",
     "STATS_SAMPLE_PAGES": "DEFAULT",
@@ -177,15 +176,32 @@ def restore_plan(
     drop_checks, add_checks = _ordered_difference(old.checks, new.checks)
     clauses += [f"DROP CONSTRAINT {check_name}" for check_name, _ in drop_checks]
 
-    drop_keys, add_keys = _ordered_difference(old.keys, new.keys)
+    # An index's IGNORED flag is set apart: MariaDB takes an index dropped and
+    # added again with the same definition in one ALTER for the old one, and
+    # keeps its old flag. ALTER INDEX sets the flag, but not in the ALTER that
+    # drops the index: then in one of its own, after.
+    drop_keys, add_keys = _ordered_difference(
+        _unflagged(old.keys), _unflagged(new.keys)
+    )
     for key_name, _ in drop_keys:
         clauses.append(
             "DROP PRIMARY KEY" if key_name == "PRIMARY" else f"DROP INDEX {key_name}"
         )
+    now_ignored = {key_name: _ignored(line) for key_name, line in new.keys}
+    flag_clauses, late_flag_clauses = [], []
+    for key_name, line in old.keys:
+        if key_name in now_ignored and now_ignored[key_name] != _ignored(line):
+            flag = "IGNORED" if _ignored(line) else "NOT IGNORED"
+            dropped = any(key_name == dropped_name for dropped_name, _ in drop_keys)
+            (late_flag_clauses if dropped else flag_clauses).append(
+                f"ALTER INDEX {key_name} {flag}"
+            )
+    before_lines = dict(old.keys)
 
     clauses += _column_clauses(table, old, new, renamed, plan)
 
-    clauses += [f"ADD {line}" for _, line in add_keys]
+    clauses += [f"ADD {before_lines[key_name]}" for key_name, _ in add_keys]
+    clauses += flag_clauses
     clauses += [f"ADD {line}" for _, line in add_checks]
     clauses += _option_clauses(table, old.options, new.options)
 
@@ -201,6 +217,8 @@ def restore_plan(
         clauses = drop_clauses + clauses
     if clauses:
         plan.statements.append(_alter(name, clauses))
+    if late_flag_clauses:
+        plan.statements.append(_alter(name, late_flag_clauses))
     if not plan.statements:
         # The texts differ where this module looks at nothing (the opening
         # line, say): better said than a restore that changes nothing.
@@ -320,6 +338,14 @@ def _leading_identifier(text: str) -> str:
     if not match:
         raise ValueError(f"no identifier at {text[:40]!r}")
     return match.group(0)
+
+
+def _ignored(key_line: str) -> bool:
+    return key_line.endswith(" IGNORED")
+
+
+def _unflagged(keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(key_name, line.removesuffix(" IGNORED")) for key_name, line in keys]
 
 
 def _ordered_difference(
@@ -448,8 +474,12 @@ def _option_clauses(
         clause = f"DEFAULT CHARSET={charset}"
         clauses.append(clause + (f" COLLATE={collation}" if collation else ""))
     unknown = []
+    if before.get("KEY_BLOCK_SIZE") != now.get("KEY_BLOCK_SIZE"):
+        # Each index keeps the block size it was built with, shown on its own
+        # line once the table's differs: the option alone does not undo it.
+        unknown.append("KEY_BLOCK_SIZE changed, and every index keeps its own")
     for option in sorted(set(before) | set(now)):
-        if option in ("DEFAULT CHARSET", "COLLATE"):
+        if option in ("DEFAULT CHARSET", "COLLATE", "KEY_BLOCK_SIZE"):
             continue
         if before.get(option) == now.get(option):
             continue
