@@ -108,10 +108,11 @@ CASES = [
         ["ALTER TABLE departments ALTER INDEX dept_name IGNORED"],
     ),
     Case(
-        "an ignored index made visible after one made before it is dropped",
+        "an ignored index made visible after one made before it is made again",
         ["titles"],
         [
             "DROP INDEX ix_title ON titles",
+            "CREATE INDEX ix_title ON titles (title)",
             "ALTER TABLE titles ALTER INDEX ix_to_date NOT IGNORED",
         ],
         setup=[
@@ -119,6 +120,16 @@ CASES = [
             "CREATE INDEX ix_to_date ON titles (to_date) IGNORED",
         ],
         cleanup=["DROP INDEX ix_title ON titles", "DROP INDEX ix_to_date ON titles"],
+    ),
+    Case(
+        "the index a foreign key needs made again after another",
+        ["dept_emp"],
+        [
+            "ALTER TABLE dept_emp DROP INDEX dept_no, "
+            "ADD KEY dept_no (dept_no, from_date)"
+        ],
+        setup=["CREATE INDEX ix_to_date ON dept_emp (to_date)"],
+        cleanup=["DROP INDEX ix_to_date ON dept_emp"],
     ),
     Case(
         "add foreign key",
@@ -515,6 +526,29 @@ def test_the_statements_read_as_one_alter_in_dependency_order():
         "  MODIFY COLUMN `salary` int(11) NOT NULL"
     ]
     assert plan.notes == ["column salaries.badge is dropped with its values"]
+
+
+def test_an_index_out_of_place_is_added_under_a_temporary_name():
+    two_keys = SALARIES.replace(
+        "  PRIMARY KEY (`emp_no`,`from_date`),\n",
+        "  PRIMARY KEY (`emp_no`,`from_date`),\n"
+        "  KEY `ix_salary` (`salary`),\n"
+        "  KEY `ix_to_date` (`to_date`) IGNORED,\n",
+    )
+    swapped = two_keys.replace(
+        "  KEY `ix_salary` (`salary`),\n  KEY `ix_to_date` (`to_date`) IGNORED,\n",
+        "  KEY `ix_to_date` (`to_date`),\n  KEY `ix_salary` (`salary`),\n",
+    )
+    assert restore_statements("salaries", two_keys, swapped) == [
+        "ALTER TABLE `salaries`\n"
+        "  DROP INDEX `ix_to_date`,\n"
+        "  DROP INDEX `ix_salary`,\n"
+        "  ADD KEY `hw_restore_1` (`salary`),\n"
+        "  ADD KEY `hw_restore_2` (`to_date`) IGNORED",
+        "ALTER TABLE `salaries`\n"
+        "  RENAME INDEX `hw_restore_1` TO `ix_salary`,\n"
+        "  RENAME INDEX `hw_restore_2` TO `ix_to_date`",
+    ]
 
 
 def test_a_foreign_key_redefined_under_its_name_is_dropped_first():

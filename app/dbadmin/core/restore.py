@@ -176,10 +176,13 @@ def restore_plan(
     drop_checks, add_checks = _ordered_difference(old.checks, new.checks)
     clauses += [f"DROP CONSTRAINT {check_name}" for check_name, _ in drop_checks]
 
-    # An index's IGNORED flag is set apart: MariaDB takes an index dropped and
-    # added again with the same definition in one ALTER for the old one, and
-    # keeps its old flag. ALTER INDEX sets the flag, but not in the ALTER that
-    # drops the index: then in one of its own, after.
+    # Indexes: what `now` has and `before` has not is dropped; so is every
+    # index after the first one out of place, to be added again in the before
+    # order. MariaDB takes an index dropped and added with the same name and
+    # definition in one ALTER for the old one: it keeps the old one's place
+    # and IGNORED flag. Such an index is added under a temporary name, then
+    # renamed (RENAME INDEX keeps the place). The flag is compared apart: when
+    # only the flag differs, ALTER INDEX sets it.
     drop_keys, add_keys = _ordered_difference(
         _unflagged(old.keys), _unflagged(new.keys)
     )
@@ -187,21 +190,28 @@ def restore_plan(
         clauses.append(
             "DROP PRIMARY KEY" if key_name == "PRIMARY" else f"DROP INDEX {key_name}"
         )
-    now_ignored = {key_name: _ignored(line) for key_name, line in new.keys}
-    flag_clauses, late_flag_clauses = [], []
-    for key_name, line in old.keys:
-        if key_name in now_ignored and now_ignored[key_name] != _ignored(line):
-            flag = "IGNORED" if _ignored(line) else "NOT IGNORED"
-            dropped = any(key_name == dropped_name for dropped_name, _ in drop_keys)
-            (late_flag_clauses if dropped else flag_clauses).append(
-                f"ALTER INDEX {key_name} {flag}"
-            )
-    before_lines = dict(old.keys)
 
     clauses += _column_clauses(table, old, new, renamed, plan)
 
-    clauses += [f"ADD {before_lines[key_name]}" for key_name, _ in add_keys]
-    clauses += flag_clauses
+    now_keys = dict(_unflagged(new.keys))
+    names_in_use = {key_name for key_name, _ in old.keys + new.keys}
+    renames = []
+    for key_name, unflagged_line in add_keys:
+        line = dict(old.keys)[key_name]
+        if key_name != "PRIMARY" and now_keys.get(key_name) == unflagged_line:
+            temporary = _free_name("hw_restore", names_in_use)
+            names_in_use.add(temporary)
+            clauses.append("ADD " + line.replace(key_name, temporary, 1))
+            renames.append(f"RENAME INDEX {temporary} TO {key_name}")
+        else:
+            clauses.append(f"ADD {line}")
+    dropped = {key_name for key_name, _ in drop_keys}
+    now_ignored = {key_name: _ignored(line) for key_name, line in new.keys}
+    for key_name, line in old.keys:
+        if key_name not in dropped and key_name in now_ignored:
+            if now_ignored[key_name] != _ignored(line):
+                flag = "IGNORED" if _ignored(line) else "NOT IGNORED"
+                clauses.append(f"ALTER INDEX {key_name} {flag}")
     clauses += [f"ADD {line}" for _, line in add_checks]
     clauses += _option_clauses(table, old.options, new.options)
 
@@ -217,8 +227,8 @@ def restore_plan(
         clauses = drop_clauses + clauses
     if clauses:
         plan.statements.append(_alter(name, clauses))
-    if late_flag_clauses:
-        plan.statements.append(_alter(name, late_flag_clauses))
+    if renames:
+        plan.statements.append(_alter(name, renames))
     if not plan.statements:
         # The texts differ where this module looks at nothing (the opening
         # line, say): better said than a restore that changes nothing.
@@ -338,6 +348,14 @@ def _leading_identifier(text: str) -> str:
     if not match:
         raise ValueError(f"no identifier at {text[:40]!r}")
     return match.group(0)
+
+
+def _free_name(stem: str, in_use: set[str]) -> str:
+    """A quoted identifier `stem_N` not in `in_use`."""
+    number = 1
+    while f"`{stem}_{number}`" in in_use:
+        number += 1
+    return f"`{stem}_{number}`"
 
 
 def _ignored(key_line: str) -> bool:
