@@ -36,8 +36,8 @@ class Case:
     tables: list[str]
     change: list[str]
     setup: list[str] = field(default_factory=list)
-    # Undoes the setup, once the case has passed: cheaper than the rebuild
-    # the `legacy` fixture does otherwise.
+    # Undoes the setup (and puts lost rows back), once the case has passed:
+    # cheaper than the rebuild the `legacy` fixture does otherwise.
     cleanup: list[str] = field(default_factory=list)
     # Data the restore cannot bring back (a dropped column or table).
     data_lost: bool = False
@@ -76,6 +76,12 @@ CASES = [
         ["employees"],
         ["ALTER TABLE employees DROP COLUMN birth_date"],
         data_lost=True,
+        setup=["CREATE TABLE saved SELECT emp_no, birth_date FROM employees"],
+        cleanup=[
+            "UPDATE employees JOIN saved USING (emp_no) "
+            "SET employees.birth_date = saved.birth_date",
+            "DROP TABLE saved",
+        ],
     ),
     Case(
         "add unique index",
@@ -278,6 +284,8 @@ CASES = [
         ["titles"],
         ["DROP TABLE titles"],
         data_lost=True,
+        setup=["CREATE TABLE saved SELECT * FROM titles"],
+        cleanup=["INSERT INTO titles SELECT * FROM saved", "DROP TABLE saved"],
     ),
     Case(
         "half-applied step: salary to BIGINT, badge NOT NULL, a unique index "
@@ -462,6 +470,38 @@ def test_every_table_that_cannot_be_restored_is_named():
         "salaries",
         "titles",
     ]
+
+
+TABLE_OPTIONS = [
+    "COMMENT='x'",
+    "ROW_FORMAT=REDUNDANT",
+    "STATS_PERSISTENT=1",
+    "STATS_SAMPLE_PAGES=7",
+    "CHECKSUM=1",
+    "MAX_ROWS=100",
+    "TRANSACTIONAL=1",
+    # Aria adds PAGE_CHECKSUM=1 of its own.
+    "ENGINE=Aria",
+]
+
+
+@needs_mysql
+def test_every_table_option_comes_back(legacy):
+    conn = legacy
+    for option in TABLE_OPTIONS:
+        conn.exec_driver_sql(
+            "CREATE TABLE optioned (id INT NOT NULL, note VARCHAR(5), "
+            "PRIMARY KEY (id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 "
+            "COLLATE=utf8mb4_general_ci"
+        )
+        before = show_create(conn, "optioned")
+        conn.exec_driver_sql(f"ALTER TABLE optioned {option}")
+        now = show_create(conn, "optioned")
+        assert now != before, option
+        for statement in restore_statements("optioned", before, now):
+            conn.exec_driver_sql(statement)
+        assert show_create(conn, "optioned") == before, option
+        conn.exec_driver_sql("DROP TABLE optioned")
 
 
 @needs_mysql

@@ -213,7 +213,13 @@ def restore_plan(
                 flag = "IGNORED" if _ignored(line) else "NOT IGNORED"
                 clauses.append(f"ALTER INDEX {key_name} {flag}")
     clauses += [f"ADD {line}" for _, line in add_checks]
-    clauses += _option_clauses(table, old.options, new.options)
+    options, resets = _option_clauses(table, old.options, new.options)
+    clauses += options
+    # A reset in the ALTER that changes the engine back does not hold (Aria's
+    # PAGE_CHECKSUM=1 stays): then it goes in a statement of its own, after.
+    engine_changed = old.options.get("ENGINE") != new.options.get("ENGINE")
+    if not engine_changed:
+        clauses += resets
 
     # MariaDB refuses to drop and add a foreign key of the same name in one
     # ALTER (errno 121): then the drops go first, on their own. Otherwise one
@@ -229,6 +235,8 @@ def restore_plan(
         plan.statements.append(_alter(name, clauses))
     if renames:
         plan.statements.append(_alter(name, renames))
+    if engine_changed and resets:
+        plan.statements.append(_alter(name, resets))
     if not plan.statements:
         # The texts differ where this module looks at nothing (the opening
         # line, say): better said than a restore that changes nothing.
@@ -482,8 +490,10 @@ def _charset(options: dict[str, str]) -> tuple[str | None, str | None]:
 
 def _option_clauses(
     table: str, before: dict[str, str], now: dict[str, str]
-) -> list[str]:
-    clauses = []
+) -> tuple[list[str], list[str]]:
+    """The clauses that give the options their before values, and those that
+    remove the options the before-image has not."""
+    clauses, resets = [], []
     if _charset(before) != _charset(now):
         charset, collation = _charset(before)
         if charset is None:
@@ -504,12 +514,12 @@ def _option_clauses(
         if option in before:
             clauses.append(f"{option}={before[option]}")
         elif option.upper() in _OPTION_RESET:
-            clauses.append(f"{option}={_OPTION_RESET[option.upper()]}")
+            resets.append(f"{option}={_OPTION_RESET[option.upper()]}")
         else:
             unknown.append(f"table option {option} was added and has no known reset")
     if unknown:
         raise Unrestorable(table, unknown)
-    return clauses
+    return clauses, resets
 
 
 def _check_restorable(
