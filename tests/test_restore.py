@@ -388,13 +388,14 @@ def test_restore_gives_the_before_image_back(legacy, case):
     now = {table: show_create(conn, table) for table in case.tables}
     assert any(not same_table(before[t], now[t]) for t in case.tables)
 
+    notes = []
     for table in case.tables:
-        statements = restore_statements(
-            table, before[table], now[table], case.renamed_columns
-        )
-        assert bool(statements) == (not same_table(before[table], now[table]))
-        for statement in statements:
+        plan = restore_plan(table, before[table], now[table], case.renamed_columns)
+        assert bool(plan.statements) == (not same_table(before[table], now[table]))
+        for statement in plan.statements:
             conn.exec_driver_sql(statement)
+        notes += plan.notes
+    assert any("cannot come back" in note for note in notes) == case.data_lost
 
     for table in case.tables:
         assert show_create(conn, table) == before[table], table
