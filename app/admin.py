@@ -21,7 +21,7 @@ from app.auth.accounts import (
     log_out_everywhere,
     set_password,
 )
-from app.auth.admin_views import AdminStatic, SecureModelView, kept, kept_part
+from app.auth.admin_views import SecureModelView
 from app.auth.security import csp_nonce, role_needed
 from app.auth.sessions import end_session_by_id, sessions_of
 from app.auth.tokens import revoke_token, tokens_of
@@ -211,9 +211,6 @@ def init_admin(app: Flask) -> Admin:
         csp_nonce_generator=csp_nonce,
     )
     init_navigation(app)
-    app.add_template_global(kept)
-    app.add_template_global(kept_part)
-    app.add_template_global(AdminStatic(admin.endpoint), "admin_static")
     add_employee_views(admin)
     admin.add_view(UserView(User, db, name="Users", endpoint="users"))
     admin.add_view(AccountView(name="Account", endpoint="account", url="account"))

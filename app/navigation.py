@@ -90,32 +90,25 @@ CONSOLE_TABS = (
     ("migrations.drift", "Drift"),
     ("migrations.audit", "Audit trail"),
 )
-# (site root, active tab) -> the console's tabs, rendered.
-_tabs: dict[tuple[str, str], Markup] = {}
 
 
 def console_tabs() -> Markup:
-    """The console's tabs, this page's highlighted: the same few strings on
-    every console page, rendered once for each."""
+    """The console's tabs, this page's highlighted."""
     active = console_tab()
-    key = (request.script_root, active)
-    tabs = _tabs.get(key)
-    if tabs is None:
-        items = Markup("").join(
-            Markup(
-                '<li class="nav-item"><a class="nav-link{}" href="{}"{}>{}</a></li>'
-            ).format(
-                " active" if endpoint == active else "",
-                url_for(endpoint),
-                Markup(' aria-current="page"') if endpoint == active else "",
-                label,
-            )
-            for endpoint, label in CONSOLE_TABS
+    items = Markup("").join(
+        Markup(
+            '<li class="nav-item"><a class="nav-link{}" href="{}"{}>{}</a></li>'
+        ).format(
+            " active" if endpoint == active else "",
+            url_for(endpoint),
+            Markup(' aria-current="page"') if endpoint == active else "",
+            label,
         )
-        tabs = _tabs[key] = Markup(
-            '<ul class="nav nav-tabs mb-3" id="console-tabs">{}</ul>'
-        ).format(items)
-    return tabs
+        for endpoint, label in CONSOLE_TABS
+    )
+    return Markup('<ul class="nav nav-tabs mb-3" id="console-tabs">{}</ul>').format(
+        items
+    )
 
 
 @pass_context

@@ -1,10 +1,8 @@
-"""What every template shares: one timestamp format, with the age on hover,
-and URLs built once."""
+"""What every template shares: one timestamp format, with the age on hover."""
 
 from datetime import UTC, datetime
-from functools import lru_cache
 
-from flask import Flask, g, has_app_context, has_request_context, request, url_for
+from flask import Flask, g, has_app_context
 from markupsafe import Markup, escape
 
 FORMAT = "%Y-%m-%d %H:%M:%S UTC"
@@ -45,59 +43,16 @@ def _page_now() -> datetime:
     return now
 
 
-@lru_cache(maxsize=4096)
-def _tag(value: datetime) -> tuple[datetime, str, str]:
-    """The UTC moment and the <time> tag around its title: a pure function of
-    the value, so a page shown again (a hundred dates on the history) does not
-    format them again. Digits, letters, spaces and "-:+" only: nothing to
-    escape (and Markup.format costs ~10x more)."""
-    moment = _as_utc(value)
-    return (
-        moment,
-        f'<time datetime="{moment.isoformat()}" title="',
-        f'">{moment.strftime(FORMAT)}</time>',
-    )
-
-
 def timestamp(value: datetime | None, empty: str = "-") -> Markup:
     """`YYYY-MM-DD HH:MM:SS UTC` in a <time> whose title says how long ago."""
     if value is None:
         return Markup(escape(empty))
-    moment, before, after = _tag(value)
+    moment = _as_utc(value)
     seconds = int((_page_now() - moment).total_seconds())  # both in UTC already
-    return Markup(before + _age_in_words(seconds) + after)
-
-
-# (site root, blueprint, endpoint, arguments) -> URL. The URL map does not
-# change once the app runs, so the same arguments always build the same URL.
-_urls: dict[tuple, str] = {}
-URLS_KEPT = 10_000
-
-
-def kept_url_for(endpoint: str, **values) -> str:
-    """The templates' url_for: a page builds a dozen URLs (tabs, navbar,
-    links), the same ones on every request; each is built once. The key holds
-    what url_for reads from the request for a path: the site's root and the
-    blueprint ('.job' is relative to it). External URLs (`_external`,
-    `_scheme`, which read the host) are built every time."""
-    if not has_request_context() or any(k.startswith("_") for k in values):
-        return url_for(endpoint, **values)
-    # The blueprint matters to a relative endpoint only (reading it costs as
-    # much as the rest of the lookup).
-    relative_to = request.blueprint if endpoint.startswith(".") else None
-    key = (request.script_root, relative_to, endpoint, *sorted(values.items()))
-    try:
-        return _urls[key]
-    except KeyError:
-        pass
-    except TypeError:  # an argument that cannot be a key: built every time
-        return url_for(endpoint, **values)
-    if len(_urls) > URLS_KEPT:
-        _urls.clear()
-    url = _urls[key] = url_for(endpoint, **values)
-    return url
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        moment.isoformat(), _age_in_words(seconds), moment.strftime(FORMAT)
+    )
 
 
 def init_templating(app: Flask) -> None:
     app.add_template_filter(timestamp)
-    app.add_template_global(kept_url_for, "url_for")

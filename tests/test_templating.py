@@ -31,7 +31,7 @@ def test_age_reads_like_a_person_wrote_it():
     assert age(now + timedelta(hours=2), now) == "in 2 h"
 
 
-def test_templates_url_for_is_kept_per_site_root_and_blueprint(app):
+def test_templates_url_for_follows_the_site_root_and_blueprint(app):
     page = (
         "{{ url_for('.job', job_id=7) }} {{ url_for('static', filename='a.css') }}"
         " {{ url_for('static', filename='a.css', _external=True) }}"

@@ -7,17 +7,12 @@ from flask import abort, redirect, request
 from flask_admin import AdminIndexView
 from flask_admin.contrib.sqla import ModelView, tools
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
-from jinja2 import pass_context
-from markupsafe import Markup
 
 from app.auth.security import (
-    csp_nonce,
     login_url,
     role_needed,
     safe_redirect_target,
 )
-from app.templating import kept_url_for
 from app.validation import MAX_ID
 
 # Flask-Admin view methods that change data (or show a form to).
@@ -27,69 +22,6 @@ WRITE_VIEWS = frozenset(
 # Far beyond any real list, and small enough that page × page size stays a
 # valid OFFSET on every database.
 MAX_PAGE = 10**9
-
-
-# (key..., site root) -> HTML as rendered, with the response's own values
-# marked out, and which of them it holds.
-_kept: dict[tuple, tuple[str, tuple[int, ...]]] = {}
-KEPT_MAX = 1000
-# The values that change with each response: its CSP nonce, its CSRF token.
-PER_RESPONSE = (csp_nonce, generate_csrf)
-
-
-def _mark(index: int) -> str:
-    return f"\x00per-response {index}\x00"
-
-
-@pass_context
-def kept(context, *key, caller) -> Markup:
-    """The body of `{% call kept(*key) %}` (a template's part that follows
-    from `key` alone) rendered once per key and site root. The response's own
-    values in it (PER_RESPONSE) are marked out when it is rendered and put
-    back on each use."""
-    full_key = (*key, request.script_root)
-    entry = _kept.get(full_key)
-    if entry is None:
-        html, used = str(caller()), []
-        for index, value_of in enumerate(PER_RESPONSE):
-            value = value_of()
-            if value in html:
-                html = html.replace(value, _mark(index))
-                used.append(index)
-        if len(_kept) > KEPT_MAX:
-            _kept.clear()
-        entry = _kept[full_key] = (html, tuple(used))
-    html, used = entry
-    for index in used:
-        html = html.replace(_mark(index), PER_RESPONSE[index]())
-    return Markup(html)
-
-
-@pass_context
-def kept_part(context, part: str, caller) -> Markup:
-    """A part of the admin layout (`{% call kept_part(part) %}`,
-    admin/master.html) kept per role and page (kept). The menu runs a macro, a
-    URL and an access check per item, the stylesheets and scripts a macro per
-    file: most of the layout's cost on every page, for what follows from
-    those three only (which views the role may see, which one is active, the
-    view's extra files)."""
-    user = current_user._get_current_object()
-    role = user.role if user.is_authenticated else None
-    view = context.get("admin_view")
-    return kept(context, part, role, getattr(view, "endpoint", None), caller=caller)
-
-
-class AdminStatic:
-    """What Flask-Admin's templates call `admin_static`: the URL of one of its
-    static files (admin/static.html's macro). Its admin/base.html imports that
-    file for every page; admin/master.html replaces that layout, and this
-    global answers the templates that expect the name there."""
-
-    def __init__(self, admin_endpoint: str) -> None:
-        self.endpoint = f"{admin_endpoint}.static"
-
-    def url(self, **values) -> str:
-        return kept_url_for(self.endpoint, **values)
 
 
 class SecureViewMixin:
@@ -108,13 +40,6 @@ class SecureViewMixin:
         if not current_user.is_authenticated:
             return redirect(login_url())
         abort(403, role_needed(self.read_role))
-
-    def get_url(self, endpoint: str, **kwargs) -> str:
-        # Flask-Admin's layout asks for a dozen static files' URLs on every
-        # page: the same strings for a site (root), so they are kept.
-        if endpoint.endswith("static"):
-            return kept_url_for(endpoint, **kwargs)
-        return super().get_url(endpoint, **kwargs)
 
     def may_write(self) -> bool:
         return current_user.is_authenticated and current_user.has_role(self.write_role)

@@ -1,24 +1,23 @@
 """The history page's rows: each revision one row of an aligned list, its
 piece of the graph beside it, like `git log --graph`; paged, newest first.
 
-Everything here follows from the scripts and the database's current
-revisions, so it is built once per catalog and current revisions (and the
-site's root) and kept with the catalog: the current revisions are read live
-on every request, and a change of them builds new rows. Dates are rendered
-per request (their age on hover moves on).
+The graph's layout follows from the scripts and the database's current
+revisions alone: it is computed once per catalog and current revisions and
+kept with the catalog (a changed file makes a new catalog; an upgrade, new
+current revisions). Only the page of rows being shown is rendered, on each
+request.
 """
 
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import get_template_attribute, request, url_for
+from flask import url_for
 from markupsafe import Markup
 
 from app.dbadmin.core.catalog import Catalog, Revision
 from app.dbadmin.core.state import DatabaseState
 from app.dbadmin.web import graph
-from app.templating import timestamp
 
 PAGE_SIZE = 100
 
@@ -27,9 +26,9 @@ PAGE_SIZE = 100
 class HistoryRow:
     revision: Revision
     created_at: datetime | None
-    # The row before and after its date cell, rendered once.
-    start: Markup
-    end: Markup
+    marker: str  # current, applied or pending
+    placed: graph.Row  # its place in the graph's layout
+    segments: tuple  # the edges passing through its row
 
 
 @dataclass(frozen=True)
@@ -45,9 +44,8 @@ class BadPage(ValueError):
     """A ?page= that names no page; the message says which exist."""
 
 
-# Rows for this many states per catalog (each upgrade is a new one): a
-# megabyte or so each at 1,000 revisions, so a long-lived worker does not
-# keep one per upgrade it has seen.
+# Layouts for this many states per catalog (each upgrade is a new one), so a
+# long-lived worker does not keep one per upgrade it has seen.
 STATES_KEPT = 4
 
 
@@ -88,40 +86,56 @@ def _nodes(catalog: Catalog, applied: frozenset[str], current: tuple[str, ...]):
     ]
 
 
-def history_rows(catalog: Catalog, database: DatabaseState) -> list[HistoryRow]:
-    """Every revision's row, newest first (built once per state, then kept)."""
+@dataclass(frozen=True)
+class HistoryGraph:
+    rows: list[HistoryRow]  # every revision, newest first
+    lanes: int  # the graph's width
+
+
+def history_graph(catalog: Catalog, database: DatabaseState) -> HistoryGraph:
+    """Every revision's place in the graph, newest first: computed once per
+    catalog and current revisions (see the module's docstring)."""
     current = tuple(database.current)
     applied = database.applied(catalog)
 
-    def build() -> list[HistoryRow]:
+    def build() -> HistoryGraph:
         layout = graph.layout(_nodes(catalog, applied, current))
-        segments = graph.row_segments(layout)
-        start = get_template_attribute("dbadmin/_history_row.html", "row_start")
-        end = get_template_attribute("dbadmin/_history_row.html", "row_end")
-        rows = []
-        for placed, pieces in zip(layout.rows, segments, strict=True):
-            revision = catalog.by_id[placed.node.revision]
-            href = url_for(".revision", rev=revision.id)
-            cell = graph.lane_cell(placed, pieces, layout.lanes, href)
-            # lane_cell escapes every text it writes.
-            marker = (
+        rows = [
+            HistoryRow(
+                catalog.by_id[placed.node.revision],
+                created_at(catalog.by_id[placed.node.revision]),
                 "current"
                 if placed.node.current
                 else "applied"
                 if placed.node.applied
-                else "pending"
+                else "pending",
+                placed,
+                tuple(pieces),
             )
-            rows.append(
-                HistoryRow(
-                    revision,
-                    created_at(revision),
-                    start(revision, marker, Markup(cell), href),
-                    end(revision, marker),
-                )
+            for placed, pieces in zip(
+                layout.rows, graph.row_segments(layout), strict=True
             )
-        return rows
+        ]
+        return HistoryGraph(rows, layout.lanes)
 
-    return _kept(catalog, "history rows", (current, request.script_root), build)
+    return _kept(catalog, "history graph", current, build)
+
+
+def lane_cells(history: HistoryGraph, rows: list[HistoryRow]) -> list[Markup]:
+    """Each row's piece of the graph, linked to the revision's page: for the
+    rows of the page shown only."""
+    return [
+        # lane_cell escapes every text it writes.
+        Markup(
+            graph.lane_cell(
+                row.placed,
+                row.segments,
+                history.lanes,
+                url_for(".revision", rev=row.revision.id),
+            )
+        )
+        for row in rows
+    ]
 
 
 def history_page(rows: list[HistoryRow], page: str | None) -> HistoryPage:
@@ -146,21 +160,7 @@ def history_page(rows: list[HistoryRow], page: str | None) -> HistoryPage:
     )
 
 
-def rows_html(rows: list[HistoryRow]) -> Markup:
-    """The rows of a page, each with its date (the `timestamp` filter's), as
-    one piece: a loop in the template costs more than the rows themselves."""
-    return Markup(
-        "".join(f"{r.start}{timestamp(r.created_at, '')}{r.end}\n" for r in rows)
-    )
-
-
 def whole_graph_svg(catalog: Catalog, database: DatabaseState) -> str:
     """The whole graph as a standalone SVG document (the download)."""
     current = tuple(database.current)
-    applied = database.applied(catalog)
-    return _kept(
-        catalog,
-        "history svg",
-        current,
-        lambda: graph.render_svg(_nodes(catalog, applied, current)),
-    )
+    return graph.render_svg(_nodes(catalog, database.applied(catalog), current))

@@ -5,8 +5,7 @@ import re
 from flask import Response, current_app, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_login import current_user
-from jinja2 import pass_context
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from app.auth.admin_views import WRITE_VIEWS, SecureViewMixin
 from app.dbadmin.core.catalog import Catalog
@@ -33,9 +32,9 @@ from app.dbadmin.web.highlight import python_html
 from app.dbadmin.web.history import (
     BadPage,
     created_at,
+    history_graph,
     history_page,
-    history_rows,
-    rows_html,
+    lane_cells,
     whole_graph_svg,
 )
 from app.dbadmin.web.joblog import log_parts
@@ -52,7 +51,6 @@ from app.errors import HeadwayError
 from app.extensions import db
 from app.models.console import MigrationJob
 from app.models.own import utcnow
-from app.templating import URLS_KEPT, kept_url_for
 
 # Actions whose target must be typed in again to confirm them.
 TYPED_CONFIRMATION = ("downgrade", "stamp")
@@ -113,38 +111,11 @@ def _text(body: str, status: int) -> Response:
     return Response(body, status=status, mimetype="text/plain")
 
 
-# (site root, revision) -> its link; bounded like the templates' URLs.
-_revlinks: dict[tuple[str, str], Markup] = {}
-
-
 def revlink(rev: str) -> Markup:
-    """A revision's id, linked to its page (the templates' revlink): a
-    function, not a macro, as the dashboard shows a dozen; each built once."""
-    key = (request.script_root, rev)
-    link = _revlinks.get(key)
-    if link is None:
-        if len(_revlinks) > URLS_KEPT:
-            _revlinks.clear()
-        url = escape(kept_url_for("migrations.revision", rev=rev))
-        link = _revlinks[key] = Markup(
-            f'<a href="{url}"><code>{escape(rev)}</code></a>'
-        )
-    return link
-
-
-@pass_context
-def kept_for_state(context, name: str, *extra, caller) -> Markup:
-    """The body of `{% call kept_for_state(name, *extra) %}`: a part of a
-    console page that follows from the scripts and the database's current
-    revisions alone (the state banner, the pending revisions and their
-    links), rendered once per catalog, current revisions, `extra` and site
-    root, and kept with the catalog (rebuilt when a file changes)."""
-    view = context["view"]
-    if not view.database.reachable or view.database.partial:
-        # Its error, or the journal's partial step, is not in the key.
-        return Markup(caller())
-    key = ("html", name, view.database.current, *extra, request.script_root)
-    return Markup(view.catalog.memo(key, lambda: str(caller())))
+    """A revision's id, linked to its page (the templates' revlink)."""
+    return Markup('<a href="{}"><code>{}</code></a>').format(
+        url_for("migrations.revision", rev=rev), rev
+    )
 
 
 class MigrationsView(SecureViewMixin, BaseView):
@@ -163,7 +134,6 @@ class MigrationsView(SecureViewMixin, BaseView):
     def create_blueprint(self, admin):
         blueprint = super().create_blueprint(admin)
         blueprint.add_app_template_global(revlink)
-        blueprint.add_app_template_global(kept_for_state)
         return blueprint
 
     def _render_console(self, template: str, view, **context):
@@ -200,17 +170,19 @@ class MigrationsView(SecureViewMixin, BaseView):
     def history(self):
         view = overview()
         page = error = None
+        cells = []
         if view.database.reachable:
-            rows = history_rows(view.catalog, view.database)
+            history = history_graph(view.catalog, view.database)
             try:
-                page = history_page(rows, request.args.get("page"))
+                page = history_page(history.rows, request.args.get("page"))
+                cells = lane_cells(history, page.rows)
             except BadPage as exc:
                 error = str(exc)
         response = self._render_console(
             "dbadmin/history.html",
             view,
             page=page,
-            rows_html=rows_html(page.rows) if page else None,
+            rows=list(zip(page.rows, cells, strict=True)) if page else [],
             error=error,
         )
         return (response[0], 400) if error else response

@@ -33,3 +33,6 @@ document.addEventListener(
   },
   true
 );
+
+// Flask-Admin's layout (admin/base.html) writes <html> without a language.
+document.documentElement.lang = "en";
