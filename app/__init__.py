@@ -7,8 +7,16 @@ from flask import Flask
 from config import INSTANCE_DIR, Config, check_database_url, config_from_env
 
 
-def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Flask:
-    """Build the application. Raises config.ConfigError on a bad configuration."""
+def create_app(
+    config_class: type[Config] | None = None, *, web: bool = True, **overrides: Any
+) -> Flask:
+    """Build the application. Raises config.ConfigError on a bad configuration.
+
+    `web=False` builds it without what serves pages (the blueprints, the
+    admin, the error pages, the templates' helpers): a shell command or a
+    job's process serves none, and the web admin is half of the start-up.
+    Flask refuses blueprints once the app has served, so this is decided
+    here, once (wsgi.py decides it for `flask` commands)."""
     config_class = config_class or config_from_env()
     config_class.prepare()
 
@@ -19,22 +27,25 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     app.config.update(overrides)
     check_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
 
-    register_extensions(app)
-    register_blueprints(app)
-    register_errorhandlers(app)
+    register_extensions(app, web)
+    if web:
+        register_blueprints(app)
+        register_errorhandlers(app)
+        register_template_helpers(app)
     register_commands(app)
-    register_template_helpers(app)
     return app
 
 
-def register_extensions(app: Flask) -> None:
+def register_extensions(app: Flask, web: bool = True) -> None:
     from app import models  # noqa: F401  (every table on the metadata)
-    from app.auth.security import init_security
     from app.extensions import db, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"])
-    init_security(app)
+    if web:
+        from app.auth.security import init_security
+
+        init_security(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -1,11 +1,12 @@
-"""Flask extensions, created unbound; `create_app` binds them."""
+"""Flask extensions, created unbound; `create_app` binds them. CSRF
+protection lives with the web's security (app/auth/security.py): a shell
+command, which serves no form, does not import WTForms."""
 
 import sqlite3
 
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 
@@ -13,7 +14,6 @@ db = SQLAlchemy(metadata=MetaData())
 # Batch mode and type comparison are set per dialect in migrations/env.py.
 migrate = Migrate(compare_type=True, render_as_batch=False)
 login_manager = LoginManager()
-csrf = CSRFProtect()
 
 
 @event.listens_for(Engine, "connect")

@@ -266,7 +266,7 @@ def refuse(job_id: int) -> int:
 
 
 def main(job_id: int, secret: str) -> int:
-    app = create_app()
+    app = create_app(web=False)
     with app.app_context():
         if not prove_launch(job_id, secret):
             return refuse(job_id)
@@ -339,7 +339,7 @@ def main(job_id: int, secret: str) -> int:
 
 
 def report(job_id: int, secret: str) -> int:
-    app = create_app()
+    app = create_app(web=False)
     with app.app_context():
         if not prove_launch(job_id, secret):
             return refuse(job_id)

@@ -1,0 +1,32 @@
+"""A `flask db|users|headway|demo` command serves no page: it starts without
+the web admin, the API's schemas or WTForms (wsgi.py, create_app's `web`)."""
+
+import pytest
+
+from tests.helpers import run_flask
+
+WEB_MODULES = ("flask_admin", "wtforms", "flask_wtf", "pydantic", "app.admin")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("db", "current"), ("users", "list"), ("headway", "--help"), ("demo", "--help")],
+)
+def test_a_shell_command_imports_no_web_module(database_url, command):
+    result = run_flask(*command, DATABASE_URL=database_url, PYTHONPROFILEIMPORTTIME="1")
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert imported, result.stderr  # the import times were printed
+    loaded = sorted(
+        m for m in imported if any(m == w or m.startswith(w + ".") for w in WEB_MODULES)
+    )
+    assert not loaded, loaded
+
+
+def test_flask_routes_still_has_the_whole_app(database_url):
+    result = run_flask("routes", DATABASE_URL=database_url)
+    assert result.returncode == 0, result.stderr
+    assert "migrations.index" in result.stdout and "api.me" in result.stdout
