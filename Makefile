@@ -75,6 +75,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/console.py
 	$(BIN)/python bench/guards.py
 	$(BIN)/python bench/employees.py
+	$(BIN)/python bench/cli_startup.py
 
 ## bench-employees: the employee data admin against stock Flask-Admin, at scale 30 on MariaDB
 bench-employees: $(VENV)/.installed-dev

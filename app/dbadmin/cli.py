@@ -1,6 +1,14 @@
 """The `flask db` group: Flask-Migrate's commands, plus verify and adopt, and
 upgrade, downgrade and stamp with Headway's guards' opt-ins (the guards
-themselves run in migrations/env.py, whatever starts the run)."""
+themselves run in migrations/env.py, whatever starts the run).
+
+The migration core is imported by the commands that use it, not with this
+module: every `flask` command loads this group, and `flask db current`
+should start about as fast as `alembic current`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import click
 from alembic import command
@@ -9,21 +17,11 @@ from flask import current_app, g
 from flask_migrate.cli import db as flask_migrate_db
 
 from app.cli import HeadwayGroup, fail
-from app.dbadmin.core import recovery
-from app.dbadmin.core.adoption import (
-    Verification,
-    adopt,
-    adopt_if_unversioned,
-    stamped_revisions,
-    verify_revisions,
-)
-from app.dbadmin.core.adoption import verify as verify_schema
-from app.dbadmin.core.catalog import load_catalog
-from app.dbadmin.core.executor import ExecutorSettings
-from app.dbadmin.core.guards import partial_line
-from app.dbadmin.core.lock import shell_actor
-from app.dbadmin.core.state import unsettled_step
 from app.extensions import db
+
+if TYPE_CHECKING:
+    from app.dbadmin.core.adoption import Verification
+    from app.dbadmin.core.executor import ExecutorSettings
 
 
 class DbGroup(HeadwayGroup):
@@ -114,6 +112,8 @@ def upgrade_command(
     tables is refused (adopt it, or use --adopt); so is a step that drops
     data, unless --allow-data-loss."""
     if adopt_first and not sql:
+        from app.dbadmin.core.adoption import adopt_if_unversioned
+
         adoption = adopt_if_unversioned(db.engine)
         if adoption is not None and not adoption.stamped:
             click.echo("no revision matches; nothing was written.", err=True)
@@ -172,9 +172,13 @@ def _print_differences(result: Verification) -> None:
 
 def _echo_partial() -> bool:
     """Say so when a step was left half-way; True when one was."""
+    from app.dbadmin.core.state import unsettled_step
+
     partial = unsettled_step(db.engine)
     if partial is None:
         return False
+    from app.dbadmin.core.guards import partial_line
+
     click.echo(partial_line(partial), err=True)
     return True
 
@@ -197,6 +201,9 @@ def verify_command(revision: str | None) -> None:
     if revision is None and _echo_partial():
         # No revision describes a half-applied schema: nothing to compare.
         raise SystemExit(1)
+    from app.dbadmin.core.adoption import stamped_revisions
+    from app.dbadmin.core.adoption import verify as verify_schema
+
     unversioned = not stamped_revisions(db.engine)
     if unversioned and revision is None:
         click.echo(
@@ -223,6 +230,8 @@ def verify_command(revision: str | None) -> None:
 def adopt_command(to: str | None, dry_run: bool) -> None:
     """Put an unversioned database under migrations: find the newest revision
     whose schema it has exactly (or check --to REV) and stamp it."""
+    from app.dbadmin.core.adoption import adopt
+
     adoption = adopt(db.engine, to=to, dry_run=dry_run)
     result = adoption.verification
     if not result.matches:
@@ -247,6 +256,8 @@ def _settlement_sql(settlement) -> None:
 
 
 def _executor_settings(x_arg: tuple) -> ExecutorSettings:
+    from app.dbadmin.core.executor import ExecutorSettings
+
     arguments = dict(a.split("=", 1) if "=" in a else (a, "") for a in x_arg)
     return ExecutorSettings.from_x_arguments(arguments)
 
@@ -259,6 +270,9 @@ def rollback_command(x_arg, allow_data_loss, dry_run) -> None:
     """Undo what a step that failed half-way applied (MySQL/MariaDB): every
     table it touched back to its before-image, byte for byte, and the stamp
     back to where it was. The SQL is shown first."""
+    from app.dbadmin.core import recovery
+    from app.dbadmin.core.lock import shell_actor
+
     settlement = recovery.rollback(
         db.engine,
         actor=shell_actor(),
@@ -281,6 +295,11 @@ def rollback_command(x_arg, allow_data_loss, dry_run) -> None:
 def resume_command(x_arg, dry_run) -> None:
     """Run the rest of a step that failed half-way (MySQL/MariaDB), once its
     cause is fixed, then stamp it. The SQL is shown first."""
+    from app.dbadmin.core import recovery
+    from app.dbadmin.core.adoption import verify_revisions
+    from app.dbadmin.core.catalog import load_catalog
+    from app.dbadmin.core.lock import shell_actor
+
     settlement = recovery.resume(
         db.engine,
         load_catalog(),

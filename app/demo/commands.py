@@ -10,7 +10,6 @@ from alembic import command
 from flask import current_app
 
 from app.cli import HeadwayGroup
-from app.dbadmin.core.adoption import adopt, stamped_revisions
 from app.dbadmin.core.alembic_env import alembic_config
 from app.demo.legacy import create_legacy
 from app.errors import HeadwayError
@@ -76,6 +75,9 @@ def prepare_command(scale: float) -> None:
         os.replace(partial, path)
     # Headway's tables first, so that the adoption and upgrade are audited.
     init_own_tables(db.engine)
+    # (Imported here: the migration core is not loaded by every command.)
+    from app.dbadmin.core.adoption import adopt, stamped_revisions
+
     if not stamped_revisions(db.engine):
         adoption = adopt(db.engine)
         if not adoption.stamped:

@@ -10,7 +10,6 @@ from app.cli import HeadwayGroup
 from app.dbadmin.core.alembic_env import describe
 from app.errors import HeadwayError
 from app.extensions import db
-from app.own_tables.release import release
 from app.own_tables.setup import init_own_tables, own_revisions
 
 headway_cli = HeadwayGroup("headway", help="Headway's own tables and accounts.")
@@ -65,5 +64,8 @@ def release_command(lock_wait: float, adopt_legacy: bool) -> None:
     """The deploy step: create or upgrade Headway's tables, upgrade the schema
     to its heads under the migration lock, and verify it. Idempotent; exit 1
     with one line when anything is wrong."""
+    # (Imported here: the migration core is not loaded by every command.)
+    from app.own_tables.release import release
+
     release(db.engine, lock_wait, adopt_legacy, say=click.echo)
     click.echo("release ok")
