@@ -344,9 +344,17 @@ def report(job_id: int, secret: str) -> int:
         if not prove_launch(job_id, secret):
             return refuse(job_id)
         job = db.session.get(MigrationJob, job_id)
-        job.schema_report = schema_report(job)
+        job.schema_report = failure_report(job)
         db.session.commit()
         return 0
+
+
+def failure_report(job: MigrationJob) -> str:
+    """After a failed or interrupted job: a step left half-way says exactly
+    what ran (the journal); otherwise the schema is compared with the
+    revisions around the step that did not finish."""
+    partial = unsettled_step(db.engine)
+    return partial_line(partial, "console") if partial else schema_report(job)
 
 
 if __name__ == "__main__":
