@@ -19,6 +19,7 @@ HEADWAY_TABLES = {
     "headway_jobs",
     "headway_audit",
     "headway_drift_checks",
+    "headway_schema_fingerprints",
     "headway_migration_lock",
 }
 HEADWAY_HEAD = ScriptDirectory.from_config(own_tables_config()).get_current_head()

@@ -104,3 +104,18 @@ class DriftCheck(db.Model):
     stamp_error: so.Mapped[str | None] = so.mapped_column(sa.Text)
     # Differences between the models and the live schema (one per line).
     model_differences: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+
+
+class SchemaFingerprint(db.Model):
+    """The live schema's fingerprint (core/fingerprint.py) when Headway last
+    proved it to be a revision's schema: what every readiness probe and
+    status call compares the live schema with."""
+
+    __tablename__ = "headway_schema_fingerprints"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    # sha256 of the revisions and of their files' (and ancestors') content.
+    key: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    revisions: so.Mapped[str] = so.mapped_column(sa.String(1024))
+    fingerprint: so.Mapped[str] = so.mapped_column(sa.String(64))
+    recorded_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)

@@ -19,6 +19,7 @@ from app.dbadmin.core.alembic_env import (
     describe,
 )
 from app.dbadmin.core.catalog import Catalog, load_catalog
+from app.dbadmin.core.fingerprint import record_fingerprint
 from app.dbadmin.core.plan import step_plan
 from app.dbadmin.core.schema import (
     Schema,
@@ -30,6 +31,7 @@ from app.dbadmin.core.schema import (
 from app.dbadmin.core.scratch import scratch_engine, upgrade_to
 from app.dbadmin.core.state import stamped_revisions
 from app.errors import HeadwayError, error_line
+from app.extensions import db
 from app.models.own import TABLE_PREFIX
 
 
@@ -71,7 +73,22 @@ def verify(engine: Engine, rev: str | None = None) -> Verification:
         unknown = [r for r in revisions if r not in catalog.by_id]
         if unknown:
             raise HeadwayError(unknown_revision_line(tuple(unknown)))
-    return verify_revisions(engine, revisions)
+    result = verify_revisions(engine, revisions)
+    remember_proof(engine, result, catalog)
+    return result
+
+
+def remember_proof(
+    engine: Engine, result: "Verification", catalog: Catalog | None = None
+) -> None:
+    """After a comparison that matched: keep the live schema's fingerprint as
+    that revision's, for the cheap check of every probe (core/fingerprint.py).
+    Not called inside a migration run (its connection may hold SQLite's write
+    lock)."""
+    if result.matches:
+        record_fingerprint(
+            engine, catalog or load_catalog(), result.revisions, db.metadata
+        )
 
 
 def verify_revisions(engine: Engine, revisions: tuple[str, ...]) -> Verification:
@@ -218,6 +235,7 @@ def adopt(
         audit_action="adopt", proven_stamp=found.revisions, **(run_attributes or {})
     )
     command.stamp(config, found.revisions[0])
+    remember_proof(engine, found)
     return Adoption(found, stamped=True)
 
 

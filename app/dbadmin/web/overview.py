@@ -27,6 +27,7 @@ from app.dbadmin.core.state import (
     read_state,
     stamped_on,
     state_of,
+    with_schema_check,
 )
 from app.dbadmin.jobs.service import JobEnvironment, notice_interrupted_jobs
 from app.dbadmin.web.forms import AuditFilter
@@ -56,7 +57,11 @@ class Overview:
 
     @property
     def drifted(self) -> bool | None:
-        """None unless a check made since the last schema change says."""
+        """True when the live schema's cheap check finds drift (on every
+        request); otherwise None unless a drift check made since the last
+        schema change says."""
+        if self.database.kind == State.DRIFT:
+            return True
         return self.drift_status.drifted
 
 
@@ -87,8 +92,12 @@ def _read_state(catalog: Catalog) -> DatabaseState:
         current = stamped_on(connection)
     except sa.exc.SQLAlchemyError:
         db.session.rollback()
-        return read_state(db.engine, catalog)
-    return state_of(catalog, current)
+        return read_state(db.engine, catalog, db.metadata)
+    # The live schema checked too, on the same connection: a stamp that lies
+    # or a column dropped out of band shows at once (core/fingerprint.py).
+    return with_schema_check(
+        state_of(catalog, current), connection, catalog, db.metadata
+    )
 
 
 def _rows_or_empty(statement) -> list[sa.Row]:

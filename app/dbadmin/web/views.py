@@ -135,12 +135,18 @@ def kept_for_state(context, name: str, *extra, caller) -> Markup:
     """The body of `{% call kept_for_state(name, *extra) %}`: a part of a
     console page that follows from the scripts and the database's current
     revisions alone (the state banner, the pending revisions and their
-    links), rendered once per catalog, current revisions, `extra` and site
-    root, and kept with the catalog (rebuilt when a file changes)."""
+    links), rendered once per catalog, current revisions, state (drift
+    included), `extra` and site root, and kept with the catalog (rebuilt
+    when a file changes)."""
     view = context["view"]
     if not view.database.reachable:  # its error is not in the key
         return Markup(caller())
-    key = ("html", name, view.database.current, *extra, request.script_root)
+    database = view.database
+    # Drift (the cheap check of every request) changes the banner too.
+    check = database.schema_check
+    drift = tuple(check.differences) if check is not None else ()
+    key = ("html", name, database.current, database.kind, drift, *extra)
+    key += (request.script_root,)
     return Markup(view.catalog.memo(key, lambda: str(caller())))
 
 

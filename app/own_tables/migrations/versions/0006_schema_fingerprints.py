@@ -1,0 +1,32 @@
+"""schema fingerprints: the live schema's, when Headway last proved it a revision's
+
+Revision ID: 0006_schema_fingerprints
+Revises: 0005_login_failure_times
+Create Date: 2026-12-07 00:00:00
+
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006_schema_fingerprints"
+down_revision = "0005_login_failure_times"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table(
+        "headway_schema_fingerprints",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("revisions", sa.String(length=1024), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("key"),
+    )
+
+
+def downgrade():
+    op.drop_table("headway_schema_fingerprints")
