@@ -108,15 +108,12 @@ def _mysql_rows(connection: Connection, tables: tuple[str, ...]) -> tuple:
         f"NON_UNIQUE, {ignored} FROM information_schema.STATISTICS WHERE {where} "
         "ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"
     )
+    # With their actions; their columns show in the indexes InnoDB keeps for
+    # them. (Joining KEY_COLUMN_USAGE costs ten times the three reads.)
     foreign_keys = rows(
-        "SELECT k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION, k.COLUMN_NAME, "
-        "k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, r.UPDATE_RULE, "
-        "r.DELETE_RULE FROM information_schema.KEY_COLUMN_USAGE k "
-        "JOIN information_schema.REFERENTIAL_CONSTRAINTS r "
-        "ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA "
-        "AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME "
-        f"WHERE k.{where.replace(' AND TABLE_NAME', ' AND k.TABLE_NAME')} "
-        "ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION"
+        "SELECT TABLE_NAME, '', REFERENCED_TABLE_NAME, UPDATE_RULE, DELETE_RULE "
+        "FROM information_schema.REFERENTIAL_CONSTRAINTS "
+        f"WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME IN ({names})"
     )
     return columns, indexes, foreign_keys
 
