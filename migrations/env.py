@@ -206,6 +206,7 @@ def run_migrations_online() -> None:
                 action=config.attributes.get("audit_action"),
                 actor=actor,
                 job_id=job_id,
+                accepted_differences=config.attributes.get("accepted_differences"),
             )
             run_migrations(connection, audit)
 

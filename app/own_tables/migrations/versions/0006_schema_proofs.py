@@ -1,6 +1,6 @@
-"""schema fingerprints: the live schema's, when Headway last proved it a revision's
+"""schema proofs: the live schema's fingerprint when Headway last proved it a revision's; the differences an adoption accepted
 
-Revision ID: 0006_schema_fingerprints
+Revision ID: 0006_schema_proofs
 Revises: 0005_login_failure_times
 Create Date: 2026-12-07 00:00:00
 
@@ -9,7 +9,7 @@ Create Date: 2026-12-07 00:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_schema_fingerprints"
+revision = "0006_schema_proofs"
 down_revision = "0005_login_failure_times"
 branch_labels = None
 depends_on = None
@@ -26,7 +26,11 @@ def upgrade():
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("key"),
     )
+    with op.batch_alter_table("headway_audit") as batch_op:
+        batch_op.add_column(sa.Column("accepted_differences", sa.Text(), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table("headway_audit") as batch_op:
+        batch_op.drop_column("accepted_differences")
     op.drop_table("headway_schema_fingerprints")
