@@ -119,3 +119,18 @@ def test_a_column_dropped_at_head_fails_readiness_at_once(console):
 def db_is_mysql(app) -> bool:
     with app.app_context():
         return db.engine.dialect.name == "mysql"
+
+
+def test_a_proof_carries_over_headways_own_upgrades(console):
+    """Upgraded by Headway from a proven schema: the new revision's schema is
+    known too (behind head, and checked)."""
+    app, runner, client = console
+    result = runner.invoke(args=["db", "upgrade", "0002_employee_email"])
+    assert result.exit_code == 0, result.output
+    body, code, _ = state(client)
+    assert body["state"] == "behind" and body["current"] == ["0002_employee_email"]
+    assert body["schema_check"]["state"] == "ok"
+
+    execute(app, "ALTER TABLE departments ADD COLUMN budget INTEGER")
+    body, code, ready = state(client)
+    assert body["state"] == "drift" and ready["state"] == "drift"

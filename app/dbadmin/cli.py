@@ -2,6 +2,8 @@
 upgrade, downgrade and stamp with Headway's guards' opt-ins (the guards
 themselves run in migrations/env.py, whatever starts the run)."""
 
+from contextlib import nullcontext
+
 import click
 from alembic import command
 from alembic.util import CommandError
@@ -14,6 +16,7 @@ from app.dbadmin.core.adoption import (
     adopt,
     adopt_if_unversioned,
     existing_first_revision_tables,
+    keeping_the_proof,
     stamped_revisions,
     write_reconciling_revision,
 )
@@ -117,7 +120,8 @@ def upgrade_command(
         if adoption is not None:
             click.echo(f"adopted at {adoption.verification.label}")
     config = _alembic_config(directory, x_arg, allow_data_loss=allow_data_loss)
-    command.upgrade(config, revision, sql=sql, tag=tag)
+    with _keeping_the_proof(sql):
+        command.upgrade(config, revision, sql=sql, tag=tag)
 
 
 @db_cli.command("downgrade")
@@ -133,7 +137,8 @@ def downgrade_command(directory, sql, tag, x_arg, allow_data_loss, revision) -> 
     config = _alembic_config(directory, x_arg, allow_data_loss=allow_data_loss)
     if sql and revision == "-1":
         revision = "head:-1"
-    command.downgrade(config, revision, sql=sql, tag=tag)
+    with _keeping_the_proof(sql):
+        command.downgrade(config, revision, sql=sql, tag=tag)
 
 
 @db_cli.command("stamp")
@@ -156,7 +161,15 @@ def stamp_command(directory, sql, tag, purge, no_verify, revision) -> None:
     migrations. The live schema must be REVISION's schema (as `flask db
     verify` compares them), unless --no-verify; base needs no proof."""
     config = _alembic_config(directory, (), no_verify=no_verify)
-    command.stamp(config, revision, sql=sql, tag=tag, purge=purge)
+    # The guard proves the live schema is REVISION's, unless --no-verify.
+    with _keeping_the_proof(sql, proven=not no_verify):
+        command.stamp(config, revision, sql=sql, tag=tag, purge=purge)
+
+
+def _keeping_the_proof(sql: bool, proven: bool = False):
+    """keeping_the_proof() around a run on the database (not an offline
+    script)."""
+    return nullcontext() if sql else keeping_the_proof(db.engine, proven)
 
 
 def _print_differences(result: Verification) -> None:

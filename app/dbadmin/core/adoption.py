@@ -7,6 +7,8 @@ compared (see schema.py). Nothing here writes to the live database except the
 final stamp of a successful adoption.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -26,7 +28,7 @@ from app.dbadmin.core.alembic_env import (
 )
 from app.dbadmin.core.audit import AUDIT_TABLE
 from app.dbadmin.core.catalog import Catalog, load_catalog
-from app.dbadmin.core.fingerprint import record_fingerprint
+from app.dbadmin.core.fingerprint import OK, check_schema, record_fingerprint
 from app.dbadmin.core.plan import step_plan
 from app.dbadmin.core.schema import (
     Schema,
@@ -96,6 +98,30 @@ def remember_proof(
         record_fingerprint(
             engine, catalog or load_catalog(), result.revisions, db.metadata
         )
+
+
+@contextmanager
+def keeping_the_proof(engine: Engine, proven: bool = False) -> Iterator[None]:
+    """Around a run that Headway makes (upgrade, downgrade, a verified stamp):
+    when the live schema was what its revision should be before it (the cheap
+    check says so, or the run is a stamp whose guard proves it), keep its
+    fingerprint as the new revision's afterwards, so that the probes go on
+    checking it. Nothing is kept after a failure."""
+    catalog = load_catalog()
+    if not proven:
+        try:
+            current = stamped_revisions(engine)
+            if current and all(r in catalog.by_id for r in current):
+                with engine.connect() as conn:
+                    check = check_schema(conn, catalog, current, db.metadata)
+                proven = check.state == OK
+        except sa.exc.SQLAlchemyError:
+            proven = False  # the run itself says what is wrong
+    yield
+    if proven:
+        after = stamped_revisions(engine)
+        if after:
+            record_fingerprint(engine, load_catalog(), after, db.metadata)
 
 
 def verify_revisions(engine: Engine, revisions: tuple[str, ...]) -> Verification:

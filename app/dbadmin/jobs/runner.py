@@ -19,6 +19,7 @@ from app import create_app
 from app.dbadmin.core.adoption import (
     adopt,
     inspect_unfinished_step,
+    keeping_the_proof,
     stamped_revisions,
     verify,
 )
@@ -79,11 +80,16 @@ def run(job: MigrationJob, log: "JobLog") -> None:
     }
     config = alembic_config(configure_logger=False, **who, **opt_ins)
     if job.action == "upgrade":
-        command.upgrade(config, job.target)
+        with keeping_the_proof(db.engine):
+            command.upgrade(config, job.target)
     elif job.action == "downgrade":
-        command.downgrade(config, job.target)
+        with keeping_the_proof(db.engine):
+            command.downgrade(config, job.target)
     elif job.action == "stamp":
-        command.stamp(config, job.target, purge=job.purge)
+        # A stamp's guard proves the live schema is the target's, unless the
+        # operator said --no-verify.
+        with keeping_the_proof(db.engine, proven=not job.no_verify):
+            command.stamp(config, job.target, purge=job.purge)
     elif job.action == "adopt":
         adoption = adopt(db.engine, to=job.target or None, run_attributes=who)
         if not adoption.stamped:
