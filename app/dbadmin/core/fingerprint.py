@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from app.dbadmin.core.catalog import Catalog
+from app.dbadmin.core.sqlite_file import sqlite_file_state
 from app.models.console import SchemaFingerprint
 from app.models.own import TABLE_PREFIX, utcnow
 
@@ -56,11 +57,26 @@ def mapped_tables(metadata: sa.MetaData) -> tuple[str, ...]:
     return tuple(sorted(n for n in metadata.tables if not n.startswith(TABLE_PREFIX)))
 
 
+# SQLite: (file, tables) -> (the file's state, its shape). A schema change
+# is a commit, which changes the file's state (core/sqlite_file.py).
+_sqlite_shapes: dict[tuple, tuple[tuple, "LiveShape"]] = {}
+
+
 def live_shape(connection: Connection, tables: tuple[str, ...]) -> LiveShape:
     if connection.dialect.name == "mysql":
-        rows = _mysql_rows(connection, tables)
-    else:
-        rows = _sqlite_rows(connection, tables)
+        return _shape(_mysql_rows(connection, tables))
+    key = (connection.engine.url.database, tables)
+    state = sqlite_file_state(key[0])
+    kept = _sqlite_shapes.get(key)
+    if state is not None and kept is not None and kept[0] == state:
+        return kept[1]
+    shape = _shape(_sqlite_rows(connection, tables))
+    if state is not None:
+        _sqlite_shapes[key] = (state, shape)
+    return shape
+
+
+def _shape(rows: tuple) -> LiveShape:
     columns, indexes, foreign_keys = rows
     shape = LiveShape()
     for table, name, *_ in columns:
@@ -127,7 +143,7 @@ def _sqlite_rows(connection: Connection, tables: tuple[str, ...]) -> tuple:
     # pragma_table_xinfo: hidden (generated) columns too.
     columns = rows(
         'SELECT m.name, p.name, p.cid, p.type, p."notnull", p.dflt_value, p.pk, '
-        "p.hidden, m.sql FROM sqlite_master m JOIN pragma_table_xinfo(m.name) p "
+        "p.hidden FROM sqlite_master m JOIN pragma_table_xinfo(m.name) p "
         f"WHERE m.type = 'table' AND m.name IN ({names}) ORDER BY m.name, p.cid"
     )
     indexes = rows(
