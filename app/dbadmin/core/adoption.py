@@ -375,20 +375,20 @@ def write_reconciling_revision(engine: Engine, base: str) -> Reconciliation:
     except Exception as exc:  # the file as written does not run: say so
         remaining = [f"the revision does not run: {error_line(exc)}"]
     if remaining:
-        _note_remaining(written.path, base, remaining)
+        _note_remaining(written.path, base, revision, remaining)
     return Reconciliation(
         revision, base, written.path, remaining, base not in catalog.heads
     )
 
 
-def _note_remaining(path: str, base: str, remaining: list[str]) -> None:
+def _note_remaining(path: str, base: str, revision: str, remaining: list[str]) -> None:
     """Put what the file does not cover in it, above upgrade(), for review."""
     with open(path, encoding="utf-8") as f:
         source = f.read()
     note = (
         f"# Headway: {base} plus this upgrade does not yet build the live schema.\n"
         "# Add by hand (autogenerate does not render these), then check with\n"
-        "# `flask db verify REVISION` before `flask db adopt --to REVISION`:\n"
+        f"# `flask db verify {revision}` before `flask db adopt --to {revision}`:\n"
         + "".join(f"#   - {line}\n" for line in remaining)
         + "\n\n"
     )
