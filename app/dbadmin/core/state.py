@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.dbadmin.core.alembic_env import USER_VERSION_TABLE, current_heads
 from app.dbadmin.core.catalog import Catalog, Revision
 from app.dbadmin.core.fingerprint import DRIFT, SchemaCheck, check_schema
+from app.dbadmin.core.journal import PartialStep, read_partial
 from app.errors import error_line
 
 
@@ -87,6 +88,8 @@ class DatabaseState:
     pending: list[Revision] = field(default_factory=list)
     unknown: tuple[str, ...] = ()
     error: str | None = None
+    # A step that stopped half-way (State.PARTIAL), from the journal.
+    partial: PartialStep | None = None
     # The cheap check of the live schema (core/fingerprint.py), when made.
     schema_check: SchemaCheck | None = None
 
@@ -118,6 +121,12 @@ class DatabaseState:
         )
 
     def summary(self) -> str:
+        if self.kind == State.PARTIAL:
+            return (
+                f"Partially applied: {self.partial.summary()} Two ways out: "
+                "rollback (undo what it applied) or resume (run the rest, "
+                "once the cause is fixed)."
+            )
         if self.kind == State.UP_TO_DATE:
             return f"Up to date at {', '.join(self.current)}."
         if self.kind == State.BEHIND:
@@ -175,11 +184,12 @@ def read_state(engine: Engine, catalog: Catalog, metadata=None) -> DatabaseState
     schema checked too (with_schema_check)."""
     try:
         current = stamped_revisions(engine)
+        partial = unsettled_step(engine)
     except SQLAlchemyError as exc:
         return DatabaseState(
             State.UNREACHABLE, heads=catalog.heads, error=error_line(exc)
         )
-    database = state_of(catalog, current)
+    database = state_of(catalog, current, partial)
     if metadata is None:
         return database
     with engine.connect() as conn:
@@ -207,9 +217,36 @@ def with_schema_check(
     return database
 
 
-def state_of(catalog: Catalog, current: tuple[str, ...]) -> DatabaseState:
+def unsettled_step(engine_or_connection) -> PartialStep | None:
+    """The journal's partial step, if any (none before `flask headway init`
+    made the journal's table)."""
+    if engine_or_connection.dialect.name != "mysql":
+        return None  # SQLite runs a step in one transaction
+    if isinstance(engine_or_connection, Engine):
+        with engine_or_connection.connect() as conn:
+            return unsettled_step(conn)
+    try:
+        # A failed read leaves a MySQL transaction usable: no rollback needed.
+        return read_partial(engine_or_connection)
+    except SQLAlchemyError:
+        return None
+
+
+def state_of(
+    catalog: Catalog, current: tuple[str, ...], partial: PartialStep | None = None
+) -> DatabaseState:
     """Where a database stamped with `current` stands against the scripts."""
     heads = catalog.heads
+    if partial is not None:
+        return DatabaseState(
+            State.PARTIAL,
+            current,
+            heads,
+            pending_revisions(catalog, current)
+            if all(c in catalog.by_id for c in current)
+            else [],
+            partial=partial,
+        )
     if not current:
         return DatabaseState(
             State.UNVERSIONED, heads=heads, pending=pending_revisions(catalog, ())

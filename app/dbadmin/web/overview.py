@@ -27,6 +27,7 @@ from app.dbadmin.core.state import (
     read_state,
     stamped_on,
     state_of,
+    unsettled_step,
     with_schema_check,
 )
 from app.dbadmin.jobs.service import JobEnvironment, notice_interrupted_jobs
@@ -96,7 +97,10 @@ def _read_state(catalog: Catalog) -> DatabaseState:
     # The live schema checked too, on the same connection: a stamp that lies
     # or a column dropped out of band shows at once (core/fingerprint.py).
     return with_schema_check(
-        state_of(catalog, current), connection, catalog, db.metadata
+        state_of(catalog, current, unsettled_step(connection)),
+        connection,
+        catalog,
+        db.metadata,
     )
 
 

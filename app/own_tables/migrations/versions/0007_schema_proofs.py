@@ -1,7 +1,7 @@
 """schema proofs: the live schema's fingerprint when Headway last proved it a revision's; the differences an adoption accepted
 
-Revision ID: 0006_schema_proofs
-Revises: 0005_login_failure_times
+Revision ID: 0007_schema_proofs
+Revises: 0006_step_journal
 Create Date: 2026-12-07 00:00:00
 
 """
@@ -9,8 +9,8 @@ Create Date: 2026-12-07 00:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_schema_proofs"
-down_revision = "0005_login_failure_times"
+revision = "0007_schema_proofs"
+down_revision = "0006_step_journal"
 branch_labels = None
 depends_on = None
 
