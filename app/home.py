@@ -2,7 +2,6 @@
 the last job, change and drift check, its tables' sizes, and the way to each
 area. A handful of small reads: no table is counted at the real size."""
 
-import os
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -10,6 +9,7 @@ from flask_admin import expose
 
 from app.auth.admin_views import SecureIndexView
 from app.dbadmin.core.alembic_env import USER_VERSION_TABLE
+from app.dbadmin.core.sqlite_file import sqlite_file_state
 from app.dbadmin.web.overview import overview, recent_audit, recent_jobs
 from app.extensions import db
 from app.models.own import TABLE_PREFIX
@@ -83,28 +83,6 @@ def table_sizes(engine: sa.Engine) -> list[TableSize]:
             if state is not None:
                 _sqlite_counts[path] = (state, counts)
         return [TableSize(n, counts.get(n), False) for n in names]
-
-
-def sqlite_file_state(path: str | None) -> tuple | None:
-    """What changes when a SQLite database is written: the file change counter
-    in its header (bytes 24-27, one more on every commit in the default
-    rollback-journal mode) and, should the file be in WAL mode, its log's
-    size and time; and the file itself (inode, size). Counts made in the
-    same state still hold. None for an in-memory database, which is counted
-    every time."""
-    if not path or path == ":memory:" or path.startswith("file:"):
-        return None
-    try:
-        with open(path, "rb") as db_file:
-            stat = os.fstat(db_file.fileno())
-            db_file.seek(24)
-            counter = db_file.read(4)
-        wal = os.stat(path + "-wal") if os.path.exists(path + "-wal") else None
-    except OSError:
-        return None
-    # The file's identity and size too: a database made anew in its place
-    # (`flask demo prepare`) starts its counter again.
-    return (stat.st_ino, stat.st_size, counter), wal and (wal.st_mtime_ns, wal.st_size)
 
 
 def _count_rows(conn, engine: sa.Engine, names: list[str]) -> dict[str, int]:

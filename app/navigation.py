@@ -1,9 +1,10 @@
 """What every admin page shows around its content: the title, the database's
 name and state in the navbar, and a banner while a migration job runs.
 
-Asked for on every request, so it stays two small indexed reads (the
-alembic_version row, the newest running job), made once per request and kept
-for that request only: a state kept longer would go stale."""
+Asked for on every request, so it stays a few small reads (the
+alembic_version row, the newest running job, and the cheap check of the live
+schema: core/fingerprint.py), made once per request and kept for that request
+only: a state kept longer would go stale."""
 
 from dataclasses import dataclass
 from pathlib import Path

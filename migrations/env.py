@@ -248,6 +248,7 @@ def run_migrations_online() -> None:
                 action=config.attributes.get("audit_action"),
                 actor=actor,
                 job_id=job_id,
+                accepted_differences=config.attributes.get("accepted_differences"),
             )
             journal = Journal(migrate_ext.db.engine, connection, actor, job_id)
             executor = StatementExecutor(

@@ -166,7 +166,7 @@ def test_adopt_refuses_a_database_that_differs(app, runner, legacy, damage):
     result = runner.invoke(args=["db", "adopt"])
     assert result.exit_code == 1
     assert "no revision matches; nothing was written" in result.output
-    assert "does not match 0001_baseline" in result.output
+    assert "closest: 0001_baseline, with " in result.output
     assert expected in result.output
     # Not even an empty version table.
     assert "alembic_version" not in table_names(legacy)

@@ -19,9 +19,10 @@ HEADWAY_TABLES = {
     "headway_jobs",
     "headway_audit",
     "headway_drift_checks",
-    "headway_migration_lock",
+    "headway_schema_fingerprints",
     "headway_step_runs",
     "headway_step_statements",
+    "headway_migration_lock",
 }
 HEADWAY_HEAD = ScriptDirectory.from_config(own_tables_config()).get_current_head()
 

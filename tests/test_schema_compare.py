@@ -465,3 +465,136 @@ def test_migrate_says_what_only_the_database_has_and_drops_nothing(
     # `check` stays quiet about them: they are not differences to act on.
     result = runner.invoke(args=["db", "check"])
     assert result.exit_code == 0, result.output
+
+
+def _rebuild_sqlite_table(engine: sa.Engine, ddl: str, name: str) -> None:
+    """Replace a SQLite table with one made by `ddl` (its rows kept, copied by
+    column name), as SQLite changes anything beyond a column's name."""
+    columns = ", ".join(
+        c["name"] for c in sa.inspect(engine).get_columns(name)
+    )  # the old table's, all present in the new one
+    _execute(
+        engine,
+        "PRAGMA foreign_keys=OFF",
+        ddl.replace(name, f"{name}_new", 1),
+        f"INSERT INTO {name}_new ({columns}) SELECT {columns} FROM {name}",
+        f"DROP TABLE {name}",
+        f"ALTER TABLE {name}_new RENAME TO {name}",
+    )
+
+
+def test_verify_sees_a_second_foreign_key_on_the_same_columns(app, runner, legacy):
+    """A second key on titles(emp_no) without CASCADE makes deleting an
+    employee fail: not the baseline, though every column and key it names is."""
+    if _mysql(legacy):
+        _execute(
+            legacy,
+            "ALTER TABLE titles ADD FOREIGN KEY (emp_no) REFERENCES employees (emp_no)",
+        )
+    else:
+        ddl = LEGACY_DDL["sqlite"][4]
+        marker = "ON DELETE CASCADE,"
+        assert ddl.count(marker) == 1
+        _rebuild_sqlite_table(
+            legacy,
+            ddl.replace(
+                marker,
+                marker + " FOREIGN KEY (emp_no) REFERENCES employees (emp_no),",
+            ),
+            "titles",
+        )
+    assert_verify_reports(
+        runner,
+        legacy,
+        [
+            "foreign key titles(emp_no) -> employees(emp_no) (ON DELETE NO ACTION): "
+            "not in the expected schema (a second key on these columns)"
+        ],
+        rev="0001_baseline",
+    )
+
+
+def test_verify_sees_a_unique_key_on_a_prefix_and_an_ignored_index(app, runner, legacy):
+    """dept_name(10) makes "Research and Development" and "Research and
+    Design" collide; an IGNORED index is one the optimizer does not use."""
+    if not _mysql(legacy):
+        pytest.skip("prefix keys and IGNORED indexes are MySQL/MariaDB's")
+    _execute(
+        legacy,
+        "ALTER TABLE departments DROP INDEX dept_name, "
+        "ADD UNIQUE KEY dept_name (dept_name(10))",
+        "ALTER TABLE dept_emp ALTER INDEX dept_no IGNORED",
+    )
+    assert_verify_reports(
+        runner,
+        legacy,
+        [
+            "index departments.dept_name: on (dept_name(10)), expected (dept_name)",
+            "unique key departments(dept_name(10)): not in the expected schema",
+            "unique key departments(dept_name): missing",
+            "index dept_emp.dept_no: IGNORED by the optimizer, expected in use",
+        ],
+        rev="0001_baseline",
+    )
+
+
+def test_verify_sees_a_moved_column(app, runner, legacy):
+    """test_db's data files insert by position: a column moved is behaviour."""
+    if _mysql(legacy):
+        _execute(
+            legacy,
+            "ALTER TABLE employees MODIFY birth_date DATE NOT NULL AFTER hire_date",
+        )
+    else:
+        ddl = LEGACY_DDL["sqlite"][0]
+        line = "    birth_date  DATE            NOT NULL,\n"
+        assert line in ddl
+        moved = ddl.replace(line, "").replace(
+            "    PRIMARY KEY (emp_no)",
+            "    birth_date DATE NOT NULL,\n    PRIMARY KEY (emp_no)",
+        )
+        _rebuild_sqlite_table(legacy, moved, "employees")
+    output = assert_verify_reports(
+        runner,
+        legacy,
+        [
+            "column employees.birth_date: after hire_date, expected after emp_no "
+            "(an INSERT without column names fills columns by position)"
+        ],
+        rev="0001_baseline",
+    )
+    assert output.count("  - ") == 1, output
+
+
+def test_verify_compares_generated_columns(scripted_app, scripts, scripted_legacy):
+    engine = scripted_legacy
+    scripts.write(
+        "0004_name_length",
+        HEAD,
+        upgrade="""
+        op.add_column(
+            "employees",
+            sa.Column("name_length", sa.Integer(), sa.Computed("length(first_name)")),
+        )
+        """,
+    )
+    runner = scripted_app.test_cli_runner()
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert_verify_matches(runner, "0004_name_length")  # no false positive
+
+    # The same column, computed no more (a plain copy of its values).
+    _execute(
+        engine,
+        "ALTER TABLE employees DROP COLUMN name_length",
+        "ALTER TABLE employees ADD COLUMN name_length INTEGER",
+    )
+    assert_verify_reports(
+        runner,
+        engine,
+        [
+            # MariaDB keeps the expression as (octet_length(`first_name`)).
+            "column employees.name_length: not generated, expected generated "
+            "(virtual) as "
+        ],
+    )

@@ -8,6 +8,7 @@ should start about as fast as `alembic current`."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
 import click
@@ -116,13 +117,13 @@ def upgrade_command(
 
         adoption = adopt_if_unversioned(db.engine)
         if adoption is not None and not adoption.stamped:
-            click.echo("no revision matches; nothing was written.", err=True)
-            _print_differences(adoption.verification)
+            _print_no_match(adoption.verification)
             raise SystemExit(1)
         if adoption is not None:
             click.echo(f"adopted at {adoption.verification.label}")
     config = _alembic_config(directory, x_arg, allow_data_loss=allow_data_loss)
-    command.upgrade(config, revision, sql=sql, tag=tag)
+    with _keeping_the_proof(sql):
+        command.upgrade(config, revision, sql=sql, tag=tag)
 
 
 @db_cli.command("downgrade")
@@ -138,7 +139,8 @@ def downgrade_command(directory, sql, tag, x_arg, allow_data_loss, revision) -> 
     config = _alembic_config(directory, x_arg, allow_data_loss=allow_data_loss)
     if sql and revision == "-1":
         revision = "head:-1"
-    command.downgrade(config, revision, sql=sql, tag=tag)
+    with _keeping_the_proof(sql):
+        command.downgrade(config, revision, sql=sql, tag=tag)
 
 
 @db_cli.command("stamp")
@@ -161,7 +163,19 @@ def stamp_command(directory, sql, tag, purge, no_verify, revision) -> None:
     migrations. The live schema must be REVISION's schema (as `flask db
     verify` compares them), unless --no-verify; base needs no proof."""
     config = _alembic_config(directory, (), no_verify=no_verify)
-    command.stamp(config, revision, sql=sql, tag=tag, purge=purge)
+    # The guard proves the live schema is REVISION's, unless --no-verify.
+    with _keeping_the_proof(sql, proven=not no_verify):
+        command.stamp(config, revision, sql=sql, tag=tag, purge=purge)
+
+
+def _keeping_the_proof(sql: bool, proven: bool = False):
+    """keeping_the_proof() around a run on the database (not an offline
+    script)."""
+    if sql:
+        return nullcontext()
+    from app.dbadmin.core.adoption import keeping_the_proof
+
+    return keeping_the_proof(db.engine, proven)
 
 
 def _print_differences(result: Verification) -> None:
@@ -224,24 +238,141 @@ def verify_command(revision: str | None) -> None:
     click.echo(f"matches {result.label}")
 
 
+def _print_no_match(closest: Verification) -> None:
+    """No revision matches: the closest, its differences, and the ways
+    forward (each one works as written)."""
+    rev = closest.label
+    n = len(closest.differences)
+    click.echo("no revision matches; nothing was written.", err=True)
+    click.echo(f"closest: {rev}, with {n} difference{'s' if n != 1 else ''}:", err=True)
+    for difference in closest.differences:
+        click.echo(f"  - {difference}", err=True)
+    from app.dbadmin.core.adoption import existing_first_revision_tables
+    from app.dbadmin.core.catalog import load_catalog
+
+    if not existing_first_revision_tables(db.engine, load_catalog()):
+        click.echo(
+            "The database has none of the first revision's tables: nothing to "
+            "adopt. `flask db upgrade` creates the schema.",
+            err=True,
+        )
+        return
+    click.echo(
+        "Ways forward:\n"
+        f"  - undo the differences in the database, then `flask db adopt`;\n"
+        f"  - `flask db adopt --write-revision`: writes a revision on top of {rev} "
+        "that turns its schema into this database's, for you to review; then "
+        "`flask db adopt --to` that revision checks and stamps it;\n"
+        f"  - `flask db adopt --accept-differences`: stamps {rev} all the same; the "
+        "audit trail records the differences accepted.",
+        err=True,
+    )
+
+
 @db_cli.command("adopt")
 @click.option("--to", "to", metavar="REV", help="Check and stamp this revision.")
 @click.option("--dry-run", is_flag=True, help="Find the revision; stamp nothing.")
-def adopt_command(to: str | None, dry_run: bool) -> None:
+@click.option(
+    "--write-revision",
+    is_flag=True,
+    help="No revision matches: write one on top of the closest (or --to REV) "
+    "that turns its schema into this database's, for review. Stamps nothing.",
+)
+@click.option(
+    "--accept-differences",
+    is_flag=True,
+    help="No revision matches: stamp the closest (or --to REV) all the same; "
+    "the audit trail records the differences accepted.",
+)
+def adopt_command(
+    to: str | None, dry_run: bool, write_revision: bool, accept_differences: bool
+) -> None:
     """Put an unversioned database under migrations: find the newest revision
     whose schema it has exactly (or check --to REV) and stamp it."""
     from app.dbadmin.core.adoption import adopt
 
-    adoption = adopt(db.engine, to=to, dry_run=dry_run)
+    chosen = [
+        flag
+        for flag, on in (
+            ("--dry-run", dry_run),
+            ("--write-revision", write_revision),
+            ("--accept-differences", accept_differences),
+        )
+        if on
+    ]
+    if len(chosen) > 1:
+        fail(f"{' and '.join(chosen)} do not go together: choose one")
+    adoption = adopt(
+        db.engine,
+        to=to,
+        dry_run=dry_run or write_revision,
+        accept_differences=accept_differences,
+    )
     result = adoption.verification
+    if write_revision:
+        _write_revision(result)
+        return
+    if adoption.accepted:
+        click.echo(
+            f"adopted at {result.label} despite {len(result.differences)} "
+            "difference(s), recorded in the audit trail:"
+        )
+        for difference in result.differences:
+            click.echo(f"  - {difference}")
+        return
     if not result.matches:
-        click.echo("no revision matches; nothing was written.", err=True)
-        _print_differences(result)
+        _print_no_match(result)
         raise SystemExit(1)
     if adoption.stamped:
         click.echo(f"adopted at {result.label}")
     else:
         click.echo(f"would adopt at {result.label} (dry run: nothing written)")
+
+
+def _write_revision(closest: Verification) -> None:
+    if closest.matches:
+        click.echo(
+            f"the database matches {closest.label}: nothing to write; "
+            "`flask db adopt` stamps it."
+        )
+        return
+    from app.dbadmin.core.adoption import write_reconciling_revision
+
+    written = write_reconciling_revision(db.engine, closest.revisions[0])
+    click.echo(
+        f"wrote {written.path}: revision {written.revision}, on top of "
+        f"{written.base}; its upgrade turns {written.base}'s schema into this "
+        "database's. Nothing was stamped."
+    )
+    if written.remaining:
+        click.echo(
+            f"{written.base} plus this revision does not yet build the live schema "
+            "(autogenerate does not render these; they are noted in the file): "
+            "add them by hand:",
+            err=True,
+        )
+        for difference in written.remaining:
+            click.echo(f"  - {difference}", err=True)
+        click.echo(
+            f"Then `flask db verify {written.revision}` and "
+            f"`flask db adopt --to {written.revision}`.",
+            err=True,
+        )
+    else:
+        click.echo(
+            f"checked: {written.base} plus this revision builds exactly the live "
+            f"schema. Review the file, then `flask db adopt --to {written.revision}` "
+            "(checks the live schema against it again, then stamps it)."
+        )
+    if written.branches:
+        click.echo(
+            f"{written.base} is not a head: the scripts now have one head more. "
+            'After adopting, `flask db merge heads -m "join the reconciled '
+            'schema"` joins them before the next upgrade.',
+            err=True,
+        )
+    if written.remaining:
+        raise SystemExit(1)
 
 
 def _settlement_sql(settlement) -> None:

@@ -6,6 +6,7 @@ from app.models.console import (
     MigrationAudit,
     MigrationJob,
     MigrationLockHolder,
+    SchemaFingerprint,
 )
 from app.models.employee import (
     Department,
@@ -29,6 +30,7 @@ __all__ = [
     "MigrationJob",
     "MigrationLockHolder",
     "Salary",
+    "SchemaFingerprint",
     "Title",
     "User",
 ]

@@ -66,7 +66,8 @@ class MigrationAudit(db.Model):
     __tablename__ = "headway_audit"
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    # upgrade, downgrade, stamp, stamp-unverified (--no-verify) or adopt
+    # upgrade, downgrade, stamp, stamp-unverified (--no-verify), adopt or
+    # adopt-accepted (`flask db adopt --accept-differences`)
     action: so.Mapped[str] = so.mapped_column(sa.String(16))
     revision: so.Mapped[str | None] = so.mapped_column(sa.String(255), index=True)
     from_revisions: so.Mapped[str] = so.mapped_column(sa.String(1024), default="")
@@ -84,6 +85,8 @@ class MigrationAudit(db.Model):
     job_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("headway_jobs.id", ondelete="SET NULL"), index=True
     )
+    # What an adoption stamped despite (adopt-accepted), one per line.
+    accepted_differences: so.Mapped[str | None] = so.mapped_column(sa.Text)
 
 
 class DriftCheck(db.Model):
@@ -157,3 +160,18 @@ class StepStatement(db.Model):
     error: so.Mapped[str | None] = so.mapped_column(sa.Text)
     started_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
     duration_ms: so.Mapped[int | None]
+
+
+class SchemaFingerprint(db.Model):
+    """The live schema's fingerprint (core/fingerprint.py) when Headway last
+    proved it to be a revision's schema: what every readiness probe and
+    status call compares the live schema with."""
+
+    __tablename__ = "headway_schema_fingerprints"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    # sha256 of the revisions and of their files' (and ancestors') content.
+    key: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    revisions: so.Mapped[str] = so.mapped_column(sa.String(1024))
+    fingerprint: so.Mapped[str] = so.mapped_column(sa.String(64))
+    recorded_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)

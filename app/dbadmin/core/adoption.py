@@ -7,18 +7,28 @@ compared (see schema.py). Nothing here writes to the live database except the
 final stamp of a successful adoption.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from alembic import command
+from alembic.autogenerate import produce_migrations, render_python_code
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import rev_id
 from sqlalchemy.engine import Engine
 
 from app.dbadmin.core.alembic_env import (
+    COMPARE_OPTIONS,
     USER_VERSION_TABLE,
     alembic_config,
     describe,
+    quiet_alembic,
 )
+from app.dbadmin.core.audit import AUDIT_TABLE
 from app.dbadmin.core.catalog import Catalog, load_catalog
+from app.dbadmin.core.fingerprint import OK, check_schema, record_fingerprint
 from app.dbadmin.core.plan import step_plan
 from app.dbadmin.core.schema import (
     Schema,
@@ -30,6 +40,7 @@ from app.dbadmin.core.schema import (
 from app.dbadmin.core.scratch import scratch_engine, upgrade_to
 from app.dbadmin.core.state import stamped_revisions
 from app.errors import HeadwayError, error_line
+from app.extensions import db
 from app.models.own import TABLE_PREFIX
 
 
@@ -71,7 +82,46 @@ def verify(engine: Engine, rev: str | None = None) -> Verification:
         unknown = [r for r in revisions if r not in catalog.by_id]
         if unknown:
             raise HeadwayError(unknown_revision_line(tuple(unknown)))
-    return verify_revisions(engine, revisions)
+    result = verify_revisions(engine, revisions)
+    remember_proof(engine, result, catalog)
+    return result
+
+
+def remember_proof(
+    engine: Engine, result: "Verification", catalog: Catalog | None = None
+) -> None:
+    """After a comparison that matched: keep the live schema's fingerprint as
+    that revision's, for the cheap check of every probe (core/fingerprint.py).
+    Not called inside a migration run (its connection may hold SQLite's write
+    lock)."""
+    if result.matches:
+        record_fingerprint(
+            engine, catalog or load_catalog(), result.revisions, db.metadata
+        )
+
+
+@contextmanager
+def keeping_the_proof(engine: Engine, proven: bool = False) -> Iterator[None]:
+    """Around a run that Headway makes (upgrade, downgrade, a verified stamp):
+    when the live schema was what its revision should be before it (the cheap
+    check says so, or the run is a stamp whose guard proves it), keep its
+    fingerprint as the new revision's afterwards, so that the probes go on
+    checking it. Nothing is kept after a failure."""
+    catalog = load_catalog()
+    if not proven:
+        try:
+            current = stamped_revisions(engine)
+            if current and all(r in catalog.by_id for r in current):
+                with engine.connect() as conn:
+                    check = check_schema(conn, catalog, current, db.metadata)
+                proven = check.state == OK
+        except sa.exc.SQLAlchemyError:
+            proven = False  # the run itself says what is wrong
+    yield
+    if proven:
+        after = stamped_revisions(engine)
+        if after:
+            record_fingerprint(engine, load_catalog(), after, db.metadata)
 
 
 def verify_revisions(engine: Engine, revisions: tuple[str, ...]) -> Verification:
@@ -179,16 +229,28 @@ class Adoption:
     verification: Verification
     stamped: bool
 
+    @property
+    def accepted(self) -> bool:
+        """Stamped despite differences (--accept-differences)."""
+        return self.stamped and not self.verification.matches
+
+
+# The audit row's action of an adoption despite differences.
+ADOPT_ACCEPTED = "adopt-accepted"
+
 
 def adopt(
     engine: Engine,
     to: str | None = None,
     dry_run: bool = False,
     run_attributes: dict | None = None,
+    accept_differences: bool = False,
 ) -> Adoption:
     """Stamp an unversioned database with the newest revision whose schema it
     has (or with `to`, after checking it). When nothing matches, write nothing
-    and return the closest revision's differences. `run_attributes` reach
+    and return the closest revision's differences; with `accept_differences`,
+    stamp the closest revision (or `to`) all the same, and record the
+    differences accepted in the audit trail. `run_attributes` reach
     migrations/env.py (a console job's actor and id)."""
     stamped = stamped_revisions(engine)
     if stamped:
@@ -211,14 +273,128 @@ def adopt(
             if matching
             else min(reversed(results), key=lambda r: len(r.differences))
         )
-    if not found.matches or dry_run:
+    if dry_run or not (found.matches or accept_differences):
         return Adoption(found, stamped=False)
-    # The guard of migrations/env.py takes this comparison as the stamp's proof.
-    config = alembic_config(
-        audit_action="adopt", proven_stamp=found.revisions, **(run_attributes or {})
-    )
+    attributes = dict(audit_action="adopt", **(run_attributes or {}))
+    if not found.matches:
+        _refuse_unless_audited(engine)
+        attributes.update(
+            audit_action=ADOPT_ACCEPTED, accepted_differences=found.differences
+        )
+    # The guard of migrations/env.py takes this comparison (or the explicit
+    # acceptance of its differences) as the stamp's proof.
+    config = alembic_config(proven_stamp=found.revisions, **attributes)
     command.stamp(config, found.revisions[0])
+    # What the probes compare with from now on: this schema, as accepted (a
+    # change made later still shows).
+    record_fingerprint(engine, load_catalog(), found.revisions, db.metadata)
     return Adoption(found, stamped=True)
+
+
+def _refuse_unless_audited(engine: Engine) -> None:
+    """An adoption despite differences is only made when the audit trail can
+    record what was accepted."""
+    with engine.connect() as conn:
+        inspector = sa.inspect(conn)
+        ready = inspector.has_table(AUDIT_TABLE.name) and any(
+            c["name"] == "accepted_differences"
+            for c in inspector.get_columns(AUDIT_TABLE.name)
+        )
+    if not ready:
+        raise HeadwayError(
+            "an adoption despite differences is recorded in Headway's audit "
+            "trail, which is not set up (or is older): run `flask headway init` "
+            "first"
+        )
+
+
+@dataclass
+class Reconciliation:
+    """A revision written on top of the closest one, whose upgrade turns that
+    revision's schema into the live one."""
+
+    revision: str
+    base: str
+    path: str
+    # What the written revision does not reproduce (autogenerate does not
+    # render it): to be added by hand before `flask db adopt --to REVISION`.
+    remaining: list[str]
+    # The revision it sits on is not a head: the scripts have one head more.
+    branches: bool
+
+
+def _reconcile_include(obj, name, type_, reflected, compare_to) -> bool:
+    """Everything of the user's on both sides: what only the revision's
+    schema has is dropped, what only the live one has is created."""
+    return not (type_ == "table" and not_user_schema(name))
+
+
+def write_reconciling_revision(engine: Engine, base: str) -> Reconciliation:
+    """Write a revision file on top of `base` whose upgrade turns `base`'s
+    schema into the live schema (Alembic's autogenerate, run with the live
+    schema as the target and `base`'s, built in a scratch database, as the
+    database), then build it to check what it does not cover. Nothing is
+    written to the database."""
+    catalog = load_catalog()
+    base = catalog.one_revision(base)
+    sqlite = engine.dialect.name == "sqlite"
+    live = sa.MetaData()
+    with engine.connect() as conn:
+        live.reflect(conn, only=user_table_names(engine))
+    with scratch_engine(engine) as scratch:
+        upgrade_to(scratch, (base,), catalog.script)
+        with scratch.connect() as conn, quiet_alembic():
+            context = MigrationContext.configure(
+                conn,
+                opts={
+                    "include_object": _reconcile_include,
+                    "target_metadata": live,
+                    **COMPARE_OPTIONS,
+                },
+            )
+            script = produce_migrations(context, live)
+            upgrades, downgrades = (
+                render_python_code(
+                    ops, render_as_batch=sqlite, migration_context=context
+                )
+                for ops in (script.upgrade_ops, script.downgrade_ops)
+            )
+    revision = rev_id()
+    directory = ScriptDirectory.from_config(alembic_config())
+    written = directory.generate_revision(
+        revision,
+        f"reconcile {base} with the live schema",
+        head=base,
+        splice=base not in catalog.heads,
+        upgrades=upgrades,
+        downgrades=downgrades,
+        imports="" if sqlite else "from sqlalchemy.dialects import mysql",
+    )
+    try:
+        remaining = verify_revisions(engine, (revision,)).differences
+    except Exception as exc:  # the file as written does not run: say so
+        remaining = [f"the revision does not run: {error_line(exc)}"]
+    if remaining:
+        _note_remaining(written.path, base, revision, remaining)
+    return Reconciliation(
+        revision, base, written.path, remaining, base not in catalog.heads
+    )
+
+
+def _note_remaining(path: str, base: str, revision: str, remaining: list[str]) -> None:
+    """Put what the file does not cover in it, above upgrade(), for review."""
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
+    note = (
+        f"# Headway: {base} plus this upgrade does not yet build the live schema.\n"
+        "# Add by hand (autogenerate does not render these), then check with\n"
+        f"# `flask db verify {revision}` before `flask db adopt --to {revision}`:\n"
+        + "".join(f"#   - {line}\n" for line in remaining)
+        + "\n\n"
+    )
+    source = source.replace("def upgrade():", note + "def upgrade():", 1)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(source)
 
 
 def first_revision_tables(engine: Engine, catalog: Catalog) -> list[str] | None:

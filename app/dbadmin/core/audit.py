@@ -38,8 +38,11 @@ class AuditTrail:
         action: str | None = None,
         actor: str | None = None,
         job_id: int | None = None,
+        accepted_differences: list[str] | None = None,
     ) -> None:
         self.connection = connection
+        # The differences an explicit adoption stamps despite.
+        self.accepted_differences = accepted_differences
         # "adopt" when the stamp comes from `flask db adopt`.
         self.action = action
         self.actor = actor or shell_actor()
@@ -49,9 +52,13 @@ class AuditTrail:
         # Before `flask headway init` upgrades Headway's tables, the column
         # may not exist yet; the step must not fail for it.
         self.os_user = os_user()
-        self.has_os_user = self.enabled and any(
-            c["name"] == "os_user" for c in inspector.get_columns(AUDIT_TABLE.name)
+        columns = (
+            {c["name"] for c in inspector.get_columns(AUDIT_TABLE.name)}
+            if self.enabled
+            else set()
         )
+        self.has_os_user = "os_user" in columns
+        self.has_accepted = "accepted_differences" in columns
         self.planned: list = []
         self.done = 0
         self.step_started = utcnow()
@@ -86,8 +93,14 @@ class AuditTrail:
             to_revisions=step.destination_revision_ids,
             success=True,
             checksum=file_checksum(getattr(script, "path", None)),
+            **self._accepted(step.is_stamp),
         )
         self.done += 1
+
+    def _accepted(self, is_stamp: bool) -> dict:
+        if is_stamp and self.accepted_differences is not None and self.has_accepted:
+            return {"accepted_differences": "\n".join(self.accepted_differences)}
+        return {}
 
     def record_failure(self, exc: BaseException, applied: list[int] = ()) -> None:
         """After a step failed (and its transaction was rolled back);

@@ -117,7 +117,12 @@ def run_drift_check(
             check.stamp_differences = "\n".join(result.differences)
         except HeadwayError as exc:
             check.stamp_error = str(exc)
-    check.model_differences = "\n".join(model_differences(engine, metadata))
+    # The models are head's: a database behind head differs from them by the
+    # pending revisions, which is being behind, not drift.
+    if not current or set(current) == set(catalog.heads):
+        check.model_differences = "\n".join(model_differences(engine, metadata))
+    else:
+        check.model_differences = ""
     session.add(check)
     session.commit()
     return check

@@ -539,6 +539,12 @@ def _stamp_refusal(
             f"The database matches {matching}: run `flask db stamp --purge "
             f"{matching}`, or `flask db stamp --purge base` then `flask db adopt`."
         )
+    elif not stamped and surface == "cli" and against != "the models":
+        # (Compared with the models: no scratch database, which adopt needs.)
+        lines.append(
+            "No revision matches it: `flask db adopt` names the closest one and "
+            "the ways forward."
+        )
     lines.append(
         "To stamp anyway (the next autogenerate and upgrade trust it): "
         + OPT_INS[surface]["no_verify"].format(target=label)

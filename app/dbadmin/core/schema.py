@@ -8,6 +8,13 @@ server-generated. Indexes and triggers compare by name, as Alembic does.
 Tables the reference does not have are not differences: legacy databases hold
 tables the application does not model.
 
+What compares is what behaves: two foreign keys on the same columns are two
+(the stricter one decides whether a delete fails), a key on a prefix of a
+column (`dept_name(10)`) is not the key on the whole column, an index the
+optimizer ignores is not the index it uses, a generated column is not a plain
+one, and column order counts (an INSERT without column names, as dump files
+and test_db's data files write it, fills columns by position).
+
 SQL text (view definitions, CHECK clauses, trigger bodies) compares as
 normalised tokens, so that spacing, case and identifier quoting do not count.
 MariaDB rewrites a view on creation (every column qualified, `AS` aliases
@@ -16,6 +23,7 @@ scratch database of another name reads the same.
 """
 
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -33,6 +41,8 @@ class Column:
     default: str | None
     autoincrement: bool
     comment: str | None = None
+    # A generated column: "stored|virtual <normalised expression>".
+    generated: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,11 +75,15 @@ class Trigger:
 @dataclass
 class Table:
     name: str
+    # In the table's column order.
     columns: dict[str, Column] = field(default_factory=dict)
     primary_key: tuple[str, ...] = ()
-    # name -> (columns, unique)
+    # name -> (columns, unique); a column indexed on a prefix reads `name(10)`.
     indexes: dict[str, tuple[tuple[str, ...], bool]] = field(default_factory=dict)
     unique_keys: set[tuple[str, ...]] = field(default_factory=set)
+    # Names of the indexes and unique keys the optimizer ignores (MariaDB's
+    # IGNORED, MySQL's INVISIBLE).
+    ignored_indexes: set[str] = field(default_factory=set)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
     # Normalised CHECK clauses (see normalise_sql).
     checks: set[str] = field(default_factory=set)
@@ -203,6 +217,7 @@ def reflect_schema(connection: Connection, ignore: Callable[[str], bool]) -> Sch
     mysql = connection.dialect.name == "mysql"
     checks = _mysql_checks(connection) if mysql else {}
     options = _mysql_table_options(connection) if mysql else {}
+    indexes = _mysql_indexes(connection) if mysql else {}
     for name in names:
         table = _reflect_table(inspector, name)
         if mysql:
@@ -210,7 +225,11 @@ def reflect_schema(connection: Connection, ignore: Callable[[str], bool]) -> Sch
             table.engine, table.collation, table.comment = options.get(
                 name, (None, None, None)
             )
+            table.indexes, table.unique_keys, table.ignored_indexes = indexes.get(
+                name, ({}, set(), set())
+            )
         else:
+            table.foreign_keys = _sqlite_foreign_keys(connection, name)
             table.checks = {
                 normalise_sql(check["sqltext"])
                 for check in inspector.get_check_constraints(name)
@@ -223,6 +242,25 @@ def reflect_schema(connection: Connection, ignore: Callable[[str], bool]) -> Sch
 
 
 def _reflect_table(inspector: sa.Inspector, name: str) -> Table:
+    with warnings.catch_warnings():
+        # SQLAlchemy's MySQL parser does not know MariaDB's `KEY ... IGNORED`
+        # (and leaves the index out): the indexes are read from
+        # information_schema instead (_mysql_indexes).
+        warnings.filterwarnings(
+            "ignore", "Unknown schema content", category=sa.exc.SAWarning
+        )
+        return _reflect_table_parts(inspector, name)
+
+
+def _generated(col: dict) -> str | None:
+    computed = col.get("computed")
+    if not computed:
+        return None
+    kind = "stored" if computed.get("persisted") else "virtual"
+    return f"{kind} {normalise_sql(computed.get('sqltext') or '')}"
+
+
+def _reflect_table_parts(inspector: sa.Inspector, name: str) -> Table:
     table = Table(name)
     for col in inspector.get_columns(name):
         default = col.get("default")
@@ -233,6 +271,7 @@ def _reflect_table(inspector: sa.Inspector, name: str) -> Table:
             default=None if default is None else str(default),
             autoincrement=col.get("autoincrement") is True,
             comment=col.get("comment") or None,
+            generated=_generated(col),
         )
     table.primary_key = tuple(
         inspector.get_pk_constraint(name).get("constrained_columns") or ()
@@ -245,6 +284,8 @@ def _reflect_table(inspector: sa.Inspector, name: str) -> Table:
         table.indexes[index["name"]] = (columns, bool(index.get("unique")))
     for unique in inspector.get_unique_constraints(name):
         table.unique_keys.add(tuple(unique["column_names"]))
+    if inspector.dialect.name == "sqlite":
+        return table  # foreign keys: _sqlite_foreign_keys
     for fk in inspector.get_foreign_keys(name):
         options = fk.get("options") or {}
         table.foreign_keys.append(
@@ -257,6 +298,73 @@ def _reflect_table(inspector: sa.Inspector, name: str) -> Table:
             )
         )
     return table
+
+
+def _sqlite_foreign_keys(connection: Connection, name: str) -> list[ForeignKey]:
+    """Every foreign key of a SQLite table, two on the same columns included
+    (SQLAlchemy's reflection keeps one of them)."""
+    quote = connection.dialect.identifier_preparer.quote_identifier
+    rows = connection.exec_driver_sql(f"PRAGMA foreign_key_list({quote(name)})").all()
+    keys: dict[int, list] = {}
+    for key_id, _seq, referred, column, referred_column, onupdate, ondelete, _ in rows:
+        keys.setdefault(key_id, []).append(
+            (referred, column, referred_column, onupdate, ondelete)
+        )
+    out = []
+    for parts in keys.values():
+        referred = parts[0][0]
+        referred_columns = [p[2] for p in parts]
+        if None in referred_columns:  # REFERENCES t: its primary key
+            pk = connection.exec_driver_sql(
+                f"PRAGMA table_info({quote(referred)})"
+            ).all()
+            referred_columns = [r[1] for r in sorted(pk, key=lambda r: r[5]) if r[5]]
+        out.append(
+            ForeignKey(
+                columns=tuple(p[1] for p in parts),
+                referred_table=referred,
+                referred_columns=tuple(referred_columns),
+                ondelete=_ondelete(parts[0][4]),
+                onupdate=_ondelete(parts[0][3]),
+            )
+        )
+    return out
+
+
+def _mysql_indexes(
+    connection: Connection,
+) -> dict[str, tuple[dict[str, tuple[tuple[str, ...], bool]], set, set]]:
+    """table -> (indexes, unique keys, ignored index names), in one query:
+    information_schema has what SQLAlchemy's reflection leaves out (a key on a
+    column's prefix, an index the optimizer ignores)."""
+    dialect = connection.dialect
+    version = dialect.server_version_info or ()
+    if dialect.is_mariadb and version >= (10, 6):
+        ignored = "IGNORED = 'YES'"
+    elif not dialect.is_mariadb and version >= (8, 0):
+        ignored = "IS_VISIBLE = 'NO'"
+    else:
+        ignored = "0"
+    rows = connection.exec_driver_sql(
+        "SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, "
+        f"{ignored} FROM information_schema.STATISTICS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND INDEX_NAME <> 'PRIMARY' "
+        "ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"
+    )
+    found: dict[tuple[str, str], list] = {}
+    for table, index, non_unique, column, prefix, is_ignored in rows:
+        entry = found.setdefault((table, index), [[], not non_unique, False])
+        entry[0].append(f"{column}({prefix})" if prefix else column)
+        entry[2] = entry[2] or bool(is_ignored)
+    out: dict[str, tuple[dict, set, set]] = {}
+    for (table, index), (columns, unique, is_ignored) in found.items():
+        indexes, unique_keys, ignored_names = out.setdefault(table, ({}, set(), set()))
+        indexes[index] = (tuple(columns), unique)
+        if unique:
+            unique_keys.add(tuple(columns))
+        if is_ignored:
+            ignored_names.add(index)
+    return out
 
 
 def _mysql_table_options(connection: Connection) -> dict[str, tuple]:
@@ -417,8 +525,14 @@ def _compare_tables(have: Table, want: Table) -> list[str]:
                 f"column {t}.{name}: comment is {_quoted(got.comment)}, "
                 f"expected {_quoted(col.comment)}"
             )
+        if got.generated != col.generated:
+            out.append(
+                f"column {t}.{name}: {_generated_words(got.generated)}, "
+                f"expected {_generated_words(col.generated)}"
+            )
     for name in have.columns.keys() - want.columns.keys():
         out.append(f"column {t}.{name}: not in the expected schema")
+    out.extend(_compare_column_order(have, want))
 
     if have.primary_key != want.primary_key:
         out.append(
@@ -441,19 +555,49 @@ def _compare_tables(have: Table, want: Table) -> list[str]:
             )
     for name in have.indexes.keys() - want.indexes.keys():
         out.append(f"index {t}.{name}: not in the expected schema")
+    for name in sorted(have.ignored_indexes - want.ignored_indexes):
+        if name in want.indexes:
+            out.append(f"index {t}.{name}: IGNORED by the optimizer, expected in use")
+    for name in sorted(want.ignored_indexes - have.ignored_indexes):
+        if name in have.indexes:
+            out.append(f"index {t}.{name}: in use, expected IGNORED by the optimizer")
 
     for columns in want.unique_keys - have.unique_keys:
         out.append(f"unique key {t}{_cols(columns)}: missing")
     for columns in have.unique_keys - want.unique_keys:
         out.append(f"unique key {t}{_cols(columns)}: not in the expected schema")
 
-    have_fks = {fk.target: fk for fk in have.foreign_keys}
-    want_fks = {fk.target: fk for fk in want.foreign_keys}
-    for target, fk in want_fks.items():
-        got = have_fks.get(target)
+    out.extend(_compare_foreign_keys(have, want))
+
+    for clause in sorted(want.checks - have.checks):
+        out.append(f"check constraint {t} ({clause}): missing")
+    for clause in sorted(have.checks - want.checks):
+        out.append(f"check constraint {t} ({clause}): not in the expected schema")
+
+    out.extend(_compare_table_options(have, want))
+    return out
+
+
+def _compare_foreign_keys(have: Table, want: Table) -> list[str]:
+    """Foreign keys as a multiset: a second key on the same columns is a
+    difference (a delete fails on the stricter one), reported with its
+    actions."""
+    t = have.name
+    out = []
+    extra = list(have.foreign_keys)
+    unmatched = []
+    for fk in want.foreign_keys:
+        if fk in extra:
+            extra.remove(fk)
+        else:
+            unmatched.append(fk)
+    for fk in unmatched:
+        # The same columns and target with other actions: one difference.
+        got = next((k for k in extra if k.target == fk.target), None)
         if got is None:
-            out.append(f"foreign key {t}{fk}: missing (ON DELETE {fk.ondelete})")
+            out.append(f"foreign key {t}{fk}: missing ({_actions(fk)})")
             continue
+        extra.remove(got)
         if got.ondelete != fk.ondelete:
             out.append(
                 f"foreign key {t}{fk}: ON DELETE {got.ondelete}, "
@@ -464,16 +608,74 @@ def _compare_tables(have: Table, want: Table) -> list[str]:
                 f"foreign key {t}{fk}: ON UPDATE {got.onupdate}, "
                 f"expected ON UPDATE {fk.onupdate}"
             )
-    for target in have_fks.keys() - want_fks.keys():
-        out.append(f"foreign key {t}{have_fks[target]}: not in the expected schema")
-
-    for clause in sorted(want.checks - have.checks):
-        out.append(f"check constraint {t} ({clause}): missing")
-    for clause in sorted(have.checks - want.checks):
-        out.append(f"check constraint {t} ({clause}): not in the expected schema")
-
-    out.extend(_compare_table_options(have, want))
+    for fk in extra:
+        second = any(k.target == fk.target for k in want.foreign_keys)
+        out.append(
+            f"foreign key {t}{fk} ({_actions(fk)}): not in the expected schema"
+            + (" (a second key on these columns)" if second else "")
+        )
     return out
+
+
+def _actions(fk: ForeignKey) -> str:
+    words = f"ON DELETE {fk.ondelete}"
+    if fk.onupdate != "NO ACTION":
+        words += f" ON UPDATE {fk.onupdate}"
+    return words
+
+
+def _compare_column_order(have: Table, want: Table) -> list[str]:
+    """The columns both have, in the live order against the expected one: a
+    moved column is named with the column it now follows."""
+    have_order = [c for c in have.columns if c in want.columns]
+    want_order = [c for c in want.columns if c in have.columns]
+    if have_order == want_order:
+        return []
+    kept = set(_longest_common_subsequence(have_order, want_order))
+    out = []
+    for name in want_order:
+        if name in kept:
+            continue
+        out.append(
+            f"column {have.name}.{name}: {_position(have_order, name)}, "
+            f"expected {_position(want_order, name)} (an INSERT without "
+            "column names fills columns by position)"
+        )
+    return out
+
+
+def _position(order: list[str], name: str) -> str:
+    i = order.index(name)
+    return "first" if i == 0 else f"after {order[i - 1]}"
+
+
+def _longest_common_subsequence(a: list[str], b: list[str]) -> list[str]:
+    lengths = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i, x in enumerate(a):
+        for j, y in enumerate(b):
+            lengths[i + 1][j + 1] = (
+                lengths[i][j] + 1
+                if x == y
+                else max(lengths[i][j + 1], lengths[i + 1][j])
+            )
+    out = []
+    i, j = len(a), len(b)
+    while i and j:
+        if a[i - 1] == b[j - 1]:
+            out.append(a[i - 1])
+            i, j = i - 1, j - 1
+        elif lengths[i - 1][j] >= lengths[i][j - 1]:
+            i -= 1
+        else:
+            j -= 1
+    return out[::-1]
+
+
+def _generated_words(generated: str | None) -> str:
+    if generated is None:
+        return "not generated"
+    kind, _, expression = generated.partition(" ")
+    return f"generated ({kind}) as {expression}"
 
 
 def _compare_table_options(have: Table, want: Table) -> list[str]:

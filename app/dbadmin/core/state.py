@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.dbadmin.core.alembic_env import USER_VERSION_TABLE, current_heads
 from app.dbadmin.core.catalog import Catalog, Revision
+from app.dbadmin.core.fingerprint import DRIFT, SchemaCheck, check_schema
 from app.dbadmin.core.journal import PartialStep, read_partial
 from app.errors import error_line
 
@@ -21,6 +22,7 @@ class State(StrEnum):
     BEHIND = "behind"
     UNVERSIONED = "unversioned"
     UNKNOWN_REVISION = "unknown_revision"
+    DRIFT = "drift"
     PARTIAL = "partial"
     UNREACHABLE = "unreachable"
 
@@ -38,7 +40,7 @@ class StateInfo:
 
 
 # One row per state, highest rank first: unreachable > partial > unknown
-# revision > unversioned > behind > up to date.
+# revision > drift > unversioned > behind > up to date.
 STATES: dict[State, StateInfo] = {
     State.UNREACHABLE: StateInfo(
         "unreachable", "danger", False, "the database does not answer", 80
@@ -56,6 +58,15 @@ STATES: dict[State, StateInfo] = {
         False,
         "the database is at a revision the code does not know",
         60,
+    ),
+    # The live schema is not its stamped revision's (core/fingerprint.py):
+    # outranks "behind" and "up to date" wherever it is known.
+    State.DRIFT: StateInfo(
+        "drift",
+        "danger",
+        False,
+        "the live schema differs from its revision's",
+        50,
     ),
     State.UNVERSIONED: StateInfo(
         "unversioned", "info", False, "the database has no schema version", 30
@@ -79,6 +90,8 @@ class DatabaseState:
     error: str | None = None
     # A step that stopped half-way (State.PARTIAL), from the journal.
     partial: PartialStep | None = None
+    # The cheap check of the live schema (core/fingerprint.py), when made.
+    schema_check: SchemaCheck | None = None
 
     @property
     def info(self) -> StateInfo:
@@ -121,6 +134,20 @@ class DatabaseState:
             return f"Behind: {n} revision{'s' if n != 1 else ''} pending."
         if self.kind == State.UNVERSIONED:
             return "Unversioned: the database has no revision stamped yet."
+        if self.kind == State.DRIFT:
+            first = self.schema_check.differences[0] if self.schema_check else ""
+            more = len(self.schema_check.differences) - 1 if self.schema_check else 0
+            pending = len(self.pending)
+            return (
+                f"Drift at {', '.join(self.current)}: {first}"
+                + (f" (and {more} more)" if more > 0 else "")
+                + "."
+                + (
+                    f" {pending} revision{'s' if pending != 1 else ''} pending too."
+                    if pending
+                    else ""
+                )
+            )
         if self.kind == State.UNKNOWN_REVISION:
             return (
                 f"Stamped with {', '.join(self.unknown)}, which the scripts do "
@@ -152,7 +179,9 @@ def stamped_revisions(engine: Engine) -> tuple[str, ...]:
             return current_heads(conn)
 
 
-def read_state(engine: Engine, catalog: Catalog) -> DatabaseState:
+def read_state(engine: Engine, catalog: Catalog, metadata=None) -> DatabaseState:
+    """Where the database stands; with the models' `metadata`, its live
+    schema checked too (with_schema_check)."""
     try:
         current = stamped_revisions(engine)
         partial = unsettled_step(engine)
@@ -160,7 +189,32 @@ def read_state(engine: Engine, catalog: Catalog) -> DatabaseState:
         return DatabaseState(
             State.UNREACHABLE, heads=catalog.heads, error=error_line(exc)
         )
-    return state_of(catalog, current, partial)
+    database = state_of(catalog, current, partial)
+    if metadata is None:
+        return database
+    with engine.connect() as conn:
+        return with_schema_check(database, conn, catalog, metadata)
+
+
+def with_schema_check(
+    database: DatabaseState, connection: Connection, catalog: Catalog, metadata
+) -> DatabaseState:
+    """`database` with the cheap check of its live schema made (four small
+    reads): DRIFT when the schema is not its stamped revision's. Only a
+    database stamped with known revisions is checked (the states that
+    outrank drift say more)."""
+    if database.kind not in (State.UP_TO_DATE, State.BEHIND):
+        return database
+    try:
+        check = check_schema(connection, catalog, database.current, metadata)
+    except SQLAlchemyError as exc:
+        return DatabaseState(
+            State.UNREACHABLE, heads=catalog.heads, error=error_line(exc)
+        )
+    database.schema_check = check
+    if check.state == DRIFT:
+        database.kind = State.DRIFT
+    return database
 
 
 def unsettled_step(engine_or_connection) -> PartialStep | None:

@@ -21,6 +21,7 @@ from app.dbadmin.core import recovery
 from app.dbadmin.core.adoption import (
     adopt,
     inspect_unfinished_step,
+    keeping_the_proof,
     stamped_revisions,
     verify,
     verify_revisions,
@@ -109,11 +110,16 @@ def run(job: MigrationJob, log: "JobLog") -> None:
         configure_logger=False, cancel_requested=CANCEL, **who, **opt_ins
     )
     if job.action == "upgrade":
-        command.upgrade(config, job.target)
+        with keeping_the_proof(db.engine):
+            command.upgrade(config, job.target)
     elif job.action == "downgrade":
-        command.downgrade(config, job.target)
+        with keeping_the_proof(db.engine):
+            command.downgrade(config, job.target)
     elif job.action == "stamp":
-        command.stamp(config, job.target, purge=job.purge)
+        # A stamp's guard proves the live schema is the target's, unless the
+        # operator said --no-verify.
+        with keeping_the_proof(db.engine, proven=not job.no_verify):
+            command.stamp(config, job.target, purge=job.purge)
     elif job.action == "rollback":
         settlement = recovery.rollback(
             db.engine,

@@ -28,6 +28,7 @@ from app.dbadmin.core.state import (
     stamped_on,
     state_of,
     unsettled_step,
+    with_schema_check,
 )
 from app.dbadmin.jobs.service import JobEnvironment, notice_interrupted_jobs
 from app.dbadmin.web.forms import AuditFilter
@@ -57,7 +58,11 @@ class Overview:
 
     @property
     def drifted(self) -> bool | None:
-        """None unless a check made since the last schema change says."""
+        """True when the live schema's cheap check finds drift (on every
+        request); otherwise None unless a drift check made since the last
+        schema change says."""
+        if self.database.kind == State.DRIFT:
+            return True
         return self.drift_status.drifted
 
 
@@ -88,8 +93,15 @@ def _read_state(catalog: Catalog) -> DatabaseState:
         current = stamped_on(connection)
     except sa.exc.SQLAlchemyError:
         db.session.rollback()
-        return read_state(db.engine, catalog)
-    return state_of(catalog, current, unsettled_step(connection))
+        return read_state(db.engine, catalog, db.metadata)
+    # The live schema checked too, on the same connection: a stamp that lies
+    # or a column dropped out of band shows at once (core/fingerprint.py).
+    return with_schema_check(
+        state_of(catalog, current, unsettled_step(connection)),
+        connection,
+        catalog,
+        db.metadata,
+    )
 
 
 def _rows_or_empty(statement) -> list[sa.Row]:

@@ -75,8 +75,13 @@ def status_json(view: Overview, running: MigrationJob | None) -> dict:
         "current": list(database.current),
         "heads": list(database.heads),
         "pending": [r.id for r in database.pending],
-        # None unless a check made since the last schema change says.
+        # True when the cheap check of the live schema (made on every call)
+        # finds drift; otherwise None unless a drift check made since the last
+        # schema change says.
         "drift": view.drifted,
+        # That cheap check: ok, drift or unchecked (nothing to compare with
+        # yet), and what it was compared with.
+        "schema_check": _schema_check_json(database),
         # unchecked, stale, drift or clean (core/drift.py's DriftStatus).
         "drift_state": view.drift_status.state,
         "job": job_summary_json(running),
@@ -108,6 +113,17 @@ def partial_json(partial) -> dict | None:
             }
             for s in partial.statements
         ],
+    }
+
+
+def _schema_check_json(database) -> dict | None:
+    check = database.schema_check
+    if check is None:
+        return None
+    return {
+        "state": check.state,
+        "against": check.against,
+        "differences": check.differences,
     }
 
 
