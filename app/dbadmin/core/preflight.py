@@ -129,7 +129,10 @@ class Finding:
     table: str | None = None
     columns: tuple[str, ...] = ()
     count: int | None = None  # rows (duplicate groups for duplicates)
-    examples: tuple = ()  # up to EXAMPLES rows of values
+    examples: tuple = ()  # up to EXAMPLES rows of values, one per row
+    # What each example's values are (a duplicate group's example ends with
+    # its row count, which has no column).
+    example_columns: tuple[str, ...] = ()
     estimated: bool = False
     target: str | None = None  # new type, index, parent table, CHECK, fill value
     detail: str | None = None  # the server's message, or what was not done
@@ -325,9 +328,9 @@ class _Context:
         self.strict = True
         self.live_tables = set(sa.inspect(live).get_table_names())
         if self.mysql:
-            mode = live.exec_driver_sql("SELECT @@SESSION.sql_mode").scalar() or ""
+            mode = _exec(live, "SELECT @@SESSION.sql_mode").scalar() or ""
             self.strict = "STRICT_" in mode
-            self.live_name = live.exec_driver_sql("SELECT DATABASE()").scalar()
+            self.live_name = _exec(live, "SELECT DATABASE()").scalar()
         self.sizes: dict[str, TableSize] = {}
         self.columns: dict[str, dict[str, ColumnDef]] = {}  # as the plan left them
         self.added: set[str] = set()  # "table.column" added by the plan
@@ -342,7 +345,7 @@ class _Context:
             sample.connect().execution_options(isolation_level="AUTOCOMMIT")
         )
         for conn in (self.shape, self.sample):
-            conn.exec_driver_sql("SET SESSION lock_wait_timeout = 10")
+            _exec(conn, "SET SESSION lock_wait_timeout = 10")
 
     # -- one statement ---------------------------------------------------------
 
@@ -442,9 +445,9 @@ class _Context:
             if parsed.option_separator == " ":
                 options = options.replace(",", "")
             try:
-                self.shape.exec_driver_sql(
-                    f"{result.sql}{parsed.option_separator}{options}"
-                )
+                started = time.perf_counter()
+                _exec(self.shape, f"{result.sql}{parsed.option_separator}{options}")
+                fixed_cost = time.perf_counter() - started
             except sa.exc.DBAPIError as exc:
                 code = _error_code(exc)
                 if code in _REFUSALS:
@@ -461,14 +464,12 @@ class _Context:
             )
             break
         if result.lock.kind in (IN_PLACE_WRITES_ALLOWED, IN_PLACE_WRITES_BLOCKED, COPY):
-            result.estimate_s = self.time_on_sample(table, before, result)
+            result.estimate_s = self.time_on_sample(table, before, result, fixed_cost)
         elif table in self.sample_tables:
             self.run_on_sample(table, result.sql)
 
     def shape_ddl(self, table: str) -> str:
-        return self.shape.exec_driver_sql(
-            f"SHOW CREATE TABLE {self.quote(table)}"
-        ).one()[1]
+        return _exec(self.shape, f"SHOW CREATE TABLE {self.quote(table)}").one()[1]
 
     def ensure_in_shape(self, table: str | None, seen: set | None = None) -> None:
         """An empty copy of the live table in the shape database, and of
@@ -481,17 +482,15 @@ class _Context:
         if table in seen:
             return
         seen.add(table)
-        ddl = self.live.exec_driver_sql(f"SHOW CREATE TABLE {self.quote(table)}").one()[
-            1
-        ]
+        ddl = _exec(self.live, f"SHOW CREATE TABLE {self.quote(table)}").one()[1]
         parents = re.findall(r"REFERENCES `((?:[^`]|``)+)`", ddl)
         for parent in parents:
             self.ensure_in_shape(parent.replace("``", "`"), seen)
-        self.shape.exec_driver_sql("SET SESSION foreign_key_checks = 0")
+        _exec(self.shape, "SET SESSION foreign_key_checks = 0")
         try:
-            self.shape.exec_driver_sql(_without_auto_increment(ddl))
+            _exec(self.shape, _without_auto_increment(ddl))
         finally:
-            self.shape.exec_driver_sql("SET SESSION foreign_key_checks = 1")
+            _exec(self.shape, "SET SESSION foreign_key_checks = 1")
         self.shape_tables.add(table)
 
     def apply_to_shape(self, sql: str, parsed: ParsedStatement) -> None:
@@ -499,26 +498,32 @@ class _Context:
             return
         for table in parsed.tables:
             self.ensure_in_shape(table)
-        self.shape.exec_driver_sql("SET SESSION foreign_key_checks = 0")
+        _exec(self.shape, "SET SESSION foreign_key_checks = 0")
         try:
-            self.shape.exec_driver_sql(sql)
+            _exec(self.shape, sql)
         except sa.exc.DBAPIError:
             pass  # its failure is not a lock question; the run will say
         finally:
-            self.shape.exec_driver_sql("SET SESSION foreign_key_checks = 1")
+            _exec(self.shape, "SET SESSION foreign_key_checks = 1")
         for table in parsed.tables:
             self.sample_tables.discard(table)
             if self.sample is not None:
-                self.sample.exec_driver_sql(f"DROP TABLE IF EXISTS {self.quote(table)}")
+                _exec(self.sample, f"DROP TABLE IF EXISTS {self.quote(table)}")
 
     # -- duration, measured on a sample ------------------------------------------
 
     def time_on_sample(
-        self, table: str, ddl_before: str, result: StatementPreflight
+        self,
+        table: str,
+        ddl_before: str,
+        result: StatementPreflight,
+        fixed_cost: float,
     ) -> float | None:
         """The ALTER timed on a copy of the table (as the plan leaves it
         before this statement) holding up to SAMPLE_ROWS of its live rows,
-        scaled to the live rows; None when it cannot be measured."""
+        scaled to the live rows; None when it cannot be measured. The time
+        it took on the empty copy (`fixed_cost`: making and renaming the new
+        table's files) is not scaled, only the time per row."""
         size = self.sizes.get(table)
         live_rows = size.rows if size else None
         if not live_rows or table not in self.live_tables:
@@ -526,9 +531,9 @@ class _Context:
         sample = self.sample
         try:
             if table not in self.sample_tables:
-                sample.exec_driver_sql(f"DROP TABLE IF EXISTS {self.quote(table)}")
-                sample.exec_driver_sql(
-                    _without_foreign_keys(_without_auto_increment(ddl_before))
+                _exec(sample, f"DROP TABLE IF EXISTS {self.quote(table)}")
+                _exec(
+                    sample, _without_foreign_keys(_without_auto_increment(ddl_before))
                 )
                 self.sample_tables.add(table)
                 columns = self.common_columns(table)
@@ -538,13 +543,13 @@ class _Context:
                     f"SELECT {columns} FROM {source} LIMIT {SAMPLE_ROWS}"
                 )
                 # Columns the plan added get their implicit default.
-                sample.exec_driver_sql("SET SESSION sql_mode = ''")
+                _exec(sample, "SET SESSION sql_mode = ''")
                 try:
-                    sample.exec_driver_sql(insert)
+                    _exec(sample, insert)
                 finally:
-                    sample.exec_driver_sql("SET SESSION sql_mode = DEFAULT")
-            sampled = sample.exec_driver_sql(
-                f"SELECT COUNT(*) FROM {self.quote(table)}"
+                    _exec(sample, "SET SESSION sql_mode = DEFAULT")
+            sampled = _exec(
+                sample, f"SELECT COUNT(*) FROM {self.quote(table)}"
             ).scalar()
             options = f"ALGORITHM={result.lock.algorithm}" + (
                 f", LOCK={result.lock.lock}" if result.lock.lock else ""
@@ -553,33 +558,31 @@ class _Context:
             if sep == " ":
                 options = options.replace(",", "")
             started = time.perf_counter()
-            sample.exec_driver_sql(f"{result.sql}{sep}{options}")
+            _exec(sample, f"{result.sql}{sep}{options}")
             elapsed = time.perf_counter() - started
         except sa.exc.DBAPIError:
             # The sample's data refused it (a duplicate, say): the data
             # checks say why; the duration is not measured.
             self.sample_tables.discard(table)
-            sample.exec_driver_sql(f"DROP TABLE IF EXISTS {self.quote(table)}")
+            _exec(sample, f"DROP TABLE IF EXISTS {self.quote(table)}")
             return None
         if not sampled:
             return None
-        return elapsed * max(live_rows, sampled) / sampled
+        per_row = max(elapsed - fixed_cost, 0.0) / sampled
+        return fixed_cost + per_row * max(live_rows, sampled)
 
     def run_on_sample(self, table: str, sql: str) -> None:
         """Keep the sample table in step with the plan (an instant change)."""
         try:
-            self.sample.exec_driver_sql(sql)
+            _exec(self.sample, sql)
         except sa.exc.DBAPIError:
             self.sample_tables.discard(table)
-            self.sample.exec_driver_sql(f"DROP TABLE IF EXISTS {self.quote(table)}")
+            _exec(self.sample, f"DROP TABLE IF EXISTS {self.quote(table)}")
 
     def common_columns(self, table: str) -> str:
         live = {c["name"] for c in sa.inspect(self.live).get_columns(table)}
         sample = [
-            r[0]
-            for r in self.sample.exec_driver_sql(
-                f"SHOW COLUMNS FROM {self.quote(table)}"
-            )
+            r[0] for r in _exec(self.sample, f"SHOW COLUMNS FROM {self.quote(table)}")
         ]
         return ", ".join(self.quote(c) for c in sample if c in live)
 
@@ -606,9 +609,7 @@ class _Context:
         else:
             rows = [
                 (r[1], r[2], "NO" if r[3] else "YES", r[4] is not None, "")
-                for r in self.live.exec_driver_sql(
-                    f"PRAGMA table_info({self.quote(table)})"
-                )
+                for r in _exec(self.live, f"PRAGMA table_info({self.quote(table)})")
             ]
         found = {}
         for name, type_text, nullable, has_default, extra in rows:
@@ -709,6 +710,7 @@ class _Context:
                     columns,
                     count=int(rows[0][-1]),
                     examples=tuple(tuple(r[:-2]) + (int(r[-2]),) for r in rows),
+                    example_columns=columns,
                     target=target,
                 )
             )
@@ -720,13 +722,24 @@ class _Context:
         self, table: str, columns: tuple[str, ...], target: str | None = None
     ) -> list[Finding]:
         condition = " OR ".join(f"{self.quote(c)} IS NULL" for c in columns)
-        found = self.count_with_examples(table, condition, columns)
+        found = self.count_with_examples(table, condition, ())
         if found is None:
             return [self.not_checked("nulls", table, columns, self.last_error, target)]
-        count, examples = found
+        count, examples, shown = found
         if not count:
             return []
-        return [Finding("nulls", FAILS, table, columns, count, examples, target=target)]
+        return [
+            Finding(
+                "nulls",
+                FAILS,
+                table,
+                columns,
+                count,
+                examples,
+                shown,
+                target=target,
+            )
+        ]
 
     def check_add_column(self, table: str, action: Action) -> list[Finding]:
         definition = action.definition
@@ -877,10 +890,12 @@ class _Context:
     def found(self, kind, severity, table, column, target, found) -> Finding | None:
         if found is None:
             return self.not_checked(kind, table, (column,), self.last_error, target)
-        count, examples = found
+        count, examples, shown = found
         if not count:
             return None
-        return Finding(kind, severity, table, (column,), count, examples, target=target)
+        return Finding(
+            kind, severity, table, (column,), count, examples, shown, target=target
+        )
 
     def check_add_foreign_key(self, table: str, action: Action) -> list[Finding]:
         parent = action.references
@@ -906,11 +921,20 @@ class _Context:
             return [
                 self.not_checked("orphans", table, columns, self.last_error, target)
             ]
-        count, examples = found
+        count, examples, shown = found
         if not count:
             return []
         return [
-            Finding("orphans", FAILS, table, columns, count, examples, target=target)
+            Finding(
+                "orphans",
+                FAILS,
+                table,
+                columns,
+                count,
+                examples,
+                shown,
+                target=target,
+            )
         ]
 
     def check_add_check(self, table: str, action: Action) -> list[Finding]:
@@ -921,7 +945,7 @@ class _Context:
                     "check_violations", table, (), self.last_error, action.expression
                 )
             ]
-        count, examples = found
+        count, examples, shown = found
         if not count:
             return []
         return [
@@ -932,6 +956,7 @@ class _Context:
                 (),
                 count,
                 examples,
+                shown,
                 target=action.expression,
             )
         ]
@@ -980,7 +1005,7 @@ class _Context:
             )
         try:
             with _sqlite_deadline(self.live, limit):
-                return self.live.exec_driver_sql(sql).all()
+                return _exec(self.live, sql).all()
         except sa.exc.DBAPIError as exc:
             if _error_code(exc) in _TIMEOUTS or "interrupted" in str(exc.orig):
                 self.last_error = f"cut off after {limit:g} s"
@@ -1000,10 +1025,12 @@ class _Context:
         condition: str,
         columns: tuple[str, ...],
         alias: str | None = None,
-    ) -> tuple[int, tuple] | None:
-        """How many rows match, and up to EXAMPLES of them (the columns and
-        the primary key), in one bounded query."""
-        shown = list(columns) + [c for c in self.primary_key(table) if c not in columns]
+    ) -> tuple[int, tuple, tuple[str, ...]] | None:
+        """How many rows match, up to EXAMPLES of them (`columns` and the
+        primary key), and those columns' names, in one bounded query."""
+        shown = tuple(columns) + tuple(
+            c for c in self.primary_key(table) if c not in columns
+        )
         prefix = f"{alias}." if alias else ""
         select = ", ".join(prefix + self.quote(c) for c in shown) or "1"
         sql = (
@@ -1014,8 +1041,9 @@ class _Context:
         if rows is None:
             return None
         if not rows:
-            return 0, ()
-        return int(rows[0][-1]), tuple(tuple(r[:-1]) for r in rows) if shown else ()
+            return 0, (), shown
+        examples = tuple(tuple(r[:-1]) for r in rows) if shown else ()
+        return int(rows[0][-1]), examples, shown
 
     def primary_key(self, table: str) -> list[str]:
         try:
@@ -1147,6 +1175,14 @@ def _sqlite_lock(parsed: ParsedStatement) -> LockImpact:
     return LockImpact(UNKNOWN, reason="not a change SQLite makes in place")
 
 
+def _exec(conn: Connection, sql: str):
+    """Run SQL as written: a driver with the "format" paramstyle (PyMySQL)
+    would read its % signs (LIKE 'a%') as placeholders."""
+    if conn.dialect.paramstyle in ("format", "pyformat"):
+        sql = sql.replace("%", "%%")
+    return conn.exec_driver_sql(sql)
+
+
 def _message(exc: sa.exc.SQLAlchemyError) -> str:
     """The server's own words for an error (PyMySQL's is a (code, text)
     pair)."""
@@ -1222,16 +1258,18 @@ def possible_blockers(conn: Connection) -> tuple[list[Blocker], str | None]:
         return [], f"open transactions cannot be listed ({_message(exc)})"
     tables: dict[int, tuple[str, ...]] | None = None
     why = None
-    if conn.exec_driver_sql("SELECT @@performance_schema").scalar():
+    if _exec(conn, "SELECT @@performance_schema").scalar():
         try:
-            held = conn.exec_driver_sql(
+            held = _exec(
+                conn,
                 "SELECT OWNER_THREAD_ID, OBJECT_SCHEMA, OBJECT_NAME "
                 "FROM performance_schema.metadata_locks "
-                "WHERE OBJECT_TYPE = 'TABLE'"
+                "WHERE OBJECT_TYPE = 'TABLE'",
             ).all()
             threads = dict(
-                conn.exec_driver_sql(
-                    "SELECT THREAD_ID, PROCESSLIST_ID FROM performance_schema.threads"
+                _exec(
+                    conn,
+                    "SELECT THREAD_ID, PROCESSLIST_ID FROM performance_schema.threads",
                 ).all()
             )
             tables = {}
@@ -1240,9 +1278,7 @@ def possible_blockers(conn: Connection) -> tuple[list[Blocker], str | None]:
                 if owner is not None:
                     tables[owner] = tables.get(owner, ()) + (f"{schema}.{name}",)
         except sa.exc.DBAPIError as exc:
-            why = (
-                f"performance_schema.metadata_locks cannot be read ({_message(exc)})"
-            )
+            why = f"performance_schema.metadata_locks cannot be read ({_message(exc)})"
     else:
         why = (
             "performance_schema is off on this server, so the tables they hold "
