@@ -364,7 +364,7 @@ def _example(f, example: tuple) -> str:
 def _blocker_lines(result) -> list[str]:
     if result.dialect != "mysql":
         return []
-    after = preflight_core.BLOCKER_AFTER_S
+    after = result.blocker_after_s
     if not result.blockers:
         return [f"Possible blockers: none (no transaction open longer than {after} s)"]
     lines = [

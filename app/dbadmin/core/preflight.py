@@ -93,7 +93,8 @@ NOT_ANALYSED = "not_analysed"  # preflight does not understand the statement
 # The server refuses an ALGORITHM/LOCK it cannot honour with these.
 _REFUSALS = (1845, 1846)
 # A query cut off by max_statement_time (MariaDB) / MAX_EXECUTION_TIME (MySQL).
-_TIMEOUTS = (1969, 3024, 1317)
+# A wait for a table lock held elsewhere, cut off by lock_wait_timeout.
+_TIMEOUTS = (1969, 3024, 1317, 1205)
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,7 @@ class Preflight:
     # Why the lock impact is unknown for every statement (no scratch grant).
     lock_unknown_reason: str | None = None
     time_limit_s: float = DEFAULT_TIME_LIMIT_S
+    blocker_after_s: int = BLOCKER_AFTER_S
     elapsed_s: float = 0.0
 
     @property
@@ -278,12 +280,18 @@ def preflight(
     steps: list[RehearsedStep],
     *,
     time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+    blocker_after_s: int = BLOCKER_AFTER_S,
 ) -> Preflight:
     """What each of `steps` will do on the database behind `engine`. Reads
     only; on MySQL/MariaDB it builds (and drops) two scratch databases, which
     needs an app context (their name prefix is configured)."""
     started = time.monotonic()
-    result = Preflight(engine.dialect.name, [], time_limit_s=time_limit_s)
+    result = Preflight(
+        engine.dialect.name,
+        [],
+        time_limit_s=time_limit_s,
+        blocker_after_s=blocker_after_s,
+    )
     with ExitStack() as stack:
         # Autocommit: no read keeps a metadata lock while preflight goes on.
         live = stack.enter_context(
@@ -304,7 +312,9 @@ def preflight(
                 StepPreflight(step.revision, step.direction, statements)
             )
         if context.mysql:
-            result.blockers, result.blockers_unnamed_reason = possible_blockers(live)
+            result.blockers, result.blockers_unnamed_reason = possible_blockers(
+                live, blocker_after_s
+            )
     result.elapsed_s = time.monotonic() - started
     return result
 
@@ -326,6 +336,10 @@ class _Context:
         self.dropped: set[str] = set()  # dropped or renamed by the plan
         self.created: set[str] = set()  # created by the plan
         self.strict = True
+        if self.mysql:
+            # No read of preflight's waits long for a table lock held elsewhere.
+            wait = max(1, math.ceil(time_limit_s))
+            _exec(live, f"SET SESSION lock_wait_timeout = {wait}")
         self.live_tables = set(sa.inspect(live).get_table_names())
         if self.mysql:
             mode = _exec(live, "SELECT @@SESSION.sql_mode").scalar() or ""
@@ -344,8 +358,11 @@ class _Context:
         self.sample = stack.enter_context(
             sample.connect().execution_options(isolation_level="AUTOCOMMIT")
         )
+        # A table lock held elsewhere stops a scratch statement (the sample's
+        # read of the live rows) as soon as a data check would be.
+        wait = max(1, math.ceil(self.time_limit_s))
         for conn in (self.shape, self.sample):
-            _exec(conn, "SET SESSION lock_wait_timeout = 10")
+            _exec(conn, f"SET SESSION lock_wait_timeout = {wait}")
 
     # -- one statement ---------------------------------------------------------
 
@@ -542,10 +559,11 @@ class _Context:
                     f"INSERT INTO {self.quote(table)} ({columns}) "
                     f"SELECT {columns} FROM {source} LIMIT {SAMPLE_ROWS}"
                 )
-                # Columns the plan added get their implicit default.
+                # Columns the plan added get their implicit default. The read
+                # of the live table is bounded like the data checks.
                 _exec(sample, "SET SESSION sql_mode = ''")
                 try:
-                    _exec(sample, insert)
+                    _exec(sample, self.bounded(insert))
                 finally:
                     _exec(sample, "SET SESSION sql_mode = DEFAULT")
             sampled = _exec(
@@ -995,14 +1013,7 @@ class _Context:
         (and `last_error` says why) when cut off or refused."""
         self.last_error = None
         limit = self.time_limit_s
-        if self.mariadb:
-            sql = f"SET STATEMENT max_statement_time={limit:g} FOR {sql}"
-        elif self.mysql:
-            sql = re.sub(
-                r"^SELECT\b",
-                f"SELECT /*+ MAX_EXECUTION_TIME({int(limit * 1000)}) */",
-                sql,
-            )
+        sql = self.bounded(sql)
         try:
             with _sqlite_deadline(self.live, limit):
                 return _exec(self.live, sql).all()
@@ -1014,6 +1025,24 @@ class _Context:
             if self.live.in_transaction():
                 self.live.rollback()
             return None
+
+    def bounded(self, sql: str) -> str:
+        """`sql` cut off by the server after the time limit."""
+        limit = self.time_limit_s
+        if self.mariadb:
+            return f"SET STATEMENT max_statement_time={limit:.3f} FOR {sql}"
+        if self.mysql:
+            return re.sub(
+                r"^(INSERT\b.*?)?SELECT\b",
+                lambda m: (
+                    (m.group(1) or "")
+                    + f"SELECT /*+ MAX_EXECUTION_TIME({int(limit * 1000)}) */"
+                ),
+                sql,
+                count=1,
+                flags=re.DOTALL,
+            )
+        return sql
 
     def bounded_scalar(self, sql: str):
         rows = self.bounded_rows(sql)
@@ -1229,7 +1258,7 @@ def _sqlite_deadline(conn: Connection, seconds: float) -> Iterator[None]:
 # --- Metadata-lock blockers ------------------------------------------------------
 
 
-def _open_transactions(conn: Connection) -> list:
+def _open_transactions(conn: Connection, after_s: int) -> list:
     return conn.execute(
         sa.text(
             "SELECT t.trx_mysql_thread_id, p.USER, p.HOST, p.DB, "
@@ -1241,19 +1270,21 @@ def _open_transactions(conn: Connection) -> list:
             "AND t.trx_mysql_thread_id <> CONNECTION_ID() "
             "ORDER BY t.trx_started"
         ),
-        {"after": BLOCKER_AFTER_S},
+        {"after": after_s},
     ).all()
 
 
-def possible_blockers(conn: Connection) -> tuple[list[Blocker], str | None]:
-    """Transactions open longer than BLOCKER_AFTER_S seconds (other than
+def possible_blockers(
+    conn: Connection, after_s: int = BLOCKER_AFTER_S
+) -> tuple[list[Blocker], str | None]:
+    """Transactions open longer than `after_s` seconds (other than
     this connection's): an ALTER's metadata lock waits for them to end, and
     every later query on the table queues behind it. The tables they hold
     come from performance_schema.metadata_locks, which needs
     performance_schema on; otherwise the second value says why they cannot
     be named."""
     try:
-        rows = _open_transactions(conn)
+        rows = _open_transactions(conn, after_s)
     except sa.exc.DBAPIError as exc:
         return [], f"open transactions cannot be listed ({_message(exc)})"
     tables: dict[int, tuple[str, ...]] | None = None
