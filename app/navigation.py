@@ -14,19 +14,10 @@ from flask_admin.contrib.sqla import ModelView
 from jinja2 import pass_context
 from markupsafe import Markup
 
-from app.dbadmin.core.state import State
+from app.dbadmin.core.state import STATES, State
 from app.dbadmin.web.overview import overview, running_job
 from app.employees.views import CATEGORY as DATA_CATEGORY
 from app.extensions import db
-
-# The state as the navbar badge says it, and its Bootstrap colour.
-STATE_BADGES = {
-    State.UP_TO_DATE: ("up to date", "success"),
-    State.BEHIND: ("behind", "warning"),
-    State.UNVERSIONED: ("unversioned", "info"),
-    State.UNKNOWN_REVISION: ("unknown revision", "danger"),
-    State.UNREACHABLE: ("unreachable", "danger"),
-}
 
 # The console's pages by view method: their title, and the tab they belong to
 # (a revision is part of the history, a job of the dashboard's last jobs).
@@ -54,7 +45,8 @@ class NavStatus:
 
     @property
     def badge(self) -> tuple[str, str]:
-        return STATE_BADGES[self.state]
+        info = STATES[self.state]
+        return info.words, info.colour
 
 
 def database_name() -> str:

@@ -7,6 +7,11 @@ Differences from Flask-Migrate's stock env.py, each for a reason:
 - every step is recorded in Headway's audit trail (headway_audit), and each
   step runs in its own transaction, so a failure leaves the version at the
   last good revision;
+- every statement of a step goes through Headway's statement executor
+  (app/dbadmin/core/executor.py): journalled with the step's before-image,
+  DDL under a short metadata-lock timeout (`-x ddl_lock_timeout=SECONDS`,
+  `-x ddl_lock_retries=N`), cancellable between statements; a step that
+  fails half-way on MySQL is recorded as partial;
 - the app's loggers stay alive after an in-process run (no silencing fileConfig);
 - a caller may hand in its own connection (`config.attributes["connection"]`),
   which is how Headway builds a revision's schema in a scratch database;
@@ -33,12 +38,16 @@ from app.dbadmin.core.alembic_env import (
     include_user_schema,
 )
 from app.dbadmin.core.audit import AuditTrail
+from app.dbadmin.core.executor import ExecutorSettings, StatementExecutor
 from app.dbadmin.core.guards import (
     UNVERIFIED_STAMP,
     RunOptions,
     check_autogenerate,
     check_run,
+    partial_line,
+    read_partial_if_journaled,
 )
+from app.dbadmin.core.journal import Journal
 from app.dbadmin.core.lock import holder_description, migration_lock, shell_actor
 
 config = context.config
@@ -110,7 +119,7 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
-def run_migrations(connection, audit: AuditTrail | None = None) -> None:
+def run_migrations(connection, audit: AuditTrail | None = None, executor=None) -> None:
     if connection.dialect.name == "sqlite":
         # Outside any transaction, or SQLite ignores it; committed at once so
         # that Alembic still begins (and commits) its own transaction.
@@ -122,25 +131,54 @@ def run_migrations(connection, audit: AuditTrail | None = None) -> None:
         connection.commit()
     args = configure_args(connection.dialect.name)
     if audit is not None:
-        args["on_version_apply"] = audit.on_version_apply
+        args["on_version_apply"] = each_step(executor, audit)
         args["transaction_per_migration"] = True
     context.configure(connection=connection, target_metadata=target_metadata, **args)
     try:
         if audit is not None:
             guard_the_run(connection, audit)
             audit.attach(context.get_context())
+            executor.attach(context.get_context())
+        else:
+            attach_callers_hooks()
         try:
             with context.begin_transaction():
                 context.run_migrations()
         except Exception as exc:
             if audit is not None:
                 audit.record_failure(exc)
+                report_partial(executor.record_failure(exc))
             raise
     finally:
         if connection.dialect.name == "sqlite" and not connection.invalidated:
             connection.rollback()
             connection.exec_driver_sql("PRAGMA foreign_keys=ON")
             connection.commit()
+
+
+def report_partial(step) -> None:
+    """After a failed step: say plainly what it left applied."""
+    if step is None or not step.applied:
+        return  # nothing of it stayed (SQLite takes a whole step back)
+    connection = context.get_context().connection
+    try:
+        partial = read_partial_if_journaled(connection)
+    except Exception:  # noqa: BLE001 - the database is gone: the error says so
+        partial = None
+    if partial is not None:
+        surface = RunOptions.of(config.attributes).surface
+        logger.error(partial_line(partial, surface))
+
+
+def each_step(executor: StatementExecutor, audit: AuditTrail):
+    """After each step: the journal, then the audit trail (both committed
+    with the step's transaction)."""
+
+    def on_version_apply(ctx, step, heads, run_args):
+        executor.on_version_apply(ctx, step, heads, run_args)
+        audit.on_version_apply(ctx, step, heads, run_args)
+
+    return on_version_apply
 
 
 def guard_the_run(connection, audit: AuditTrail) -> None:
@@ -193,7 +231,9 @@ def run_migrations_online() -> None:
         with migrate_ext.db.engine.connect() as connection:
             run_migrations(connection)
         return
-    wait = float(context.get_x_argument(as_dictionary=True).get("lock_wait", 0))
+    x_arguments = context.get_x_argument(as_dictionary=True)
+    wait = float(x_arguments.get("lock_wait", 0))
+    settings = ExecutorSettings.from_x_arguments(x_arguments)
     # A console job names its user and itself; a shell run is its OS user.
     actor = config.attributes.get("actor") or shell_actor()
     job_id = config.attributes.get("job_id")
@@ -207,7 +247,18 @@ def run_migrations_online() -> None:
                 actor=actor,
                 job_id=job_id,
             )
-            run_migrations(connection, audit)
+            journal = Journal(migrate_ext.db.engine, connection, actor, job_id)
+            executor = StatementExecutor(
+                connection,
+                journal,
+                settings,
+                cancel_requested=config.attributes.get("cancel_requested"),
+            )
+            try:
+                with executor:
+                    run_migrations(connection, audit, executor)
+            finally:
+                journal.close()
 
 
 if context.is_offline_mode():

@@ -10,16 +10,21 @@ from flask_migrate.cli import db as flask_migrate_db
 
 from app.cli import HeadwayGroup, fail
 from app.dbadmin.core import preflight as preflight_core
+from app.dbadmin.core import recovery
 from app.dbadmin.core.adoption import (
     Verification,
     adopt,
     adopt_if_unversioned,
     stamped_revisions,
+    verify_revisions,
 )
 from app.dbadmin.core.adoption import verify as verify_schema
 from app.dbadmin.core.catalog import load_catalog
+from app.dbadmin.core.executor import ExecutorSettings
+from app.dbadmin.core.guards import partial_line
+from app.dbadmin.core.lock import shell_actor
 from app.dbadmin.core.plan import make_plan
-from app.dbadmin.core.state import read_state
+from app.dbadmin.core.state import read_state, unsettled_step
 from app.extensions import db
 
 
@@ -167,11 +172,33 @@ def _print_differences(result: Verification) -> None:
         click.echo(f"  - {difference}", err=True)
 
 
+def _echo_partial() -> bool:
+    """Say so when a step was left half-way; True when one was."""
+    partial = unsettled_step(db.engine)
+    if partial is None:
+        return False
+    click.echo(partial_line(partial), err=True)
+    return True
+
+
+@db_cli.command("current")
+@_directory_option
+@click.option("-v", "--verbose", is_flag=True, help="Use more verbose output")
+def current_command(directory, verbose) -> None:
+    """Display the current revision for each database, and a step left
+    half-way (MySQL/MariaDB), if any."""
+    command.current(_alembic_config(directory, ()), verbose=verbose)
+    _echo_partial()
+
+
 @db_cli.command("verify")
 @click.argument("revision", required=False)
 def verify_command(revision: str | None) -> None:
     """Check that the live schema is exactly REVISION's schema (default: the
     stamped revision; head when unversioned)."""
+    if revision is None and _echo_partial():
+        # No revision describes a half-applied schema: nothing to compare.
+        raise SystemExit(1)
     unversioned = not stamped_revisions(db.engine)
     if unversioned and revision is None:
         click.echo(
@@ -421,3 +448,70 @@ def _duration(seconds: float) -> str:
     if seconds < 120:
         return f"~{seconds:.1f} s"
     return f"~{seconds / 60:.0f} min"
+
+
+def _settlement_sql(settlement) -> None:
+    partial = settlement.partial
+    click.echo(f"{settlement.action} of {partial.summary()}")
+    for note in settlement.notes:
+        click.echo(f"note: {note}")
+    if settlement.statements:
+        click.echo(f"-- the SQL of the {settlement.action}, in order:")
+        for sql in settlement.statements:
+            click.echo(f"{sql};")
+
+
+def _executor_settings(x_arg: tuple) -> ExecutorSettings:
+    arguments = dict(a.split("=", 1) if "=" in a else (a, "") for a in x_arg)
+    return ExecutorSettings.from_x_arguments(arguments)
+
+
+@db_cli.command("rollback")
+@_x_arg_option
+@ALLOW_DATA_LOSS
+@click.option("--dry-run", is_flag=True, help="Show the SQL; run nothing.")
+def rollback_command(x_arg, allow_data_loss, dry_run) -> None:
+    """Undo what a step that failed half-way applied (MySQL/MariaDB): every
+    table it touched back to its before-image, byte for byte, and the stamp
+    back to where it was. The SQL is shown first."""
+    settlement = recovery.rollback(
+        db.engine,
+        actor=shell_actor(),
+        allow_data_loss=allow_data_loss,
+        dry_run=dry_run,
+        settings=_executor_settings(x_arg),
+        show=_settlement_sql,
+    )
+    if dry_run:
+        for item in settlement.at_risk:
+            click.echo(f"drops data: {item} (needs --allow-data-loss)")
+        click.echo("dry run: nothing was run")
+        return
+    click.echo(f"rolled back: {settlement.proof}")
+
+
+@db_cli.command("resume")
+@_x_arg_option
+@click.option("--dry-run", is_flag=True, help="Show the SQL; run nothing.")
+def resume_command(x_arg, dry_run) -> None:
+    """Run the rest of a step that failed half-way (MySQL/MariaDB), once its
+    cause is fixed, then stamp it. The SQL is shown first."""
+    settlement = recovery.resume(
+        db.engine,
+        load_catalog(),
+        actor=shell_actor(),
+        dry_run=dry_run,
+        settings=_executor_settings(x_arg),
+        show=_settlement_sql,
+    )
+    if dry_run:
+        click.echo("dry run: nothing was run")
+        return
+    result = verify_revisions(db.engine, settlement.stamped)
+    if result.matches:
+        click.echo(f"resumed: stamped {result.label}, and the schema verifies")
+        return
+    click.echo(f"resumed and stamped {result.label}, but verify finds:", err=True)
+    for difference in result.differences:
+        click.echo(f"  - {difference}", err=True)
+    raise SystemExit(1)

@@ -2,7 +2,7 @@ from flask import Blueprint, current_app, jsonify, redirect, url_for
 from flask_login import current_user
 
 from app.dbadmin.core.catalog import load_catalog
-from app.dbadmin.core.state import State, read_state
+from app.dbadmin.core.state import read_state
 from app.extensions import db
 
 bp = Blueprint("main", __name__)
@@ -32,11 +32,11 @@ def readyz():
     balancers and deploy scripts must not send traffic to an app whose schema
     is behind."""
     database = read_state(db.engine, load_catalog())
-    ready = database.kind == State.UP_TO_DATE
+    ready = database.info.ready
     body = {
         "status": "ok" if ready else "unavailable",
         "state": database.kind,
-        "reason": GENERIC_REASONS[database.kind],
+        "reason": database.info.reason,
     }
     # Anyone may probe; revisions and error texts (hosts, ports) are for
     # logged-in users only.
@@ -47,12 +47,3 @@ def readyz():
             heads=list(database.heads),
         )
     return jsonify(body), 200 if ready else 503
-
-
-GENERIC_REASONS = {
-    State.UP_TO_DATE: "the schema is at head",
-    State.BEHIND: "the schema is behind the code",
-    State.UNVERSIONED: "the database has no schema version",
-    State.UNKNOWN_REVISION: "the database is at a revision the code does not know",
-    State.UNREACHABLE: "the database does not answer",
-}

@@ -104,3 +104,56 @@ class DriftCheck(db.Model):
     stamp_error: so.Mapped[str | None] = so.mapped_column(sa.Text)
     # Differences between the models and the live schema (one per line).
     model_differences: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+
+
+class StepRun(db.Model):
+    """One migration step as it ran on the live database, statement by
+    statement (core/executor.py): what the database was before it, and how it
+    ended. MySQL/MariaDB commit each DDL statement on its own, so a step that
+    fails half-way leaves its first statements applied: such a run stays
+    "partial" until `flask db rollback` or `flask db resume` settles it."""
+
+    __tablename__ = "headway_step_runs"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    # upgrade, downgrade, rollback or resume
+    action: so.Mapped[str] = so.mapped_column(sa.String(16))
+    revision: so.Mapped[str] = so.mapped_column(sa.String(255))
+    direction: so.Mapped[str] = so.mapped_column(sa.String(16))
+    # The alembic_version rows before the step (comma-separated).
+    from_revisions: so.Mapped[str] = so.mapped_column(sa.String(1024), default="")
+    # running, applied, failed (nothing applied), partial, rolled_back, resumed
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), index=True)
+    # {table: SHOW CREATE TABLE before the step's first statement on it, or
+    # null when the table did not exist}, as JSON.
+    before_image: so.Mapped[str] = so.mapped_column(sa.Text, default="{}")
+    error: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    actor: so.Mapped[str] = so.mapped_column(sa.String(255))
+    job_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("headway_jobs.id", ondelete="SET NULL"), index=True
+    )
+    # The step run a rollback or resume settles.
+    settles: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("headway_step_runs.id", ondelete="SET NULL")
+    )
+    started_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    ended_at: so.Mapped[datetime | None]
+
+
+class StepStatement(db.Model):
+    """The journal: each statement of a step run, recorded before it is sent
+    and again when it ends."""
+
+    __tablename__ = "headway_step_statements"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    step_run_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("headway_step_runs.id", ondelete="CASCADE"), index=True
+    )
+    position: so.Mapped[int]  # 1, 2, … within the step
+    sql_text: so.Mapped[str] = so.mapped_column(sa.Text)
+    # running, ok, failed, or rolled_back (its transaction was undone)
+    outcome: so.Mapped[str] = so.mapped_column(sa.String(16))
+    error: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    started_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    duration_ms: so.Mapped[int | None]

@@ -120,6 +120,25 @@ class AuditTrail:
         except sa.exc.SQLAlchemyError:
             pass  # the connection is gone: the failure itself is what matters
 
+    def record(
+        self,
+        *,
+        revision: str | None,
+        from_revisions,
+        to_revisions,
+        error: BaseException | None = None,
+    ) -> None:
+        """One row for a run that is not an Alembic step (rollback, resume)."""
+        self._write(
+            action=self.action,
+            revision=revision,
+            from_revisions=from_revisions,
+            to_revisions=to_revisions,
+            success=error is None,
+            error=error_line(error, with_type=True) if error else None,
+            checksum=None,
+        )
+
     def _write(self, *, from_revisions, to_revisions, success, error=None, **row):
         now = utcnow()
         elapsed = time.monotonic() - self.clock

@@ -33,6 +33,7 @@ from app.dbadmin.core.adoption import (
 from app.dbadmin.core.alembic_env import describe
 from app.dbadmin.core.catalog import Catalog, load_catalog
 from app.dbadmin.core.drift import model_differences
+from app.dbadmin.core.journal import RUNS, PartialStep, read_partial
 from app.dbadmin.core.plan import Plan, Step, plan_of_run, step_plan
 from app.dbadmin.core.scratch import ScratchUnavailable
 from app.errors import HeadwayError
@@ -46,6 +47,8 @@ OPT_INS = {
     "cli": {
         "data_loss": "--allow-data-loss",
         "no_verify": "`flask db stamp --no-verify {target}`",
+        "rollback": "`flask db rollback` (`--dry-run` shows its SQL first)",
+        "resume": "`flask db resume`",
     },
     "console": {
         "data_loss": (
@@ -54,6 +57,9 @@ OPT_INS = {
         "no_verify": (
             '"Stamp without verifying" (console), or "no_verify": true (API)'
         ),
+        "rollback": '"Roll back" on the dashboard (console), or "action": '
+        '"rollback" (API)',
+        "resume": '"Resume" on the dashboard (console), or "action": "resume" (API)',
     },
 }
 
@@ -62,6 +68,35 @@ UNVERIFIED_STAMP = "stamp-unverified"  # the audit row's action
 
 class Refused(HeadwayError):
     """A run a guard refused; nothing was written."""
+
+
+# --- A step left half-way ---------------------------------------------------
+
+
+def partial_line(partial: PartialStep, surface: str = "cli") -> str:
+    """What a partial database is, and the two ways out."""
+    words = OPT_INS[surface]
+    return (
+        f"the database is partially applied: {partial.summary()} Two ways out: "
+        f"{words['rollback']} undoes what the step applied; or fix the cause "
+        f"and {words['resume']} runs the rest of the step, then stamps it."
+    )
+
+
+def check_not_partial(connection: Connection, surface: str = "cli") -> None:
+    """Refuse any upgrade, downgrade or stamp while a step is half-way: no
+    revision describes such a schema. `connection` holds the migration lock."""
+    partial = read_partial_if_journaled(connection)
+    if partial is not None:
+        raise Refused(f"refusing: nothing was run; {partial_line(partial, surface)}")
+
+
+def read_partial_if_journaled(connection: Connection) -> PartialStep | None:
+    if connection.dialect.name != "mysql":
+        return None
+    if not sa.inspect(connection).has_table(RUNS.name):
+        return None
+    return read_partial(connection, holding_lock=True)
 
 
 # --- An unversioned database that already has tables ------------------------
@@ -429,6 +464,7 @@ def check_run(
     """Every guard, for the run `migration_context` is about to make; Refused
     when one refuses. `destination` is the target as Alembic was given it."""
     catalog = load_catalog()
+    check_not_partial(migration_context.connection, options.surface)
     current = () if purge else migration_context.get_current_heads()
     check_known(current, catalog)
     steps = list(migration_context._migrations_fn(current, migration_context))

@@ -223,16 +223,23 @@ _RULES = {
 }
 
 
-def _lint_source(path: Path, direction: str, warn) -> None:
+def reads_database(path: Path, direction: str) -> bool:
+    """Whether the revision's upgrade() (or downgrade()) reads the database
+    while it runs: what it sends then depends on the data."""
     try:
         source = path.read_text()
     except OSError:
-        return
+        return False
     function = "upgrade" if direction == "upgrade" else "downgrade"
     match = re.search(
         rf"^def {function}\(.*?(?=^def |\Z)", source, re.MULTILINE | re.DOTALL
     )
-    if match and _READS_DATABASE.search(match.group(0)):
+    return bool(match and _READS_DATABASE.search(match.group(0)))
+
+
+def _lint_source(path: Path, direction: str, warn) -> None:
+    function = "upgrade" if direction == "upgrade" else "downgrade"
+    if reads_database(path, direction):
         warn(
             "data_dependent",
             f"{function}() reads the database while it runs: offline SQL "

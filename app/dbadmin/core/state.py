@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.dbadmin.core.alembic_env import USER_VERSION_TABLE, current_heads
 from app.dbadmin.core.catalog import Catalog, Revision
+from app.dbadmin.core.journal import PartialStep, read_partial
 from app.errors import error_line
 
 
@@ -20,7 +21,52 @@ class State(StrEnum):
     BEHIND = "behind"
     UNVERSIONED = "unversioned"
     UNKNOWN_REVISION = "unknown_revision"
+    PARTIAL = "partial"
     UNREACHABLE = "unreachable"
+
+
+@dataclass(frozen=True)
+class StateInfo:
+    """How every surface shows a state: the navbar badge, the banners, home,
+    the status JSON, /readyz and the CLI all render from STATES."""
+
+    words: str  # the badge's words
+    colour: str  # Bootstrap's contextual colour
+    ready: bool  # /readyz answers 200
+    reason: str  # /readyz's public reason (no revisions, no hosts)
+    rank: int  # when several states hold, the highest rank is the one shown
+
+
+# One row per state, highest rank first: unreachable > partial > unknown
+# revision > unversioned > behind > up to date.
+STATES: dict[State, StateInfo] = {
+    State.UNREACHABLE: StateInfo(
+        "unreachable", "danger", False, "the database does not answer", 80
+    ),
+    State.PARTIAL: StateInfo(
+        "partially applied",
+        "danger",
+        False,
+        "a migration step stopped half-way",
+        70,
+    ),
+    State.UNKNOWN_REVISION: StateInfo(
+        "unknown revision",
+        "danger",
+        False,
+        "the database is at a revision the code does not know",
+        60,
+    ),
+    State.UNVERSIONED: StateInfo(
+        "unversioned", "info", False, "the database has no schema version", 30
+    ),
+    State.BEHIND: StateInfo(
+        "behind", "warning", False, "the schema is behind the code", 20
+    ),
+    State.UP_TO_DATE: StateInfo(
+        "up to date", "success", True, "the schema is at head", 10
+    ),
+}
 
 
 @dataclass
@@ -31,6 +77,12 @@ class DatabaseState:
     pending: list[Revision] = field(default_factory=list)
     unknown: tuple[str, ...] = ()
     error: str | None = None
+    # A step that stopped half-way (State.PARTIAL), from the journal.
+    partial: PartialStep | None = None
+
+    @property
+    def info(self) -> StateInfo:
+        return STATES[self.kind]
 
     @property
     def reachable(self) -> bool:
@@ -56,6 +108,12 @@ class DatabaseState:
         )
 
     def summary(self) -> str:
+        if self.kind == State.PARTIAL:
+            return (
+                f"Partially applied: {self.partial.summary()} Two ways out: "
+                "rollback (undo what it applied) or resume (run the rest, "
+                "once the cause is fixed)."
+            )
         if self.kind == State.UP_TO_DATE:
             return f"Up to date at {', '.join(self.current)}."
         if self.kind == State.BEHIND:
@@ -97,16 +155,44 @@ def stamped_revisions(engine: Engine) -> tuple[str, ...]:
 def read_state(engine: Engine, catalog: Catalog) -> DatabaseState:
     try:
         current = stamped_revisions(engine)
+        partial = unsettled_step(engine)
     except SQLAlchemyError as exc:
         return DatabaseState(
             State.UNREACHABLE, heads=catalog.heads, error=error_line(exc)
         )
-    return state_of(catalog, current)
+    return state_of(catalog, current, partial)
 
 
-def state_of(catalog: Catalog, current: tuple[str, ...]) -> DatabaseState:
+def unsettled_step(engine_or_connection) -> PartialStep | None:
+    """The journal's partial step, if any (none before `flask headway init`
+    made the journal's table)."""
+    if engine_or_connection.dialect.name != "mysql":
+        return None  # SQLite runs a step in one transaction
+    if isinstance(engine_or_connection, Engine):
+        with engine_or_connection.connect() as conn:
+            return unsettled_step(conn)
+    try:
+        # A failed read leaves a MySQL transaction usable: no rollback needed.
+        return read_partial(engine_or_connection)
+    except SQLAlchemyError:
+        return None
+
+
+def state_of(
+    catalog: Catalog, current: tuple[str, ...], partial: PartialStep | None = None
+) -> DatabaseState:
     """Where a database stamped with `current` stands against the scripts."""
     heads = catalog.heads
+    if partial is not None:
+        return DatabaseState(
+            State.PARTIAL,
+            current,
+            heads,
+            pending_revisions(catalog, current)
+            if all(c in catalog.by_id for c in current)
+            else [],
+            partial=partial,
+        )
     if not current:
         return DatabaseState(
             State.UNVERSIONED, heads=heads, pending=pending_revisions(catalog, ())

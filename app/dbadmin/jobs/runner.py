@@ -16,15 +16,19 @@ import sqlalchemy as sa
 from alembic import command
 
 from app import create_app
+from app.dbadmin.core import recovery
 from app.dbadmin.core.adoption import (
     adopt,
     inspect_unfinished_step,
     stamped_revisions,
     verify,
+    verify_revisions,
 )
 from app.dbadmin.core.alembic_env import alembic_config
 from app.dbadmin.core.catalog import load_catalog
 from app.dbadmin.core.drift import has_drift, run_drift_check
+from app.dbadmin.core.guards import partial_line
+from app.dbadmin.core.state import unsettled_step
 from app.dbadmin.jobs.service import ACTIONS, DRIFT_CHECK, launch_secret_hash
 from app.errors import HeadwayError, error_line
 from app.extensions import db
@@ -84,6 +88,31 @@ def run(job: MigrationJob, log: "JobLog") -> None:
         command.downgrade(config, job.target)
     elif job.action == "stamp":
         command.stamp(config, job.target, purge=job.purge)
+    elif job.action == "rollback":
+        settlement = recovery.rollback(
+            db.engine,
+            actor=job.requested_by,
+            job_id=job.id,
+            allow_data_loss=job.allow_data_loss,
+            surface="console",
+            show=lambda s: _log_settlement(log, s),
+        )
+        log.write(f"rolled back: {settlement.proof}")
+    elif job.action == "resume":
+        settlement = recovery.resume(
+            db.engine,
+            load_catalog(),
+            actor=job.requested_by,
+            job_id=job.id,
+            show=lambda s: _log_settlement(log, s),
+        )
+        result = verify_revisions(db.engine, settlement.stamped)
+        if not result.matches:
+            raise HeadwayError(
+                f"resumed and stamped {result.label}, but verify finds: "
+                + "; ".join(result.differences)
+            )
+        log.write(f"resumed: stamped {result.label}, and the schema verifies")
     elif job.action == "adopt":
         adoption = adopt(db.engine, to=job.target or None, run_attributes=who)
         if not adoption.stamped:
@@ -94,6 +123,13 @@ def run(job: MigrationJob, log: "JobLog") -> None:
             )
     else:
         raise HeadwayError(f"unknown action {job.action!r}")
+
+
+def _log_settlement(log: JobLog, settlement) -> None:
+    log.write(f"{settlement.action} of {settlement.partial.summary()}")
+    for note in settlement.notes:
+        log.write(f"note: {note}")
+    log.write("\n".join(f"  {sql};" for sql in settlement.statements))
 
 
 def drift_check(job: MigrationJob, log: JobLog) -> None:
@@ -211,6 +247,10 @@ def main(job_id: int, secret: str) -> int:
         alembic_logger = logging.getLogger("alembic")
         alembic_logger.setLevel(logging.INFO)
         alembic_logger.addHandler(log)
+        # The statement executor's waits for metadata locks, too.
+        executor_logger = logging.getLogger("headway.executor")
+        executor_logger.setLevel(logging.INFO)
+        executor_logger.addHandler(log)
         log.write(
             f"{job.action} {job.target} requested by {job.requested_by}".replace(
                 "  ", " "
@@ -231,9 +271,12 @@ def main(job_id: int, secret: str) -> int:
         # Computed before the job row changes: with a pending update in the
         # session, the log's own writes to that row would wait on it.
         to_revisions = ",".join(stamped_revisions(db.engine))
-        report = (
-            schema_report(job) if status == "failed" and job.action in ACTIONS else None
-        )
+        report = None
+        if status == "failed" and job.action in ACTIONS:
+            # A step left half-way says exactly what ran (the journal);
+            # otherwise the schema is compared with the revisions around it.
+            partial = unsettled_step(db.engine)
+            report = partial_line(partial, "console") if partial else schema_report(job)
         if job.action in ACTIONS and wrote_audit_rows(job_id):
             # The schema (or its stamp) changed: check it at once, so that the
             # console's drift status is never older than the change. After the
@@ -259,6 +302,7 @@ def main(job_id: int, secret: str) -> int:
         job.log = "\n".join(log.lines)
         db.session.commit()
         alembic_logger.removeHandler(log)
+        executor_logger.removeHandler(log)
         return 0 if status == "succeeded" else 1
 
 

@@ -30,6 +30,7 @@ from app.dbadmin.core.guards import (
     check_unversioned,
     data_at_risk,
     data_loss_refusal,
+    partial_line,
     plan_of_drops,
 )
 from app.dbadmin.core.lock import lock_is_free, migration_lock
@@ -42,7 +43,9 @@ from config import CONFIGS
 
 # The actions that change the user's schema (or its stamp); each ends with a
 # drift check (runner.py).
-ACTIONS = ("upgrade", "downgrade", "stamp", "adopt")
+ACTIONS = ("upgrade", "downgrade", "stamp", "adopt", "rollback", "resume")
+# The two ways out of a step left half-way (core/recovery.py).
+SETTLING = ("rollback", "resume")
 # Compares the live schema with its stamped revision's and with the models
 # (core/drift.py): a job, because it builds schemas in scratch databases.
 DRIFT_CHECK = "drift-check"
@@ -159,6 +162,21 @@ def plan_job(
     action, target = job.action, job.target
     if action == DRIFT_CHECK:
         return []
+    if action in SETTLING:
+        partial = database.partial
+        if partial is None:
+            raise JobRefused(
+                f"nothing to {action}: no migration step was left half-way"
+            )
+        if target and target != partial.revision:
+            raise JobRefused(
+                f"the step left half-way is {partial.revision}, not {target}"
+            )
+        return [partial.revision]
+    if database.kind == State.PARTIAL:
+        raise JobRefused(
+            f"refusing to {action}: {partial_line(database.partial, 'console')}"
+        )
     if action == "adopt":
         if database.kind != State.UNVERSIONED:
             raise JobRefused(

@@ -27,6 +27,7 @@ from app.dbadmin.core.state import (
     read_state,
     stamped_on,
     state_of,
+    unsettled_step,
 )
 from app.dbadmin.jobs.service import JobEnvironment, notice_interrupted_jobs
 from app.dbadmin.web.forms import AuditFilter
@@ -88,7 +89,7 @@ def _read_state(catalog: Catalog) -> DatabaseState:
     except sa.exc.SQLAlchemyError:
         db.session.rollback()
         return read_state(db.engine, catalog)
-    return state_of(catalog, current)
+    return state_of(catalog, current, unsettled_step(connection))
 
 
 def _rows_or_empty(statement) -> list[sa.Row]:

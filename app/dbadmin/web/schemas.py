@@ -7,21 +7,23 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from app.api.schemas import Request, printable_text
-from app.dbadmin.jobs.service import JobRequest
+from app.dbadmin.jobs.service import SETTLING, JobRequest
 
 
 class NewJob(Request):
     """A schema change to run as a job."""
 
-    action: Literal["upgrade", "downgrade", "stamp", "adopt"]
+    action: Literal["upgrade", "downgrade", "stamp", "adopt", "rollback", "resume"]
     target: printable_text(255) | None = Field(
-        None, description="a revision (or a unique prefix), head, heads or base"
+        None,
+        description="a revision (or a unique prefix), head, heads or base; for "
+        "rollback and resume, optional: the revision of the step left half-way",
     )
     purge: bool = Field(False, description="stamp only: replace every stamped head")
     allow_data_loss: bool = Field(
         False,
-        description="upgrade/downgrade only: run steps that drop tables or "
-        "columns holding data",
+        description="upgrade/downgrade/rollback only: run steps that drop tables "
+        "or columns holding data",
     )
     no_verify: bool = Field(
         False, description="stamp only: stamp without proving the schema first"
@@ -30,14 +32,20 @@ class NewJob(Request):
     @model_validator(mode="after")
     def _consistent(self) -> "NewJob":
         self.target = (self.target or "").strip() or None
-        if self.target is None and self.action != "adopt":
+        if self.target is None and self.action not in SETTLING + ("adopt",):
             raise ValueError(
                 f"{self.action} needs a target: a revision, head, heads or base"
             )
         if self.purge and self.action != "stamp":
             raise ValueError("purge only goes with stamp")
-        if self.allow_data_loss and self.action not in ("upgrade", "downgrade"):
-            raise ValueError("allow_data_loss only goes with upgrade and downgrade")
+        if self.allow_data_loss and self.action not in (
+            "upgrade",
+            "downgrade",
+            "rollback",
+        ):
+            raise ValueError(
+                "allow_data_loss only goes with upgrade, downgrade and rollback"
+            )
         if self.no_verify and self.action != "stamp":
             raise ValueError("no_verify only goes with stamp")
         return self

@@ -12,6 +12,7 @@ from app.auth.admin_views import WRITE_VIEWS, SecureViewMixin
 from app.dbadmin.core.catalog import Catalog
 from app.dbadmin.core.guards import data_at_risk
 from app.dbadmin.core.plan import PlanError, make_plan, step_plan
+from app.dbadmin.core.recovery import preview_rollback
 from app.dbadmin.core.state import State
 from app.dbadmin.jobs.service import (
     DRIFT_CHECK,
@@ -138,7 +139,8 @@ def kept_for_state(context, name: str, *extra, caller) -> Markup:
     links), rendered once per catalog, current revisions, `extra` and site
     root, and kept with the catalog (rebuilt when a file changes)."""
     view = context["view"]
-    if not view.database.reachable:  # its error is not in the key
+    if not view.database.reachable or view.database.partial:
+        # Its error, or the journal's partial step, is not in the key.
         return Markup(caller())
     key = ("html", name, view.database.current, *extra, request.script_root)
     return Markup(view.catalog.memo(key, lambda: str(caller())))
@@ -279,9 +281,13 @@ class MigrationsView(SecureViewMixin, BaseView):
                 error = str(exc)
         if stamp and reachable and self.may_write():
             stamp_check = stamp_dry_run(db.engine, view.catalog, db.metadata, stamp)
+        partial = view.database.partial
+        rollback = preview_rollback(db.engine, partial) if partial else None
         # The forms the page shows: an error of another (a form changed by
         # hand, a plan that changed since) is shown above them all.
         shown = {"stamp"} if stamp_check else set()
+        if partial:
+            shown |= {"rollback", "resume"}
         if view.database.kind == State.UNVERSIONED:
             shown.add("adopt")
         if plan and plan.steps and not (adoption and plan.direction == "upgrade"):
@@ -299,6 +305,7 @@ class MigrationsView(SecureViewMixin, BaseView):
             adoption=adoption,
             at_risk=at_risk,
             form_error=form_error,
+            rollback=rollback,
             orphan_error=(
                 form_error if form_error and form_error.action not in shown else None
             ),
