@@ -13,6 +13,7 @@ from app.dbadmin.core import preflight as pf
 from app.dbadmin.core.catalog import load_catalog
 from app.dbadmin.core.ddl import parse_statement, split_statements
 from app.dbadmin.core.plan import make_plan
+from app.dbadmin.core.rehearsal import rehearse
 from app.dbadmin.core.state import read_state
 from app.demo.legacy import create_legacy
 from app.extensions import db
@@ -58,18 +59,19 @@ def sqlite_app(database_url, request):
     return _legacy(request.getfixturevalue("scripted_app"))
 
 
-def planned_steps(app, target="head") -> list[pf.RehearsedStep]:
+def rehearsed_steps(app, target="head") -> list:
+    """The pending steps' statements, as the rehearsal collects them."""
     with app.app_context():
         catalog = load_catalog()
-        plan = make_plan(db.engine, catalog, read_state(db.engine, catalog), target)
-        assert plan.error is None, plan.error
-        return pf.steps_from_plan(plan)
+        state = read_state(db.engine, catalog)
+        plan = make_plan(db.engine, catalog, state, target, render=False)
+        start = tuple(state.current)
+        return rehearse(db.engine, catalog, start, plan.target, plan.direction).steps
 
 
-def run_preflight(app, target="head", steps=None, **kwargs) -> pf.Preflight:
-    steps = steps if steps is not None else planned_steps(app, target)
+def run_preflight(app, target="head", **kwargs) -> pf.Preflight:
     with app.app_context():
-        return pf.preflight(db.engine, steps, **kwargs)
+        return pf.preflight_to(db.engine, load_catalog(), target, **kwargs)[1]
 
 
 def execute(app, *statements: str) -> None:
@@ -226,13 +228,14 @@ def test_a_check_cut_off_by_the_time_limit_says_not_checked(mysql_app, scripts):
                         nullable=False)
         """,
     )
-    steps = planned_steps(mysql_app)
+    steps = rehearsed_steps(mysql_app)
     engine = _engine(mysql_app)
     holder = engine.connect()
     holder.exec_driver_sql("LOCK TABLES titles WRITE")
     try:
         started = time.monotonic()
-        result = run_preflight(mysql_app, steps=steps, time_limit_s=1)
+        with mysql_app.app_context():
+            result = pf.preflight(db.engine, steps, time_limit_s=1)
         elapsed = time.monotonic() - started
     finally:
         holder.exec_driver_sql("UNLOCK TABLES")

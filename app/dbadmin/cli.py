@@ -23,8 +23,7 @@ from app.dbadmin.core.catalog import load_catalog
 from app.dbadmin.core.executor import ExecutorSettings
 from app.dbadmin.core.guards import partial_line
 from app.dbadmin.core.lock import shell_actor
-from app.dbadmin.core.plan import make_plan
-from app.dbadmin.core.state import read_state, unsettled_step
+from app.dbadmin.core.state import unsettled_step
 from app.extensions import db
 
 
@@ -267,23 +266,14 @@ def preflight_command(time_limit: float, target: str) -> None:
     an estimated duration; the live data that will make it fail or that it
     changes silently; the transactions that would hold it up. Reads only.
     Exits 1 when a step will fail."""
-    catalog = load_catalog()
-    state = read_state(db.engine, catalog)
-    plan = make_plan(db.engine, catalog, state, target)
+    plan, result = preflight_core.preflight_to(
+        db.engine, load_catalog(), target, time_limit_s=time_limit
+    )
     if not plan.steps:
         click.echo(f"nothing to run: the database is at {target}")
         return
-    result = preflight_core.preflight(
-        db.engine, preflight_core.steps_from_plan(plan), time_limit_s=time_limit
-    )
     for line in preflight_lines(result, plan.direction, plan.target):
         click.echo(line)
-    if plan.error:
-        click.echo(
-            f"not analysed: the steps after this error ({plan.error}); "
-            "offline rendering stopped there",
-            err=True,
-        )
     if result.will_fail:
         raise SystemExit(1)
 
@@ -324,6 +314,13 @@ def preflight_lines(result, direction: str, target: str) -> list[str]:
             if s.lock.reason and s.lock.kind != preflight_core.INSTANT:
                 what = "server" if s.lock.kind != preflight_core.UNKNOWN else "why"
                 notes.append(f"  {s.index}  lock ({what}): {s.lock.reason}")
+        if step.rehearsal_error and not any(
+            f.kind == "schema_error" for f in step.findings
+        ):
+            notes.append(
+                "     fails in the rehearsal (the steps run on an empty copy of "
+                f"the schema): {step.rehearsal_error}"
+            )
         lines += notes
     lines.append("")
     lines += _blocker_lines(result)
@@ -332,7 +329,10 @@ def preflight_lines(result, direction: str, target: str) -> list[str]:
 
 def _verdict_words(step) -> str:
     if step.verdict == "fails":
-        parts = [f"{f.kind.replace('_', ' ')} on {f.table}" for f in step.failures]
+        parts = [
+            f.kind.replace("_", " ") + (f" on {f.table}" if f.table else "")
+            for f in step.failures
+        ]
         return "WILL FAIL (" + "; ".join(parts) + ")"
     words = []
     for blocked in step.blocked_writes:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from app.dbadmin.core.catalog import Catalog
 from app.dbadmin.core.ddl import (
     BATCH_TEMP,
     Action,
@@ -44,24 +45,11 @@ from app.dbadmin.core.ddl import (
     parse_type,
     split_statements,
 )
+from app.dbadmin.core.plan import Plan, make_plan
+from app.dbadmin.core.rehearsal import RehearsedStep, Statement, rehearse
 from app.dbadmin.core.scratch import ScratchUnavailable, scratch_engine
+from app.dbadmin.core.state import read_state
 from app.errors import error_line
-
-try:  # the rehearsal collects the statements a step sends
-    from app.dbadmin.core.rehearsal import RehearsedStep, Statement
-except ImportError:
-
-    @dataclass(frozen=True)
-    class Statement:
-        sql: str  # as sent to the server
-        params: tuple | dict | None = None
-
-    @dataclass
-    class RehearsedStep:
-        revision: str
-        direction: str  # "upgrade" | "downgrade"
-        statements: list[Statement]  # DDL and DML, in order
-
 
 # Each data check may run this long on the live database before it is cut
 # off (and reported as not checked).
@@ -163,6 +151,9 @@ class StepPreflight:
     revision: str
     direction: str
     statements: list[StatementPreflight]
+    # The step failed in the rehearsal too (the server's message): it will
+    # fail on the live database whatever its data.
+    rehearsal_error: str | None = None
 
     @property
     def findings(self) -> list[Finding]:
@@ -170,7 +161,12 @@ class StepPreflight:
 
     @property
     def failures(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == FAILS]
+        failures = [f for f in self.findings if f.severity == FAILS]
+        # The scratch copy names the statement the rehearsal failed on; the
+        # rehearsal's own error says it when preflight could not.
+        if self.rehearsal_error and not any(f.kind == "schema_error" for f in failures):
+            failures.append(Finding("schema_error", FAILS, detail=self.rehearsal_error))
+        return failures
 
     @property
     def blocked_writes(self) -> list[BlockedWrites]:
@@ -236,15 +232,48 @@ class Preflight:
         return any(step.verdict == "fails" for step in self.steps)
 
 
-# --- The statements, before the rehearsal -------------------------------------
+# --- The statements of a plan ------------------------------------------------
 
 
-def steps_from_plan(plan) -> list[RehearsedStep]:
+def preflight_to(
+    engine: Engine,
+    catalog: Catalog,
+    target: str,
+    *,
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+    blocker_after_s: int = BLOCKER_AFTER_S,
+) -> tuple[Plan, Preflight]:
+    """The plan from where the database stands to `target`, and its
+    preflight. The statements come from a rehearsal of the steps in a scratch
+    copy of the live schema; a login without the scratch grant gets them
+    from Alembic's offline rendering instead (what a revision's Python
+    decides from the data is then not seen), and the lock impact is
+    unknown."""
+    state = read_state(engine, catalog)
+    plan = make_plan(engine, catalog, state, target, render=False)
+    if not plan.steps:
+        return plan, Preflight(engine.dialect.name, [], time_limit_s=time_limit_s)
+    try:
+        rehearsal = rehearse(
+            engine, catalog, tuple(state.current), plan.target, plan.direction
+        )
+        steps, error = rehearsal.steps, rehearsal.error
+    except ScratchUnavailable:
+        plan = make_plan(engine, catalog, state, target)
+        steps, error = steps_from_plan(plan), plan.error
+    result = preflight(
+        engine, steps, time_limit_s=time_limit_s, blocker_after_s=blocker_after_s
+    )
+    if error and result.steps:
+        result.steps[-1].rehearsal_error = error
+    return plan, result
+
+
+def steps_from_plan(plan: Plan) -> list[RehearsedStep]:
     """Each step's statements from its SQL as Alembic renders it offline
-    (what `core.plan` gives): a stand-in until the rehearsal collects the
-    statements a step really sends. Offline SQL misses what a revision's
-    Python decides from the data, and a SQLite batch rebuild shows as one
-    copy of its table."""
+    (`core.plan`): what preflight reads when no rehearsal can run. Offline
+    SQL misses what a revision's Python decides from the data, and a SQLite
+    batch rebuild shows as one copy of its table."""
     steps = []
     for step in plan.steps:
         statements = []
