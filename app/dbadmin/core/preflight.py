@@ -58,7 +58,7 @@ DEFAULT_TIME_LIMIT_S = 5.0
 BLOCKER_AFTER_S = 5
 # The rows copied into the sample table an ALTER is timed on: enough that the
 # per-row cost dominates the fixed cost of an ALTER.
-SAMPLE_ROWS = 50_000
+SAMPLE_ROWS = 20_000
 EXAMPLES = 5
 
 # Lock impact classes, best first.
@@ -415,12 +415,12 @@ class _Context:
                         "statement", NOT_ANALYSED, table=tables[0], detail=action.text
                     )
                 )
+        if parsed.kind in ("alter", "batch_copy"):
+            result.findings += self.data_checks(parsed, sql)
         if self.mysql:
             self.mysql_lock(parsed, result)
         else:
             result.lock = _sqlite_lock(parsed)
-        if parsed.kind in ("alter", "batch_copy"):
-            result.findings += self.data_checks(parsed, sql)
         self.follow_schema(parsed, sql)
         return result
 
@@ -482,7 +482,9 @@ class _Context:
             return
         before = self.shape_ddl(table)
         refusal = None
-        attempts = [("INSTANT", "NONE"), ("INSTANT", "SHARED")]
+        # An instant change takes no lock beyond the brief metadata lock, so
+        # INSTANT needs no second try with LOCK=SHARED.
+        attempts = [("INSTANT", "NONE")]
         if self.mariadb:
             attempts += [("NOCOPY", "NONE"), ("NOCOPY", "SHARED")]
         attempts += [("INPLACE", "NONE"), ("INPLACE", "SHARED"), ("COPY", None)]
@@ -509,7 +511,15 @@ class _Context:
                 _lock_class(algorithm, lock), algorithm, lock, refusal
             )
             break
-        if result.lock.kind in (IN_PLACE_WRITES_ALLOWED, IN_PLACE_WRITES_BLOCKED, COPY):
+        if any(f.severity == FAILS for f in result.findings):
+            # It will fail on the live data: how long it would take does not
+            # matter, and the sample no longer follows the plan.
+            self.drop_sample(table)
+        elif result.lock.kind in (
+            IN_PLACE_WRITES_ALLOWED,
+            IN_PLACE_WRITES_BLOCKED,
+            COPY,
+        ):
             result.estimate_s = self.time_on_sample(table, before, result, fixed_cost)
         elif table in self.sample_tables:
             self.run_on_sample(table, result.sql)
@@ -617,6 +627,11 @@ class _Context:
             return None
         per_row = max(elapsed - fixed_cost, 0.0) / sampled
         return fixed_cost + per_row * max(live_rows, sampled)
+
+    def drop_sample(self, table: str) -> None:
+        if table in self.sample_tables:
+            self.sample_tables.discard(table)
+            _exec(self.sample, f"DROP TABLE IF EXISTS {self.quote(table)}")
 
     def run_on_sample(self, table: str, sql: str) -> None:
         """Keep the sample table in step with the plan (an instant change)."""
