@@ -330,7 +330,7 @@ def test_without_the_scratch_grant_the_lock_impact_is_unknown(mysql_app, scripts
 
 def test_sqlite_duplicates_and_a_batch_rebuild(sqlite_app, scripts):
     """On SQLite: the same read-only checks; adding a column is instant, a
-    batch rebuild is a copy (its new definition is made when it runs)."""
+    batch rebuild is a copy."""
     scripts.write(
         "0900_sqlite",
         migrations_head(),
@@ -342,6 +342,7 @@ def test_sqlite_duplicates_and_a_batch_rebuild(sqlite_app, scripts):
             batch.alter_column("to_date", existing_type=sa.Date(), nullable=False)
         """,
     )
+    execute(sqlite_app, "UPDATE titles SET to_date = NULL WHERE emp_no % 5 = 0")
     result = run_preflight(sqlite_app)
     [step] = result.steps
     kinds = [s.lock.kind for s in step.statements]
@@ -349,6 +350,15 @@ def test_sqlite_duplicates_and_a_batch_rebuild(sqlite_app, scripts):
     assert pf.COPY in kinds[2:]
     duplicates = next(f for f in step.findings if f.kind == "duplicates")
     assert duplicates.count > 0 and duplicates.severity == pf.FAILS
+    # The rebuild's new definition (from the rehearsal) makes to_date NOT
+    # NULL: the rows holding NULL are counted.
+    nulls = next(f for f in step.findings if f.kind == "nulls")
+    with sqlite_app.app_context(), db.engine.connect() as conn:
+        expected = conn.exec_driver_sql(
+            "SELECT COUNT(*) FROM titles WHERE to_date IS NULL"
+        ).scalar()
+    assert (nulls.table, nulls.count, nulls.severity) == ("titles", expected, pf.FAILS)
+    assert expected > 0
     assert result.will_fail
 
 
