@@ -74,6 +74,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/legacy_load.py
 	$(BIN)/python bench/console.py
 	$(BIN)/python bench/guards.py
+	$(BIN)/python bench/preflight.py
 	$(BIN)/python bench/employees.py
 
 ## bench-employees: the employee data admin against stock Flask-Admin, at scale 30 on MariaDB

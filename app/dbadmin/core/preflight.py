@@ -25,8 +25,10 @@ columns, counts, examples); the CLI and the console word them.
 
 import math
 import re
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
@@ -321,22 +323,34 @@ def preflight(
         time_limit_s=time_limit_s,
         blocker_after_s=blocker_after_s,
     )
+    sqls = [statement.sql for step in steps for statement in step.statements]
     with ExitStack() as stack:
-        # Autocommit: no read keeps a metadata lock while preflight goes on.
-        live = stack.enter_context(
-            engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        )
+        live = stack.enter_context(_connect(engine))
         context = _Context(engine, live, time_limit_s)
         if context.mysql:
             try:
                 context.open_scratch(stack)
             except ScratchUnavailable as exc:
                 result.lock_unknown_reason = str(exc)
+            # The data checks read the live tables while the scratch copies
+            # are built and timed: on a connection of their own, in order.
+            checker_connection = stack.enter_context(_connect(engine))
+            checker = _Context(engine, checker_connection, time_limit_s)
+            findings = [Future() for _ in sqls]
+            thread = threading.Thread(
+                target=checker.check_all, args=(sqls, findings), daemon=True
+            )
+            thread.start()
+            stack.callback(thread.join)
+        else:
+            findings = None
+        position = 0
         for step in steps:
-            statements = [
-                context.statement(i, statement.sql)
-                for i, statement in enumerate(step.statements, 1)
-            ]
+            statements = []
+            for i, statement in enumerate(step.statements, 1):
+                found = findings[position] if findings else None
+                statements.append(context.statement(i, statement.sql, found))
+                position += 1
             result.steps.append(
                 StepPreflight(step.revision, step.direction, statements)
             )
@@ -395,7 +409,11 @@ class _Context:
 
     # -- one statement ---------------------------------------------------------
 
-    def statement(self, index: int, sql: str) -> StatementPreflight:
+    def statement(
+        self, index: int, sql: str, checked: Future | None = None
+    ) -> StatementPreflight:
+        """The statement's preflight; its data checks are `checked`'s result
+        when another context ran them, else run here."""
         parsed = parse_statement(sql)
         tables = [t for t in parsed.tables if not t.startswith(BATCH_TEMP)]
         result = StatementPreflight(index, sql, parsed.kind, tables, LockImpact(NONE))
@@ -407,22 +425,47 @@ class _Context:
         if parsed.kind == "unknown":
             result.lock = LockImpact(UNKNOWN, reason="statement not analysed")
             result.findings.append(Finding("statement", NOT_ANALYSED, detail=sql))
+            if checked is not None:
+                checked.result()
             return result
-        for action in parsed.actions:
-            if action.kind == "unknown":
-                result.findings.append(
-                    Finding(
-                        "statement", NOT_ANALYSED, table=tables[0], detail=action.text
-                    )
-                )
-        if parsed.kind in ("alter", "batch_copy"):
-            result.findings += self.data_checks(parsed, sql)
+        if checked is not None:
+            result.findings += checked.result()
+        else:
+            result.findings += self.checks(parsed, sql)
         if self.mysql:
             self.mysql_lock(parsed, result)
         else:
             result.lock = _sqlite_lock(parsed)
         self.follow_schema(parsed, sql)
         return result
+
+    def checks(self, parsed: ParsedStatement, sql: str) -> list[Finding]:
+        """What the statement's clauses do to the live data, and the clauses
+        not analysed."""
+        if parsed.kind == "unknown":
+            return []
+        findings = [
+            Finding("statement", NOT_ANALYSED, table=parsed.table, detail=a.text)
+            for a in parsed.actions
+            if a.kind == "unknown"
+        ]
+        if parsed.kind in ("alter", "batch_copy"):
+            findings += self.data_checks(parsed, sql)
+        return findings
+
+    def check_all(self, sqls: list[str], results: list[Future]) -> None:
+        """The data checks of every statement, in order (on a thread of its
+        own): each result as soon as it is known."""
+        for sql, result in zip(sqls, results, strict=True):
+            try:
+                parsed = parse_statement(sql)
+                result.set_result(self.checks(parsed, sql))
+                self.follow_schema(parsed, sql)
+            except BaseException as exc:  # handed to the waiting statement
+                for pending in results:
+                    if not pending.done():
+                        pending.set_exception(exc)
+                return
 
     # -- sizes -------------------------------------------------------------------
 
@@ -1246,6 +1289,11 @@ def _sqlite_lock(parsed: ParsedStatement) -> LockImpact:
     if kinds <= {"add_index", "add_unique"}:
         return LockImpact(IN_PLACE_WRITES_BLOCKED, "INPLACE")
     return LockImpact(UNKNOWN, reason="not a change SQLite makes in place")
+
+
+def _connect(engine: Engine) -> Connection:
+    # Autocommit: no read keeps a metadata lock while preflight goes on.
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _exec(conn: Connection, sql: str):
