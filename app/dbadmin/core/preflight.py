@@ -60,7 +60,7 @@ DEFAULT_TIME_LIMIT_S = 5.0
 BLOCKER_AFTER_S = 5
 # The rows copied into the sample table an ALTER is timed on: enough that the
 # per-row cost dominates the fixed cost of an ALTER.
-SAMPLE_ROWS = 20_000
+SAMPLE_ROWS = 40_000
 EXAMPLES = 5
 
 # Lock impact classes, best first.
@@ -651,15 +651,25 @@ class _Context:
             sampled = _exec(
                 sample, f"SELECT COUNT(*) FROM {self.quote(table)}"
             ).scalar()
-            options = f"ALGORITHM={result.lock.algorithm}" + (
+            alter_options = f"ALGORITHM={result.lock.algorithm}" + (
                 f", LOCK={result.lock.lock}" if result.lock.lock else ""
             )
+            options = alter_options
             sep = parse_statement(result.sql).option_separator
             if sep == " ":
                 options = options.replace(",", "")
             started = time.perf_counter()
             _exec(sample, f"{result.sql}{sep}{options}")
             elapsed = time.perf_counter() - started
+            if result.lock.algorithm in ("COPY", "INPLACE"):
+                # The same work again (a rebuild by the same algorithm), and
+                # the faster of the two: a busy server only ever adds time.
+                started = time.perf_counter()
+                _exec(
+                    sample,
+                    f"ALTER TABLE {self.quote(table)} FORCE, {alter_options}",
+                )
+                elapsed = min(elapsed, time.perf_counter() - started)
         except sa.exc.DBAPIError:
             # The sample's data refused it (a duplicate, say): the data
             # checks say why; the duration is not measured.
