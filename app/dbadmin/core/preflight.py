@@ -27,7 +27,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -175,7 +175,9 @@ class StepPreflight:
         blocked = []
         for s in self.statements:
             if s.lock.blocks_writes:
-                has_rows = any(size.rows for size in s.sizes) or not s.sizes
+                # A table the plan creates has no rows to block; an unknown
+                # count may be large.
+                has_rows = any(size.rows != 0 for size in s.sizes)
                 if has_rows:
                     blocked.append(
                         BlockedWrites(s.tables[0], s.estimate_s, s.lock.kind)
@@ -428,14 +430,22 @@ class _Context:
             if checked is not None:
                 checked.result()
             return result
-        if checked is not None:
-            result.findings += checked.result()
-        else:
-            result.findings += self.checks(parsed, sql)
+        gathered = []
+
+        def gather() -> list[Finding]:
+            """The data checks' findings, added to the result once (a
+            statement that will fail is not timed: they are needed first)."""
+            if not gathered:
+                found = checked.result() if checked else self.checks(parsed, sql)
+                result.findings += found
+                gathered.append(True)
+            return result.findings
+
         if self.mysql:
-            self.mysql_lock(parsed, result)
+            self.mysql_lock(parsed, result, gather)
         else:
             result.lock = _sqlite_lock(parsed)
+        gather()
         self.follow_schema(parsed, sql)
         return result
 
@@ -498,7 +508,12 @@ class _Context:
 
     # -- lock impact (MySQL/MariaDB) ------------------------------------------
 
-    def mysql_lock(self, parsed: ParsedStatement, result: StatementPreflight) -> None:
+    def mysql_lock(
+        self,
+        parsed: ParsedStatement,
+        result: StatementPreflight,
+        findings: Callable[[], list[Finding]],
+    ) -> None:
         if parsed.kind == "dml":
             result.lock = LockImpact(ROWS)
             return
@@ -545,6 +560,7 @@ class _Context:
                     refusal = _message(exc)
                     continue
                 # Refused on the schema itself, data or no data: it fails.
+                self.drop_sample(table)
                 result.lock = LockImpact(UNKNOWN, reason=_message(exc))
                 result.findings.append(
                     Finding("schema_error", FAILS, table=table, detail=_message(exc))
@@ -554,7 +570,7 @@ class _Context:
                 _lock_class(algorithm, lock), algorithm, lock, refusal
             )
             break
-        if any(f.severity == FAILS for f in result.findings):
+        if any(f.severity == FAILS for f in findings()):
             # It will fail on the live data: how long it would take does not
             # matter, and the sample no longer follows the plan.
             self.drop_sample(table)
