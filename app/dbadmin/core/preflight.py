@@ -1169,23 +1169,25 @@ class _Context:
         alias: str | None = None,
     ) -> tuple[int, tuple, tuple[str, ...]] | None:
         """How many rows match, up to EXAMPLES of them (`columns` and the
-        primary key), and those columns' names, in one bounded query."""
+        primary key), and those columns' names; each query bounded. The
+        examples come first: fewer than EXAMPLES means the scan saw every
+        match, and no count is needed."""
         shown = tuple(columns) + tuple(
             c for c in self.primary_key(table) if c not in columns
         )
         prefix = f"{alias}." if alias else ""
         select = ", ".join(prefix + self.quote(c) for c in shown) or "1"
-        sql = (
-            f"SELECT {select}, COUNT(*) OVER () AS n FROM {self.quote(table)}"
-            f"{' ' + alias if alias else ''} WHERE {condition} LIMIT {EXAMPLES}"
-        )
-        rows = self.bounded_rows(sql)
+        source = f"{self.quote(table)}{' ' + alias if alias else ''} WHERE {condition}"
+        rows = self.bounded_rows(f"SELECT {select} FROM {source} LIMIT {EXAMPLES}")
         if rows is None:
             return None
-        if not rows:
-            return 0, (), shown
-        examples = tuple(tuple(r[:-1]) for r in rows) if shown else ()
-        return int(rows[0][-1]), examples, shown
+        examples = tuple(tuple(r) for r in rows) if shown else ()
+        if len(rows) < EXAMPLES:
+            return len(rows), examples, shown
+        count = self.bounded_rows(f"SELECT COUNT(*) FROM {source}")
+        if count is None:
+            return None
+        return int(count[0][0]), examples, shown
 
     def primary_key(self, table: str) -> list[str]:
         try:
