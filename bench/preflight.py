@@ -215,10 +215,11 @@ def bench(url: str, tmp: Path, scale: float, runs: int, version: str) -> None:
     whole = statistics.median(seconds)
     estimate, real = statistics.median(estimates), statistics.median(reals)
     ratio = max(estimate, real) / min(estimate, real)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
-        f"\n{platform.node()}: {os.cpu_count()} cores, {version}, Python "
-        f"{platform.python_version()}; scale {scale:g} ({rows:,} salaries), "
-        f"median of {runs} runs\n"
+        f"\n{platform.node()}: {os.cpu_count()} cores (load average {load}), "
+        f"{version}, Python {platform.python_version()}; scale {scale:g} "
+        f"({rows:,} salaries), median of {runs} runs\n"
     )
     print("| measure | result | target | verdict |")
     print("|---|---|---|---|")

@@ -461,3 +461,22 @@ def test_a_check_expression_and_key_prefixes_are_kept():
     [unique] = parse_statement("CREATE UNIQUE INDEX ix ON t (a, b(10))").actions
     assert (unique.columns, unique.prefixes) == (("a", "b"), (None, 10))
     assert split_statements("A 'x;y';\n-- c;\nB;") == ["A 'x;y'", "-- c;\nB"]
+
+
+def test_a_downgrade_dropping_an_index(mysql_app, scripts):
+    """MariaDB's DROP INDEX … ON takes no ALGORITHM: its ALTER TABLE form is
+    what the server is asked."""
+    scripts.write(
+        "0900_ix",
+        migrations_head(),
+        upgrade='op.create_index("ix_titles_title", "titles", ["title"])',
+        downgrade='op.drop_index("ix_titles_title", table_name="titles")',
+    )
+    result = mysql_app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    [step] = run_preflight(mysql_app, migrations_head()).steps
+    assert (step.revision, step.direction) == ("0900_ix", "downgrade")
+    [statement] = step.statements
+    assert statement.sql.strip().startswith("DROP INDEX")
+    assert statement.lock.kind == pf.IN_PLACE_WRITES_ALLOWED
+    assert step.verdict == "safe"

@@ -132,6 +132,9 @@ class ParsedStatement:
     # For alter: where the ALGORITHM/LOCK options go ("," between them for
     # ALTER TABLE, a space for CREATE/DROP INDEX).
     option_separator: str = ", "
+    # The same change as an ALTER TABLE, for a statement that takes no
+    # ALGORITHM/LOCK options (MariaDB's DROP INDEX … ON).
+    alter_form: str | None = None
 
     @property
     def table(self) -> str | None:
@@ -531,7 +534,12 @@ def parse_statement(sql: str) -> ParsedStatement:
                 if reader.accept("ON"):
                     table = reader.name()
                     action = Action("drop_index", name=name, text=sql)
-                    return ParsedStatement("alter", [table], [action], " ")
+                    alter_form = (
+                        f"ALTER TABLE {_quoted(table)} DROP INDEX {_quoted(name)}"
+                    )
+                    return ParsedStatement(
+                        "alter", [table], [action], alter_form=alter_form
+                    )
                 return ParsedStatement("other")  # SQLite: DROP INDEX name
             return ParsedStatement("other")
         if reader.accept("RENAME"):
@@ -566,6 +574,10 @@ def parse_statement(sql: str) -> ParsedStatement:
     except _Unparsed:
         pass
     return ParsedStatement("unknown")
+
+
+def _quoted(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
 
 
 def _first_table_after(reader: _Reader, word: str) -> str | None:

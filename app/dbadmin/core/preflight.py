@@ -262,6 +262,10 @@ def preflight_to(
             engine, catalog, tuple(state.current), plan.target, plan.direction
         )
         steps, error = rehearsal.steps, rehearsal.error
+        if not steps and not error:
+            # A rehearsal that ran no step (seen for downgrades): the
+            # offline SQL rather than nothing.
+            raise ScratchUnavailable("the rehearsal ran no step")
     except ScratchUnavailable:
         plan = make_plan(engine, catalog, state, target)
         steps, error = steps_from_plan(plan), plan.error
@@ -546,13 +550,14 @@ class _Context:
         if self.mariadb:
             attempts += [("NOCOPY", "NONE"), ("NOCOPY", "SHARED")]
         attempts += [("INPLACE", "NONE"), ("INPLACE", "SHARED"), ("COPY", None)]
+        statement = parsed.alter_form or result.sql
         for algorithm, lock in attempts:
             options = f"ALGORITHM={algorithm}" + (f", LOCK={lock}" if lock else "")
             if parsed.option_separator == " ":
                 options = options.replace(",", "")
             try:
                 started = time.perf_counter()
-                _exec(self.shape, f"{result.sql}{parsed.option_separator}{options}")
+                _exec(self.shape, f"{statement}{parsed.option_separator}{options}")
                 fixed_cost = time.perf_counter() - started
             except sa.exc.DBAPIError as exc:
                 code = _error_code(exc)
@@ -671,11 +676,12 @@ class _Context:
                 f", LOCK={result.lock.lock}" if result.lock.lock else ""
             )
             options = alter_options
-            sep = parse_statement(result.sql).option_separator
+            parsed = parse_statement(result.sql)
+            sep = parsed.option_separator
             if sep == " ":
                 options = options.replace(",", "")
             started = time.perf_counter()
-            _exec(sample, f"{result.sql}{sep}{options}")
+            _exec(sample, f"{parsed.alter_form or result.sql}{sep}{options}")
             elapsed = time.perf_counter() - started
             if result.lock.algorithm in ("COPY", "INPLACE"):
                 # The same work again (a rebuild by the same algorithm), and
