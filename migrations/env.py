@@ -146,8 +146,10 @@ def run_migrations(connection, audit: AuditTrail | None = None, executor=None) -
                 context.run_migrations()
         except Exception as exc:
             if audit is not None:
-                audit.record_failure(exc)
-                report_partial(executor.record_failure(exc))
+                step = executor.record_failure(exc)
+                applied = [s.position for s in step.applied] if step else []
+                audit.record_failure(exc, applied)
+                report_partial(step)
             raise
     finally:
         if connection.dialect.name == "sqlite" and not connection.invalidated:

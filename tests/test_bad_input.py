@@ -197,7 +197,7 @@ def test_openapi_describes_every_api_route_from_the_schemas(app, logged_in):
     assert ref.endswith("/NewJob")
     assert document["components"]["schemas"]["NewJob"]["properties"]["action"][
         "enum"
-    ] == ["upgrade", "downgrade", "stamp", "adopt"]
+    ] == ["upgrade", "downgrade", "stamp", "adopt", "rollback", "resume"]
     revoke = document["paths"]["/api/me/tokens/{token_id}/revoke"]["post"]
     assert revoke["parameters"][0]["schema"]["maximum"] == 2**63 - 1
 

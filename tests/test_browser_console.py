@@ -300,3 +300,44 @@ def test_a_traceback_is_its_last_line_until_opened(browser_session, live_server)
     expect(rows.nth(1)).to_contain_text("boom from 0006")
     session.assert_no_csp_violations()
     session.assert_no_page_errors()
+
+
+def test_a_step_left_half_way_is_shown_and_rolled_back(browser_session, live_server):
+    """MySQL/MariaDB: 0006_boom now adds a column, then fails on a unique
+    index the data breaks: the database is partial everywhere the state
+    shows, and the plan page rolls it back."""
+    if live_server.engine.dialect.name != "mysql":
+        pytest.skip("MySQL/MariaDB only: SQLite runs a step in one transaction")
+    boom = Path(live_server.env["HEADWAY_MIGRATIONS_DIR"]) / "versions/0006_boom.py"
+    boom.write_text(
+        boom.read_text().replace(
+            'raise RuntimeError("boom from 0006")',
+            'op.add_column("employees", sa.Column("nick", sa.String(20)))\n'
+            '    op.create_index("ix_gender", "employees", ["gender"], unique=True)',
+        )
+    )
+    session = browser_session()
+    page = login_to(session, "operator", "/admin/migrations/plan?target=0006_boom")
+    page.locator("#confirm-upgrade").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Upgrade to 0006_boom").click()
+    wait_for_job(page, "failed")
+    expect(page.locator("#job-log")).to_contain_text("partially applied")
+    page.goto(live_server.base + "/admin/migrations/")
+    expect(page.locator("#navbar-state")).to_have_text("partially applied")
+    expect(page.locator("#state")).to_have_attribute("data-state", "partial")
+    page.locator("#state a").click()
+    statements = page.locator("#partial-statements li")
+    expect(statements).to_have_count(2)
+    expect(statements.nth(0)).to_have_attribute("data-outcome", "ok")
+    expect(statements.nth(1)).to_have_attribute("data-outcome", "failed")
+    expect(page.locator("#rollback-sql")).to_contain_text("DROP COLUMN `nick`")
+    page.locator("#confirm-rollback").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Roll back 0006_boom").click()
+    wait_for_job(page)
+    page.goto(live_server.base + "/admin/migrations/")
+    expect(page.locator("#navbar-state")).to_have_text("behind")
+    assert current(live_server) == "0005_slow"
+    session.assert_no_csp_violations()
+    session.assert_no_page_errors()

@@ -456,3 +456,46 @@ def test_without_the_scratch_grant_a_stamp_at_head_is_compared_with_the_models(
         context.pop()
         with adopted.connect() as conn:
             conn.execute(sa.text(f"DROP USER '{user}'@'%'"))
+
+
+RAW_SQL = {
+    "truncate": (
+        'op.execute("TRUNCATE TABLE salaries")',
+        "table salaries: {salaries} rows (TRUNCATE empties it) (by 9001_raw)",
+    ),
+    "delete": (
+        'op.get_bind().execute(sa.text("DELETE FROM titles"))',
+        "table titles: {titles} rows (DELETE without WHERE empties it) (by 9001_raw)",
+    ),
+    "update": (
+        'op.get_bind().execute(sa.text("UPDATE salaries SET salary = 0"))',
+        "table salaries: {salaries} rows (UPDATE without WHERE overwrites every "
+        "row) (by 9001_raw)",
+    ),
+    "alter": (
+        'op.get_bind().exec_driver_sql("ALTER TABLE titles DROP COLUMN to_date")',
+        "column titles.to_date: {titles} non-NULL values (dropped by 9001_raw)",
+    ),
+}
+
+
+@pytest.mark.parametrize("how", RAW_SQL)
+def test_raw_sql_that_removes_data_is_refused_with_counts(runner, legacy, scripts, how):
+    """TRUNCATE, DELETE or UPDATE without WHERE, a raw DROP COLUMN: through
+    op.execute, sa.text or op.get_bind(), seen by the rehearsal, counted,
+    refused before the step's first statement; --allow-data-loss runs it."""
+    code, line = RAW_SQL[how]
+    assert invoke(runner, "db", "upgrade", "--adopt").exit_code == 0
+    scripts.write("9001_raw", HEAD, code)
+    rows = {table: count for table, (count, _) in data_fingerprint(legacy).items()}
+    before = snapshot(legacy)
+    result = invoke(runner, "db", "upgrade")
+    assert result.exit_code == 1, result.output
+    assert "refusing to upgrade: it would drop data; nothing was run." in result.output
+    assert f"  - {line.format(**rows)}" in result.output
+    assert snapshot(legacy) == before
+    if how == "truncate" and legacy.dialect.name == "sqlite":
+        return  # SQLite has no TRUNCATE: refused all the same, it cannot run
+    result = invoke(runner, "db", "upgrade", "--allow-data-loss")
+    assert result.exit_code == 0, result.output
+    assert version_rows(legacy) == ["9001_raw"]

@@ -20,8 +20,19 @@ HEADWAY_TABLES = {
     "headway_audit",
     "headway_drift_checks",
     "headway_migration_lock",
+    "headway_step_runs",
+    "headway_step_statements",
 }
 HEADWAY_HEAD = ScriptDirectory.from_config(own_tables_config()).get_current_head()
+
+
+def test_each_history_has_exactly_one_head(app):
+    """Revisions added side by side are rebased onto the current head before
+    they land: Headway's own history and the user's each end in one head."""
+    with app.app_context():
+        own = ScriptDirectory.from_config(own_tables_config())
+        assert len(own.get_heads()) == 1, own.get_heads()
+    assert migrations_head()  # (raises on several heads)
 
 
 def test_init_is_idempotent_and_touches_nothing_else(runner, engine):

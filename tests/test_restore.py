@@ -36,8 +36,8 @@ class Case:
     tables: list[str]
     change: list[str]
     setup: list[str] = field(default_factory=list)
-    # Undoes the setup, once the case has passed: cheaper than the rebuild
-    # the `legacy` fixture does otherwise.
+    # Undoes the setup (and puts lost rows back), once the case has passed:
+    # cheaper than the rebuild the `legacy` fixture does otherwise.
     cleanup: list[str] = field(default_factory=list)
     # Data the restore cannot bring back (a dropped column or table).
     data_lost: bool = False
@@ -76,6 +76,12 @@ CASES = [
         ["employees"],
         ["ALTER TABLE employees DROP COLUMN birth_date"],
         data_lost=True,
+        setup=["CREATE TABLE saved SELECT emp_no, birth_date FROM employees"],
+        cleanup=[
+            "UPDATE employees JOIN saved USING (emp_no) "
+            "SET employees.birth_date = saved.birth_date",
+            "DROP TABLE saved",
+        ],
     ),
     Case(
         "add unique index",
@@ -101,6 +107,35 @@ CASES = [
             "CREATE INDEX ix_to_date ON titles (to_date) IGNORED",
         ],
         cleanup=["DROP INDEX ix_title ON titles", "DROP INDEX ix_to_date ON titles"],
+    ),
+    Case(
+        "index made ignored",
+        ["departments"],
+        ["ALTER TABLE departments ALTER INDEX dept_name IGNORED"],
+    ),
+    Case(
+        "an ignored index made visible after one made before it is made again",
+        ["titles"],
+        [
+            "DROP INDEX ix_title ON titles",
+            "CREATE INDEX ix_title ON titles (title)",
+            "ALTER TABLE titles ALTER INDEX ix_to_date NOT IGNORED",
+        ],
+        setup=[
+            "CREATE INDEX ix_title ON titles (title)",
+            "CREATE INDEX ix_to_date ON titles (to_date) IGNORED",
+        ],
+        cleanup=["DROP INDEX ix_title ON titles", "DROP INDEX ix_to_date ON titles"],
+    ),
+    Case(
+        "the index a foreign key needs made again after another",
+        ["dept_emp"],
+        [
+            "ALTER TABLE dept_emp DROP INDEX dept_no, "
+            "ADD KEY dept_no (dept_no, from_date)"
+        ],
+        setup=["CREATE INDEX ix_to_date ON dept_emp (to_date)"],
+        cleanup=["DROP INDEX ix_to_date ON dept_emp"],
     ),
     Case(
         "add foreign key",
@@ -249,6 +284,8 @@ CASES = [
         ["titles"],
         ["DROP TABLE titles"],
         data_lost=True,
+        setup=["CREATE TABLE saved SELECT * FROM titles"],
+        cleanup=["INSERT INTO titles SELECT * FROM saved", "DROP TABLE saved"],
     ),
     Case(
         "half-applied step: salary to BIGINT, badge NOT NULL, a unique index "
@@ -351,13 +388,14 @@ def test_restore_gives_the_before_image_back(legacy, case):
     now = {table: show_create(conn, table) for table in case.tables}
     assert any(not same_table(before[t], now[t]) for t in case.tables)
 
+    notes = []
     for table in case.tables:
-        statements = restore_statements(
-            table, before[table], now[table], case.renamed_columns
-        )
-        assert bool(statements) == (not same_table(before[table], now[table]))
-        for statement in statements:
+        plan = restore_plan(table, before[table], now[table], case.renamed_columns)
+        assert bool(plan.statements) == (not same_table(before[table], now[table]))
+        for statement in plan.statements:
             conn.exec_driver_sql(statement)
+        notes += plan.notes
+    assert any("cannot come back" in note for note in notes) == case.data_lost
 
     for table in case.tables:
         assert show_create(conn, table) == before[table], table
@@ -435,6 +473,38 @@ def test_every_table_that_cannot_be_restored_is_named():
     ]
 
 
+TABLE_OPTIONS = [
+    "COMMENT='x'",
+    "ROW_FORMAT=REDUNDANT",
+    "STATS_PERSISTENT=1",
+    "STATS_SAMPLE_PAGES=7",
+    "CHECKSUM=1",
+    "MAX_ROWS=100",
+    "TRANSACTIONAL=1",
+    # Aria adds PAGE_CHECKSUM=1 of its own.
+    "ENGINE=Aria",
+]
+
+
+@needs_mysql
+def test_every_table_option_comes_back(legacy):
+    conn = legacy
+    for option in TABLE_OPTIONS:
+        conn.exec_driver_sql(
+            "CREATE TABLE optioned (id INT NOT NULL, note VARCHAR(5), "
+            "PRIMARY KEY (id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 "
+            "COLLATE=utf8mb4_general_ci"
+        )
+        before = show_create(conn, "optioned")
+        conn.exec_driver_sql(f"ALTER TABLE optioned {option}")
+        now = show_create(conn, "optioned")
+        assert now != before, option
+        for statement in restore_statements("optioned", before, now):
+            conn.exec_driver_sql(statement)
+        assert show_create(conn, "optioned") == before, option
+        conn.exec_driver_sql("DROP TABLE optioned")
+
+
 @needs_mysql
 def test_a_change_of_partitioning_is_unrestorable(legacy):
     conn = legacy
@@ -499,6 +569,29 @@ def test_the_statements_read_as_one_alter_in_dependency_order():
     assert plan.notes == ["column salaries.badge is dropped with its values"]
 
 
+def test_an_index_out_of_place_is_added_under_a_temporary_name():
+    two_keys = SALARIES.replace(
+        "  PRIMARY KEY (`emp_no`,`from_date`),\n",
+        "  PRIMARY KEY (`emp_no`,`from_date`),\n"
+        "  KEY `ix_salary` (`salary`),\n"
+        "  KEY `ix_to_date` (`to_date`) IGNORED,\n",
+    )
+    swapped = two_keys.replace(
+        "  KEY `ix_salary` (`salary`),\n  KEY `ix_to_date` (`to_date`) IGNORED,\n",
+        "  KEY `ix_to_date` (`to_date`),\n  KEY `ix_salary` (`salary`),\n",
+    )
+    assert restore_statements("salaries", two_keys, swapped) == [
+        "ALTER TABLE `salaries`\n"
+        "  DROP INDEX `ix_to_date`,\n"
+        "  DROP INDEX `ix_salary`,\n"
+        "  ADD KEY `hw_restore_1` (`salary`),\n"
+        "  ADD KEY `hw_restore_2` (`to_date`) IGNORED",
+        "ALTER TABLE `salaries`\n"
+        "  RENAME INDEX `hw_restore_1` TO `ix_salary`,\n"
+        "  RENAME INDEX `hw_restore_2` TO `ix_to_date`",
+    ]
+
+
 def test_a_foreign_key_redefined_under_its_name_is_dropped_first():
     now = SALARIES.replace(" ON DELETE CASCADE", " ON UPDATE CASCADE")
     assert restore_statements("salaries", SALARIES, now) == [
@@ -539,6 +632,8 @@ def test_what_cannot_be_restored_exactly_is_refused_with_reasons():
     with_option = SALARIES + " ENCRYPTED=YES"
     with pytest.raises(Unrestorable, match="ENCRYPTED was added"):
         restore_statements("salaries", SALARIES, with_option)
+    with pytest.raises(Unrestorable, match="KEY_BLOCK_SIZE changed"):
+        restore_statements("salaries", SALARIES, SALARIES + " KEY_BLOCK_SIZE=8")
     with pytest.raises(Unrestorable, match="did not exist before"):
         restore_statements("salaries", SALARIES, with_option, {"salary": "pay"})
     renamed_table = SALARIES.replace("`salaries`", "`pay`", 1)

@@ -85,6 +85,8 @@ EXPECTED = {
     "migrations.job": ("viewer", None),
     "migrations.start_job": (None, "operator"),
     "migrations_api.create_job": (None, "operator"),
+    "migrations.cancel_job": (None, "operator"),
+    "migrations_api.cancel_job": (None, "operator"),
     "migrations_api.get_job": ("viewer", None),
     "migrations_api.history": ("viewer", None),
     **{

@@ -89,8 +89,10 @@ class AuditTrail:
         )
         self.done += 1
 
-    def record_failure(self, exc: BaseException) -> None:
-        """After a step failed (and its transaction was rolled back)."""
+    def record_failure(self, exc: BaseException, applied: list[int] = ()) -> None:
+        """After a step failed (and its transaction was rolled back);
+        `applied`: the positions of its statements that stayed applied (a
+        step left half-way on MySQL)."""
         step = self.planned[self.done] if self.done < len(self.planned) else None
         info = step.info if step is not None else None
         if info is not None:
@@ -115,7 +117,14 @@ class AuditTrail:
             )
         try:
             self.connection.rollback()
-            self._write(success=False, error=error_line(exc, with_type=True), **fields)
+            error = error_line(exc, with_type=True)
+            if applied:
+                listed = ", ".join(str(position) for position in applied)
+                error = (
+                    f"partially applied: statement(s) {listed} stayed applied "
+                    f"(the step journal has them); {error}"
+                )
+            self._write(success=False, error=error, **fields)
             self.connection.commit()
         except sa.exc.SQLAlchemyError:
             pass  # the connection is gone: the failure itself is what matters

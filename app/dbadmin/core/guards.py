@@ -35,6 +35,7 @@ from app.dbadmin.core.catalog import Catalog, load_catalog
 from app.dbadmin.core.drift import model_differences
 from app.dbadmin.core.journal import RUNS, PartialStep, read_partial
 from app.dbadmin.core.plan import Plan, Step, plan_of_run, step_plan
+from app.dbadmin.core.rehearsal import rehearse
 from app.dbadmin.core.scratch import ScratchUnavailable
 from app.errors import HeadwayError
 
@@ -152,68 +153,173 @@ def check_autogenerate(engine: Engine) -> None:
 
 @dataclass(frozen=True)
 class AtRisk:
-    """A table with rows, or a column holding values, that a step drops."""
+    """A table with rows, or a column holding values, that a step drops,
+    empties (TRUNCATE, DELETE without WHERE) or overwrites (UPDATE without
+    WHERE): `how` says which."""
 
     revision: str
     table: str
     column: str | None
     rows: int
     estimated: bool
+    how: str = "drop"  # drop, truncate, delete, update
+
+    @property
+    def by(self) -> str:
+        """'dropped by REV', or 'by REV' for what it empties or overwrites."""
+        return f"{'dropped ' if self.how == 'drop' else ''}by {self.revision}"
 
     def __str__(self) -> str:
         count = f"~{self.rows:,}" if self.estimated else f"{self.rows:,}"
         if self.column is None:
-            return f"table {self.table}: {count} row{'s' if self.rows != 1 else ''}"
+            text = f"table {self.table}: {count} row{'s' if self.rows != 1 else ''}"
+            return text if self.how == "drop" else f"{text} ({_HOW[self.how]})"
         if self.estimated:
             return f"column {self.table}.{self.column}: holds values ({count} rows)"
         plural = "s" if self.rows != 1 else ""
         return f"column {self.table}.{self.column}: {count} non-NULL value{plural}"
 
 
-# A revision file that never says "drop" drops nothing (in any operation or
-# SQL the guards can see): its code need not run to know it.
-_MENTIONS_DROP = re.compile(r"drop", re.IGNORECASE)
+_HOW = {
+    "truncate": "TRUNCATE empties it",
+    "delete": "DELETE without WHERE empties it",
+    "update": "UPDATE without WHERE overwrites every row",
+}
+
+# A revision file that says none of these drops, empties or overwrites
+# nothing (in any operation or SQL the guards can see): its code need not run
+# to know it.
+_MENTIONS_DATA_LOSS = re.compile(
+    r"drop|\btruncate\b|(?<!on )\bdelete\b|(?<!on )\bupdate\b", re.IGNORECASE
+)
 _NAME = r"[`\"\[]?(\w+)[`\"\]]?"
 _SQL_DROP_TABLE = re.compile(
     rf"^\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?((?:{_NAME}\s*,\s*)*{_NAME})",
     re.IGNORECASE,
 )
-_SQL_DROP_COLUMN = re.compile(
-    rf"^\s*ALTER\s+TABLE\s+{_NAME}\s+DROP\s+(?:COLUMN\s+)?"
-    rf"(?!(?:INDEX|KEY|FOREIGN|PRIMARY|CONSTRAINT|CHECK|PARTITION)\b){_NAME}",
+_SQL_ALTER_TABLE = re.compile(rf"^\s*ALTER\s+TABLE\s+{_NAME}\s+(.*)$", re.I | re.S)
+_SQL_DROP_COLUMN_CLAUSE = re.compile(
+    r"^\s*DROP\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?"
+    rf"(?!(?:INDEX|KEY|FOREIGN|PRIMARY|CONSTRAINT|CHECK|PARTITION)\b){_NAME}\s*$",
     re.IGNORECASE,
+)
+_SQL_TRUNCATE = re.compile(rf"^\s*TRUNCATE\s+(?:TABLE\s+)?{_NAME}\s*;?\s*$", re.I)
+_SQL_DELETE_ALL = re.compile(rf"^\s*DELETE\s+FROM\s+{_NAME}\s*;?\s*$", re.I)
+_SQL_UPDATE = re.compile(rf"^\s*UPDATE\s+{_NAME}\s+SET\s", re.I)
+_SQL_REMOVES = re.compile(
+    r"^\s*(?:TRUNCATE|DELETE|UPDATE|REPLACE|DROP\s+TABLE|ALTER\s+TABLE\b.*\bDROP\b)",
+    re.I | re.S,
 )
 
 
-def dropped_objects(step: Step) -> list[tuple[str, str | None]]:
-    """(table, None) for each table the step drops, (table, column) for each
-    column, from the operations recorded while it rendered (raw SQL included:
-    `DROP TABLE a, b` and `ALTER TABLE t DROP [COLUMN] c`)."""
+def dropped_objects(step: Step) -> list[tuple[str, str | None, str]]:
+    """(table, None, how) for each table the step drops, empties or
+    overwrites, (table, column, "drop") for each column it drops: from the
+    operations recorded while it rendered offline, and from the statements
+    a rehearsal saw it send (`op.get_bind().execute` included)."""
     rebuilt = {str(op.args[1]) for op in step.operations if op.name == "rename_table"}
-    dropped: list[tuple[str, str | None]] = []
+    found: list[tuple[str, str | None, str]] = []
     for op in step.operations:
         if op.name == "drop_table":
             name = getattr(op.args[0], "name", str(op.args[0]))
             # A batch rebuild drops the table and renames its copy to it.
             if not name.startswith("_alembic_tmp_") and name not in rebuilt:
-                dropped.append((name, None))
+                found.append((name, None, "drop"))
         elif op.name == "drop_column":
             column = op.args[1]
-            dropped.append((op.args[0], getattr(column, "name", str(column))))
+            found.append((op.args[0], getattr(column, "name", str(column)), "drop"))
         elif op.name == "execute":
-            dropped += _dropped_by_sql(str(op.args[0] if op.args else ""))
-    return dropped
+            found += data_loss_by_sql(str(op.args[0] if op.args else ""))
+    rehearsed_rebuilds = {t for sql in step.statements for t in _batch_rebuilt(sql)}
+    for sql in step.statements:
+        found += [
+            item
+            for item in data_loss_by_sql(sql)
+            if not (
+                item[2] == "drop" and item[1] is None and item[0] in rehearsed_rebuilds
+            )
+        ]
+    unique = []
+    for item in found:
+        if item not in unique:
+            unique.append(item)
+    return unique
 
 
-def _dropped_by_sql(sql: str) -> list[tuple[str, str | None]]:
+_BATCH_RENAME = re.compile(
+    rf"^\s*ALTER\s+TABLE\s+_alembic_tmp_(\w+)\s+RENAME\s+TO\s+{_NAME}", re.I
+)
+
+
+def _batch_rebuilt(sql: str) -> list[str]:
+    found = _BATCH_RENAME.match(sql)
+    return [found.group(2)] if found else []
+
+
+def data_loss_by_sql(sql: str) -> list[tuple[str, str | None, str]]:
+    """What one SQL statement drops, empties or overwrites."""
     table = _SQL_DROP_TABLE.match(sql)
     if table:
         names = re.findall(_NAME, table.group(1))
-        return [(name, None) for name in names]
-    column = _SQL_DROP_COLUMN.match(sql)
-    if column:
-        return [(column.group(1), column.group(2))]
+        return [
+            (name, None, "drop")
+            for name in names
+            if not name.startswith("_alembic_tmp_")
+        ]
+    found = _SQL_TRUNCATE.match(sql)
+    if found:
+        return [(found.group(1), None, "truncate")]
+    found = _SQL_DELETE_ALL.match(sql)
+    if found:
+        return [(found.group(1), None, "delete")]
+    found = _SQL_UPDATE.match(sql)
+    if found and not re.search(r"\bWHERE\b", sql, re.I):
+        return [(found.group(1), None, "update")]
+    altered = _SQL_ALTER_TABLE.match(sql)
+    if altered:
+        return [
+            (altered.group(1), column.group(1), "drop")
+            for clause in _clauses(altered.group(2))
+            if (column := _SQL_DROP_COLUMN_CLAUSE.match(clause))
+        ]
     return []
+
+
+def _clauses(text: str) -> list[str]:
+    """An ALTER TABLE's clauses: split at the commas outside parentheses."""
+    clauses, depth, current = [], 0, []
+    for char in text.rstrip().rstrip(";"):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char == "," and depth == 0:
+            clauses.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    clauses.append("".join(current))
+    return clauses
+
+
+def _dropped_by_sql(sql: str) -> list[tuple[str, str | None]]:
+    """(table, column) of what one statement drops (for a rollback's own DDL)."""
+    return [(t, c) for t, c, how in data_loss_by_sql(sql) if how == "drop"]
+
+
+def unparsed_removals(step: Step) -> list[str]:
+    """The step's statements that may remove data in a way the data-loss
+    guard cannot count (a DELETE with a join, REPLACE, ...): said, not
+    guessed."""
+    return [
+        sql
+        for sql in step.statements
+        if _SQL_REMOVES.match(sql)
+        and not data_loss_by_sql(sql)
+        and not re.search(r"\bWHERE\b", sql, re.I)
+        and "_alembic_tmp_" not in sql
+        and not re.match(r"^\s*ALTER\s+TABLE\b", sql, re.I)
+    ]
 
 
 def may_drop(catalog: Catalog, revision: str, direction: str) -> bool:
@@ -230,20 +336,44 @@ def may_drop(catalog: Catalog, revision: str, direction: str) -> bool:
     source = re.sub(
         rf"^def {other}\(.*?(?=^\S|\Z)", "", source, flags=re.MULTILINE | re.DOTALL
     )
-    return _MENTIONS_DROP.search(source) is not None
+    return _MENTIONS_DATA_LOSS.search(source) is not None
 
 
 def plan_of_drops(
-    engine: Engine, catalog: Catalog, direction: str, revisions: list[str]
+    engine: Engine,
+    catalog: Catalog,
+    direction: str,
+    revisions: list[str],
+    *,
+    start: tuple[str, ...] | None = None,
+    target: str | None = None,
 ) -> Plan:
-    """The steps (of `revisions`, run in `direction`) that may drop
-    something, each rendered alone: enough to know what they drop without
-    running every revision's code (a request must not run a slow one)."""
+    """The steps (of `revisions`, run in `direction`) that may drop, empty or
+    overwrite data, each rendered offline alone: enough to know what their
+    operations drop without running every revision's code (a request must
+    not run a slow one). Given where the run starts and ends, the whole run
+    is also rehearsed in a scratch copy of the live schema, so that the SQL a
+    revision sends itself (`op.get_bind().execute`) is seen too."""
     steps: list[Step] = []
     for revision in revisions:
         if may_drop(catalog, revision, direction):
             steps += step_plan(engine, catalog, revision, direction).steps
-    return Plan(target="", direction=direction, steps=steps, sql="")
+    plan = Plan(target="", direction=direction, steps=steps, sql="")
+    if steps and start is not None:
+        try:
+            rehearsal = rehearse(engine, catalog, start, target, direction)
+        except ScratchUnavailable as exc:
+            plan.error = (
+                f"no rehearsal ({exc}): SQL a revision sends through "
+                "op.get_bind() is not seen"
+            )
+            return plan
+        sent = {(r.revision, r.direction): r.statements for r in rehearsal.steps}
+        for step in steps:
+            step.statements = [
+                st.sql for st in sent.get((step.revision.id, step.direction), [])
+            ]
+    return plan
 
 
 def data_at_risk(engine: Engine, plan: Plan) -> list[AtRisk]:
@@ -254,7 +384,7 @@ def data_at_risk(engine: Engine, plan: Plan) -> list[AtRisk]:
         inspector = sa.inspect(conn)
         tables = set(inspector.get_table_names())
         for step in plan.steps:
-            for table, column in dropped_objects(step):
+            for table, column, how in dropped_objects(step):
                 if table not in tables:
                     continue
                 if column is None:
@@ -265,7 +395,7 @@ def data_at_risk(engine: Engine, plan: Plan) -> list[AtRisk]:
                     continue
                 if rows:
                     found.append(
-                        AtRisk(step.revision.id, table, column, rows, estimated)
+                        AtRisk(step.revision.id, table, column, rows, estimated, how)
                     )
     return found
 
@@ -306,7 +436,7 @@ def data_loss_refusal(
     direction: str, at_risk: list[AtRisk], surface: str = "cli"
 ) -> str:
     lines = [f"refusing to {direction}: it would drop data; nothing was run."]
-    lines += [f"  - {item} (dropped by {item.revision})" for item in at_risk]
+    lines += [f"  - {item} ({item.by})" for item in at_risk]
     lines.append(
         f"To drop them anyway: {OPT_INS[surface]['data_loss']} "
         "(back up first: see the README's Pitfalls)."
@@ -481,14 +611,18 @@ def check_run(
         # The CLI prints the lint of every step, as the console's plan shows it.
         plan = plan_of_run(engine, catalog, current, destination, direction, revisions)
         checked.lint = [f"lint {w.revision}: {w.message}" for w in plan.warnings]
-    else:
-        plan = plan_of_drops(engine, catalog, direction, revisions)
-    if plan.error:
-        checked.notes.append(
-            f"could not render every step offline ({plan.error}): what the "
-            "steps after it drop is not known"
-        )
-    at_risk = data_at_risk(engine, plan)
+    drops = plan_of_drops(
+        engine, catalog, direction, revisions, start=current, target=destination
+    )
+    if drops.error:
+        checked.notes.append(f"what the steps drop may not be complete: {drops.error}")
+    for step in drops.steps:
+        checked.lint += [
+            f"lint {step.revision.id}: the data-loss guard cannot tell what this "
+            f"statement removes, so it does not count it: {sql}"
+            for sql in unparsed_removals(step)
+        ]
+    at_risk = data_at_risk(engine, drops)
     if at_risk and not options.allow_data_loss:
         raise Refused(data_loss_refusal(direction, at_risk, options.surface))
     checked.notes += [f"dropping data, as allowed: {item}" for item in at_risk]

@@ -52,6 +52,9 @@ class Step:
     operations: list[Operation] = field(default_factory=list)
     warnings: list[LintWarning] = field(default_factory=list)
     reversible: bool = True
+    # The statements a rehearsal saw the step send (core/rehearsal.py), when
+    # one was made: what the offline SQL cannot show (op.get_bind()).
+    statements: list[str] = field(default_factory=list)
 
 
 @dataclass

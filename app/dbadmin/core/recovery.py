@@ -128,6 +128,7 @@ def rollback(
     surface: str = "cli",
     settings: ExecutorSettings | None = None,
     show=None,
+    cancel_requested=None,
 ) -> Settlement:
     """Undo what the partial step applied (see the module's docstring).
     `show` sees the settlement (its SQL) before anything runs."""
@@ -152,6 +153,7 @@ def rollback(
                 job_id=job_id,
                 settings=settings,
                 stamp=partial.from_revisions,
+                cancel_requested=cancel_requested,
             )
             problems = [
                 table
@@ -301,6 +303,7 @@ def resume(
     dry_run: bool = False,
     settings: ExecutorSettings | None = None,
     show=None,
+    cancel_requested=None,
 ) -> Settlement:
     """Run the rest of the partial step, then stamp it. `show` sees the
     settlement (its SQL) before anything runs."""
@@ -329,6 +332,7 @@ def resume(
                 job_id=job_id,
                 settings=settings,
                 stamp=stamp,
+                cancel_requested=cancel_requested,
             )
             settle(conn, partial.run_id, "resumed")
             conn.commit()
@@ -350,7 +354,17 @@ def _same(sql: str) -> str:
 # --- running a settlement ---------------------------------------------------------
 
 
-def _run(engine, conn, settlement: Settlement, *, actor, job_id, settings, stamp):
+def _run(
+    engine,
+    conn,
+    settlement: Settlement,
+    *,
+    actor,
+    job_id,
+    settings,
+    stamp,
+    cancel_requested=None,
+):
     """The settlement's statements through the executor, the stamp, the audit
     row. A resume continues the partial step's own run in the journal (its
     statements keep their positions in the step); a rollback is a run of its
@@ -359,7 +373,7 @@ def _run(engine, conn, settlement: Settlement, *, actor, job_id, settings, stamp
     partial = settlement.partial
     resuming = settlement.action == "resume"
     journal = Journal(engine, conn, actor, job_id, action=settlement.action)
-    executor = StatementExecutor(conn, journal, settings)
+    executor = StatementExecutor(conn, journal, settings, cancel_requested)
     step = RunningStep(partial.revision, partial.direction, partial.from_revisions)
     step.settles = partial.run_id
     if resuming:

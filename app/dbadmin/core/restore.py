@@ -53,7 +53,6 @@ _TEXT_TYPE = re.compile(
 _OPTION_RESET = {
     "COMMENT": "''",
     "ROW_FORMAT": "DEFAULT",
-    "KEY_BLOCK_SIZE": "0",
     "STATS_PERSISTENT": "DEFAULT",
     "STATS_AUTO_RECALC": "DEFAULT",
     "STATS_SAMPLE_PAGES": "DEFAULT",
@@ -177,7 +176,16 @@ def restore_plan(
     drop_checks, add_checks = _ordered_difference(old.checks, new.checks)
     clauses += [f"DROP CONSTRAINT {check_name}" for check_name, _ in drop_checks]
 
-    drop_keys, add_keys = _ordered_difference(old.keys, new.keys)
+    # Indexes: what `now` has and `before` has not is dropped; so is every
+    # index after the first one out of place, to be added again in the before
+    # order. MariaDB takes an index dropped and added with the same name and
+    # definition in one ALTER for the old one: it keeps the old one's place
+    # and IGNORED flag. Such an index is added under a temporary name, then
+    # renamed (RENAME INDEX keeps the place). The flag is compared apart: when
+    # only the flag differs, ALTER INDEX sets it.
+    drop_keys, add_keys = _ordered_difference(
+        _unflagged(old.keys), _unflagged(new.keys)
+    )
     for key_name, _ in drop_keys:
         clauses.append(
             "DROP PRIMARY KEY" if key_name == "PRIMARY" else f"DROP INDEX {key_name}"
@@ -185,9 +193,33 @@ def restore_plan(
 
     clauses += _column_clauses(table, old, new, renamed, plan)
 
-    clauses += [f"ADD {line}" for _, line in add_keys]
+    now_keys = dict(_unflagged(new.keys))
+    names_in_use = {key_name for key_name, _ in old.keys + new.keys}
+    renames = []
+    for key_name, unflagged_line in add_keys:
+        line = dict(old.keys)[key_name]
+        if key_name != "PRIMARY" and now_keys.get(key_name) == unflagged_line:
+            temporary = _free_name("hw_restore", names_in_use)
+            names_in_use.add(temporary)
+            clauses.append("ADD " + line.replace(key_name, temporary, 1))
+            renames.append(f"RENAME INDEX {temporary} TO {key_name}")
+        else:
+            clauses.append(f"ADD {line}")
+    dropped = {key_name for key_name, _ in drop_keys}
+    now_ignored = {key_name: _ignored(line) for key_name, line in new.keys}
+    for key_name, line in old.keys:
+        if key_name not in dropped and key_name in now_ignored:
+            if now_ignored[key_name] != _ignored(line):
+                flag = "IGNORED" if _ignored(line) else "NOT IGNORED"
+                clauses.append(f"ALTER INDEX {key_name} {flag}")
     clauses += [f"ADD {line}" for _, line in add_checks]
-    clauses += _option_clauses(table, old.options, new.options)
+    options, resets = _option_clauses(table, old.options, new.options)
+    clauses += options
+    # A reset in the ALTER that changes the engine back does not hold (Aria's
+    # PAGE_CHECKSUM=1 stays): then it goes in a statement of its own, after.
+    engine_changed = old.options.get("ENGINE") != new.options.get("ENGINE")
+    if not engine_changed:
+        clauses += resets
 
     # MariaDB refuses to drop and add a foreign key of the same name in one
     # ALTER (errno 121): then the drops go first, on their own. Otherwise one
@@ -201,6 +233,10 @@ def restore_plan(
         clauses = drop_clauses + clauses
     if clauses:
         plan.statements.append(_alter(name, clauses))
+    if renames:
+        plan.statements.append(_alter(name, renames))
+    if engine_changed and resets:
+        plan.statements.append(_alter(name, resets))
     if not plan.statements:
         # The texts differ where this module looks at nothing (the opening
         # line, say): better said than a restore that changes nothing.
@@ -322,6 +358,22 @@ def _leading_identifier(text: str) -> str:
     return match.group(0)
 
 
+def _free_name(stem: str, in_use: set[str]) -> str:
+    """A quoted identifier `stem_N` not in `in_use`."""
+    number = 1
+    while f"`{stem}_{number}`" in in_use:
+        number += 1
+    return f"`{stem}_{number}`"
+
+
+def _ignored(key_line: str) -> bool:
+    return key_line.endswith(" IGNORED")
+
+
+def _unflagged(keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(key_name, line.removesuffix(" IGNORED")) for key_name, line in keys]
+
+
 def _ordered_difference(
     before: list[tuple[str, str]], now: list[tuple[str, str]]
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -438,8 +490,10 @@ def _charset(options: dict[str, str]) -> tuple[str | None, str | None]:
 
 def _option_clauses(
     table: str, before: dict[str, str], now: dict[str, str]
-) -> list[str]:
-    clauses = []
+) -> tuple[list[str], list[str]]:
+    """The clauses that give the options their before values, and those that
+    remove the options the before-image has not."""
+    clauses, resets = [], []
     if _charset(before) != _charset(now):
         charset, collation = _charset(before)
         if charset is None:
@@ -448,20 +502,24 @@ def _option_clauses(
         clause = f"DEFAULT CHARSET={charset}"
         clauses.append(clause + (f" COLLATE={collation}" if collation else ""))
     unknown = []
+    if before.get("KEY_BLOCK_SIZE") != now.get("KEY_BLOCK_SIZE"):
+        # Each index keeps the block size it was built with, shown on its own
+        # line once the table's differs: the option alone does not undo it.
+        unknown.append("KEY_BLOCK_SIZE changed, and every index keeps its own")
     for option in sorted(set(before) | set(now)):
-        if option in ("DEFAULT CHARSET", "COLLATE"):
+        if option in ("DEFAULT CHARSET", "COLLATE", "KEY_BLOCK_SIZE"):
             continue
         if before.get(option) == now.get(option):
             continue
         if option in before:
             clauses.append(f"{option}={before[option]}")
         elif option.upper() in _OPTION_RESET:
-            clauses.append(f"{option}={_OPTION_RESET[option.upper()]}")
+            resets.append(f"{option}={_OPTION_RESET[option.upper()]}")
         else:
             unknown.append(f"table option {option} was added and has no known reset")
     if unknown:
         raise Unrestorable(table, unknown)
-    return clauses
+    return clauses, resets
 
 
 def _check_restorable(

@@ -9,6 +9,7 @@ ended.
 """
 
 import logging
+import signal
 import sys
 import traceback
 
@@ -27,6 +28,7 @@ from app.dbadmin.core.adoption import (
 from app.dbadmin.core.alembic_env import alembic_config
 from app.dbadmin.core.catalog import load_catalog
 from app.dbadmin.core.drift import has_drift, run_drift_check
+from app.dbadmin.core.executor import Cancelled
 from app.dbadmin.core.guards import partial_line
 from app.dbadmin.core.state import unsettled_step
 from app.dbadmin.jobs.service import ACTIONS, DRIFT_CHECK, launch_secret_hash
@@ -68,8 +70,30 @@ class JobLog(logging.Handler):
             pass  # the database is busy or gone: the next line retries
 
 
+class CancelCheckpoint:
+    """A cancel (SIGTERM from the console) noted, to be acted on by the
+    statement executor before the next statement. A job that runs no
+    migration (a drift check) stops at once: it changes nothing."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.immediate = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def on_sigterm(self, signum, frame) -> None:
+        self.requested = True
+        if self.immediate:
+            raise Cancelled("cancelled")
+
+
+CANCEL = CancelCheckpoint()
+
+
 def run(job: MigrationJob, log: "JobLog") -> None:
     if job.action == DRIFT_CHECK:
+        CANCEL.immediate = True
         drift_check(job, log)
         return
     # Who asked, and which job this is, reach env.py's lock and audit trail.
@@ -81,7 +105,9 @@ def run(job: MigrationJob, log: "JobLog") -> None:
         "no_verify": job.no_verify,
         "surface": "console",
     }
-    config = alembic_config(configure_logger=False, **who, **opt_ins)
+    config = alembic_config(
+        configure_logger=False, cancel_requested=CANCEL, **who, **opt_ins
+    )
     if job.action == "upgrade":
         command.upgrade(config, job.target)
     elif job.action == "downgrade":
@@ -96,6 +122,7 @@ def run(job: MigrationJob, log: "JobLog") -> None:
             allow_data_loss=job.allow_data_loss,
             surface="console",
             show=lambda s: _log_settlement(log, s),
+            cancel_requested=CANCEL,
         )
         log.write(f"rolled back: {settlement.proof}")
     elif job.action == "resume":
@@ -105,6 +132,7 @@ def run(job: MigrationJob, log: "JobLog") -> None:
             actor=job.requested_by,
             job_id=job.id,
             show=lambda s: _log_settlement(log, s),
+            cancel_requested=CANCEL,
         )
         result = verify_revisions(db.engine, settlement.stamped)
         if not result.matches:
@@ -257,8 +285,12 @@ def main(job_id: int, secret: str) -> int:
             )
         )
         status, error = "succeeded", None
+        signal.signal(signal.SIGTERM, CANCEL.on_sigterm)
         try:
             run(job, log)
+        except Cancelled as exc:
+            status, error = "cancelled", str(exc)
+            log.write(f"cancelled: {exc}")
         except Exception as exc:  # the job's outcome, whatever went wrong
             status = "failed"
             error = error_line(exc)
@@ -272,7 +304,7 @@ def main(job_id: int, secret: str) -> int:
         # session, the log's own writes to that row would wait on it.
         to_revisions = ",".join(stamped_revisions(db.engine))
         report = None
-        if status == "failed" and job.action in ACTIONS:
+        if status in ("failed", "cancelled") and job.action in ACTIONS:
             # A step left half-way says exactly what ran (the journal);
             # otherwise the schema is compared with the revisions around it.
             partial = unsettled_step(db.engine)

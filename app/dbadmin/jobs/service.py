@@ -11,6 +11,7 @@ log, its outcome and the audit trail.
 import hashlib
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -279,6 +280,35 @@ def notice_interrupted_jobs(session: Session, environment: JobEnvironment) -> No
                 # which runs their code: not inside a request.
                 _spawn(session, environment, job, "report")
     session.commit()
+
+
+def cancel_job(session: Session, job_id: int, requested_by: str) -> MigrationJob:
+    """Ask a running job to stop: SIGTERM to its process, which stops before
+    its next statement (the statement executor's checkpoint), never inside
+    one; a step it stops inside is recorded as partial. JobRefused when the
+    job does not run here; LookupError when there is no such job."""
+    job = session.get(MigrationJob, job_id)
+    if job is None:
+        raise LookupError(f"no job #{job_id}")
+    if job.status != "running" or not job.pid:
+        raise JobRefused(f"job #{job_id} is not running ({job.status})")
+    if job.host != socket.gethostname():
+        raise JobRefused(
+            f"job #{job_id} runs on another host of this deployment: cancel "
+            "it from a console served there"
+        )
+    try:
+        os.kill(job.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        raise JobRefused(f"job #{job_id} has just ended") from None
+    try:
+        job.log = (job.log or "") + f"\ncancel requested by {requested_by}"
+        session.commit()
+    except sa.exc.OperationalError:
+        # SQLite: the job's step holds the database's one write lock until
+        # it stops; the job's own log says it was cancelled.
+        session.rollback()
+    return job
 
 
 def start_job(

@@ -18,6 +18,7 @@ from app.dbadmin.jobs.service import (
     refuse_if_busy,
     start_job,
 )
+from app.dbadmin.jobs.service import cancel_job as cancel
 from app.dbadmin.web.forms import BadInput, parse_audit_filter
 from app.dbadmin.web.overview import audit_rows, overview, running_job
 from app.dbadmin.web.schemas import JobStarted, NewJob
@@ -111,6 +112,21 @@ def create_job(body: NewJob):
     except JobNotStarted as exc:
         # The job exists and has ended: failed, like any job, with the reason.
         return jsonify(id=exc.job_id, status="failed", error=str(exc)), 202
+    return jsonify(id=job.id, status=job.status), 202
+
+
+@bp.post("/jobs/<id:job_id>/cancel")
+@requires_role("operator")
+@describe(responses={202: JobStarted, 400: Error, 404: Error})
+def cancel_job(job_id: int):
+    """Stop a running job before its next statement (never inside one); a
+    step it stops inside is recorded as partial (state "partial")."""
+    try:
+        job = cancel(db.session, job_id, current_user.username)
+    except LookupError as exc:
+        return jsonify(error=str(exc)), 404
+    except JobRefused as exc:
+        return jsonify(error=str(exc)), 400
     return jsonify(id=job.id, status=job.status), 202
 
 

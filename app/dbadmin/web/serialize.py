@@ -81,6 +81,33 @@ def status_json(view: Overview, running: MigrationJob | None) -> dict:
         "drift_state": view.drift_status.state,
         "job": job_summary_json(running),
         "broken_files": broken_files_json(view.catalog),
+        # A step left half-way (state "partial"): what ran; "action":
+        # "rollback" or "resume" settles it.
+        "partial": partial_json(database.partial),
+    }
+
+
+def partial_json(partial) -> dict | None:
+    if partial is None:
+        return None
+    return {
+        "revision": partial.revision,
+        "direction": partial.direction,
+        "from_revisions": list(partial.from_revisions),
+        "interrupted": partial.interrupted,
+        "error": partial.error,
+        "started_at": _iso(partial.started_at),
+        "actor": partial.actor,
+        "job_id": partial.job_id,
+        "statements": [
+            {
+                "position": s.position,
+                "sql": s.sql,
+                "outcome": s.outcome,
+                "error": s.error,
+            }
+            for s in partial.statements
+        ],
     }
 
 

@@ -21,6 +21,7 @@ from app.dbadmin.jobs.service import (
     JobNotStarted,
     JobRefused,
     JobRequest,
+    cancel_job,
     job_progress,
     notice_interrupted_jobs,
     refuse_if_busy,
@@ -152,7 +153,12 @@ class MigrationsView(SecureViewMixin, BaseView):
 
     # A drift check builds the stamped revision's schema in scratch databases
     # on the server: an operator's action, like a job.
-    write_views = WRITE_VIEWS | {"start_job", "plan_start", "drift_check"}
+    write_views = WRITE_VIEWS | {
+        "start_job",
+        "plan_start",
+        "drift_check",
+        "cancel_job",
+    }
 
     def create_blueprint(self, admin):
         blueprint = super().create_blueprint(admin)
@@ -444,6 +450,17 @@ class MigrationsView(SecureViewMixin, BaseView):
             # Its page says it failed, and why: its one banner.
             return redirect(url_for(".job", job_id=exc.job_id))
         return redirect(url_for(".job", job_id=job.id))
+
+    @expose("/jobs/<id:job_id>/cancel", methods=["POST"])
+    def cancel_job(self, job_id: int):
+        try:
+            cancel_job(db.session, job_id, current_user.username)
+            flash(f"Cancel sent to job #{job_id}: it stops before its next statement.")
+        except LookupError:
+            return self.render("dbadmin/no_job.html", job_id=job_id), 404
+        except JobRefused as exc:
+            flash(str(exc), "error")
+        return redirect(url_for(".job", job_id=job_id))
 
     @expose("/jobs/<id:job_id>")
     def job(self, job_id: int):
