@@ -263,8 +263,8 @@ def preflight_to(
         )
         steps, error = rehearsal.steps, rehearsal.error
         if not steps and not error:
-            # A rehearsal that ran no step (seen for downgrades): the
-            # offline SQL rather than nothing.
+            # A rehearsal that saw no step (a migrations/env.py without
+            # Headway's hooks): the offline SQL rather than nothing.
             raise ScratchUnavailable("the rehearsal ran no step")
     except ScratchUnavailable:
         plan = make_plan(engine, catalog, state, target)
