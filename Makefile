@@ -74,6 +74,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/legacy_load.py
 	$(BIN)/python bench/console.py
 	$(BIN)/python bench/guards.py
+	$(BIN)/python bench/preflight.py
 	$(BIN)/python bench/employees.py
 	$(BIN)/python bench/cli_startup.py
 

@@ -1,5 +1,5 @@
-"""The `flask db` group: Flask-Migrate's commands, plus verify and adopt, and
-upgrade, downgrade and stamp with Headway's guards' opt-ins (the guards
+"""The `flask db` group: Flask-Migrate's commands, plus verify, adopt and
+preflight, and upgrade, downgrade and stamp with Headway's guards' opt-ins (the guards
 themselves run in migrations/env.py, whatever starts the run).
 
 The migration core is imported by the commands that use it, not with this
@@ -372,6 +372,40 @@ def _write_revision(closest: Verification) -> None:
             err=True,
         )
     if written.remaining:
+        raise SystemExit(1)
+
+
+# --- flask db preflight ---------------------------------------------------
+
+
+@db_cli.command("preflight")
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Seconds each read-only data check may run before it is cut off "
+    "(and reported as not checked); 5 unless given.",
+)
+@click.argument("target", default="head")
+def preflight_command(time_limit: float, target: str) -> None:
+    """What each pending step to TARGET (default: head) will do, before it
+    runs: each statement's lock impact, as the server answers it on an empty
+    scratch copy; the table's size and, for a copy or an in-place rebuild,
+    an estimated duration; the live data that will make it fail or that it
+    changes silently; the transactions that would hold it up. Reads only.
+    Exits 1 when a step will fail."""
+    from app.dbadmin.core.catalog import load_catalog
+    from app.dbadmin.core.preflight import preflight_to
+    from app.dbadmin.preflight_text import preflight_lines
+
+    limit = {} if time_limit is None else {"time_limit_s": time_limit}
+    plan, result = preflight_to(db.engine, load_catalog(), target, **limit)
+    if not plan.steps:
+        click.echo(f"nothing to run: the database is at {target}")
+        return
+    for line in preflight_lines(result, plan.direction, plan.target):
+        click.echo(line)
+    if result.will_fail:
         raise SystemExit(1)
 
 

@@ -1,0 +1,1457 @@
+"""Preflight: what each pending step will do, found before it runs, without
+writing anything to the user's database.
+
+For each statement of each step (as the rehearsal collected them):
+
+- its lock impact, asked of the server itself: the statement is applied to an
+  empty scratch copy of the tables it touches (built from the live `SHOW
+  CREATE TABLE`, the parents of their foreign keys included, the plan's
+  earlier statements applied first) with ALGORITHM=INSTANT, then NOCOPY
+  (MariaDB), then INPLACE, each with LOCK=NONE and then LOCK=SHARED; the
+  first the server accepts is the answer, and its refusals (errors
+  1845/1846) say why;
+- the table's rows and bytes, from the server's statistics (estimates);
+- for a copy or an in-place rebuild, an estimated duration: the same ALTER
+  timed on a second scratch copy holding a sample of the live rows, scaled
+  to the table's rows;
+- the live data that will make it fail, or that it changes silently, found
+  with read-only queries each bounded by a time limit (a check cut off is
+  "not checked", never "safe").
+
+Plus the transactions open for more than a few seconds, which an ALTER's
+metadata lock would wait for. Results are structured (kinds, tables,
+columns, counts, examples); the CLI and the console word them.
+"""
+
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from app.dbadmin.core.catalog import Catalog
+from app.dbadmin.core.ddl import (
+    BATCH_TEMP,
+    Action,
+    ColumnDef,
+    ColumnType,
+    ParsedStatement,
+    create_table_columns,
+    parse_statement,
+    parse_type,
+    split_statements,
+)
+from app.dbadmin.core.plan import Plan, make_plan
+from app.dbadmin.core.rehearsal import RehearsedStep, Statement, rehearse
+from app.dbadmin.core.scratch import ScratchUnavailable, scratch_engine
+from app.dbadmin.core.state import read_state
+from app.errors import error_line
+
+# Each data check may run this long on the live database before it is cut
+# off (and reported as not checked).
+DEFAULT_TIME_LIMIT_S = 5.0
+# Transactions open longer than this are listed as possible blockers.
+BLOCKER_AFTER_S = 5
+# The rows copied into the sample table an ALTER is timed on: enough that the
+# per-row cost dominates the fixed cost of an ALTER.
+SAMPLE_ROWS = 40_000
+EXAMPLES = 5
+
+# Lock impact classes, best first.
+INSTANT = "instant"
+IN_PLACE_WRITES_ALLOWED = "in_place_writes_allowed"
+IN_PLACE_WRITES_BLOCKED = "in_place_writes_blocked"
+COPY = "copy"  # a table copy, writes blocked
+ROWS = "rows"  # DML: row locks on the rows it changes
+NONE = "none"  # touches no existing table's rows (a new table, a view)
+UNKNOWN = "unknown"
+
+BLOCKS_WRITES = (IN_PLACE_WRITES_BLOCKED, COPY)
+
+# Finding severities.
+FAILS = "fails"
+WARNING = "warning"  # runs, but changes data silently
+NOT_CHECKED = "not_checked"  # the check was cut off or could not run
+NOT_ANALYSED = "not_analysed"  # preflight does not understand the statement
+
+# The server refuses an ALGORITHM/LOCK it cannot honour with these.
+_REFUSALS = (1845, 1846)
+# A query cut off by max_statement_time (MariaDB) / MAX_EXECUTION_TIME (MySQL).
+# A wait for a table lock held elsewhere, cut off by lock_wait_timeout.
+_TIMEOUTS = (1969, 3024, 1317, 1205)
+
+
+@dataclass(frozen=True)
+class LockImpact:
+    kind: str  # INSTANT … UNKNOWN
+    algorithm: str | None = None  # what the server accepted: INSTANT, NOCOPY …
+    lock: str | None = None  # NONE or SHARED (None for a copy)
+    reason: str | None = None  # the server's last refusal, or why unknown
+
+    @property
+    def blocks_writes(self) -> bool:
+        return self.kind in BLOCKS_WRITES
+
+
+@dataclass(frozen=True)
+class TableSize:
+    table: str
+    rows: int | None
+    bytes: int | None
+    estimated: bool  # from the server's statistics (shown with ~)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something about the data (or the statement) that matters before it
+    runs. kind: duplicates, nulls, zero_filled, too_long, out_of_range,
+    rounded, enum_values, orphans, check_violations, schema_error (the
+    statement fails on the schema itself, `detail` holds the server's
+    error), statement (a statement or clause not analysed)."""
+
+    kind: str
+    severity: str  # FAILS, WARNING, NOT_CHECKED, NOT_ANALYSED
+    table: str | None = None
+    columns: tuple[str, ...] = ()
+    count: int | None = None  # rows (duplicate groups for duplicates)
+    examples: tuple = ()  # up to EXAMPLES rows of values, one per row
+    # What each example's values are (a duplicate group's example ends with
+    # its row count, which has no column).
+    example_columns: tuple[str, ...] = ()
+    estimated: bool = False
+    target: str | None = None  # new type, index, parent table, CHECK, fill value
+    detail: str | None = None  # the server's message, or what was not done
+
+
+@dataclass
+class StatementPreflight:
+    index: int  # 1-based, within its step
+    sql: str
+    kind: str  # the parsed statement's kind (alter, dml, …)
+    tables: list[str]
+    lock: LockImpact
+    sizes: list[TableSize] = field(default_factory=list)
+    estimate_s: float | None = None  # for a copy or an in-place rebuild
+    findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BlockedWrites:
+    table: str
+    estimate_s: float | None
+    lock: str  # IN_PLACE_WRITES_BLOCKED or COPY
+
+
+@dataclass
+class StepPreflight:
+    revision: str
+    direction: str
+    statements: list[StatementPreflight]
+    # The step failed in the rehearsal too (the server's message): it will
+    # fail on the live database whatever its data.
+    rehearsal_error: str | None = None
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for s in self.statements for f in s.findings]
+
+    @property
+    def failures(self) -> list[Finding]:
+        failures = [f for f in self.findings if f.severity == FAILS]
+        # The scratch copy names the statement the rehearsal failed on; the
+        # rehearsal's own error says it when preflight could not.
+        if self.rehearsal_error and not any(f.kind == "schema_error" for f in failures):
+            failures.append(Finding("schema_error", FAILS, detail=self.rehearsal_error))
+        return failures
+
+    @property
+    def blocked_writes(self) -> list[BlockedWrites]:
+        blocked = []
+        for s in self.statements:
+            if s.lock.blocks_writes:
+                # A table the plan creates has no rows to block; an unknown
+                # count may be large.
+                has_rows = any(size.rows != 0 for size in s.sizes)
+                if has_rows:
+                    blocked.append(
+                        BlockedWrites(s.tables[0], s.estimate_s, s.lock.kind)
+                    )
+        return blocked
+
+    @property
+    def unknowns(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity in (NOT_CHECKED, NOT_ANALYSED)]
+
+    @property
+    def verdict(self) -> str:
+        """fails, blocks_writes, unknown (something not checked or not
+        analysed, or the lock impact unknown) or safe: the worst that holds.
+        The lists above give the details of each."""
+        if self.failures:
+            return "fails"
+        if self.blocked_writes:
+            return "blocks_writes"
+        if self.unknowns or any(s.lock.kind == UNKNOWN for s in self.statements):
+            return "unknown"
+        return "safe"
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """A transaction open long enough to hold a metadata lock an ALTER would
+    wait for."""
+
+    connection_id: int
+    user: str | None
+    host: str | None
+    database: str | None
+    seconds: int
+    state: str | None
+    query: str | None  # what it runs now (None when idle)
+    tables: tuple[str, ...] | None  # None: cannot be named
+
+
+@dataclass
+class Preflight:
+    dialect: str
+    steps: list[StepPreflight]
+    blockers: list[Blocker] = field(default_factory=list)
+    # Why the tables a blocker holds cannot be named (performance_schema
+    # off), or None when they can.
+    blockers_unnamed_reason: str | None = None
+    # Why the lock impact is unknown for every statement (no scratch grant).
+    lock_unknown_reason: str | None = None
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S
+    blocker_after_s: int = BLOCKER_AFTER_S
+    elapsed_s: float = 0.0
+
+    @property
+    def will_fail(self) -> bool:
+        return any(step.verdict == "fails" for step in self.steps)
+
+
+# --- The statements of a plan ------------------------------------------------
+
+
+def preflight_to(
+    engine: Engine,
+    catalog: Catalog,
+    target: str,
+    *,
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+    blocker_after_s: int = BLOCKER_AFTER_S,
+) -> tuple[Plan, Preflight]:
+    """The plan from where the database stands to `target`, and its
+    preflight. The statements come from a rehearsal of the steps in a scratch
+    copy of the live schema; a login without the scratch grant gets them
+    from Alembic's offline rendering instead (what a revision's Python
+    decides from the data is then not seen), and the lock impact is
+    unknown."""
+    state = read_state(engine, catalog)
+    plan = make_plan(engine, catalog, state, target, render=False)
+    if not plan.steps:
+        return plan, Preflight(engine.dialect.name, [], time_limit_s=time_limit_s)
+    try:
+        rehearsal = rehearse(
+            engine, catalog, tuple(state.current), plan.target, plan.direction
+        )
+        steps, error = rehearsal.steps, rehearsal.error
+        if not steps and not error:
+            # A rehearsal that saw no step (a migrations/env.py without
+            # Headway's hooks): the offline SQL rather than nothing.
+            raise ScratchUnavailable("the rehearsal ran no step")
+    except ScratchUnavailable:
+        plan = make_plan(engine, catalog, state, target)
+        steps, error = steps_from_plan(plan), plan.error
+    result = preflight(
+        engine, steps, time_limit_s=time_limit_s, blocker_after_s=blocker_after_s
+    )
+    if error and result.steps:
+        result.steps[-1].rehearsal_error = error
+    return plan, result
+
+
+def steps_from_plan(plan: Plan) -> list[RehearsedStep]:
+    """Each step's statements from its SQL as Alembic renders it offline
+    (`core.plan`): what preflight reads when no rehearsal can run. Offline
+    SQL misses what a revision's Python decides from the data, and a SQLite
+    batch rebuild shows as one copy of its table."""
+    steps = []
+    for step in plan.steps:
+        statements = []
+        for sql in split_statements(step.sql):
+            body = _strip_comments(sql)
+            batch = re.search(r"^-- batch rebuild of (\S+):", sql, re.MULTILINE)
+            if batch:
+                table = batch.group(1)
+                statements.append(
+                    Statement(f"INSERT INTO {BATCH_TEMP}{table} SELECT * FROM {table}")
+                )
+            if not body or re.match(
+                r"(?is)^(BEGIN|COMMIT|START TRANSACTION)\b|^.*\balembic_version\b",
+                body,
+            ):
+                continue
+            statements.append(Statement(body))
+        steps.append(RehearsedStep(step.revision.id, step.direction, statements))
+    return steps
+
+
+def _strip_comments(sql: str) -> str:
+    return "\n".join(
+        line for line in sql.splitlines() if not line.lstrip().startswith("--")
+    ).strip()
+
+
+# --- Preflight -----------------------------------------------------------------
+
+
+def preflight(
+    engine: Engine,
+    steps: list[RehearsedStep],
+    *,
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+    blocker_after_s: int = BLOCKER_AFTER_S,
+) -> Preflight:
+    """What each of `steps` will do on the database behind `engine`. Reads
+    only; on MySQL/MariaDB it builds (and drops) two scratch databases, which
+    needs an app context (their name prefix is configured)."""
+    started = time.monotonic()
+    result = Preflight(
+        engine.dialect.name,
+        [],
+        time_limit_s=time_limit_s,
+        blocker_after_s=blocker_after_s,
+    )
+    sqls = [statement.sql for step in steps for statement in step.statements]
+    with ExitStack() as stack:
+        live = stack.enter_context(_connect(engine))
+        context = _Context(engine, live, time_limit_s)
+        if context.mysql:
+            try:
+                context.open_scratch(stack)
+            except ScratchUnavailable as exc:
+                result.lock_unknown_reason = str(exc)
+            # The data checks read the live tables while the scratch copies
+            # are built and timed: on a connection of their own, in order.
+            checker_connection = stack.enter_context(_connect(engine))
+            checker = _Context(engine, checker_connection, time_limit_s)
+            findings = [Future() for _ in sqls]
+            thread = threading.Thread(
+                target=checker.check_all, args=(sqls, findings), daemon=True
+            )
+            thread.start()
+            stack.callback(thread.join)
+        else:
+            findings = None
+        position = 0
+        for step in steps:
+            statements = []
+            for i, statement in enumerate(step.statements, 1):
+                found = findings[position] if findings else None
+                statements.append(context.statement(i, statement.sql, found))
+                position += 1
+            result.steps.append(
+                StepPreflight(step.revision, step.direction, statements)
+            )
+        if context.mysql:
+            result.blockers, result.blockers_unnamed_reason = possible_blockers(
+                live, blocker_after_s
+            )
+    result.elapsed_s = time.monotonic() - started
+    return result
+
+
+class _Context:
+    """What preflight knows while it walks the plan's statements in order."""
+
+    def __init__(self, engine: Engine, live: Connection, time_limit_s: float):
+        self.engine = engine
+        self.live = live
+        self.time_limit_s = time_limit_s
+        self.mysql = engine.dialect.name == "mysql"
+        self.mariadb = self.mysql and engine.dialect.is_mariadb
+        self.quote = engine.dialect.identifier_preparer.quote
+        self.shape: Connection | None = None  # empty copies, plan applied
+        self.sample: Connection | None = None  # sampled rows, plan applied
+        self.shape_tables: set[str] = set()  # made in the shape database
+        self.sample_tables: set[str] = set()
+        self.dropped: set[str] = set()  # dropped or renamed by the plan
+        self.created: set[str] = set()  # created by the plan
+        self.strict = True
+        if self.mysql:
+            # No read of preflight's waits long for a table lock held elsewhere.
+            wait = max(1, math.ceil(time_limit_s))
+            _exec(live, f"SET SESSION lock_wait_timeout = {wait}")
+        self.live_tables = set(sa.inspect(live).get_table_names())
+        if self.mysql:
+            mode = _exec(live, "SELECT @@SESSION.sql_mode").scalar() or ""
+            self.strict = "STRICT_" in mode
+            self.live_name = _exec(live, "SELECT DATABASE()").scalar()
+        self.sizes: dict[str, TableSize] = {}
+        self.columns: dict[str, dict[str, ColumnDef]] = {}  # as the plan left them
+        self.added: set[str] = set()  # "table.column" added by the plan
+
+    def open_scratch(self, stack: ExitStack) -> None:
+        shape = stack.enter_context(scratch_engine(self.engine))
+        sample = stack.enter_context(scratch_engine(self.engine))
+        self.shape = stack.enter_context(
+            shape.connect().execution_options(isolation_level="AUTOCOMMIT")
+        )
+        self.sample = stack.enter_context(
+            sample.connect().execution_options(isolation_level="AUTOCOMMIT")
+        )
+        # A table lock held elsewhere stops a scratch statement (the sample's
+        # read of the live rows) as soon as a data check would be.
+        wait = max(1, math.ceil(self.time_limit_s))
+        for conn in (self.shape, self.sample):
+            _exec(conn, f"SET SESSION lock_wait_timeout = {wait}")
+
+    # -- one statement ---------------------------------------------------------
+
+    def statement(
+        self, index: int, sql: str, checked: Future | None = None
+    ) -> StatementPreflight:
+        """The statement's preflight; its data checks are `checked`'s result
+        when another context ran them, else run here."""
+        parsed = parse_statement(sql)
+        tables = [t for t in parsed.tables if not t.startswith(BATCH_TEMP)]
+        result = StatementPreflight(index, sql, parsed.kind, tables, LockImpact(NONE))
+        result.sizes = [
+            self.size(t)
+            for t in tables
+            if t in self.live_tables and t not in self.created
+        ][:1]
+        if parsed.kind == "unknown":
+            result.lock = LockImpact(UNKNOWN, reason="statement not analysed")
+            result.findings.append(Finding("statement", NOT_ANALYSED, detail=sql))
+            if checked is not None:
+                checked.result()
+            return result
+        gathered = []
+
+        def gather() -> list[Finding]:
+            """The data checks' findings, added to the result once (a
+            statement that will fail is not timed: they are needed first)."""
+            if not gathered:
+                found = checked.result() if checked else self.checks(parsed, sql)
+                result.findings += found
+                gathered.append(True)
+            return result.findings
+
+        if self.mysql:
+            self.mysql_lock(parsed, result, gather)
+        else:
+            result.lock = _sqlite_lock(parsed)
+        gather()
+        self.follow_schema(parsed, sql)
+        return result
+
+    def checks(self, parsed: ParsedStatement, sql: str) -> list[Finding]:
+        """What the statement's clauses do to the live data, and the clauses
+        not analysed."""
+        if parsed.kind == "unknown":
+            return []
+        findings = [
+            Finding("statement", NOT_ANALYSED, table=parsed.table, detail=a.text)
+            for a in parsed.actions
+            if a.kind == "unknown"
+        ]
+        if parsed.kind in ("alter", "batch_copy"):
+            findings += self.data_checks(parsed, sql)
+        return findings
+
+    def check_all(self, sqls: list[str], results: list[Future]) -> None:
+        """The data checks of every statement, in order (on a thread of its
+        own): each result as soon as it is known."""
+        for sql, result in zip(sqls, results, strict=True):
+            try:
+                parsed = parse_statement(sql)
+                result.set_result(self.checks(parsed, sql))
+                self.follow_schema(parsed, sql)
+            except BaseException as exc:  # handed to the waiting statement
+                for pending in results:
+                    if not pending.done():
+                        pending.set_exception(exc)
+                return
+
+    # -- sizes -------------------------------------------------------------------
+
+    def size(self, table: str) -> TableSize:
+        if table not in self.sizes:
+            if self.mysql:
+                row = self.live.execute(
+                    sa.text(
+                        "SELECT TABLE_ROWS, DATA_LENGTH + INDEX_LENGTH "
+                        "FROM information_schema.TABLES "
+                        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t"
+                    ),
+                    {"t": table},
+                ).first()
+                rows, size = (row[0], row[1]) if row else (None, None)
+                self.sizes[table] = TableSize(table, rows, size, True)
+            else:
+                rows = self.bounded_scalar(f"SELECT COUNT(*) FROM {self.quote(table)}")
+                self.sizes[table] = TableSize(
+                    table, rows if isinstance(rows, int) else None, None, False
+                )
+        return self.sizes[table]
+
+    def has_rows(self, table: str) -> bool | None:
+        """Whether the live table has a row (exact; None when cut off)."""
+        if table not in self.live_tables or table in self.created:
+            return False
+        found = self.bounded_rows(f"SELECT 1 FROM {self.quote(table)} LIMIT 1")
+        return None if found is None else bool(found)
+
+    # -- lock impact (MySQL/MariaDB) ------------------------------------------
+
+    def mysql_lock(
+        self,
+        parsed: ParsedStatement,
+        result: StatementPreflight,
+        findings: Callable[[], list[Finding]],
+    ) -> None:
+        if parsed.kind == "dml":
+            result.lock = LockImpact(ROWS)
+            return
+        if parsed.kind in ("create_table", "other"):
+            result.lock = LockImpact(NONE)
+            if parsed.kind == "create_table":
+                self.apply_to_shape(result.sql, parsed)
+            return
+        if parsed.kind in ("drop_table", "rename_table"):
+            result.lock = LockImpact(INSTANT)
+            self.apply_to_shape(result.sql, parsed)
+            return
+        # alter
+        if self.shape is None:
+            result.lock = LockImpact(UNKNOWN, reason="no scratch database")
+            return
+        table = parsed.table
+        try:
+            self.ensure_in_shape(table)
+            for action in parsed.actions:
+                self.ensure_in_shape(action.references)
+        except sa.exc.DBAPIError as exc:
+            result.lock = LockImpact(UNKNOWN, reason=_message(exc))
+            return
+        before = self.shape_ddl(table)
+        refusal = None
+        # An instant change takes no lock beyond the brief metadata lock, so
+        # INSTANT needs no second try with LOCK=SHARED.
+        attempts = [("INSTANT", "NONE")]
+        if self.mariadb:
+            attempts += [("NOCOPY", "NONE"), ("NOCOPY", "SHARED")]
+        attempts += [("INPLACE", "NONE"), ("INPLACE", "SHARED"), ("COPY", None)]
+        statement = parsed.alter_form or result.sql
+        for algorithm, lock in attempts:
+            options = f"ALGORITHM={algorithm}" + (f", LOCK={lock}" if lock else "")
+            if parsed.option_separator == " ":
+                options = options.replace(",", "")
+            try:
+                started = time.perf_counter()
+                _exec(self.shape, f"{statement}{parsed.option_separator}{options}")
+                fixed_cost = time.perf_counter() - started
+            except sa.exc.DBAPIError as exc:
+                code = _error_code(exc)
+                if code in _REFUSALS:
+                    refusal = _message(exc)
+                    continue
+                # Refused on the schema itself, data or no data: it fails.
+                self.drop_sample(table)
+                result.lock = LockImpact(UNKNOWN, reason=_message(exc))
+                result.findings.append(
+                    Finding("schema_error", FAILS, table=table, detail=_message(exc))
+                )
+                return
+            result.lock = LockImpact(
+                _lock_class(algorithm, lock), algorithm, lock, refusal
+            )
+            break
+        if any(f.severity == FAILS for f in findings()):
+            # It will fail on the live data: how long it would take does not
+            # matter, and the sample no longer follows the plan.
+            self.drop_sample(table)
+        elif result.lock.kind in (
+            IN_PLACE_WRITES_ALLOWED,
+            IN_PLACE_WRITES_BLOCKED,
+            COPY,
+        ):
+            result.estimate_s = self.time_on_sample(table, before, result, fixed_cost)
+        elif table in self.sample_tables:
+            self.run_on_sample(table, result.sql)
+
+    def shape_ddl(self, table: str) -> str:
+        return _exec(self.shape, f"SHOW CREATE TABLE {self.quote(table)}").one()[1]
+
+    def ensure_in_shape(self, table: str | None, seen: set | None = None) -> None:
+        """An empty copy of the live table in the shape database, and of
+        the parents of its foreign keys (recursively)."""
+        if table is None or table in self.shape_tables:
+            return
+        if table not in self.live_tables or table in self.dropped | self.created:
+            return  # made by the plan (or gone): the statement will say
+        seen = seen if seen is not None else set()
+        if table in seen:
+            return
+        seen.add(table)
+        ddl = _exec(self.live, f"SHOW CREATE TABLE {self.quote(table)}").one()[1]
+        parents = re.findall(r"REFERENCES `((?:[^`]|``)+)`", ddl)
+        for parent in parents:
+            self.ensure_in_shape(parent.replace("``", "`"), seen)
+        _exec(self.shape, "SET SESSION foreign_key_checks = 0")
+        try:
+            _exec(self.shape, _without_auto_increment(ddl))
+        finally:
+            _exec(self.shape, "SET SESSION foreign_key_checks = 1")
+        self.shape_tables.add(table)
+
+    def apply_to_shape(self, sql: str, parsed: ParsedStatement) -> None:
+        if self.shape is None:
+            return
+        for table in parsed.tables:
+            self.ensure_in_shape(table)
+        _exec(self.shape, "SET SESSION foreign_key_checks = 0")
+        try:
+            _exec(self.shape, sql)
+        except sa.exc.DBAPIError:
+            pass  # its failure is not a lock question; the run will say
+        finally:
+            _exec(self.shape, "SET SESSION foreign_key_checks = 1")
+        for table in parsed.tables:
+            self.sample_tables.discard(table)
+            if self.sample is not None:
+                _exec(self.sample, f"DROP TABLE IF EXISTS {self.quote(table)}")
+
+    # -- duration, measured on a sample ------------------------------------------
+
+    def time_on_sample(
+        self,
+        table: str,
+        ddl_before: str,
+        result: StatementPreflight,
+        fixed_cost: float,
+    ) -> float | None:
+        """The ALTER timed on a copy of the table (as the plan leaves it
+        before this statement) holding up to SAMPLE_ROWS of its live rows,
+        scaled to the live rows; None when it cannot be measured. The time
+        it took on the empty copy (`fixed_cost`: making and renaming the new
+        table's files) is not scaled, only the time per row."""
+        size = self.sizes.get(table)
+        live_rows = size.rows if size else None
+        if not live_rows or table not in self.live_tables:
+            return 0.0 if live_rows == 0 else None
+        sample = self.sample
+        try:
+            if table not in self.sample_tables:
+                _exec(sample, f"DROP TABLE IF EXISTS {self.quote(table)}")
+                _exec(
+                    sample, _without_foreign_keys(_without_auto_increment(ddl_before))
+                )
+                self.sample_tables.add(table)
+                columns = self.common_columns(table)
+                source = f"{self.quote(self.live_name)}.{self.quote(table)}"
+                insert = (
+                    f"INSERT INTO {self.quote(table)} ({columns}) "
+                    f"SELECT {columns} FROM {source} LIMIT {SAMPLE_ROWS}"
+                )
+                # Columns the plan added get their implicit default. The read
+                # of the live table is bounded like the data checks.
+                _exec(sample, "SET SESSION sql_mode = ''")
+                try:
+                    _exec(sample, self.bounded(insert))
+                finally:
+                    _exec(sample, "SET SESSION sql_mode = DEFAULT")
+            sampled = _exec(
+                sample, f"SELECT COUNT(*) FROM {self.quote(table)}"
+            ).scalar()
+            alter_options = f"ALGORITHM={result.lock.algorithm}" + (
+                f", LOCK={result.lock.lock}" if result.lock.lock else ""
+            )
+            options = alter_options
+            parsed = parse_statement(result.sql)
+            sep = parsed.option_separator
+            if sep == " ":
+                options = options.replace(",", "")
+            started = time.perf_counter()
+            _exec(sample, f"{parsed.alter_form or result.sql}{sep}{options}")
+            elapsed = time.perf_counter() - started
+            if result.lock.algorithm in ("COPY", "INPLACE"):
+                # The same work again (a rebuild by the same algorithm), and
+                # the faster of the two: a busy server only ever adds time.
+                started = time.perf_counter()
+                _exec(
+                    sample,
+                    f"ALTER TABLE {self.quote(table)} FORCE, {alter_options}",
+                )
+                elapsed = min(elapsed, time.perf_counter() - started)
+        except sa.exc.DBAPIError:
+            # The sample's data refused it (a duplicate, say): the data
+            # checks say why; the duration is not measured.
+            self.sample_tables.discard(table)
+            _exec(sample, f"DROP TABLE IF EXISTS {self.quote(table)}")
+            return None
+        if not sampled:
+            return None
+        per_row = max(elapsed - fixed_cost, 0.0) / sampled
+        return fixed_cost + per_row * max(live_rows, sampled)
+
+    def drop_sample(self, table: str) -> None:
+        if table in self.sample_tables:
+            self.sample_tables.discard(table)
+            _exec(self.sample, f"DROP TABLE IF EXISTS {self.quote(table)}")
+
+    def run_on_sample(self, table: str, sql: str) -> None:
+        """Keep the sample table in step with the plan (an instant change)."""
+        try:
+            _exec(self.sample, sql)
+        except sa.exc.DBAPIError:
+            self.sample_tables.discard(table)
+            _exec(self.sample, f"DROP TABLE IF EXISTS {self.quote(table)}")
+
+    def common_columns(self, table: str) -> str:
+        live = {c["name"] for c in sa.inspect(self.live).get_columns(table)}
+        sample = [
+            r[0] for r in _exec(self.sample, f"SHOW COLUMNS FROM {self.quote(table)}")
+        ]
+        return ", ".join(self.quote(c) for c in sample if c in live)
+
+    # -- the schema as the plan leaves it ----------------------------------------
+
+    def column(self, table: str, name: str) -> ColumnDef | None:
+        """The column as the plan's earlier statements left it (else live)."""
+        if table not in self.columns:
+            self.columns[table] = self.live_columns(table)
+        return self.columns[table].get(name.lower())
+
+    def live_columns(self, table: str) -> dict[str, ColumnDef]:
+        if table not in self.live_tables or table in self.created:
+            return {}
+        if self.mysql:
+            rows = self.live.execute(
+                sa.text(
+                    "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT "
+                    "IS NOT NULL, EXTRA FROM information_schema.COLUMNS "
+                    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t"
+                ),
+                {"t": table},
+            ).all()
+        else:
+            rows = [
+                (r[1], r[2], "NO" if r[3] else "YES", r[4] is not None, "")
+                for r in _exec(self.live, f"PRAGMA table_info({self.quote(table)})")
+            ]
+        found = {}
+        for name, type_text, nullable, has_default, extra in rows:
+            type_ = parse_type(type_text) or ColumnType(str(type_text).upper())
+            found[name.lower()] = ColumnDef(
+                name,
+                type_,
+                nullable == "NO",
+                bool(has_default),
+                "auto_increment" in (extra or ""),
+            )
+        return found
+
+    def follow_schema(self, parsed: ParsedStatement, sql: str) -> None:
+        """Remember what the statement changes, for the checks of later
+        statements."""
+        if parsed.kind == "create_table":
+            self.created.add(parsed.table)
+            columns = create_table_columns(sql) or []
+            self.columns[parsed.table] = {c.name.lower(): c for c in columns}
+        elif parsed.kind == "drop_table":
+            self.dropped.update(parsed.tables)
+        elif parsed.kind == "rename_table":
+            old, new = parsed.tables[0], parsed.tables[-1]
+            if old.startswith(BATCH_TEMP):
+                return
+            self.dropped.add(old)
+            self.created.add(new)
+        elif parsed.kind == "alter":
+            table = parsed.table
+            for action in parsed.actions:
+                if action.kind in ("add_column", "modify_column"):
+                    self.column(table, action.column or "")
+                    self.columns[table].pop((action.column or "").lower(), None)
+                    definition = action.definition
+                    self.columns[table][definition.name.lower()] = definition
+                    if action.kind == "add_column":
+                        self.added.add(f"{table}.{definition.name}".lower())
+
+    def added_by_plan(self, table: str, column: str) -> bool:
+        return f"{table}.{column}".lower() in self.added
+
+    # -- data checks -----------------------------------------------------------
+
+    def data_checks(self, parsed: ParsedStatement, sql: str) -> list[Finding]:
+        table = parsed.table
+        if table in self.created or table not in self.live_tables:
+            return []
+        findings: list[Finding] = []
+        if parsed.kind == "batch_copy":
+            return self.batch_checks(table, sql)
+        for action in parsed.actions:
+            check = getattr(self, f"check_{action.kind}", None)
+            if check is not None:
+                findings += check(table, action)
+        return findings
+
+    def check_add_unique(self, table: str, action: Action) -> list[Finding]:
+        return self.duplicates(table, action, primary=False)
+
+    def check_add_primary_key(self, table: str, action: Action) -> list[Finding]:
+        return self.duplicates(table, action, primary=True)
+
+    def duplicates(self, table: str, action: Action, primary: bool) -> list[Finding]:
+        columns = action.columns
+        if any(self.added_by_plan(table, c) for c in columns):
+            return [
+                self.not_checked(
+                    "duplicates", table, columns, "column added by this plan"
+                )
+            ]
+        keys = [
+            f"SUBSTR({self.quote(c)}, 1, {p})" if p else self.quote(c)
+            for c, p in zip(
+                columns, action.prefixes or (None,) * len(columns), strict=True
+            )
+        ]
+        key_list = ", ".join(keys)
+        not_null = " AND ".join(f"{k} IS NOT NULL" for k in keys)
+        sql = (
+            f"SELECT {key_list}, COUNT(*) AS n, COUNT(*) OVER () AS groups_ "
+            f"FROM {self.quote(table)} WHERE {not_null} GROUP BY {key_list} "
+            f"HAVING COUNT(*) > 1 ORDER BY n DESC LIMIT {EXAMPLES}"
+        )
+        rows = self.bounded_rows(sql)
+        target = action.name or "primary key"
+        if rows is None:
+            return [
+                self.not_checked("duplicates", table, columns, self.last_error, target)
+            ]
+        findings = []
+        if rows:
+            findings.append(
+                Finding(
+                    "duplicates",
+                    FAILS,
+                    table,
+                    columns,
+                    count=int(rows[0][-1]),
+                    examples=tuple(tuple(r[:-2]) + (int(r[-2]),) for r in rows),
+                    example_columns=columns,
+                    target=target,
+                )
+            )
+        if primary:
+            findings += self.null_rows(table, columns, target)
+        return findings
+
+    def null_rows(
+        self, table: str, columns: tuple[str, ...], target: str | None = None
+    ) -> list[Finding]:
+        condition = " OR ".join(f"{self.quote(c)} IS NULL" for c in columns)
+        found = self.count_with_examples(table, condition, ())
+        if found is None:
+            return [self.not_checked("nulls", table, columns, self.last_error, target)]
+        count, examples, shown = found
+        if not count:
+            return []
+        return [
+            Finding(
+                "nulls",
+                FAILS,
+                table,
+                columns,
+                count,
+                examples,
+                shown,
+                target=target,
+            )
+        ]
+
+    def check_add_column(self, table: str, action: Action) -> list[Finding]:
+        definition = action.definition
+        if not definition.not_null or definition.has_default:
+            return []
+        if definition.auto_increment:
+            return []
+        has_rows = self.has_rows(table)
+        if has_rows is None:
+            return [
+                self.not_checked(
+                    "zero_filled", table, (definition.name,), self.last_error
+                )
+            ]
+        if not has_rows:
+            return []
+        if not self.mysql:
+            # SQLite refuses a NOT NULL column without a default outright.
+            return [
+                Finding(
+                    "zero_filled",
+                    FAILS,
+                    table,
+                    (definition.name,),
+                    detail="Cannot add a NOT NULL column with default value NULL",
+                )
+            ]
+        size = self.sizes.get(table) or self.size(table)
+        return [
+            Finding(
+                "zero_filled",
+                WARNING,
+                table,
+                (definition.name,),
+                count=size.rows,
+                estimated=True,
+                target=_zero_value(definition.type),
+            )
+        ]
+
+    def check_modify_column(self, table: str, action: Action) -> list[Finding]:
+        old = self.column(table, action.column)
+        new = action.definition
+        column = (action.column,)
+        if old is None:
+            return [
+                Finding(
+                    "statement",
+                    NOT_ANALYSED,
+                    table,
+                    column,
+                    detail=f"column {action.column} not found",
+                )
+            ]
+        if self.added_by_plan(table, action.column):
+            return [
+                self.not_checked("nulls", table, column, "column added by this plan")
+            ]
+        findings = []
+        if new.not_null and not old.not_null:
+            findings += self.null_rows(table, column, target=str(new.type))
+        if self.mysql:
+            findings += self.narrowing(table, action.column, old.type, new.type)
+        return findings
+
+    def narrowing(
+        self, table: str, column: str, old: ColumnType, new: ColumnType
+    ) -> list[Finding]:
+        """Values that do not fit the new type. Strict mode refuses them (the
+        step fails); otherwise they are cut silently."""
+        if old == new:
+            return []
+        severity = FAILS if self.strict else WARNING
+        q = self.quote(column)
+        target = str(new)
+        condition, kind = None, None
+        if new.name in _INT_RANGES and old.name in {*_INT_RANGES, "DECIMAL"}:
+            low, high = _int_range(new)
+            old_low, old_high = (
+                _int_range(old) if old.name in _INT_RANGES else (-math.inf, math.inf)
+            )
+            if old_low < low or old_high > high:
+                condition, kind = f"{q} < {low} OR {q} > {high}", "out_of_range"
+            else:
+                return []
+        elif new.name in _STRING_LENGTHS and (
+            old.name in _STRING_LENGTHS or old.name in _INT_RANGES
+        ):
+            new_length = _string_length(new)
+            old_length = _string_length(old) if old.name in _STRING_LENGTHS else 20
+            if new_length >= old_length:
+                return []
+            measure = "LENGTH" if new.name.endswith(("TEXT", "BLOB")) else "CHAR_LENGTH"
+            condition, kind = f"{measure}({q}) > {new_length}", "too_long"
+        elif new.name == "DECIMAL" and old.name in {*_INT_RANGES, "DECIMAL"}:
+            p, s = _decimal(new)
+            old_p, old_s = _decimal(old) if old.name == "DECIMAL" else (20, 0)
+            findings = []
+            if p - s < old_p - old_s:
+                found = self.count_with_examples(
+                    table, f"ABS({q}) >= POWER(10, {p - s})", (column,)
+                )
+                findings.append(
+                    self.found("out_of_range", severity, table, column, target, found)
+                )
+            if s < old_s:
+                found = self.count_with_examples(
+                    table, f"{q} <> ROUND({q}, {s})", (column,)
+                )
+                findings.append(
+                    self.found("rounded", WARNING, table, column, target, found)
+                )
+            return [f for f in findings if f is not None]
+        elif new.name in ("ENUM", "SET") and old.name == new.name:
+            lost = [v for v in old.args if v not in new.args]
+            if not lost:
+                return []
+            if new.name == "SET":
+                return [
+                    Finding(
+                        "statement",
+                        NOT_ANALYSED,
+                        table,
+                        (column,),
+                        target=target,
+                        detail="a SET losing values",
+                    )
+                ]
+            values = ", ".join(_sql_string(v) for v in lost)
+            condition, kind = f"{q} IN ({values})", "enum_values"
+        elif _same_family(old, new):
+            return []
+        else:
+            return [
+                Finding(
+                    "statement",
+                    NOT_ANALYSED,
+                    table,
+                    (column,),
+                    target=target,
+                    detail=f"type change from {old} to {new}",
+                )
+            ]
+        found = self.count_with_examples(table, condition, (column,))
+        finding = self.found(kind, severity, table, column, target, found)
+        return [finding] if finding else []
+
+    def found(self, kind, severity, table, column, target, found) -> Finding | None:
+        if found is None:
+            return self.not_checked(kind, table, (column,), self.last_error, target)
+        count, examples, shown = found
+        if not count:
+            return None
+        return Finding(
+            kind, severity, table, (column,), count, examples, shown, target=target
+        )
+
+    def check_add_foreign_key(self, table: str, action: Action) -> list[Finding]:
+        parent = action.references
+        columns = action.columns
+        target = f"{parent}({', '.join(action.referenced_columns)})"
+        if parent in self.created or parent not in self.live_tables:
+            return [
+                self.not_checked(
+                    "orphans", table, columns, "parent table made by this plan", target
+                )
+            ]
+        pairs = " AND ".join(
+            f"p.{self.quote(pc)} = c.{self.quote(cc)}"
+            for cc, pc in zip(columns, action.referenced_columns, strict=False)
+        )
+        not_null = " AND ".join(f"c.{self.quote(c)} IS NOT NULL" for c in columns)
+        condition = (
+            f"{not_null} AND NOT EXISTS (SELECT 1 FROM {self.quote(parent)} p "
+            f"WHERE {pairs})"
+        )
+        found = self.count_with_examples(table, condition, columns, alias="c")
+        if found is None:
+            return [
+                self.not_checked("orphans", table, columns, self.last_error, target)
+            ]
+        count, examples, shown = found
+        if not count:
+            return []
+        return [
+            Finding(
+                "orphans",
+                FAILS,
+                table,
+                columns,
+                count,
+                examples,
+                shown,
+                target=target,
+            )
+        ]
+
+    def check_add_check(self, table: str, action: Action) -> list[Finding]:
+        found = self.count_with_examples(table, f"NOT ({action.expression})", ())
+        if found is None:
+            return [
+                self.not_checked(
+                    "check_violations", table, (), self.last_error, action.expression
+                )
+            ]
+        count, examples, shown = found
+        if not count:
+            return []
+        return [
+            Finding(
+                "check_violations",
+                FAILS,
+                table,
+                (),
+                count,
+                examples,
+                shown,
+                target=action.expression,
+            )
+        ]
+
+    def batch_checks(self, table: str, sql: str) -> list[Finding]:
+        """A SQLite batch rebuild: the new table's definition is not in the
+        copy statement; the rehearsal's CREATE TABLE of the copy gave it."""
+        pending = self.columns.pop(f"{BATCH_TEMP}{table}", None)
+        if pending is None:
+            return [
+                Finding(
+                    "statement",
+                    NOT_ANALYSED,
+                    table,
+                    detail="batch rebuild: its new definition is made when it runs",
+                )
+            ]
+        findings = []
+        for name, new in pending.items():
+            old = self.column(table, name)
+            if old is not None and new.not_null and not old.not_null:
+                findings += self.null_rows(table, (old.name,), str(new.type))
+        return findings
+
+    def not_checked(self, kind, table, columns, why, target=None) -> Finding:
+        return Finding(
+            kind, NOT_CHECKED, table, tuple(columns), target=target, detail=why
+        )
+
+    # -- bounded reads on the live database -----------------------------------
+
+    last_error: str | None = None
+
+    def bounded_rows(self, sql: str) -> list | None:
+        """The rows of a read-only query cut off after the time limit; None
+        (and `last_error` says why) when cut off or refused."""
+        self.last_error = None
+        limit = self.time_limit_s
+        sql = self.bounded(sql)
+        try:
+            with _sqlite_deadline(self.live, limit):
+                return _exec(self.live, sql).all()
+        except sa.exc.DBAPIError as exc:
+            if _error_code(exc) in _TIMEOUTS or "interrupted" in str(exc.orig):
+                self.last_error = f"cut off after {limit:g} s"
+            else:
+                self.last_error = _message(exc)
+            if self.live.in_transaction():
+                self.live.rollback()
+            return None
+
+    def bounded(self, sql: str) -> str:
+        """`sql` cut off by the server after the time limit."""
+        limit = self.time_limit_s
+        if self.mariadb:
+            return f"SET STATEMENT max_statement_time={limit:.3f} FOR {sql}"
+        if self.mysql:
+            return re.sub(
+                r"^(INSERT\b.*?)?SELECT\b",
+                lambda m: (
+                    (m.group(1) or "")
+                    + f"SELECT /*+ MAX_EXECUTION_TIME({int(limit * 1000)}) */"
+                ),
+                sql,
+                count=1,
+                flags=re.DOTALL,
+            )
+        return sql
+
+    def bounded_scalar(self, sql: str):
+        rows = self.bounded_rows(sql)
+        return rows[0][0] if rows else None
+
+    def count_with_examples(
+        self,
+        table: str,
+        condition: str,
+        columns: tuple[str, ...],
+        alias: str | None = None,
+    ) -> tuple[int, tuple, tuple[str, ...]] | None:
+        """How many rows match, up to EXAMPLES of them (`columns` and the
+        primary key), and those columns' names; each query bounded. The
+        examples come first: fewer than EXAMPLES means the scan saw every
+        match, and no count is needed."""
+        shown = tuple(columns) + tuple(
+            c for c in self.primary_key(table) if c not in columns
+        )
+        prefix = f"{alias}." if alias else ""
+        select = ", ".join(prefix + self.quote(c) for c in shown) or "1"
+        source = f"{self.quote(table)}{' ' + alias if alias else ''} WHERE {condition}"
+        rows = self.bounded_rows(f"SELECT {select} FROM {source} LIMIT {EXAMPLES}")
+        if rows is None:
+            return None
+        examples = tuple(tuple(r) for r in rows) if shown else ()
+        if len(rows) < EXAMPLES:
+            return len(rows), examples, shown
+        count = self.bounded_rows(f"SELECT COUNT(*) FROM {source}")
+        if count is None:
+            return None
+        return int(count[0][0]), examples, shown
+
+    def primary_key(self, table: str) -> list[str]:
+        try:
+            return (
+                sa.inspect(self.live).get_pk_constraint(table)["constrained_columns"]
+                or []
+            )
+        except sa.exc.SQLAlchemyError:
+            return []
+
+
+_INT_RANGES = {
+    "TINYINT": 8,
+    "SMALLINT": 16,
+    "MEDIUMINT": 24,
+    "INT": 32,
+    "BIGINT": 64,
+}
+_STRING_LENGTHS = {
+    "CHAR": None,
+    "VARCHAR": None,
+    "BINARY": None,
+    "VARBINARY": None,
+    "TINYTEXT": 255,
+    "TEXT": 65_535,
+    "MEDIUMTEXT": 16_777_215,
+    "LONGTEXT": 4_294_967_295,
+    "TINYBLOB": 255,
+    "BLOB": 65_535,
+    "MEDIUMBLOB": 16_777_215,
+    "LONGBLOB": 4_294_967_295,
+}
+
+
+def _int_range(type_: ColumnType) -> tuple[int, int]:
+    bits = _INT_RANGES[type_.name]
+    if type_.unsigned:
+        return 0, 2**bits - 1
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+
+def _string_length(type_: ColumnType) -> int:
+    fixed = _STRING_LENGTHS[type_.name]
+    if fixed is not None:
+        return fixed
+    if type_.args and type_.args[0].isdigit():
+        return int(type_.args[0])
+    return 1  # CHAR without a length
+
+
+def _decimal(type_: ColumnType) -> tuple[int, int]:
+    args = [int(a) for a in type_.args if a.isdigit()]
+    precision = args[0] if args else 10
+    scale = args[1] if len(args) > 1 else 0
+    return precision, scale
+
+
+_FAMILIES = (
+    {"DATE", "DATETIME", "TIMESTAMP"},
+    {"FLOAT", "DOUBLE", "REAL"},
+)
+
+
+def _same_family(old: ColumnType, new: ColumnType) -> bool:
+    """A change that cannot lose values: the same type with other options,
+    a wider date/time or floating type."""
+    if old.name == new.name and old.name not in ("ENUM", "SET", "DECIMAL"):
+        return old.args == new.args or old.name in (
+            "FLOAT",
+            "DOUBLE",
+            "DATETIME",
+            "TIMESTAMP",
+            "TIME",
+        )
+    if old.name == "DATE" and new.name in ("DATETIME", "TIMESTAMP"):
+        return new.name == "DATETIME"
+    if old.name == "FLOAT" and new.name == "DOUBLE":
+        return True
+    return False
+
+
+def _zero_value(type_: ColumnType) -> str:
+    """What MariaDB/MySQL fill in for a NOT NULL column added without a
+    default (the type's implicit default)."""
+    if type_.name in _INT_RANGES or type_.name in ("DECIMAL", "FLOAT", "DOUBLE", "BIT"):
+        return "0"
+    if type_.name == "ENUM" and type_.args:
+        return _sql_string(type_.args[0])
+    if type_.name == "DATE":
+        return "'0000-00-00'"
+    if type_.name in ("DATETIME", "TIMESTAMP"):
+        return "'0000-00-00 00:00:00'"
+    if type_.name == "TIME":
+        return "'00:00:00'"
+    if type_.name == "YEAR":
+        return "0000"
+    return "''"
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _lock_class(algorithm: str, lock: str | None) -> str:
+    if algorithm == "INSTANT":
+        return INSTANT
+    if algorithm == "COPY":
+        return COPY
+    return IN_PLACE_WRITES_ALLOWED if lock == "NONE" else IN_PLACE_WRITES_BLOCKED
+
+
+def _sqlite_lock(parsed: ParsedStatement) -> LockImpact:
+    """SQLite: adding a column or renaming changes only the schema; a
+    batch rebuild copies the table; building an index reads it, and any
+    write holds the database's one write lock until it commits."""
+    if parsed.kind == "batch_copy":
+        return LockImpact(COPY, "COPY")
+    if parsed.kind == "dml":
+        return LockImpact(ROWS)
+    if parsed.kind in ("create_table", "other"):
+        return LockImpact(NONE)
+    if parsed.kind in ("drop_table", "rename_table"):
+        return LockImpact(INSTANT)
+    kinds = {a.kind for a in parsed.actions}
+    if kinds <= {"add_column", "rename_column", "rename_table", "drop_index"}:
+        return LockImpact(INSTANT)
+    if kinds <= {"add_index", "add_unique"}:
+        return LockImpact(IN_PLACE_WRITES_BLOCKED, "INPLACE")
+    return LockImpact(UNKNOWN, reason="not a change SQLite makes in place")
+
+
+def _connect(engine: Engine) -> Connection:
+    # Autocommit: no read keeps a metadata lock while preflight goes on.
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
+def _exec(conn: Connection, sql: str):
+    """Run SQL as written: a driver with the "format" paramstyle (PyMySQL)
+    would read its % signs (LIKE 'a%') as placeholders."""
+    if conn.dialect.paramstyle in ("format", "pyformat"):
+        sql = sql.replace("%", "%%")
+    return conn.exec_driver_sql(sql)
+
+
+def _message(exc: sa.exc.SQLAlchemyError) -> str:
+    """The server's own words for an error (PyMySQL's is a (code, text)
+    pair)."""
+    args = getattr(getattr(exc, "orig", None), "args", ())
+    if len(args) == 2 and isinstance(args[0], int):
+        return f"{args[1]} ({args[0]})"
+    return error_line(exc)
+
+
+def _error_code(exc: sa.exc.DBAPIError) -> int | None:
+    args = getattr(exc.orig, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+def _without_auto_increment(ddl: str) -> str:
+    return re.sub(r" AUTO_INCREMENT=\d+", "", ddl)
+
+
+def _without_foreign_keys(ddl: str) -> str:
+    lines = ddl.splitlines()
+    kept = [line for line in lines if "FOREIGN KEY" not in line]
+    # The line before a removed last constraint may end with a comma now
+    # followed by the closing parenthesis.
+    text = "\n".join(kept)
+    return re.sub(r",\n\)", "\n)", text)
+
+
+@contextmanager
+def _sqlite_deadline(conn: Connection, seconds: float) -> Iterator[None]:
+    """SQLite has no statement time limit: interrupt the query from its
+    progress handler once `seconds` have passed."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = conn.connection.dbapi_connection
+    deadline = time.monotonic() + seconds
+    raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+    try:
+        yield
+    finally:
+        raw.set_progress_handler(None, 0)
+
+
+# --- Metadata-lock blockers ------------------------------------------------------
+
+
+def _open_transactions(conn: Connection, after_s: int) -> list:
+    return conn.execute(
+        sa.text(
+            "SELECT t.trx_mysql_thread_id, p.USER, p.HOST, p.DB, "
+            "TIMESTAMPDIFF(SECOND, t.trx_started, NOW()), p.STATE, p.INFO "
+            "FROM information_schema.INNODB_TRX t "
+            "LEFT JOIN information_schema.PROCESSLIST p "
+            "ON p.ID = t.trx_mysql_thread_id "
+            "WHERE t.trx_started < NOW() - INTERVAL :after SECOND "
+            "AND t.trx_mysql_thread_id <> CONNECTION_ID() "
+            "ORDER BY t.trx_started"
+        ),
+        {"after": after_s},
+    ).all()
+
+
+def possible_blockers(
+    conn: Connection, after_s: int = BLOCKER_AFTER_S
+) -> tuple[list[Blocker], str | None]:
+    """Transactions open longer than `after_s` seconds (other than
+    this connection's): an ALTER's metadata lock waits for them to end, and
+    every later query on the table queues behind it. The tables they hold
+    come from performance_schema.metadata_locks, which needs
+    performance_schema on; otherwise the second value says why they cannot
+    be named."""
+    try:
+        rows = _open_transactions(conn, after_s)
+    except sa.exc.DBAPIError as exc:
+        return [], f"open transactions cannot be listed ({_message(exc)})"
+    tables: dict[int, tuple[str, ...]] | None = None
+    why = None
+    if _exec(conn, "SELECT @@performance_schema").scalar():
+        try:
+            held = _exec(
+                conn,
+                "SELECT OWNER_THREAD_ID, OBJECT_SCHEMA, OBJECT_NAME "
+                "FROM performance_schema.metadata_locks "
+                "WHERE OBJECT_TYPE = 'TABLE'",
+            ).all()
+            threads = dict(
+                _exec(
+                    conn,
+                    "SELECT THREAD_ID, PROCESSLIST_ID FROM performance_schema.threads",
+                ).all()
+            )
+            tables = {}
+            for thread, schema, name in held:
+                owner = threads.get(thread)
+                if owner is not None:
+                    tables[owner] = tables.get(owner, ()) + (f"{schema}.{name}",)
+        except sa.exc.DBAPIError as exc:
+            why = f"performance_schema.metadata_locks cannot be read ({_message(exc)})"
+    else:
+        why = (
+            "performance_schema is off on this server, so the tables they hold "
+            "cannot be named"
+        )
+    blockers = [
+        Blocker(
+            int(r[0]),
+            r[1],
+            r[2],
+            r[3],
+            int(r[4] or 0),
+            r[5],
+            r[6],
+            tables.get(int(r[0]), ()) if tables is not None else None,
+        )
+        for r in rows
+    ]
+    return blockers, why
