@@ -39,7 +39,12 @@ from app.dbadmin.core.guards import (
     check_autogenerate,
     check_run,
 )
-from app.dbadmin.core.lock import holder_description, migration_lock, shell_actor
+from app.dbadmin.core.lock import (
+    holder_description,
+    lock_wait_seconds,
+    migration_lock,
+    shell_actor,
+)
 
 config = context.config
 
@@ -193,7 +198,9 @@ def run_migrations_online() -> None:
         with migrate_ext.db.engine.connect() as connection:
             run_migrations(connection)
         return
-    wait = float(context.get_x_argument(as_dictionary=True).get("lock_wait", 0))
+    wait = lock_wait_seconds(
+        context.get_x_argument(as_dictionary=True).get("lock_wait")
+    )
     # A console job names its user and itself; a shell run is its OS user.
     actor = config.attributes.get("actor") or shell_actor()
     job_id = config.attributes.get("job_id")

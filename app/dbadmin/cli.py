@@ -16,6 +16,7 @@ from app.dbadmin.core.adoption import (
     stamped_revisions,
 )
 from app.dbadmin.core.adoption import verify as verify_schema
+from app.dbadmin.core.lock import Deadline, lock_wait_seconds, release_lock
 from app.extensions import db
 
 
@@ -106,7 +107,16 @@ def upgrade_command(
     """Upgrade to a later version. An unversioned database that already has
     tables is refused (adopt it, or use --adopt); so is a step that drops
     data, unless --allow-data-loss."""
-    if adopt_first and not sql:
+    wait = lock_wait_of(x_arg)
+    if not adopt_first or sql:
+        config = _alembic_config(directory, x_arg, allow_data_loss=allow_data_loss)
+        command.upgrade(config, revision, sql=sql, tag=tag)
+        return
+    # The decision (is it unversioned? which revision does it match?), the
+    # stamp and the upgrade, under the release lock: deploy scripts running
+    # this at once take turns, and the later ones find it versioned.
+    deadline = Deadline.after(wait)
+    with release_lock(db.engine, deadline, click.echo, "-x lock_wait=SECONDS"):
         adoption = adopt_if_unversioned(db.engine)
         if adoption is not None and not adoption.stamped:
             click.echo("no revision matches; nothing was written.", err=True)
@@ -114,8 +124,22 @@ def upgrade_command(
             raise SystemExit(1)
         if adoption is not None:
             click.echo(f"adopted at {adoption.verification.label}")
-    config = _alembic_config(directory, x_arg, allow_data_loss=allow_data_loss)
-    command.upgrade(config, revision, sql=sql, tag=tag)
+        # migrations/env.py's migration lock waits what is left of the wait.
+        x_arg = _with_lock_wait(x_arg, deadline.left())
+        config = _alembic_config(directory, x_arg, allow_data_loss=allow_data_loss)
+        command.upgrade(config, revision, sql=sql, tag=tag)
+
+
+def lock_wait_of(x_arg: tuple) -> float:
+    """`-x lock_wait=SECONDS`, checked before anything runs."""
+    values = [arg.partition("=")[2] for arg in x_arg if arg.startswith("lock_wait=")]
+    return lock_wait_seconds(values[-1] if values else None)
+
+
+def _with_lock_wait(x_arg: tuple, seconds: float) -> tuple:
+    return tuple(a for a in x_arg if not a.startswith("lock_wait=")) + (
+        f"lock_wait={seconds:.3f}",
+    )
 
 
 @db_cli.command("downgrade")
@@ -128,6 +152,7 @@ def downgrade_command(directory, sql, tag, x_arg, allow_data_loss, revision) -> 
     """Revert to a previous version (`flask db downgrade -- -1`: click reads a
     bare -1 as an option). A step that drops data is refused unless
     --allow-data-loss."""
+    lock_wait_of(x_arg)
     config = _alembic_config(directory, x_arg, allow_data_loss=allow_data_loss)
     if sql and revision == "-1":
         revision = "head:-1"
@@ -191,10 +216,23 @@ def verify_command(revision: str | None) -> None:
 @db_cli.command("adopt")
 @click.option("--to", "to", metavar="REV", help="Check and stamp this revision.")
 @click.option("--dry-run", is_flag=True, help="Find the revision; stamp nothing.")
-def adopt_command(to: str | None, dry_run: bool) -> None:
+@click.option(
+    "--lock-wait",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seconds to wait for a release or adoption already running.",
+)
+def adopt_command(to: str | None, dry_run: bool, lock_wait: float) -> None:
     """Put an unversioned database under migrations: find the newest revision
     whose schema it has exactly (or check --to REV) and stamp it."""
-    adoption = adopt(db.engine, to=to, dry_run=dry_run)
+    if dry_run:
+        adoption = adopt(db.engine, to=to, dry_run=True)
+    else:
+        # Decided under the release lock, like every adoption.
+        deadline = Deadline.after(lock_wait)
+        with release_lock(db.engine, deadline, click.echo, "--lock-wait"):
+            adoption = adopt(db.engine, to=to)
     result = adoption.verification
     if not result.matches:
         click.echo("no revision matches; nothing was written.", err=True)

@@ -464,6 +464,15 @@ def _check_stamp(engine, catalog, metadata, current, steps, options) -> Checked:
     if not target:
         return Checked()  # base: nothing to prove
     if options.proven_stamp is not None and set(options.proven_stamp) == set(target):
+        # The proof is an adoption's: it holds for an unversioned database
+        # only. Read again here, under the migration lock: another run may
+        # have versioned (and upgraded) it since the comparison.
+        if current:
+            raise Refused(
+                f"the database was versioned meanwhile (at {describe(current)}), "
+                f"so it was not adopted at {describe(target)}; nothing was "
+                "written. `flask db verify` checks it against its stamp."
+            )
         return Checked()
     if options.no_verify:
         return Checked(

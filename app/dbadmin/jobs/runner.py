@@ -25,6 +25,7 @@ from app.dbadmin.core.adoption import (
 from app.dbadmin.core.alembic_env import alembic_config
 from app.dbadmin.core.catalog import load_catalog
 from app.dbadmin.core.drift import has_drift, run_drift_check
+from app.dbadmin.core.lock import Deadline, release_lock
 from app.dbadmin.jobs.service import ACTIONS, DRIFT_CHECK, launch_secret_hash
 from app.errors import HeadwayError, error_line
 from app.extensions import db
@@ -85,7 +86,10 @@ def run(job: MigrationJob, log: "JobLog") -> None:
     elif job.action == "stamp":
         command.stamp(config, job.target, purge=job.purge)
     elif job.action == "adopt":
-        adoption = adopt(db.engine, to=job.target or None, run_attributes=who)
+        # Decided under the release lock, like every adoption (a deploy's
+        # `flask db upgrade --adopt` may be adopting it right now).
+        with release_lock(db.engine, Deadline.after(0), log.write):
+            adoption = adopt(db.engine, to=job.target or None, run_attributes=who)
         if not adoption.stamped:
             result = adoption.verification
             raise HeadwayError(
