@@ -18,9 +18,7 @@ from tests.helpers import (
 RUNS = 3
 
 
-def test_three_upgrade_adopt_at_once_end_with_one_stamp_at_head(
-    database_url, runner
-):
+def test_three_upgrade_adopt_at_once_end_with_one_stamp_at_head(database_url, runner):
     engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
     try:
         # DDL only: the data does not matter to the race.

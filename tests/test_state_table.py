@@ -16,6 +16,7 @@ def test_the_ranks_follow_the_documented_order():
         State.UNREACHABLE,
         State.PARTIAL,
         State.UNKNOWN_REVISION,
+        State.REDUNDANT_STAMP,
         State.UNVERSIONED,
         State.BEHIND,
         State.UP_TO_DATE,

@@ -16,7 +16,9 @@ from app.dbadmin.core.adoption import (
     stamped_revisions,
 )
 from app.dbadmin.core.adoption import verify as verify_schema
+from app.dbadmin.core.catalog import load_catalog
 from app.dbadmin.core.lock import Deadline, lock_wait_seconds, release_lock
+from app.dbadmin.core.state import redundant_stamp_line, redundant_stamps
 from app.extensions import db
 
 
@@ -173,13 +175,15 @@ def downgrade_command(directory, sql, tag, x_arg, allow_data_loss, revision) -> 
     help="Stamp without proving that the live schema is REVISION's schema "
     "(the audit trail says so).",
 )
-@click.argument("revision", default="head")
-def stamp_command(directory, sql, tag, purge, no_verify, revision) -> None:
-    """'stamp' the revision table with the given revision; don't run any
-    migrations. The live schema must be REVISION's schema (as `flask db
-    verify` compares them), unless --no-verify; base needs no proof."""
+@click.argument("revisions", nargs=-1, metavar="[REVISION]...")
+def stamp_command(directory, sql, tag, purge, no_verify, revisions) -> None:
+    """'stamp' the revision table with the given revision (default: head;
+    several for the heads of branches); don't run any migrations. The live
+    schema must be REVISION's schema (as `flask db verify` compares them),
+    unless --no-verify; base needs no proof."""
     config = _alembic_config(directory, (), no_verify=no_verify)
-    command.stamp(config, revision, sql=sql, tag=tag, purge=purge)
+    target = list(revisions) if len(revisions) > 1 else (revisions or ("head",))[0]
+    command.stamp(config, target, sql=sql, tag=tag, purge=purge)
 
 
 def _print_differences(result: Verification) -> None:
@@ -193,7 +197,12 @@ def _print_differences(result: Verification) -> None:
 def verify_command(revision: str | None) -> None:
     """Check that the live schema is exactly REVISION's schema (default: the
     stamped revision; head when unversioned)."""
-    unversioned = not stamped_revisions(db.engine)
+    stamped = stamped_revisions(db.engine)
+    unversioned = not stamped
+    redundant = redundant_stamps(load_catalog(), stamped)
+    if redundant and revision is None:
+        effective = tuple(r for r in stamped if r not in redundant)
+        click.echo(f"warning: {redundant_stamp_line(redundant, effective)}", err=True)
     if unversioned and revision is None:
         click.echo(
             "the database is unversioned: comparing it with head. `flask db adopt "

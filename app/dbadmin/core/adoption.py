@@ -28,7 +28,7 @@ from app.dbadmin.core.schema import (
     schema_objects,
 )
 from app.dbadmin.core.scratch import scratch_engine, upgrade_to
-from app.dbadmin.core.state import stamped_revisions
+from app.dbadmin.core.state import redundant_stamps, stamped_revisions
 from app.errors import HeadwayError, error_line
 from app.models.own import TABLE_PREFIX
 
@@ -71,6 +71,9 @@ def verify(engine: Engine, rev: str | None = None) -> Verification:
         unknown = [r for r in revisions if r not in catalog.by_id]
         if unknown:
             raise HeadwayError(unknown_revision_line(tuple(unknown)))
+        # An ancestor stamped beside its descendant adds nothing to the schema.
+        redundant = redundant_stamps(catalog, revisions)
+        revisions = tuple(r for r in revisions if r not in redundant)
     return verify_revisions(engine, revisions)
 
 

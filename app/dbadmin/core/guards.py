@@ -35,6 +35,7 @@ from app.dbadmin.core.catalog import Catalog, load_catalog
 from app.dbadmin.core.drift import model_differences
 from app.dbadmin.core.plan import Plan, Step, plan_of_run, step_plan
 from app.dbadmin.core.scratch import ScratchUnavailable
+from app.dbadmin.core.state import redundant_stamp_line, redundant_stamps
 from app.errors import HeadwayError
 
 # Above this many rows (by the server's statistics), counting exactly would
@@ -99,11 +100,24 @@ def check_known(current: tuple[str, ...], catalog: Catalog) -> None:
         raise Refused(unknown_revision_line(unknown))
 
 
+def check_not_redundant(
+    current: tuple[str, ...], catalog: Catalog, surface: str = "cli"
+) -> None:
+    """Alembic fails on an ancestor stamped beside its descendant (the
+    revisions overlap): say what it is and the way out instead."""
+    redundant = redundant_stamps(catalog, current)
+    if redundant:
+        effective = tuple(c for c in current if c not in redundant)
+        raise Refused(redundant_stamp_line(redundant, effective, surface))
+
+
 def check_autogenerate(engine: Engine) -> None:
     """`flask db migrate` and `flask db check` compare the models with the
     database at head: say what to do first when it is not versioned yet."""
     catalog = load_catalog()
-    check_known(stamped_revisions(engine), catalog)
+    current = stamped_revisions(engine)
+    check_known(current, catalog)
+    check_not_redundant(current, catalog)
     if catalog.heads:
         check_unversioned(
             engine,
@@ -431,6 +445,7 @@ def check_run(
     catalog = load_catalog()
     current = () if purge else migration_context.get_current_heads()
     check_known(current, catalog)
+    check_not_redundant(current, catalog, options.surface)
     steps = list(migration_context._migrations_fn(current, migration_context))
     if stamp:
         return _check_stamp(engine, catalog, metadata, current, steps, options)

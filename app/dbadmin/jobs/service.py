@@ -34,7 +34,7 @@ from app.dbadmin.core.guards import (
 )
 from app.dbadmin.core.lock import lock_is_free, migration_lock
 from app.dbadmin.core.plan import PlanError, make_plan, resolve_target
-from app.dbadmin.core.state import DatabaseState, State
+from app.dbadmin.core.state import DatabaseState, State, redundant_stamp_line
 from app.errors import HeadwayError, error_line
 from app.models.console import MigrationAudit, MigrationJob
 from app.models.own import utcnow
@@ -172,6 +172,10 @@ def plan_job(
         action == "stamp" and job.purge
     ):
         raise JobRefused(unknown_revision_line(database.unknown))
+    if database.kind == State.REDUNDANT_STAMP and not (action == "stamp" and job.purge):
+        raise JobRefused(
+            redundant_stamp_line(database.redundant, database.effective, "console")
+        )
     _resolve(catalog, target)
     if action == "stamp":
         # Proven in the job's process (it builds the revision's schema).
