@@ -2,6 +2,9 @@
 upgrade, downgrade and stamp with Headway's guards' opt-ins (the guards
 themselves run in migrations/env.py, whatever starts the run)."""
 
+import functools
+import os
+
 import click
 from alembic import command
 from alembic.util import CommandError
@@ -133,7 +136,9 @@ def upgrade_command(
 
 
 def lock_wait_of(x_arg: tuple) -> float:
-    """`-x lock_wait=SECONDS`, checked before anything runs."""
+    """`-x lock_wait=SECONDS` (of the command, else of the group), checked
+    before anything runs."""
+    x_arg = x_arg or g.get("x_arg") or ()
     values = [arg.partition("=")[2] for arg in x_arg if arg.startswith("lock_wait=")]
     return lock_wait_seconds(values[-1] if values else None)
 
@@ -251,3 +256,29 @@ def adopt_command(to: str | None, dry_run: bool, lock_wait: float) -> None:
         click.echo(f"adopted at {result.label}")
     else:
         click.echo(f"would adopt at {result.label} (dry run: nothing written)")
+
+
+def refuse_broken_files(directory: str | None, name: str) -> None:
+    """Alembic loads every revision file, and a broken one (a syntax error, a
+    down_revision that does not exist) would end in its traceback: name the
+    file and its line first, in one line."""
+    directory = directory or g.get("directory")
+    catalog = load_catalog(os.path.abspath(directory) if directory else None)
+    catalog.refuse_broken_files(f"`flask db {name}`")
+
+
+def _refusing_broken_files(cmd: click.Command) -> None:
+    callback = cmd.callback
+
+    @functools.wraps(callback)
+    def checked(*args, **kwargs):
+        refuse_broken_files(kwargs.get("directory"), cmd.name)
+        return callback(*args, **kwargs)
+
+    cmd.callback = checked
+
+
+# Every command that reads the scripts (all but init and list-templates).
+for _name, _command in db_cli.commands.items():
+    if _name not in ("init", "list-templates"):
+        _refusing_broken_files(_command)
