@@ -1,6 +1,9 @@
 """What every `flask ...` command group of Headway shares."""
 
 import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -45,15 +48,38 @@ def database_error_line(exc: SQLAlchemyError) -> str:
 
 class HeadwayGroup(AppGroup):
     """A command group whose expected failures end in one line on stderr and
-    exit status 1, never a traceback."""
+    exit status 1, never a traceback; a library's warning is one line too."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with warnings_in_one_line():
+                return super().invoke(ctx)
         except (HeadwayError, ConfigError) as exc:
             fail(str(exc))
         except SQLAlchemyError as exc:
             fail(database_error_line(exc))
+
+
+@contextmanager
+def warnings_in_one_line() -> Iterator[None]:
+    """A warning (a UserWarning of Alembic's, SQLAlchemy's or a revision's)
+    shown as `warning: MESSAGE`, not as Python's file, line, class and source
+    line."""
+    original = warnings.showwarning
+    # Once each: a revision's code also runs when its plan is rendered first.
+    seen: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())
+        if text not in seen:
+            seen.add(text)
+            click.echo(f"warning: {text}", err=True)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = original
 
 
 def fail(message: str) -> None:

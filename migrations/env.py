@@ -38,6 +38,7 @@ from app.dbadmin.core.guards import (
     RunOptions,
     check_autogenerate,
     check_run,
+    offline_warnings,
 )
 from app.dbadmin.core.lock import (
     holder_description,
@@ -111,6 +112,18 @@ def run_migrations_offline() -> None:
         **configure_args(engine.dialect.name),
     )
     attach_callers_hooks()
+    opts = context._proxy.context_opts
+    # A user's script (`--sql`), not Headway's own rendering of a plan, and
+    # not a stamp: it carries the guards' warnings as SQL comments.
+    if (
+        "attach_to_context" not in config.attributes
+        and changes_the_database()
+        and "purge" not in opts
+    ):
+        migration_context = context.get_context()
+        lines = offline_warnings(engine, migration_context, opts["destination_rev"])
+        if lines:
+            migration_context.impl.static_output("\n".join(lines))
     with context.begin_transaction():
         context.run_migrations()
 

@@ -20,6 +20,7 @@ from app.dbadmin.core.adoption import (
 )
 from app.dbadmin.core.adoption import verify as verify_schema
 from app.dbadmin.core.catalog import load_catalog
+from app.dbadmin.core.guards import check_known
 from app.dbadmin.core.lock import Deadline, lock_wait_seconds, release_lock
 from app.dbadmin.core.state import redundant_stamp_line, redundant_stamps
 from app.extensions import db
@@ -278,6 +279,46 @@ def _refusing_broken_files(cmd: click.Command) -> None:
     cmd.callback = checked
 
 
+def _current_knows_whole_ids(cmd: click.Command) -> None:
+    """Alembic's `current` resolves a stamped prefix of a revision's id that
+    verify, the guards and the console call unknown (they read stamps as they
+    are): it says the same as they do."""
+    callback = cmd.callback
+
+    @functools.wraps(callback)
+    def checked(*args, **kwargs):
+        check_known(stamped_revisions(db.engine), load_catalog())
+        return callback(*args, **kwargs)
+
+    cmd.callback = checked
+
+
+def _init_says_what_to_do(cmd: click.Command) -> None:
+    """Headway ships its migrations/ (a baseline of the legacy schema and the
+    revisions after it): `flask db init` over it says how to go on instead of
+    only that the directory exists."""
+    callback = cmd.callback
+
+    @functools.wraps(callback)
+    def checked(*args, **kwargs):
+        directory = kwargs.get("directory") or g.get("directory")
+        path = os.path.abspath(directory or current_app.config["MIGRATIONS_DIR"])
+        if os.path.isdir(path) and os.listdir(path):
+            fail(
+                f"{path} already exists: Headway's migrations are set up there "
+                "(a baseline of the legacy schema, then the revisions after it), "
+                "so there is nothing to initialise. Bring a database under them "
+                "with `flask db adopt --dry-run` then `flask db adopt` (an existing "
+                "one) or `flask db upgrade` (a new, empty one); write the next "
+                "revision with `flask db migrate -m MESSAGE`."
+            )
+        return callback(*args, **kwargs)
+
+    cmd.callback = checked
+
+
+_init_says_what_to_do(db_cli.commands["init"])
+_current_knows_whole_ids(db_cli.commands["current"])
 # Every command that reads the scripts (all but init and list-templates).
 for _name, _command in db_cli.commands.items():
     if _name not in ("init", "list-templates"):

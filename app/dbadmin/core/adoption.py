@@ -278,12 +278,35 @@ def adopt_if_unversioned(
     return adopt(engine, run_attributes=run_attributes)
 
 
-def unknown_revision_line(unknown: tuple[str, ...]) -> str:
-    """What to do about a stamp the scripts do not know."""
+def unknown_revision_line(
+    unknown: tuple[str, ...], surface: str = "cli", catalog: Catalog | None = None
+) -> str:
+    """What to do about a stamp the scripts do not know, in `surface`'s terms
+    (the CLI's commands, or the console's and the API's). A stamped prefix of
+    a revision's id is unknown too: Headway reads stamps as they are."""
+    catalog = catalog or load_catalog()
+    prefixes = {
+        rev: [full for full in catalog.by_id if full.startswith(rev)] for rev in unknown
+    }
+    prefix_of = {rev: found[0] for rev, found in prefixes.items() if len(found) == 1}
+    what = (
+        f"the database is stamped with {describe(unknown)}, which the scripts "
+        "do not have"
+    )
+    if prefix_of:
+        rev, full = next(iter(prefix_of.items()))
+        what += f" ({rev} is only a prefix of {full}: stamps hold whole ids)"
+    else:
+        what += " (newer code rolled back, or a revision file deleted)"
+    if surface != "cli":
+        return (
+            f"{what}. Deploy the code that has it, or restamp: a stamp of REV "
+            'with purge (the console\'s "Stamp a revision", purge ticked, or '
+            '{"action": "stamp", "target": "REV", "purge": true}), checked '
+            "against REV's schema first."
+        )
     return (
-        f"the database is stamped with {describe(unknown)}, which the scripts do "
-        "not have (newer code rolled back, or a revision file deleted). Deploy "
-        "the code that has it, or restamp: `flask db stamp --purge REV` (checked "
-        "against REV's schema first), or `flask db stamp --purge base` then "
-        "`flask db adopt`."
+        f"{what}. Deploy the code that has it, or restamp: `flask db stamp --purge "
+        "REV` (checked against REV's schema first), or `flask db stamp --purge "
+        "base` then `flask db adopt`."
     )
