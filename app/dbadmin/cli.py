@@ -287,7 +287,9 @@ def _current_knows_whole_ids(cmd: click.Command) -> None:
 
     @functools.wraps(callback)
     def checked(*args, **kwargs):
-        check_known(stamped_revisions(db.engine), load_catalog())
+        directory = kwargs.get("directory") or g.get("directory")
+        catalog = load_catalog(os.path.abspath(directory) if directory else None)
+        check_known(stamped_revisions(db.engine), catalog)
         return callback(*args, **kwargs)
 
     cmd.callback = checked

@@ -539,6 +539,21 @@ def offline_warnings(
     for its head: nothing refuses a script that someone runs by hand later,
     so it carries the lint, the data it drops (counted on the live database
     now) and an unversioned database's trap."""
+    try:
+        lines = _offline_warnings(engine, migration_context, destination)
+    except sa.exc.SQLAlchemyError as exc:
+        lines = [f"could not read the live database to check it: {error_line(exc)}"]
+    if not lines:
+        return []
+    # One comment line each, whatever a message holds.
+    return ["-- Headway: read this before running the script"] + [
+        "-- " + " ".join(line.split()) for line in lines
+    ]
+
+
+def _offline_warnings(
+    engine: Engine, migration_context: MigrationContext, destination: str
+) -> list[str]:
     catalog = load_catalog()
     current = migration_context.get_current_heads()
     steps = list(migration_context._migrations_fn(current, migration_context))
@@ -547,42 +562,30 @@ def offline_warnings(
     direction = "upgrade" if steps[0].is_upgrade else "downgrade"
     revisions = [step.revision.revision for step in steps]
     lines: list[str] = []
-    try:
-        if not current and direction == "upgrade":
-            stamped = stamped_revisions(engine)
-            if stamped:
+    if not current and direction == "upgrade":
+        stamped = stamped_revisions(engine)
+        if stamped:
+            lines.append(
+                f"WARNING: this script starts from base, but the database is "
+                f"at {describe(stamped)}: run on it, it would create every "
+                f"table again. Give the start: `--sql {stamped[0]}:{destination}`."
+            )
+        else:
+            tables = existing_first_revision_tables(engine, catalog)
+            if tables:
                 lines.append(
-                    f"WARNING: this script starts from base, but the database is "
-                    f"at {describe(stamped)}: run on it, it would create every "
-                    f"table again. Give the start: `--sql {stamped[0]}:{destination}`."
+                    "WARNING: the database is unversioned but already has "
+                    f"{', '.join(tables)}: this script would create them "
+                    "again. Adopt it instead: `flask db adopt --dry-run`, "
+                    "then `flask db adopt`."
                 )
-            else:
-                tables = existing_first_revision_tables(engine, catalog)
-                if tables:
-                    lines.append(
-                        "WARNING: the database is unversioned but already has "
-                        f"{', '.join(tables)}: this script would create them "
-                        "again. Adopt it instead: `flask db adopt --dry-run`, "
-                        "then `flask db adopt`."
-                    )
-    except sa.exc.SQLAlchemyError as exc:
-        lines.append(f"could not read the live database: {error_line(exc)}")
     plan = plan_of_run(engine, catalog, current, destination, direction, revisions)
     lines += [f"lint {w.revision}: {w.message}" for w in plan.warnings]
-    try:
-        at_risk = data_at_risk(engine, plan)
-    except sa.exc.SQLAlchemyError as exc:
-        lines.append(f"could not count the data at risk: {error_line(exc)}")
-    else:
-        if at_risk:
-            lines.append(
-                "WARNING: this script drops data (counted on the live database "
-                "now; back up first):"
-            )
-            lines += [f"  - {item} (dropped by {item.revision})" for item in at_risk]
-    if not lines:
-        return []
-    # One comment line each, whatever a message holds.
-    return ["-- Headway: read this before running the script"] + [
-        "-- " + " ".join(line.split()) for line in lines
-    ]
+    at_risk = data_at_risk(engine, plan)
+    if at_risk:
+        lines.append(
+            "WARNING: this script drops data (counted on the live database "
+            "now; back up first):"
+        )
+        lines += [f"  - {item} (dropped by {item.revision})" for item in at_risk]
+    return lines
