@@ -145,15 +145,45 @@ class TestingConfig(Config):
     ARGON2_MEMORY_COST = 1024
 
 
+# The databases Headway knows (SQLAlchemy's backend names) and its MySQL driver.
+SUPPORTED_BACKENDS = ("mysql", "mariadb", "sqlite")
+SUPPORTED = "MySQL/MariaDB (mysql+pymysql://...) and SQLite (sqlite:///path.db)"
+
+
 def check_database_url(url: str) -> None:
-    """Raise ConfigError unless `url` names a database SQLAlchemy can drive."""
+    """Raise ConfigError unless `url` names a database Headway supports, with
+    a driver that is installed: a `mysql://` URL (the form most tutorials use,
+    which means the MySQLdb driver) gets the `mysql+pymysql://` it needs."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     try:
-        make_url(url).get_dialect()
+        parsed = make_url(url)
+        dialect = parsed.get_dialect()
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
-        raise ConfigError(f"DATABASE_URL is not a usable database URL: {exc}") from None
+        raise ConfigError(
+            f"DATABASE_URL is not a usable database URL: {exc}; Headway supports "
+            f"{SUPPORTED}"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        raise ConfigError(
+            f"DATABASE_URL names {backend} ({parsed.drivername}://...), "
+            f"which Headway does not support; it supports {SUPPORTED}"
+        )
+    try:
+        dialect.import_dbapi()
+    except ImportError:
+        if backend == "sqlite":
+            raise ConfigError(
+                "Python's sqlite3 module is missing: install a Python with SQLite"
+            ) from None
+        fixed = parsed.set(drivername=f"{backend}+pymysql")
+        raise ConfigError(
+            f"DATABASE_URL uses the {parsed.get_driver_name()} driver "
+            f"({parsed.drivername}://...), which is not installed; Headway uses "
+            f"PyMySQL: {fixed.render_as_string(hide_password=True)}"
+        ) from None
 
 
 CONFIGS = {

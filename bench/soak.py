@@ -20,8 +20,10 @@ port, started and stopped here; never the machine's shared server):
    - stops the MariaDB server for `--outage` seconds and starts it again:
      pages must answer 503 meanwhile and recover by themselves.
 3. Then: a migration that fails half-way (its first DDL applied, its second
-   failing), and a job started while the job-output directory cannot be
-   written.
+   failing), a job started while the job-output directory cannot be
+   written, and three trials of three deploy scripts running `flask db
+   upgrade --adopt` at once on a new legacy database (each must end with one
+   adoption and one stamp verified at head).
 4. Checks that the migration lock is free, that gunicorn's master never
    restarted and its workers did not crash-loop, and that CHECKSUM TABLE of
    the legacy tables is what it was (the faults' own tables are dropped).
@@ -631,6 +633,63 @@ def unwritable_job_output(env: dict, tmp: Path, workers: int) -> Outcome:
         server.stop()
 
 
+def concurrent_adoptions(
+    db: "PrivateMariaDB", migrations: Path, tmp: Path, trials: int = 3, runs: int = 3
+) -> Outcome:
+    """`runs` deploy scripts running `flask db upgrade --adopt` at once on a
+    new legacy database, `trials` times: each trial must end with every run
+    succeeding, one adoption, and one stamp verified at head."""
+    head = head_of(migrations)
+    failures = []
+    for trial in range(1, trials + 1):
+        name = f"adopt_race_{trial}"
+        admin = sa.create_engine(db.url(), poolclass=sa.pool.NullPool)
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+        admin.dispose()
+        env = app_env(db.url(name), migrations, tmp / f"jobs-{name}")
+        flask(env, "demo", "create-legacy", "--scale", "0.01")
+        flask(env, "headway", "init")
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "flask", "db", "upgrade", "--adopt"]
+                + ["-x", "lock_wait=300"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(runs)
+        ]
+        results = []
+        for process in processes:
+            out, err = process.communicate(timeout=600)
+            results.append((process.returncode, out, err))
+        failed = [err.strip().splitlines()[-1:] for code, _, err in results if code]
+        adopted = sum("adopted at" in out for _, out, _ in results)
+        engine = sa.create_engine(db.url(name), poolclass=sa.pool.NullPool)
+        with engine.connect() as conn:
+            stamps = (
+                conn.exec_driver_sql("SELECT version_num FROM alembic_version")
+                .scalars()
+                .all()
+            )
+        engine.dispose()
+        verified = flask(env, "db", "verify").strip()
+        if failed or adopted != 1 or stamps != [head] or verified != f"matches {head}":
+            failures.append(
+                f"trial {trial}: {len(failed)} failed {failed}, {adopted} adopted, "
+                f"stamps {stamps}, verify: {verified}"
+            )
+    return Outcome(
+        f"{runs} `flask db upgrade --adopt` at once, {trials} trials",
+        not failures,
+        "; ".join(failures)
+        or f"each trial: {runs} succeeded, 1 adoption, 1 stamp verified at {head}",
+    )
+
+
 # -- the run ------------------------------------------------------------------------
 
 
@@ -716,6 +775,7 @@ def run(args, tmp: Path) -> bool:
         for fault in (
             lambda: half_failed_migration(migrations, api, engine),
             lambda: unwritable_job_output(env, tmp, args.workers),
+            lambda: concurrent_adoptions(db, migrations, tmp),
         ):
             outcome = fault()
             outcomes.append(outcome)

@@ -44,11 +44,17 @@ from app.dbadmin.core.guards import (
     RunOptions,
     check_autogenerate,
     check_run,
+    offline_warnings,
     partial_line,
     read_partial_if_journaled,
 )
 from app.dbadmin.core.journal import Journal
-from app.dbadmin.core.lock import holder_description, migration_lock, shell_actor
+from app.dbadmin.core.lock import (
+    holder_description,
+    lock_wait_seconds,
+    migration_lock,
+    shell_actor,
+)
 
 config = context.config
 
@@ -115,6 +121,18 @@ def run_migrations_offline() -> None:
         **configure_args(engine.dialect.name),
     )
     attach_callers_hooks()
+    opts = context._proxy.context_opts
+    # A user's script (`--sql`), not Headway's own rendering of a plan, and
+    # not a stamp: it carries the guards' warnings as SQL comments.
+    if (
+        "attach_to_context" not in config.attributes
+        and changes_the_database()
+        and "purge" not in opts
+    ):
+        migration_context = context.get_context()
+        lines = offline_warnings(engine, migration_context, opts["destination_rev"])
+        if lines:
+            migration_context.impl.static_output("\n".join(lines))
     with context.begin_transaction():
         context.run_migrations()
 
@@ -234,7 +252,7 @@ def run_migrations_online() -> None:
             run_migrations(connection)
         return
     x_arguments = context.get_x_argument(as_dictionary=True)
-    wait = float(x_arguments.get("lock_wait", 0))
+    wait = lock_wait_seconds(x_arguments.get("lock_wait"))
     settings = ExecutorSettings.from_x_arguments(x_arguments)
     # A console job names its user and itself; a shell run is its OS user.
     actor = config.attributes.get("actor") or shell_actor()

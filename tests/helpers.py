@@ -30,10 +30,14 @@ def mysql_server_url() -> sa.URL:
 
 @contextlib.contextmanager
 def new_database(
-    dialect: str, directory: Path, server: sa.URL | None = None
+    dialect: str,
+    directory: Path,
+    server: sa.URL | None = None,
+    collation: str = "utf8mb4_general_ci",
 ) -> Iterator[str]:
     """The URL of a new, empty database: "sqlite", a file in `directory`;
     "mysql", a database of its own on `server` (default: TEST_DATABASE_URL's),
+    whose default is `collation` (its name starts with its character set's),
     dropped after."""
     if dialect == "sqlite":
         yield f"sqlite:///{directory / 'headway.db'}"
@@ -42,8 +46,9 @@ def new_database(
     name = f"{server.database or 'headway_test'}_{secrets.token_hex(4)}"
     admin = sa.create_engine(server.set(database=""), poolclass=sa.pool.NullPool)
     with admin.connect() as conn:
+        charset = collation.split("_")[0]
         conn.exec_driver_sql(
-            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
+            f"CREATE DATABASE `{name}` CHARACTER SET {charset} COLLATE {collation}"
         )
     try:
         yield server.set(database=name).render_as_string(hide_password=False)

@@ -238,3 +238,34 @@ def test_log_out(browser_session):
     assert next_param(page.url) == "/admin/"
     expect(page.locator(".navbar-text")).to_have_count(0)
     session.assert_no_csp_violations()
+
+
+def test_two_stamped_rows_are_a_state_not_an_error(browser_session, live_server):
+    """An ancestor stamped beside its descendant (a stamp by hand): every page
+    renders, the navbar names the state, the console the way out."""
+    head = live_server.scalar("SELECT version_num FROM alembic_version")
+    with live_server.engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO alembic_version VALUES ('0001_baseline')")
+    try:
+        page = browser_session().login("admin")
+        for url in (
+            "/admin/",
+            "/admin/migrations/",
+            "/admin/migrations/history",
+            f"/admin/migrations/revision/{head}",
+            "/admin/migrations/plan",
+            "/admin/migrations/drift",
+            "/admin/migrations/audit",
+            "/admin/employee/",
+            "/admin/account/",
+        ):
+            response = page.goto(url)
+            assert response.status == 200, url
+            expect(page.locator(".navbar")).to_contain_text("redundant stamp")
+        page.goto("/admin/migrations/")
+        expect(page.locator("#state")).to_contain_text(f"flask db stamp --purge {head}")
+    finally:
+        with live_server.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "DELETE FROM alembic_version WHERE version_num = '0001_baseline'"
+            )

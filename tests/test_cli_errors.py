@@ -9,7 +9,14 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from tests.helpers import MYSQL_URL, ROOT, mysql_server_url, run_flask
+from app.extensions import db
+from tests.helpers import (
+    MYSQL_URL,
+    ROOT,
+    migrations_head,
+    mysql_server_url,
+    run_flask,
+)
 
 
 def assert_clean_failure(result, *expected: str) -> None:
@@ -125,3 +132,81 @@ def test_adopt_on_a_database_with_nothing_in_it(database_url):
     engine = sa.create_engine(database_url)
     assert "alembic_version" not in sa.inspect(engine).get_table_names()
     engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        # The form every tutorial uses: the MySQLdb driver, not installed.
+        (
+            "mysql://root:secret@127.0.0.1/employees",
+            "which is not installed; Headway uses PyMySQL: "
+            "mysql+pymysql://root:***@127.0.0.1/employees",
+        ),
+        (
+            "postgresql://u@127.0.0.1/employees",
+            "DATABASE_URL names postgresql (postgresql://...), which Headway "
+            "does not support; it supports MySQL/MariaDB",
+        ),
+    ],
+)
+def test_a_database_url_headway_cannot_use_is_one_line(url, expected):
+    result = run_flask("db", "current", database_url=url)
+    assert_clean_failure(result, expected)
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "secret" not in result.stderr
+
+
+def assert_one_error_line(result, *expected: str) -> str:
+    """An in-process `flask` run that failed in one line, no traceback."""
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    [line] = [x for x in result.output.splitlines() if x.startswith("Error:")]
+    for text in expected:
+        assert text in line, line
+    return line
+
+
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [
+        ("def upgrade(:\n    pass", "0004_broken.py: syntax error on line 18"),
+        (None, "0004_broken.py: line 13: down_revision 0003_nope does not exist"),
+    ],
+)
+def test_a_broken_revision_file_is_named_with_its_line(
+    scripted_app, scripts, source, problem
+):
+    head = migrations_head()
+    path = scripts.write("0004_broken", head if source else "0003_nope")
+    if source:
+        path.write_text(path.read_text().replace("def upgrade():", source, 1))
+    runner = scripted_app.test_cli_runner()
+    for command in (["verify"], ["current"], ["upgrade"], ["heads"], ["history"]):
+        assert_one_error_line(
+            runner.invoke(args=["db", *command]), f"`flask db {command[0]}`", problem
+        )
+
+
+@pytest.mark.parametrize("value", ["abc", "-5", "nan"])
+def test_a_bad_lock_wait_is_refused(runner, value):
+    expected = f"-x lock_wait={value}: expected a number of seconds, 0 or more"
+    for args in (
+        ["db", "upgrade", "-x", f"lock_wait={value}"],
+        ["db", "-x", f"lock_wait={value}", "upgrade"],
+        ["db", "upgrade", "--adopt", "-x", f"lock_wait={value}"],
+        ["db", "downgrade", "-x", f"lock_wait={value}"],
+    ):
+        assert_one_error_line(runner.invoke(args=args), expected)
+
+
+def test_a_refused_statement_is_not_an_unreachable_database(app, runner):
+    assert runner.invoke(args=["db", "upgrade", "0001_baseline"]).exit_code == 0
+    with app.app_context(), db.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE employees ADD COLUMN email VARCHAR(255)")
+    line = assert_one_error_line(
+        runner.invoke(args=["db", "upgrade"]), "the database refused a statement"
+    )
+    assert "cannot use the database" not in line
+    assert "email" in line.lower()

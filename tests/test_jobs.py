@@ -142,6 +142,8 @@ def test_sigkill_mid_revision_frees_the_lock_and_marks_the_job(live):
     job = live.wait_for_job(job_id, live.operator, seconds=15)
     assert job["status"] == "interrupted"
     assert "ended before the job finished" in job["error"]
+    # Where it stopped (the step never finished), not where it was going.
+    assert job["to_revisions"] == [HEAD]
     # The comparison with the schema runs in a process of its own too.
     deadline = time.monotonic() + 90
     while job["schema_report"] is None and time.monotonic() < deadline:
@@ -166,6 +168,10 @@ def test_sigkill_mid_revision_frees_the_lock_and_marks_the_job(live):
     status, page = live.request("GET", "/admin/migrations/", opener=browser)
     assert status == 200
     assert 'id="last-job-problem"' in page and "interrupted" in page
+    status, page = live.request(
+        "GET", f"/admin/migrations/jobs/{job_id}", opener=browser
+    )
+    assert status == 200 and f'<dd class="col-sm-10">{HEAD} → {HEAD}</dd>' in page
     # The lock is free again: a new job is answered at once (not 409); on
     # MySQL it is refused until the partial step is rolled back.
     live.scripts.write("0003_slow", HEAD, "pass")

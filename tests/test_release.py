@@ -266,7 +266,7 @@ def test_the_wait_for_another_release_is_bounded(release, engine):
     with engine.connect() as conn, migration_lock(conn, purpose="release"):
         assert_one_line_error(
             release("--lock-wait", "1"),
-            "another release is still running",
+            "another release or adoption is still running",
             "--lock-wait",
         )
         assert version_rows(engine) is None

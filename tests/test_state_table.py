@@ -17,6 +17,7 @@ def test_the_ranks_follow_the_documented_order():
         State.PARTIAL,
         State.UNKNOWN_REVISION,
         State.DRIFT,
+        State.REDUNDANT_STAMP,
         State.UNVERSIONED,
         State.BEHIND,
         State.UP_TO_DATE,

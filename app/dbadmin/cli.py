@@ -8,6 +8,8 @@ should start about as fast as `alembic current`."""
 
 from __future__ import annotations
 
+import functools
+import os
 from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
@@ -18,6 +20,7 @@ from flask import current_app, g
 from flask_migrate.cli import db as flask_migrate_db
 
 from app.cli import HeadwayGroup, fail
+from app.dbadmin.core.lock import Deadline, lock_wait_seconds, release_lock
 from app.extensions import db
 
 if TYPE_CHECKING:
@@ -112,18 +115,44 @@ def upgrade_command(
     """Upgrade to a later version. An unversioned database that already has
     tables is refused (adopt it, or use --adopt); so is a step that drops
     data, unless --allow-data-loss."""
-    if adopt_first and not sql:
-        from app.dbadmin.core.adoption import adopt_if_unversioned
+    wait = lock_wait_of(x_arg)
+    if not adopt_first or sql:
+        config = _alembic_config(directory, x_arg, allow_data_loss=allow_data_loss)
+        with _keeping_the_proof(sql):
+            command.upgrade(config, revision, sql=sql, tag=tag)
+        return
+    from app.dbadmin.core.adoption import adopt_if_unversioned
 
+    # The decision (is it unversioned? which revision does it match?), the
+    # stamp and the upgrade, under the release lock: deploy scripts running
+    # this at once take turns, and the later ones find it versioned.
+    deadline = Deadline.after(wait)
+    with release_lock(db.engine, deadline, click.echo, "-x lock_wait=SECONDS"):
         adoption = adopt_if_unversioned(db.engine)
         if adoption is not None and not adoption.stamped:
             _print_no_match(adoption.verification)
             raise SystemExit(1)
         if adoption is not None:
             click.echo(f"adopted at {adoption.verification.label}")
-    config = _alembic_config(directory, x_arg, allow_data_loss=allow_data_loss)
-    with _keeping_the_proof(sql):
-        command.upgrade(config, revision, sql=sql, tag=tag)
+        # migrations/env.py's migration lock waits what is left of the wait.
+        x_arg = _with_lock_wait(x_arg, deadline.left())
+        config = _alembic_config(directory, x_arg, allow_data_loss=allow_data_loss)
+        with _keeping_the_proof(sql):
+            command.upgrade(config, revision, sql=sql, tag=tag)
+
+
+def lock_wait_of(x_arg: tuple) -> float:
+    """`-x lock_wait=SECONDS` (of the command, else of the group), checked
+    before anything runs."""
+    x_arg = x_arg or g.get("x_arg") or ()
+    values = [arg.partition("=")[2] for arg in x_arg if arg.startswith("lock_wait=")]
+    return lock_wait_seconds(values[-1] if values else None)
+
+
+def _with_lock_wait(x_arg: tuple, seconds: float) -> tuple:
+    return tuple(a for a in x_arg if not a.startswith("lock_wait=")) + (
+        f"lock_wait={seconds:.3f}",
+    )
 
 
 @db_cli.command("downgrade")
@@ -136,6 +165,7 @@ def downgrade_command(directory, sql, tag, x_arg, allow_data_loss, revision) -> 
     """Revert to a previous version (`flask db downgrade -- -1`: click reads a
     bare -1 as an option). A step that drops data is refused unless
     --allow-data-loss."""
+    lock_wait_of(x_arg)
     config = _alembic_config(directory, x_arg, allow_data_loss=allow_data_loss)
     if sql and revision == "-1":
         revision = "head:-1"
@@ -157,15 +187,17 @@ def downgrade_command(directory, sql, tag, x_arg, allow_data_loss, revision) -> 
     help="Stamp without proving that the live schema is REVISION's schema "
     "(the audit trail says so).",
 )
-@click.argument("revision", default="head")
-def stamp_command(directory, sql, tag, purge, no_verify, revision) -> None:
-    """'stamp' the revision table with the given revision; don't run any
-    migrations. The live schema must be REVISION's schema (as `flask db
-    verify` compares them), unless --no-verify; base needs no proof."""
+@click.argument("revisions", nargs=-1, metavar="[REVISION]...")
+def stamp_command(directory, sql, tag, purge, no_verify, revisions) -> None:
+    """'stamp' the revision table with the given revision (default: head;
+    several for the heads of branches); don't run any migrations. The live
+    schema must be REVISION's schema (as `flask db verify` compares them),
+    unless --no-verify; base needs no proof."""
     config = _alembic_config(directory, (), no_verify=no_verify)
+    target = list(revisions) if len(revisions) > 1 else (revisions or ("head",))[0]
     # The guard proves the live schema is REVISION's, unless --no-verify.
     with _keeping_the_proof(sql, proven=not no_verify):
-        command.stamp(config, revision, sql=sql, tag=tag, purge=purge)
+        command.stamp(config, target, sql=sql, tag=tag, purge=purge)
 
 
 def _keeping_the_proof(sql: bool, proven: bool = False):
@@ -217,8 +249,15 @@ def verify_command(revision: str | None) -> None:
         raise SystemExit(1)
     from app.dbadmin.core.adoption import stamped_revisions
     from app.dbadmin.core.adoption import verify as verify_schema
+    from app.dbadmin.core.catalog import load_catalog
+    from app.dbadmin.core.state import redundant_stamp_line, redundant_stamps
 
-    unversioned = not stamped_revisions(db.engine)
+    stamped = stamped_revisions(db.engine)
+    unversioned = not stamped
+    redundant = redundant_stamps(load_catalog(), stamped)
+    if redundant and revision is None:
+        effective = tuple(r for r in stamped if r not in redundant)
+        click.echo(f"warning: {redundant_stamp_line(redundant, effective)}", err=True)
     if unversioned and revision is None:
         click.echo(
             "the database is unversioned: comparing it with head. `flask db adopt "
@@ -284,8 +323,19 @@ def _print_no_match(closest: Verification) -> None:
     help="No revision matches: stamp the closest (or --to REV) all the same; "
     "the audit trail records the differences accepted.",
 )
+@click.option(
+    "--lock-wait",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seconds to wait for a release or adoption already running.",
+)
 def adopt_command(
-    to: str | None, dry_run: bool, write_revision: bool, accept_differences: bool
+    to: str | None,
+    dry_run: bool,
+    write_revision: bool,
+    accept_differences: bool,
+    lock_wait: float,
 ) -> None:
     """Put an unversioned database under migrations: find the newest revision
     whose schema it has exactly (or check --to REV) and stamp it."""
@@ -302,12 +352,13 @@ def adopt_command(
     ]
     if len(chosen) > 1:
         fail(f"{' and '.join(chosen)} do not go together: choose one")
-    adoption = adopt(
-        db.engine,
-        to=to,
-        dry_run=dry_run or write_revision,
-        accept_differences=accept_differences,
-    )
+    if dry_run or write_revision:
+        adoption = adopt(db.engine, to=to, dry_run=True)
+    else:
+        # Decided under the release lock, like every adoption.
+        deadline = Deadline.after(lock_wait)
+        with release_lock(db.engine, deadline, click.echo, "--lock-wait"):
+            adoption = adopt(db.engine, to=to, accept_differences=accept_differences)
     result = adoption.verification
     if write_revision:
         _write_revision(result)
@@ -484,3 +535,77 @@ def resume_command(x_arg, dry_run) -> None:
     for difference in result.differences:
         click.echo(f"  - {difference}", err=True)
     raise SystemExit(1)
+
+
+def refuse_broken_files(directory: str | None, name: str) -> None:
+    """Alembic loads every revision file, and a broken one (a syntax error, a
+    down_revision that does not exist) would end in its traceback: name the
+    file and its line first, in one line."""
+    from app.dbadmin.core.catalog import load_catalog
+
+    directory = directory or g.get("directory")
+    catalog = load_catalog(os.path.abspath(directory) if directory else None)
+    catalog.refuse_broken_files(f"`flask db {name}`")
+
+
+def _refusing_broken_files(cmd: click.Command) -> None:
+    callback = cmd.callback
+
+    @functools.wraps(callback)
+    def checked(*args, **kwargs):
+        refuse_broken_files(kwargs.get("directory"), cmd.name)
+        return callback(*args, **kwargs)
+
+    cmd.callback = checked
+
+
+def _current_knows_whole_ids(cmd: click.Command) -> None:
+    """Alembic's `current` resolves a stamped prefix of a revision's id that
+    verify, the guards and the console call unknown (they read stamps as they
+    are): it says the same as they do."""
+    callback = cmd.callback
+
+    @functools.wraps(callback)
+    def checked(*args, **kwargs):
+        from app.dbadmin.core.catalog import load_catalog
+        from app.dbadmin.core.guards import check_known
+        from app.dbadmin.core.state import stamped_revisions
+
+        directory = kwargs.get("directory") or g.get("directory")
+        catalog = load_catalog(os.path.abspath(directory) if directory else None)
+        check_known(stamped_revisions(db.engine), catalog)
+        return callback(*args, **kwargs)
+
+    cmd.callback = checked
+
+
+def _init_says_what_to_do(cmd: click.Command) -> None:
+    """Headway ships its migrations/ (a baseline of the legacy schema and the
+    revisions after it): `flask db init` over it says how to go on instead of
+    only that the directory exists."""
+    callback = cmd.callback
+
+    @functools.wraps(callback)
+    def checked(*args, **kwargs):
+        directory = kwargs.get("directory") or g.get("directory")
+        path = os.path.abspath(directory or current_app.config["MIGRATIONS_DIR"])
+        if os.path.isdir(path) and os.listdir(path):
+            fail(
+                f"{path} already exists: Headway's migrations are set up there "
+                "(a baseline of the legacy schema, then the revisions after it), "
+                "so there is nothing to initialise. Bring a database under them "
+                "with `flask db adopt --dry-run` then `flask db adopt` (an existing "
+                "one) or `flask db upgrade` (a new, empty one); write the next "
+                "revision with `flask db migrate -m MESSAGE`."
+            )
+        return callback(*args, **kwargs)
+
+    cmd.callback = checked
+
+
+_init_says_what_to_do(db_cli.commands["init"])
+_current_knows_whole_ids(db_cli.commands["current"])
+# Every command that reads the scripts (all but init and list-templates).
+for _name, _command in db_cli.commands.items():
+    if _name not in ("init", "list-templates"):
+        _refusing_broken_files(_command)

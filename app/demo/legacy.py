@@ -26,9 +26,9 @@ LEGACY_TABLES = (
 )
 LEGACY_VIEWS = ("dept_emp_latest_date", "current_dept_emp")
 
-_MYSQL_TABLE_OPTIONS = (
-    "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci"
-)
+# Like the classic employees.sql, no character set or collation: the tables
+# take the database's defaults (test_db sets only the storage engine).
+_MYSQL_TABLE_OPTIONS = "ENGINE=InnoDB"
 
 # Written like the classic employees.sql: the foreign keys and the dept_no
 # indexes are unnamed, so the server generates `*_ibfk_N` and `dept_no` itself,

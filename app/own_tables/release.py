@@ -9,14 +9,12 @@ console job and a release never migrate at once).
 """
 
 import logging
-import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 from alembic import command
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from app.cli import database_error_line
 from app.dbadmin.core.adoption import adopt_if_unversioned as adoption_of_legacy
@@ -27,26 +25,10 @@ from app.dbadmin.core.adoption import (
 from app.dbadmin.core.alembic_env import alembic_config, describe
 from app.dbadmin.core.catalog import Catalog, load_catalog
 from app.dbadmin.core.drift import run_drift_check
-from app.dbadmin.core.lock import LockHeld, migration_lock, shell_actor
+from app.dbadmin.core.lock import Deadline, shell_actor, take_release_lock
 from app.errors import HeadwayError, error_line
 from app.extensions import db
 from app.own_tables.setup import init_own_tables
-
-RELEASE_LOCK = "release"
-
-
-@dataclass
-class Deadline:
-    """What is left of --lock-wait, shared by the locks a release takes."""
-
-    end: float
-
-    @classmethod
-    def after(cls, seconds: float) -> "Deadline":
-        return cls(time.monotonic() + seconds)
-
-    def left(self) -> float:
-        return max(0.0, self.end - time.monotonic())
 
 
 def release(engine: Engine, lock_wait: float, adopt_legacy: bool, say: Callable):
@@ -60,7 +42,7 @@ def release(engine: Engine, lock_wait: float, adopt_legacy: bool, say: Callable)
         # impl" for every connection it configures) would bury them.
         held.callback(alembic_logger.setLevel, level)
         alembic_logger.setLevel(logging.WARNING)
-        take_release_lock(held, lock_connection, deadline, say)
+        take_release_lock(held, lock_connection, deadline, say, "--lock-wait")
         say(f"Headway tables at {describe(init_own_tables(engine))}")
         # The console sets a broken revision file aside; a release must not
         # deploy without it.
@@ -74,31 +56,6 @@ def release(engine: Engine, lock_wait: float, adopt_legacy: bool, say: Callable)
             refuse_unversioned_legacy(engine, catalog)
         upgrade_to_heads(engine, catalog, deadline, say)
         verify_release(engine, catalog, say)
-
-
-def take_release_lock(
-    stack: ExitStack, connection: Connection, deadline: Deadline, say: Callable
-) -> None:
-    """Hold this database's release lock until `stack` closes, waiting for
-    another release until the deadline."""
-    try:
-        stack.enter_context(migration_lock(connection, 0, purpose=RELEASE_LOCK))
-        return
-    except LockHeld as held:
-        say(
-            f"waiting up to {deadline.left():.0f} s for another release"
-            + (f" ({held.holder})" if held.holder else "")
-        )
-    try:
-        stack.enter_context(
-            migration_lock(connection, deadline.left(), purpose=RELEASE_LOCK)
-        )
-    except LockHeld as held:
-        raise HeadwayError(
-            "another release is still running"
-            + (f" ({held.holder})" if held.holder else "")
-            + "; give it more time with --lock-wait, or try again"
-        ) from None
 
 
 def adopt_if_unversioned(engine: Engine) -> str | None:

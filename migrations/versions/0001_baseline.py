@@ -5,7 +5,10 @@ Existing databases are adopted at this revision (`flask db adopt`, or
 database gets the same schema from it. Per dialect it reproduces what the
 legacy DDL gave: on MySQL/MariaDB the server-generated names (`*_ibfk_N`
 foreign keys, the `dept_no` index behind them, the `dept_name` unique key)
-and utf8mb4 InnoDB tables; on SQLite unnamed constraints.
+and InnoDB tables in the database's default character set and collation (the
+legacy DDL names none, so its tables took whatever the database had: latin1
+on old installs, utf8mb4_general_ci, utf8mb4_unicode_ci ...); on SQLite
+unnamed constraints.
 
 Revision ID: 0001_baseline
 Revises:
@@ -40,15 +43,9 @@ VIEWS = {
 
 def upgrade():
     mysql = op.get_context().dialect.name == "mysql"
-    table_options = (
-        {
-            "mysql_engine": "InnoDB",
-            "mysql_charset": "utf8mb4",
-            "mysql_collate": "utf8mb4_general_ci",
-        }
-        if mysql
-        else {}
-    )
+    # No character set or collation: like the legacy DDL, the tables take the
+    # database's defaults (a scratch database is created with the live one's).
+    table_options = {"mysql_engine": "InnoDB"} if mysql else {}
 
     def name(constraint_name):
         # Only MySQL gave the legacy constraints names.

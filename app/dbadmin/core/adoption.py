@@ -38,7 +38,7 @@ from app.dbadmin.core.schema import (
     schema_objects,
 )
 from app.dbadmin.core.scratch import scratch_engine, upgrade_to
-from app.dbadmin.core.state import stamped_revisions
+from app.dbadmin.core.state import redundant_stamps, stamped_revisions
 from app.errors import HeadwayError, error_line
 from app.extensions import db
 from app.models.own import TABLE_PREFIX
@@ -82,6 +82,9 @@ def verify(engine: Engine, rev: str | None = None) -> Verification:
         unknown = [r for r in revisions if r not in catalog.by_id]
         if unknown:
             raise HeadwayError(unknown_revision_line(tuple(unknown)))
+        # An ancestor stamped beside its descendant adds nothing to the schema.
+        redundant = redundant_stamps(catalog, revisions)
+        revisions = tuple(r for r in revisions if r not in redundant)
     result = verify_revisions(engine, revisions)
     remember_proof(engine, result, catalog)
     return result
@@ -111,7 +114,12 @@ def keeping_the_proof(engine: Engine, proven: bool = False) -> Iterator[None]:
     if not proven:
         try:
             current = stamped_revisions(engine)
-            if current and all(r in catalog.by_id for r in current):
+            # (A redundant stamp is refused by the run's guards anyway.)
+            if (
+                current
+                and all(r in catalog.by_id for r in current)
+                and not redundant_stamps(catalog, current)
+            ):
                 with engine.connect() as conn:
                     check = check_schema(conn, catalog, current, db.metadata)
                 proven = check.state == OK
@@ -451,12 +459,35 @@ def adopt_if_unversioned(
     return adopt(engine, run_attributes=run_attributes)
 
 
-def unknown_revision_line(unknown: tuple[str, ...]) -> str:
-    """What to do about a stamp the scripts do not know."""
+def unknown_revision_line(
+    unknown: tuple[str, ...], surface: str = "cli", catalog: Catalog | None = None
+) -> str:
+    """What to do about a stamp the scripts do not know, in `surface`'s terms
+    (the CLI's commands, or the console's and the API's). A stamped prefix of
+    a revision's id is unknown too: Headway reads stamps as they are."""
+    catalog = catalog or load_catalog()
+    prefixes = {
+        rev: [full for full in catalog.by_id if full.startswith(rev)] for rev in unknown
+    }
+    prefix_of = {rev: found[0] for rev, found in prefixes.items() if len(found) == 1}
+    what = (
+        f"the database is stamped with {describe(unknown)}, which the scripts "
+        "do not have"
+    )
+    if prefix_of:
+        rev, full = next(iter(prefix_of.items()))
+        what += f" ({rev} is only a prefix of {full}: stamps hold whole ids)"
+    else:
+        what += " (newer code rolled back, or a revision file deleted)"
+    if surface != "cli":
+        return (
+            f"{what}. Deploy the code that has it, or restamp: a stamp of REV "
+            'with purge (the console\'s "Stamp a revision", purge ticked, or '
+            '{"action": "stamp", "target": "REV", "purge": true}), checked '
+            "against REV's schema first."
+        )
     return (
-        f"the database is stamped with {describe(unknown)}, which the scripts do "
-        "not have (newer code rolled back, or a revision file deleted). Deploy "
-        "the code that has it, or restamp: `flask db stamp --purge REV` (checked "
-        "against REV's schema first), or `flask db stamp --purge base` then "
-        "`flask db adopt`."
+        f"{what}. Deploy the code that has it, or restamp: `flask db stamp --purge "
+        "REV` (checked against REV's schema first), or `flask db stamp --purge "
+        "base` then `flask db adopt`."
     )

@@ -79,6 +79,16 @@ def _describe(exc: Exception) -> str:
     return error_line(exc, with_type=True)
 
 
+def _line_of(path: str, name: str) -> int | None:
+    """The line that assigns `name` in a revision file, for messages."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        return None
+    pattern = re.compile(rf"^{name}\s*(:[^=]*)?=")
+    return next((n for n, text in enumerate(lines, 1) if pattern.match(text)), None)
+
+
 def _parents(script: Script) -> tuple[str, ...]:
     down = script.down_revision
     if down is None:
@@ -102,6 +112,8 @@ def _without_dangling(
                     if missing[0] not in scripts
                     else f"its parent {missing[0]} is broken"
                 )
+                line = _line_of(script.path, "down_revision")
+                reason = f"line {line}: {reason}" if line else reason
                 broken.append(BrokenFile(Path(script.path).name, reason))
                 del good[rev]
                 changed = True

@@ -37,7 +37,8 @@ from app.dbadmin.core.journal import RUNS, PartialStep, read_partial
 from app.dbadmin.core.plan import Plan, Step, plan_of_run, step_plan
 from app.dbadmin.core.rehearsal import rehearse
 from app.dbadmin.core.scratch import ScratchUnavailable
-from app.errors import HeadwayError
+from app.dbadmin.core.state import redundant_stamp_line, redundant_stamps
+from app.errors import HeadwayError, error_line
 
 # Above this many rows (by the server's statistics), counting exactly would
 # scan a large table: the estimate is shown instead, marked "~".
@@ -106,19 +107,32 @@ def read_partial_if_journaled(connection: Connection) -> PartialStep | None:
 UPGRADE_FROM_BASE = "an upgrade from base would create them again"
 
 
-def unversioned_line(tables: list[str], why: str = UPGRADE_FROM_BASE) -> str:
-    """The one-line refusal for an unversioned database with tables."""
+def unversioned_line(
+    tables: list[str], why: str = UPGRADE_FROM_BASE, surface: str = "cli"
+) -> str:
+    """The one-line refusal for an unversioned database with tables, with the
+    way on in `surface`'s terms (the CLI's commands, or the console's and
+    the API's)."""
     shown = ", ".join(tables[:3]) + (", …" if len(tables) > 3 else "")
+    what = f"the database is unversioned but already has {shown}: {why}, so "
+    if surface != "cli":
+        return (
+            what + "nothing was planned. Adopt it instead (it stamps the revision "
+            "the schema matches): the console's \"Adopt\", or the API's "
+            '{"action": "adopt"}.'
+        )
     return (
-        f"the database is unversioned but already has {shown}: {why}, so "
-        "nothing was run. Adopt it instead: "
+        what + "nothing was run. Adopt it instead: "
         "`flask db adopt --dry-run` shows the revision it matches, `flask db "
         "adopt` stamps it (`flask db upgrade --adopt` does both, then upgrades)."
     )
 
 
 def check_unversioned(
-    engine: Engine, catalog: Catalog, why: str = UPGRADE_FROM_BASE
+    engine: Engine,
+    catalog: Catalog,
+    why: str = UPGRADE_FROM_BASE,
+    surface: str = "cli",
 ) -> None:
     """Refuse when the database is unversioned and already has tables of the
     first revision's schema."""
@@ -126,20 +140,35 @@ def check_unversioned(
         return
     tables = existing_first_revision_tables(engine, catalog)
     if tables:
-        raise Refused(unversioned_line(tables, why))
+        raise Refused(unversioned_line(tables, why, surface))
 
 
-def check_known(current: tuple[str, ...], catalog: Catalog) -> None:
+def check_known(
+    current: tuple[str, ...], catalog: Catalog, surface: str = "cli"
+) -> None:
     unknown = tuple(rev for rev in current if rev not in catalog.by_id)
     if unknown:
-        raise Refused(unknown_revision_line(unknown))
+        raise Refused(unknown_revision_line(unknown, surface, catalog))
+
+
+def check_not_redundant(
+    current: tuple[str, ...], catalog: Catalog, surface: str = "cli"
+) -> None:
+    """Alembic fails on an ancestor stamped beside its descendant (the
+    revisions overlap): say what it is and the way out instead."""
+    redundant = redundant_stamps(catalog, current)
+    if redundant:
+        effective = tuple(c for c in current if c not in redundant)
+        raise Refused(redundant_stamp_line(redundant, effective, surface))
 
 
 def check_autogenerate(engine: Engine) -> None:
     """`flask db migrate` and `flask db check` compare the models with the
     database at head: say what to do first when it is not versioned yet."""
     catalog = load_catalog()
-    check_known(stamped_revisions(engine), catalog)
+    current = stamped_revisions(engine)
+    check_known(current, catalog)
+    check_not_redundant(current, catalog)
     if catalog.heads:
         check_unversioned(
             engine,
@@ -528,16 +557,30 @@ def _stamp_refusal(
         "nothing was written."
     ]
     lines += [f"  - {d}" for d in differences]
+    cli = surface == "cli"
     if matching and not stamped:
-        lines.append(f"The database matches {matching}: run `flask db adopt`.")
+        lines.append(
+            f"The database matches {matching}: "
+            + (
+                "run `flask db adopt`."
+                if cli
+                else 'adopt it (the console\'s "Adopt", or {"action": "adopt"}).'
+            )
+        )
     elif matching and matching == describe(stamped):
         lines.append(
             f"The database matches {matching}, the revision it is stamped with."
         )
     elif matching:
         lines.append(
-            f"The database matches {matching}: run `flask db stamp --purge "
-            f"{matching}`, or `flask db stamp --purge base` then `flask db adopt`."
+            f"The database matches {matching}: "
+            + (
+                f"run `flask db stamp --purge {matching}`, or `flask db stamp "
+                "--purge base` then `flask db adopt`."
+                if cli
+                else f'stamp {matching} with purge ({{"action": "stamp", '
+                f'"target": "{matching}", "purge": true}}).'
+            )
         )
     elif not stamped and surface == "cli" and against != "the models":
         # (Compared with the models: no scratch database, which adopt needs.)
@@ -602,7 +645,8 @@ def check_run(
     catalog = load_catalog()
     check_not_partial(migration_context.connection, options.surface)
     current = () if purge else migration_context.get_current_heads()
-    check_known(current, catalog)
+    check_known(current, catalog, options.surface)
+    check_not_redundant(current, catalog, options.surface)
     steps = list(migration_context._migrations_fn(current, migration_context))
     if stamp:
         return _check_stamp(engine, catalog, metadata, current, steps, options)
@@ -640,6 +684,15 @@ def _check_stamp(engine, catalog, metadata, current, steps, options) -> Checked:
     if not target:
         return Checked()  # base: nothing to prove
     if options.proven_stamp is not None and set(options.proven_stamp) == set(target):
+        # The proof is an adoption's: it holds for an unversioned database
+        # only. Read again here, under the migration lock: another run may
+        # have versioned (and upgraded) it since the comparison.
+        if current:
+            raise Refused(
+                f"the database was versioned meanwhile (at {describe(current)}), "
+                f"so it was not adopted at {describe(target)}; nothing was "
+                "written. `flask db verify` checks it against its stamp."
+            )
         return Checked()
     if options.no_verify:
         return Checked(
@@ -649,3 +702,66 @@ def _check_stamp(engine, catalog, metadata, current, steps, options) -> Checked:
     return Checked(
         notes=[prove_stamp(engine, catalog, metadata, target, options.surface)]
     )
+
+
+# --- Offline scripts (`--sql`) -------------------------------------------------
+
+
+def offline_warnings(
+    engine: Engine, migration_context: MigrationContext, destination: str
+) -> list[str]:
+    """What the guards would say about the steps of an offline script
+    (`flask db upgrade --sql`, `downgrade --sql FROM:TO`), as SQL comments
+    for its head: nothing refuses a script that someone runs by hand later,
+    so it carries the lint, the data it drops (counted on the live database
+    now) and an unversioned database's trap."""
+    try:
+        lines = _offline_warnings(engine, migration_context, destination)
+    except sa.exc.SQLAlchemyError as exc:
+        lines = [f"could not read the live database to check it: {error_line(exc)}"]
+    if not lines:
+        return []
+    # One comment line each, whatever a message holds.
+    return ["-- Headway: read this before running the script"] + [
+        "-- " + " ".join(line.split()) for line in lines
+    ]
+
+
+def _offline_warnings(
+    engine: Engine, migration_context: MigrationContext, destination: str
+) -> list[str]:
+    catalog = load_catalog()
+    current = migration_context.get_current_heads()
+    steps = list(migration_context._migrations_fn(current, migration_context))
+    if not steps:
+        return []
+    direction = "upgrade" if steps[0].is_upgrade else "downgrade"
+    revisions = [step.revision.revision for step in steps]
+    lines: list[str] = []
+    if not current and direction == "upgrade":
+        stamped = stamped_revisions(engine)
+        if stamped:
+            lines.append(
+                f"WARNING: this script starts from base, but the database is "
+                f"at {describe(stamped)}: run on it, it would create every "
+                f"table again. Give the start: `--sql {stamped[0]}:{destination}`."
+            )
+        else:
+            tables = existing_first_revision_tables(engine, catalog)
+            if tables:
+                lines.append(
+                    "WARNING: the database is unversioned but already has "
+                    f"{', '.join(tables)}: this script would create them "
+                    "again. Adopt it instead: `flask db adopt --dry-run`, "
+                    "then `flask db adopt`."
+                )
+    plan = plan_of_run(engine, catalog, current, destination, direction, revisions)
+    lines += [f"lint {w.revision}: {w.message}" for w in plan.warnings]
+    at_risk = data_at_risk(engine, plan)
+    if at_risk:
+        lines.append(
+            "WARNING: this script drops data (counted on the live database "
+            "now; back up first):"
+        )
+        lines += [f"  - {item} (dropped by {item.revision})" for item in at_risk]
+    return lines

@@ -14,20 +14,25 @@ import fcntl
 import getpass
 import hashlib
 import json
+import math
 import os
 import socket
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from app.errors import HeadwayError
 
 HOLDER_TABLE = "headway_migration_lock"
+# The lock of a whole release or adoption (decide, stamp, upgrade), taken
+# before the migration lock and held around it.
+RELEASE_LOCK = "release"
 
 
 class LockHeld(HeadwayError):
@@ -212,3 +217,90 @@ def lock_is_free(connection: Connection) -> tuple[bool, str | None]:
             return False, read_file_holder(path)
         fcntl.flock(handle, fcntl.LOCK_UN)
     return True, None
+
+
+def lock_wait_seconds(value: str | None, option: str = "-x lock_wait") -> float:
+    """The seconds to wait for a lock, as given on the command line (`-x
+    lock_wait=60`); 0 when not given. A bad value is refused in one line."""
+    if value is None or value.strip() == "":
+        return 0.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise HeadwayError(
+            f"{option}={value}: expected a number of seconds, 0 or more "
+            f"(e.g. {option}=60)"
+        )
+    return seconds
+
+
+@dataclass
+class Deadline:
+    """What is left of a wait, shared by the locks a command takes in turn."""
+
+    end: float
+
+    @classmethod
+    def after(cls, seconds: float) -> "Deadline":
+        return cls(time.monotonic() + seconds)
+
+    def left(self) -> float:
+        return max(0.0, self.end - time.monotonic())
+
+
+def take_release_lock(
+    stack: ExitStack,
+    connection: Connection,
+    deadline: Deadline,
+    say: Callable[[str], None],
+    more_time: str | None = None,
+) -> None:
+    """Hold this database's release lock on `connection` until `stack`
+    closes, waiting for another holder until the deadline (and saying so).
+    `more_time` names the option that waits longer."""
+    try:
+        stack.enter_context(migration_lock(connection, 0, purpose=RELEASE_LOCK))
+        return
+    except LockHeld as held:
+        if deadline.left() <= 0:
+            raise _still_running(held, more_time) from None
+        say(
+            f"waiting up to {deadline.left():.0f} s for another release or "
+            "adoption" + (f" ({held.holder})" if held.holder else "")
+        )
+    try:
+        stack.enter_context(
+            migration_lock(connection, deadline.left(), purpose=RELEASE_LOCK)
+        )
+    except LockHeld as held:
+        raise _still_running(held, more_time) from None
+
+
+def _still_running(held: LockHeld, more_time: str | None) -> HeadwayError:
+    return HeadwayError(
+        "another release or adoption is still running"
+        + (f" ({held.holder})" if held.holder else "")
+        + "; nothing was written. "
+        + (f"Give it more time with {more_time}, or try" if more_time else "Try")
+        + " again when it has finished"
+    )
+
+
+@contextmanager
+def release_lock(
+    engine: Engine,
+    deadline: Deadline,
+    say: Callable[[str], None],
+    more_time: str | None = None,
+) -> Iterator[None]:
+    """This database's release lock, held for the block on a connection of
+    its own: every adoption holds it around its decision, its stamp and the
+    upgrade after it, so that deploys running at once take turns instead of
+    each deciding the database is unversioned. (GET_LOCK belongs to a
+    connection; migrations/env.py takes the migration lock on its own, inside
+    this one.)"""
+    with engine.connect() as connection, ExitStack() as held:
+        take_release_lock(held, connection, deadline, say, more_time)
+        yield

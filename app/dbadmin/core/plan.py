@@ -21,7 +21,7 @@ from app.dbadmin.core.alembic_env import (
 )
 from app.dbadmin.core.catalog import Catalog, Revision
 from app.dbadmin.core.lint import LintWarning, Operation, lint_step
-from app.dbadmin.core.state import DatabaseState
+from app.dbadmin.core.state import DatabaseState, redundant_stamp_line
 from app.errors import HeadwayError, error_line
 
 RECORDED = (
@@ -90,6 +90,11 @@ def make_plan(
     `render`, each step's SQL and lint too (which runs the revisions' code in
     Alembic's offline mode)."""
     target = resolve_target(catalog, target)
+    if state.redundant:
+        # Alembic refuses to move from overlapping revisions.
+        raise PlanError(
+            redundant_stamp_line(state.redundant, state.effective, "console")
+        )
     current = tuple(state.current)
     applied = state.applied(catalog)
     downgrade = target == "base" or (target in applied and target not in current)

@@ -4,6 +4,7 @@ shared by the pages, the JSON API and the probes."""
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,6 +24,7 @@ class State(StrEnum):
     UNVERSIONED = "unversioned"
     UNKNOWN_REVISION = "unknown_revision"
     DRIFT = "drift"
+    REDUNDANT_STAMP = "redundant_stamp"
     PARTIAL = "partial"
     UNREACHABLE = "unreachable"
 
@@ -40,7 +42,7 @@ class StateInfo:
 
 
 # One row per state, highest rank first: unreachable > partial > unknown
-# revision > drift > unversioned > behind > up to date.
+# revision > drift > redundant stamp > unversioned > behind > up to date.
 STATES: dict[State, StateInfo] = {
     State.UNREACHABLE: StateInfo(
         "unreachable", "danger", False, "the database does not answer", 80
@@ -68,6 +70,13 @@ STATES: dict[State, StateInfo] = {
         "the live schema differs from its revision's",
         50,
     ),
+    State.REDUNDANT_STAMP: StateInfo(
+        "redundant stamp",
+        "warning",
+        False,
+        "a revision is stamped beside its own descendant",
+        40,
+    ),
     State.UNVERSIONED: StateInfo(
         "unversioned", "info", False, "the database has no schema version", 30
     ),
@@ -87,6 +96,8 @@ class DatabaseState:
     heads: tuple[str, ...] = ()
     pending: list[Revision] = field(default_factory=list)
     unknown: tuple[str, ...] = ()
+    # Stamped beside one of their own descendants (see redundant_stamps).
+    redundant: tuple[str, ...] = ()
     error: str | None = None
     # A step that stopped half-way (State.PARTIAL), from the journal.
     partial: PartialStep | None = None
@@ -105,9 +116,15 @@ class DatabaseState:
     def multiple_heads(self) -> bool:
         return len(self.heads) > 1
 
+    @property
+    def effective(self) -> tuple[str, ...]:
+        """The stamped revisions that say where the schema is: without the
+        redundant ones (their descendants say it already)."""
+        return tuple(c for c in self.current if c not in self.redundant)
+
     def applied(self, catalog: Catalog) -> frozenset[str]:
         """Every revision applied: the current ones and their ancestors."""
-        known = tuple(c for c in self.current if c in catalog.by_id)
+        known = tuple(c for c in self.effective if c in catalog.by_id)
         if not known:
             return frozenset()
         return catalog.memo(
@@ -148,6 +165,9 @@ class DatabaseState:
                     else ""
                 )
             )
+        if self.kind == State.REDUNDANT_STAMP:
+            line = redundant_stamp_line(self.redundant, self.effective)
+            return line[0].upper() + line[1:]
         if self.kind == State.UNKNOWN_REVISION:
             return (
                 f"Stamped with {', '.join(self.unknown)}, which the scripts do "
@@ -254,9 +274,64 @@ def state_of(
     unknown = tuple(c for c in current if c not in catalog.by_id)
     if unknown:
         return DatabaseState(State.UNKNOWN_REVISION, current, heads, unknown=unknown)
+    redundant = redundant_stamps(catalog, current)
+    if redundant:
+        effective = tuple(c for c in current if c not in redundant)
+        return DatabaseState(
+            State.REDUNDANT_STAMP,
+            current,
+            heads,
+            pending_revisions(catalog, effective),
+            redundant=redundant,
+        )
     pending = pending_revisions(catalog, current)
     return DatabaseState(
         State.BEHIND if pending else State.UP_TO_DATE, current, heads, pending
+    )
+
+
+def redundant_stamps(catalog: Catalog, current: tuple[str, ...]) -> tuple[str, ...]:
+    """The stamped revisions that are ancestors of another stamped one (a
+    stamp by hand, or a copied row, beside the revision that followed): Alembic
+    refuses to move a database from overlapping revisions. Real branches,
+    neither an ancestor of the other, are not redundant."""
+    if len(current) < 2:
+        return ()
+
+    def compute() -> tuple[str, ...]:
+        ancestors: set[str] = set()
+        for rev in current:
+            ancestors |= {
+                s.revision
+                for s in catalog.script.revision_map.iterate_revisions(
+                    rev, "base", inclusive=False
+                )
+                if s.revision != rev
+            }
+        return tuple(c for c in current if c in ancestors)
+
+    return catalog.memo(("redundant", current), compute)
+
+
+def redundant_stamp_line(
+    redundant: tuple[str, ...], effective: tuple[str, ...], surface: str = "cli"
+) -> str:
+    """What is wrong with a redundant stamp, and how to remove it: a stamp of
+    the other revisions that purges the version table first (verified against
+    their schema before it writes). `surface` "console" says it in the
+    console's and the API's terms."""
+    what = (
+        f"the database is stamped with {', '.join(redundant)} beside its "
+        f"descendant {', '.join(effective)}: the {', '.join(redundant)} row is "
+        "redundant, and no upgrade or downgrade runs until it is removed"
+    )
+    if surface == "cli":
+        return f"{what}: `flask db stamp --purge {' '.join(effective)}`."
+    target = effective[0] if len(effective) == 1 else "heads"
+    return (
+        f'{what}: stamp {target} with purge (console: Plan, "Stamp a '
+        f'revision", purge ticked; API: {{"action": "stamp", "target": '
+        f'"{target}", "purge": true}})'
     )
 
 
@@ -267,7 +342,7 @@ def pending_revisions(catalog: Catalog, current: tuple[str, ...]) -> list[Revisi
         try:
             steps = catalog.script.iterate_revisions("heads", current or "base")
             return list(reversed([catalog.by_id[s.revision] for s in steps]))
-        except CommandError:
+        except (CommandError, RevisionError):
             return []
 
     return catalog.memo(("pending", current), compute)

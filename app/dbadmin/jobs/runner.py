@@ -31,6 +31,7 @@ from app.dbadmin.core.catalog import load_catalog
 from app.dbadmin.core.drift import has_drift, run_drift_check
 from app.dbadmin.core.executor import Cancelled
 from app.dbadmin.core.guards import partial_line
+from app.dbadmin.core.lock import Deadline, release_lock
 from app.dbadmin.core.state import unsettled_step
 from app.dbadmin.jobs.service import ACTIONS, DRIFT_CHECK, launch_secret_hash
 from app.errors import HeadwayError, error_line
@@ -148,7 +149,10 @@ def run(job: MigrationJob, log: "JobLog") -> None:
             )
         log.write(f"resumed: stamped {result.label}, and the schema verifies")
     elif job.action == "adopt":
-        adoption = adopt(db.engine, to=job.target or None, run_attributes=who)
+        # Decided under the release lock, like every adoption (a deploy's
+        # `flask db upgrade --adopt` may be adopting it right now).
+        with release_lock(db.engine, Deadline.after(0), log.write):
+            adoption = adopt(db.engine, to=job.target or None, run_attributes=who)
         if not adoption.stamped:
             result = adoption.verification
             raise HeadwayError(

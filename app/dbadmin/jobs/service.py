@@ -36,7 +36,12 @@ from app.dbadmin.core.guards import (
 )
 from app.dbadmin.core.lock import lock_is_free, migration_lock
 from app.dbadmin.core.plan import PlanError, make_plan, resolve_target
-from app.dbadmin.core.state import DatabaseState, State
+from app.dbadmin.core.state import (
+    DatabaseState,
+    State,
+    redundant_stamp_line,
+    stamped_revisions,
+)
 from app.errors import HeadwayError, error_line
 from app.models.console import MigrationAudit, MigrationJob
 from app.models.own import utcnow
@@ -190,7 +195,11 @@ def plan_job(
     if database.kind == State.UNKNOWN_REVISION and not (
         action == "stamp" and job.purge
     ):
-        raise JobRefused(unknown_revision_line(database.unknown))
+        raise JobRefused(unknown_revision_line(database.unknown, "console", catalog))
+    if database.kind == State.REDUNDANT_STAMP and not (action == "stamp" and job.purge):
+        raise JobRefused(
+            redundant_stamp_line(database.redundant, database.effective, "console")
+        )
     _resolve(catalog, target)
     if action == "stamp":
         # Proven in the job's process (it builds the revision's schema).
@@ -210,7 +219,7 @@ def plan_job(
         )
     try:
         if database.kind == State.UNVERSIONED:
-            check_unversioned(engine, catalog)
+            check_unversioned(engine, catalog, surface="console")
         revisions = [step.revision.id for step in plan.steps]
         drops = plan_of_drops(engine, catalog, plan.direction, revisions)
         at_risk = data_at_risk(engine, drops)
@@ -269,6 +278,11 @@ def notice_interrupted_jobs(session: Session, environment: JobEnvironment) -> No
         if gone:
             job.status = "interrupted"
             job.finished_at = utcnow()
+            # Where it stopped, not where it was going: read now.
+            try:
+                job.to_revisions = ",".join(stamped_revisions(session.get_bind()))
+            except sa.exc.SQLAlchemyError:
+                job.to_revisions = None
             output = environment.output_dir / f"job-{job.id}-run.out"
             job.error = (
                 "its process ended before the job finished (killed?); its output "

@@ -6,6 +6,7 @@ from flask_login import current_user
 from app.api.schemas import Error
 from app.api.validation import describe
 from app.auth.security import requires_role
+from app.dbadmin.core.guards import Refused, check_unversioned
 from app.dbadmin.core.plan import PlanError, make_plan
 from app.dbadmin.core.state import State
 from app.dbadmin.jobs.service import (
@@ -70,8 +71,14 @@ def plan():
         ), 503
     try:
         result = make_plan(db.engine, view.catalog, view.database, target)
+        if result.direction == "upgrade" and view.database.kind == State.UNVERSIONED:
+            # As the plan page: an unversioned database with tables is
+            # adopted, never upgraded from base.
+            check_unversioned(db.engine, view.catalog, surface="console")
     except PlanError as exc:
         return jsonify(error=str(exc), target=target), 400
+    except Refused as exc:
+        return jsonify(error=str(exc), target=target, state=State.UNVERSIONED), 400
     return jsonify(plan_json(result))
 
 
