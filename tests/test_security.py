@@ -554,6 +554,53 @@ def test_session_protection_drops_a_stolen_cookie(app, accounts):
     assert response.location.startswith("/login")
 
 
+def _stolen(app, client, address: str, forwarded: str):
+    """A copy of `client`'s cookie and user agent, sent from `address` with
+    an X-Forwarded-For header of the thief's choosing."""
+    thief = app.test_client()
+    thief.set_cookie("session", client.get_cookie("session").value)
+    thief.environ_base["HTTP_USER_AGENT"] = client.environ_base["HTTP_USER_AGENT"]
+    thief.environ_base["REMOTE_ADDR"] = address
+    thief.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded
+    return thief
+
+
+def test_a_stolen_cookie_with_a_spoofed_forwarded_address_gets_nothing(app, accounts):
+    """Without a proxy configured, X-Forwarded-For is the client's own say:
+    the session stays bound to the peer address that logged in."""
+    victim = app.test_client()
+    victim.environ_base["HTTP_USER_AGENT"] = "Firefox on the victim's laptop"
+    victim.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    assert login(victim, "admin").status_code == 302
+    assert victim.get("/api/me").status_code == 200
+    thief = _stolen(app, victim, "203.0.113.9", forwarded="192.0.2.7")
+    assert thief.get("/api/me").status_code == 401
+    response = thief.get("/admin/")
+    assert response.status_code == 302
+    assert response.location.startswith("/login")
+    # The victim's own session is unharmed.
+    assert victim.get("/api/me").json["username"] == "admin"
+
+
+def test_behind_a_configured_proxy_the_session_follows_its_address(
+    database_url, accounts
+):
+    app = create_app(
+        TestingConfig, SQLALCHEMY_DATABASE_URI=database_url, PROXY_FIX_X_FOR=1
+    )
+    victim = app.test_client()
+    victim.environ_base["HTTP_USER_AGENT"] = "Firefox on the victim's laptop"
+    victim.environ_base["REMOTE_ADDR"] = "10.0.0.2"  # the proxy
+    victim.environ_base["HTTP_X_FORWARDED_FOR"] = "192.0.2.7"
+    assert login(victim, "admin").status_code == 302
+    assert victim.get("/api/me").status_code == 200
+    # The thief's own header comes first; the proxy appends the real address.
+    thief = _stolen(app, victim, "10.0.0.2", forwarded="192.0.2.7, 203.0.113.9")
+    assert thief.get("/api/me").status_code == 401
+    with app.app_context():
+        db.engine.dispose()
+
+
 def test_proxy_fix_by_configuration(database_url, accounts):
     app = create_app(
         TestingConfig,

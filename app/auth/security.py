@@ -6,6 +6,7 @@ under /api/, a bearer token, and the role its view asks for. Pages send an
 anonymous visitor to the login page; JSON routes answer 401/403 as JSON.
 """
 
+import hashlib
 import secrets
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -29,6 +30,7 @@ def init_security(app: Flask) -> None:
     app.url_map.converters["id"] = IdConverter
     login_manager.init_app(app)
     login_manager.session_protection = app.config["SESSION_PROTECTION"]
+    login_manager._session_identifier_generator = session_identifier
     csrf.init_app(app)
     app.before_request(guard)
     app.after_request(security_headers)
@@ -38,6 +40,18 @@ def init_security(app: Flask) -> None:
     }
     if any(proxies.values()):
         app.wsgi_app = ProxyFix(app.wsgi_app, **proxies)
+
+
+def session_identifier() -> str:
+    """What binds a login session to its browser (Flask-Login's session
+    protection): the client's address and user agent. Flask-Login's own
+    generator takes the address from a raw X-Forwarded-For header, which any
+    client can send: a stolen cookie replayed with the victim's address in it
+    would pass. Here the address is the peer's, or what ProxyFix made of the
+    header when HEADWAY_PROXY_FIX_X_FOR says a proxy sets it."""
+    agent = request.headers.get("User-Agent", "")
+    base = f"{request.remote_addr}|{agent}"
+    return hashlib.sha512(base.encode("utf-8", "replace")).hexdigest()
 
 
 def requires_role(role: str) -> Callable:
