@@ -222,7 +222,7 @@ def test_bearer_tokens(app, runner, accounts):
     assert result.exit_code == 0, result.output
     response = client.get("/api/me", headers=auth)
     assert response.status_code == 401
-    assert response.get_json() == {"error": "login required"}
+    assert response.get_json() == {"error": "invalid, expired or revoked API token"}
 
     for bad in ("Bearer nonsense", "Bearer ", "Basic abc", f"Token {token}"):
         assert client.get("/api/me", headers={"Authorization": bad}).status_code == 401

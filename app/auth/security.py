@@ -81,6 +81,8 @@ def load_user_from_bearer_token(req) -> User | None:
     user = user_for_token(token.strip())
     if user is not None:
         g.bearer_auth = True
+    else:
+        g.bearer_refused = True
     return user
 
 
@@ -143,6 +145,12 @@ def guard():
         # stylesheet must load while the database is down).
         return None
     user = current_user._get_current_object()  # runs the loaders
+    if g.get("bearer_refused"):
+        # A token that is wrong, expired or revoked: that is the answer, on
+        # a POST too (not the CSRF check a browser's request would get).
+        response = jsonify(error="invalid, expired or revoked API token")
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response, 401
     # Cookie-authenticated state changes need a CSRF token; a bearer token is
     # not sent by browsers on their own, so it needs none.
     if request.method not in SAFE_METHODS and not g.get("bearer_auth"):
