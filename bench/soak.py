@@ -617,7 +617,9 @@ def unwritable_job_output(env: dict, tmp: Path, workers: int) -> Outcome:
         token = flask(env, "users", "token", "create", OPERATOR).strip().split()[-1]
         api = Client(server.port, token=token)
         status, body = api.json(
-            "POST", "/api/migrations/jobs", {"action": "stamp", "target": "heads"}
+            "POST",
+            "/api/migrations/jobs",
+            {"action": "stamp", "target": "heads", "typed_target": "heads"},
         )
         answered = f"start answered {status}: {body.get('error', body)}"
         _, jobs_status = api.json("GET", "/api/migrations/status")

@@ -85,7 +85,7 @@ def test_a_megabyte_of_unknown_fields_gets_a_small_answer_quickly(app, api):
     assert response.status_code == 400
     answer = response.get_json()
     assert len(answer["fields"]) == 20
-    assert f"({len(names)} in all)" in answer["error"]
+    assert f"({len(names)} errors in all)" in answer["error"]
     assert len(response.get_data()) < 10_000
     assert elapsed < 2, elapsed  # 2.4 s of worker time before the bound
 
@@ -256,6 +256,13 @@ def test_openapi_describes_every_api_route_from_the_schemas(app, logged_in):
     assert document["components"]["schemas"]["NewJob"]["properties"]["action"][
         "enum"
     ] == ["upgrade", "downgrade", "stamp", "adopt"]
+    # The deliberate yes to a downgrade, a stamp or data loss, documented.
+    typed = document["components"]["schemas"]["NewJob"]["properties"]["typed_target"]
+    assert (
+        "required for downgrade and stamp, and with allow_data_loss"
+        in (typed["description"])
+    )
+    assert "typed_target" in job["description"]
     revoke = document["paths"]["/api/me/tokens/{token_id}/revoke"]["post"]
     assert revoke["parameters"][0]["schema"]["maximum"] == 2**63 - 1
 

@@ -211,7 +211,7 @@ def test_a_running_job_answers_409_before_anything_else(console):
     for body in (
         {"action": "upgrade", "target": HEAD},
         {"action": "upgrade", "target": "nope"},
-        {"action": "downgrade", "target": "heads"},
+        {"action": "downgrade", "target": "heads", "typed_target": "heads"},
     ):
         response = operator.post("/api/migrations/jobs", json=body, headers=headers)
         assert response.status_code == 409, (body, response.get_json())

@@ -62,11 +62,10 @@ def parse_body(model: type[BaseModel]):
             fields[_cut(name, MAX_LOCATION)] = "Extra inputs are not permitted"
             if len(fields) == MAX_ERRORS:
                 break
-        more = f" ({len(unknown)} in all)" if len(unknown) > MAX_ERRORS else ""
-        return jsonify(
-            error=f"invalid request body: unknown fields: {', '.join(fields)}{more}",
-            fields=fields,
-        ), 400
+        message = "; ".join(f"{where}: {what}" for where, what in fields.items())
+        if len(unknown) > len(fields):
+            message += f" ({len(unknown)} errors in all)"
+        return jsonify(error=f"invalid request body: {message}", fields=fields), 400
     try:
         return model.model_validate_json(data)
     except ValidationError as exc:

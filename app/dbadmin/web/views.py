@@ -52,9 +52,6 @@ from app.models.console import MigrationJob
 from app.models.own import utcnow
 from app.templating import URLS_KEPT, kept_url_for
 
-# Actions whose target must be typed in again to confirm them.
-TYPED_CONFIRMATION = ("downgrade", "stamp")
-
 
 class FormError(HeadwayError):
     """Why the confirmation form did not start its job, for the plan page to
@@ -410,15 +407,6 @@ class MigrationsView(SecureViewMixin, BaseView):
                 raise FormError(
                     action, "tick the confirmation box to start it", field="confirm"
                 )
-            # The console's yes to dropping data: the target typed in again,
-            # beside the counts the form shows (with its allow_data_loss field).
-            typed_needed = action in TYPED_CONFIRMATION or job_request.allow_data_loss
-            if typed_needed and typed != target:
-                raise FormError(
-                    action,
-                    f"type the target ({target}) again to confirm the {action}",
-                    field="typed_target",
-                )
             job = start_job(
                 db.session,
                 environment,
@@ -429,7 +417,9 @@ class MigrationsView(SecureViewMixin, BaseView):
             )
         except FormError as exc:
             return again(exc)
-        except (BadInput, JobRefused) as exc:
+        except BadInput as exc:
+            return again(FormError(action, str(exc), field=exc.field))
+        except JobRefused as exc:
             return again(FormError(action, str(exc)))
         except JobConflict as exc:
             return again(FormError(action, str(exc), status=409, job_id=exc.job_id))
