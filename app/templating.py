@@ -99,5 +99,9 @@ def kept_url_for(endpoint: str, **values) -> str:
 
 
 def init_templating(app: Flask) -> None:
+    from app.dbadmin.web.joblog import hide_os_user_host, hide_server_details
+
     app.add_template_filter(timestamp)
+    app.add_template_filter(hide_server_details)
+    app.add_template_filter(hide_os_user_host)
     app.add_template_global(kept_url_for, "url_for")

@@ -20,6 +20,7 @@ from app.dbadmin.jobs.service import (
     JobNotStarted,
     JobRefused,
     JobRequest,
+    job_file,
     job_progress,
     notice_interrupted_jobs,
     refuse_if_busy,
@@ -36,7 +37,11 @@ from app.dbadmin.web.history import (
     rows_html,
     whole_graph_svg,
 )
-from app.dbadmin.web.joblog import log_parts
+from app.dbadmin.web.joblog import (
+    hide_server_details,
+    log_parts,
+    sees_server_details,
+)
 from app.dbadmin.web.overview import (
     adoption_offer,
     audit_rows,
@@ -430,17 +435,22 @@ class MigrationsView(SecureViewMixin, BaseView):
 
     @expose("/jobs/<id:job_id>")
     def job(self, job_id: int):
-        notice_interrupted_jobs(db.session, JobEnvironment.of(current_app))
+        environment = JobEnvironment.of(current_app)
+        notice_interrupted_jobs(db.session, environment)
         job = db.session.get(MigrationJob, job_id)
         if job is None:
             return self.render("dbadmin/no_job.html", job_id=job_id), 404
         view = overview()
+        output_file = None
+        if sees_server_details():
+            output_file = job_file(environment.output_dir, job.id, "run")
         return self._render_console(
             "dbadmin/job.html",
             view,
             job=job,
             progress=job_progress(db.session, job),
-            log=log_parts(job.log or ""),
+            output_file=output_file,
+            log=log_parts(hide_server_details(job.log or "", job.host)),
             # The job's status is the page's one banner; the database's
             # state is a line in it.
             state_banner=False,
