@@ -15,7 +15,7 @@ from app.extensions import db
 from app.models.accounts import LoginFailures, User
 from app.own_tables.setup import own_tables_config
 from config import TestingConfig
-from tests.helpers import PASSWORD, login
+from tests.helpers import PASSWORD, csrf_token, login
 
 WRONG = "wrong password!!"
 
@@ -165,3 +165,21 @@ def test_own_tables_are_utf8mb4_on_a_latin1_database(app, runner, engine):
     with app.app_context():
         create_user("Zoë 🙂", PASSWORD, "viewer")
     assert login(app.test_client(), "ZOË 🙂").status_code == 302
+
+
+def test_the_users_page_refuses_a_name_taken_in_another_case(app, logged_in):
+    admin = logged_in("admin")
+    response = admin.post(
+        "/admin/users/new/",
+        data={
+            "csrf_token": csrf_token(admin, "/admin/users/"),
+            "username": "Ｖｉｅｗｅｒ ",
+            "role": "viewer",
+            "active": "y",
+            "new_password": "a long enough password",
+        },
+    )
+    assert response.status_code == 200
+    assert "The name is taken by &#39;viewer&#39;." in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(User.id))) == 3
