@@ -99,7 +99,7 @@ def test_one_account_per_key_and_accents_stay_apart(app, accounts):
     assert keys == ["admin", "jose", "josé", "operator", "viewer"]
 
 
-def test_the_migration_refuses_clashing_names_and_lists_them(app, engine):
+def test_the_migration_refuses_clashing_names_and_lists_them(app, runner, engine):
     with app.app_context():
         command.upgrade(own_tables_config(), "0005_login_failure_times")
     with engine.begin() as conn:
@@ -112,9 +112,15 @@ def test_the_migration_refuses_clashing_names_and_lists_them(app, engine):
                 ),
                 {"id": id_, "name": name},
             )
-    with app.app_context(), pytest.raises(RuntimeError) as refused:
+    with app.app_context(), pytest.raises(HeadwayError) as refused:
         command.upgrade(own_tables_config(), "heads")
     message = str(refused.value)
+    # As `flask headway init` says it: the list, no traceback.
+    result = runner.invoke(args=["headway", "init"])
+    assert result.exit_code == 1
+    assert "clash:\n" in result.output
+    assert "\n  'bob', 'ｂｏｂ' (differ only by case" in result.output
+    assert "Traceback" not in result.output
     assert "'bob', 'ｂｏｂ'" in message
     assert "'STRASSE', 'Straße'" in message
     assert "amy" not in message

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
+from app.errors import HeadwayError
+
 revision = "0006_username_key"
 down_revision = "0005_login_failure_times"
 branch_labels = None
@@ -61,7 +63,7 @@ def _refuse_collisions(keys: dict[int, tuple[str, str]]) -> None:
         "Rename or remove all but one of each (Users page, or SQL on "
         "headway_users), then run `flask headway init` again. Nothing was changed."
     )
-    raise RuntimeError("\n".join(lines))
+    raise HeadwayError("\n".join(lines))
 
 
 def _own_tables(bind) -> list[tuple[str, str]]:
