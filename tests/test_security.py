@@ -253,20 +253,30 @@ def test_api_with_a_session_cookie_still_needs_csrf(logged_in):
 
 def test_api_bad_input(app, runner, accounts):
     with app.app_context():
-        _, token = create_token(find_user("viewer"))
+        _, token = create_token(find_user("operator"))
     client = app.test_client()
     auth = {"Authorization": f"Bearer {token}"}
+    response = client.post(
+        "/api/migrations/jobs",
+        data="{not json",
+        headers={**auth, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    response = client.post("/api/migrations/jobs", json={"action": 5}, headers=auth)
+    assert response.status_code == 400
+    response = client.post(
+        "/api/migrations/jobs",
+        json={"action": "upgrade", "target": "x" * 256},
+        headers=auth,
+    )
+    assert response.status_code == 400
+    # A token may not create tokens: refused before its body is even read.
     response = client.post(
         "/api/me/tokens",
         data="{not json",
         headers={**auth, "Content-Type": "application/json"},
     )
-    assert response.status_code == 400
-    assert (
-        client.post("/api/me/tokens", json={"name": 5}, headers=auth).status_code == 400
-    )
-    response = client.post("/api/me/tokens", json={"name": "x" * 65}, headers=auth)
-    assert response.status_code == 400
+    assert response.status_code == 403
     assert client.post("/api/me/tokens/999/revoke", headers=auth).status_code == 404
     response = client.get("/api/nope", headers=auth)
     assert response.status_code == 404
