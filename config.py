@@ -50,6 +50,10 @@ class Config:
     JOB_OUTPUT_DIR = os.environ.get("HEADWAY_JOB_OUTPUT_DIR") or str(
         INSTANCE_DIR / "jobs"
     )
+    # A job whose database stops answering as it ends retries recording its
+    # end after each of these waits (seconds), then leaves its last words in
+    # a file beside its output (the job page shows them).
+    JOB_END_RETRY_SECONDS = (1, 2, 4, 8, 15)
     # The console re-reads migrations/versions/ when a file there changes,
     # looking at most this often.
     SCRIPT_CACHE_CHECK_SECONDS = 1.0
@@ -143,6 +147,7 @@ class TestingConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or "sqlite://"
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024
+    JOB_END_RETRY_SECONDS = (0.2, 0.2)
 
 
 # The databases Headway knows (SQLAlchemy's backend names) and its MySQL driver.

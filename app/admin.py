@@ -20,6 +20,8 @@ from app.auth.accounts import (
     ensure_an_admin_remains,
     log_out_everywhere,
     set_password,
+    user_named,
+    username_key,
 )
 from app.auth.admin_views import SecureModelView
 from app.auth.security import csp_nonce, role_needed
@@ -123,6 +125,13 @@ class UserView(SecureModelView):
     def on_model_change(self, form, model, is_created):
         model.username = check_username(model.username)
         check_role(model.role)
+        with db.session.no_autoflush:  # the new name is not written yet
+            other = user_named(model.username)
+        if other is not None and other is not model:
+            message = f"The name is taken by {other.username!r}."
+            form.username.errors = [*form.username.errors, message]
+            raise FieldError(message)
+        model.username_key = username_key(model.username)
         try:
             # First, before anything is written: it locks the admins' rows,
             # until this transaction ends (the check and the change are one).

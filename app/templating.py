@@ -55,4 +55,8 @@ def timestamp(value: datetime | None, empty: str = "-") -> Markup:
 
 
 def init_templating(app: Flask) -> None:
+    from app.dbadmin.web.joblog import hide_os_user_host, hide_server_details
+
     app.add_template_filter(timestamp)
+    app.add_template_filter(hide_server_details)
+    app.add_template_filter(hide_os_user_host)

@@ -297,12 +297,18 @@ class Client:
         return response.status, response.headers, data
 
     def login(self) -> None:
+        status = self.try_login(OPERATOR, PASSWORD)
+        if status != 302:
+            raise SoakError(f"login answered {status}")
+
+    def try_login(self, username: str, password: str) -> int:
+        """The login form's answer: 302 logged in, 200 refused, 429 wait."""
         status, _, body = self.request("GET", "/login")
         match = CSRF_RE.search(body.decode())
         if status != 200 or not match:
             raise SoakError(f"GET /login answered {status} without a CSRF token")
         form = urlencode(
-            {"csrf_token": match.group(1), "username": OPERATOR, "password": PASSWORD}
+            {"csrf_token": match.group(1), "username": username, "password": password}
         )
         status, _, _ = self.request(
             "POST",
@@ -310,8 +316,7 @@ class Client:
             form,
             {"Content-Type": "application/x-www-form-urlencoded"},
         )
-        if status != 302:
-            raise SoakError(f"login answered {status}")
+        return status
 
     def json(self, method: str, path: str, payload=None) -> tuple[int, dict]:
         body = json.dumps(payload) if payload is not None else None
@@ -619,7 +624,9 @@ def unwritable_job_output(env: dict, tmp: Path, workers: int) -> Outcome:
         token = flask(env, "users", "token", "create", OPERATOR).strip().split()[-1]
         api = Client(server.port, token=token)
         status, body = api.json(
-            "POST", "/api/migrations/jobs", {"action": "stamp", "target": "heads"}
+            "POST",
+            "/api/migrations/jobs",
+            {"action": "stamp", "target": "heads", "typed_target": "heads"},
         )
         answered = f"start answered {status}: {body.get('error', body)}"
         _, jobs_status = api.json("GET", "/api/migrations/status")
@@ -691,6 +698,39 @@ def concurrent_adoptions(
 
 
 # -- the run ------------------------------------------------------------------------
+
+
+def case_variant_brute_force(port: int) -> Outcome:
+    """Guesses at the operator's name in other cases, widths and with blanks
+    (MariaDB's utf8mb4_general_ci calls them equal to the name): they count
+    against the one account, and after the pair lock the right password in
+    any spelling does not get in. Last: it locks the operator out of this
+    address for the login window."""
+    fullwidth = "".join(
+        chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in OPERATOR.upper()
+    )
+    spellings = [
+        OPERATOR.upper(),
+        OPERATOR + " ",
+        OPERATOR.title(),
+        fullwidth,
+        " " + OPERATOR.upper() + "  ",
+    ]
+    answers = Counter()
+    wrong = [Client(port).try_login(name, "wrong " + PASSWORD) for name in spellings]
+    answers.update(wrong)
+    # The pair (operator, this address) is locked: the right password, typed
+    # every way and the plain way, must not log in.
+    right = [Client(port).try_login(name, PASSWORD) for name in [*spellings, OPERATOR]]
+    answers.update(right)
+    ok = 302 not in answers and set(wrong) == {200}
+    detail = (
+        f"{len(wrong)} wrong guesses in {len(spellings)} spellings, then the right "
+        f"password in each and as typed at creation: "
+        + ", ".join(f"{n} x {status}" for status, n in sorted(answers.items()))
+        + " (302 would be a login)"
+    )
+    return Outcome("case-variant brute force (MariaDB collation)", ok, detail)
 
 
 def machine() -> str:
@@ -776,6 +816,7 @@ def run(args, tmp: Path) -> bool:
             lambda: half_failed_migration(migrations, api, engine),
             lambda: unwritable_job_output(env, tmp, args.workers),
             lambda: concurrent_adoptions(db, migrations, tmp),
+            lambda: case_variant_brute_force(server.port),
         ):
             outcome = fault()
             outcomes.append(outcome)

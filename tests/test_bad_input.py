@@ -2,6 +2,9 @@
 a body size limit, deep nesting, page numbers, ids and control characters.
 The OpenAPI description comes from the same schemas. Every dialect."""
 
+import json
+import time
+
 import pytest
 
 from app.api.schemas import NewToken
@@ -65,6 +68,61 @@ def test_deep_nesting_and_broken_json(api):
         )
         assert response.status_code == 400, body[:10]
         assert response.get_json()["fields"]["(body)"].startswith("Invalid JSON")
+
+
+def test_a_megabyte_of_unknown_fields_gets_a_small_answer_quickly(app, api):
+    """Every unknown name would be an error of its own: the answer names the
+    first 20 and says how many, in a few kilobytes, not ten megabytes."""
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    names = {f"{i:07d}{'x' * 100}": 1 for i in range(limit // 120)}
+    body = json.dumps(names).encode()
+    assert limit // 2 < len(body) <= limit
+    started = time.perf_counter()
+    response = api(
+        "/api/me/tokens", data=body, headers={"Content-Type": "application/json"}
+    )
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 400
+    answer = response.get_json()
+    assert len(answer["fields"]) == 20
+    assert f"({len(names)} errors in all)" in answer["error"]
+    assert len(response.get_data()) < 10_000
+    assert elapsed < 2, elapsed  # 2.4 s of worker time before the bound
+
+
+def test_many_errors_are_cut_to_twenty(app):
+    from pydantic import ValidationError
+
+    from app.api.schemas import Request
+    from app.api.validation import field_errors, validation_message
+
+    class Many(Request):
+        items: list[int]
+
+    try:
+        Many.model_validate_json(json.dumps({"items": ["x" * 1000] * 500}))
+    except ValidationError as exc:
+        errors, message = field_errors(exc), validation_message(exc)
+    assert len(errors) == 20
+    assert "(500 errors in all)" in message
+    assert len(message) < 3000
+
+
+def test_a_token_is_refused_before_its_body_is_read(app, accounts):
+    """Creating a token needs a session: a bearer token's request is answered
+    403 from its headers, whatever the body holds."""
+    with app.app_context():
+        _, token = create_token(find_user("viewer"), "x")
+    response = app.test_client().post(
+        "/api/me/tokens",
+        data=b"{" + b'"a":1,' * 150_000 + b'"b":1}',
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+        },
+    )
+    assert response.status_code == 403
+    assert "cannot create tokens" in response.get_json()["error"]
 
 
 def test_the_body_size_is_limited(app, api):
@@ -198,6 +256,13 @@ def test_openapi_describes_every_api_route_from_the_schemas(app, logged_in):
     assert document["components"]["schemas"]["NewJob"]["properties"]["action"][
         "enum"
     ] == ["upgrade", "downgrade", "stamp", "adopt", "rollback", "resume"]
+    # The deliberate yes to a downgrade, a stamp or data loss, documented.
+    typed = document["components"]["schemas"]["NewJob"]["properties"]["typed_target"]
+    assert (
+        "required for downgrade and stamp, and with allow_data_loss"
+        in (typed["description"])
+    )
+    assert "typed_target" in job["description"]
     revoke = document["paths"]["/api/me/tokens/{token_id}/revoke"]["post"]
     assert revoke["parameters"][0]["schema"]["maximum"] == 2**63 - 1
 

@@ -7,6 +7,7 @@ drift check. On every dialect under test; jobs run in their own process."""
 import os
 import re
 import socket
+import time
 from datetime import timedelta
 
 import pytest
@@ -19,7 +20,14 @@ from app.demo.legacy import create_legacy
 from app.extensions import db
 from app.models.console import DriftCheck, MigrationAudit, MigrationJob
 from app.models.own import utcnow
-from tests.helpers import PASSWORD, csrf_token, login, migrations_head, wait_for_job
+from tests.helpers import (
+    PASSWORD,
+    ROOT,
+    csrf_token,
+    login,
+    migrations_head,
+    wait_for_job,
+)
 
 HEAD = migrations_head()
 ADD_PHONE = 'op.add_column("employees", sa.Column("phone", sa.String(20)))'
@@ -211,7 +219,7 @@ def test_a_running_job_answers_409_before_anything_else(console):
     for body in (
         {"action": "upgrade", "target": HEAD},
         {"action": "upgrade", "target": "nope"},
-        {"action": "downgrade", "target": "heads"},
+        {"action": "downgrade", "target": "heads", "typed_target": "heads"},
     ):
         response = operator.post("/api/migrations/jobs", json=body, headers=headers)
         assert response.status_code == 409, (body, response.get_json())
@@ -326,6 +334,93 @@ def test_a_failed_job_shows_its_traceback_in_details(console, scripts):
     assert "Traceback (most recent call last):" in folded
     log = page.split('id="job-log"')[1]
     assert log.count("Traceback (most recent call last):") == 1
+
+
+def test_viewers_see_no_server_paths_or_host_names(console, scripts):
+    """A failed job's traceback names files on the server; its page names
+    the host and the output file. Operators see them; viewers see the last
+    part of each path only. The job's output file is Headway's alone."""
+    app, operator, viewer = console
+    scripts.write("0005_boom", "0004_phone", 'raise RuntimeError("boom from 0005")')
+    response = operator.post(
+        "/api/migrations/jobs",
+        json={"action": "upgrade", "target": "0005_boom"},
+        headers={"X-CSRFToken": operator.csrf},
+    )
+    job_id = response.get_json()["id"]
+    assert wait_for_job(operator, job_id, seconds=90)["status"] == "failed"
+    output = scripts.directory.parent / "jobs" / f"job-{job_id}-run.out"
+    host = socket.gethostname()
+    paths = (str(scripts.directory.parent), str(ROOT))
+    host_name = re.compile(rf"(?<![\w.-]){re.escape(host)}(?![\w-])")
+
+    page = text(operator.get(f"/admin/migrations/jobs/{job_id}"))
+    assert f"on {host}, its output in <code>{output}</code>" in page
+    assert str(scripts.directory / "versions") in page  # the traceback's frames
+    answer = operator.get(f"/api/migrations/jobs/{job_id}").get_json()
+    assert answer["host"] == host and answer["pid"] > 0
+
+    page = text(viewer.get(f"/admin/migrations/jobs/{job_id}"))
+    answer = viewer.get(f"/api/migrations/jobs/{job_id}").get_json()
+    history = viewer.get(f"/api/migrations/history?job={job_id}").get_json()
+    audit = text(viewer.get(f"/admin/migrations/audit?job={job_id}"))
+    for shown in (page, str(answer), str(history), audit):
+        assert not any(path in shown for path in paths)
+        assert host_name.search(shown) is None
+    assert "@(server)" in audit
+    assert "…/0005_boom.py" in page
+    assert "RuntimeError: boom from 0005" in page
+    assert "pid" not in answer and "host" not in answer
+
+    assert output.stat().st_mode & 0o777 == 0o600
+    assert output.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_job_cut_off_by_the_database_says_so(console, scripts, database_url):
+    """The database goes away during a step and is gone when the job would
+    record its end: the process leaves its last words, and the job's page
+    shows them, not a guess that it was killed. (The outage is made on
+    SQLite: the runner handles every dialect's OperationalError alike.)"""
+    app, operator, viewer = console
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the outage is made by moving the SQLite file away")
+    path = database_url.removeprefix("sqlite:///")
+    scripts.write(
+        "0005_outage",
+        "0004_phone",
+        f"""
+        import os
+        from app.extensions import db
+        os.replace({path!r}, {path + ".away"!r})
+        db.engine.dispose()  # every connection is lost, as in an outage
+        raise RuntimeError("lost the database")
+        """,
+    )
+    response = operator.post(
+        "/api/migrations/jobs",
+        json={"action": "upgrade", "target": "0005_outage"},
+        headers={"X-CSRFToken": operator.csrf},
+    )
+    assert response.status_code == 202, response.get_json()
+    job_id = response.get_json()["id"]
+    last_words = scripts.directory.parent / "jobs" / f"job-{job_id}-run.end"
+    deadline = time.monotonic() + 60
+    while not last_words.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert last_words.exists()
+    assert last_words.stat().st_mode & 0o777 == 0o600
+    # The database is back.
+    time.sleep(0.5)
+    os.replace(path + ".away", path)
+    job = wait_for_job(viewer, job_id, seconds=30)
+    assert job["status"] == "interrupted"
+    assert job["error"].startswith(
+        "its process ended without recording the job's end: it had failed "
+        "(lost the database), and then cannot use the database: no such table"
+    ), job["error"]
+    assert "killed?" not in job["error"]
+    page = text(viewer.get(f"/admin/migrations/jobs/{job_id}"))
+    assert "it had failed (lost the database)" in page
 
 
 def test_a_stamp_shows_what_it_will_check(scripted_app):

@@ -127,14 +127,27 @@ def test_data_loss_needs_the_explicit_yes(console):
     # The API: 400, naming each table with its rows and the opt-in; no job.
     response = client.post(
         "/api/migrations/jobs",
-        json={"action": "downgrade", "target": "base"},
+        json={"action": "downgrade", "target": "base", "typed_target": "base"},
         headers=headers,
     )
     assert response.status_code == 400
     error = response.get_json()["error"]
     assert error.startswith("refusing to downgrade: it would drop data")
     assert f"table salaries: {rows['salaries']:,} rows" in error
-    assert '"allow_data_loss": true (API)' in error
+    assert '"allow_data_loss": true with "typed_target" (API)' in error
+    # The API's yes is the console's: allow_data_loss alone is not enough,
+    # the target must be typed again, exactly.
+    for typed in ({}, {"typed_target": "bas"}, {"typed_target": "head"}):
+        response = client.post(
+            "/api/migrations/jobs",
+            json={"action": "downgrade", "target": "base", "allow_data_loss": True}
+            | typed,
+            headers=headers,
+        )
+        assert response.status_code == 400, typed
+        assert response.get_json()["fields"] == {
+            "typed_target": "type the target (base) again to confirm the downgrade"
+        }
     assert jobs(engine) == 0 and snapshot(engine) == before
 
     # The console's confirmation shows the counts; typing the target is the yes.
@@ -182,7 +195,12 @@ def test_a_stamp_from_the_console_is_verified(console):
     def stamp(**options):
         response = client.post(
             "/api/migrations/jobs",
-            json={"action": "stamp", "target": "head", **options},
+            json={
+                "action": "stamp",
+                "target": "head",
+                "typed_target": "head",
+                **options,
+            },
             headers=headers,
         )
         assert response.status_code == 202, response.get_json()

@@ -333,7 +333,16 @@ def test_bad_input(console):
         ),
         ({"action": "upgrade", "target": "head", "x": 1}, 400, "x: Extra inputs"),
         ({"action": "upgrade", "target": "base"}, 400, "that would be a downgrade"),
-        ({"action": "downgrade", "target": "head"}, 400, "that would be a upgrade"),
+        (
+            {"action": "downgrade", "target": "head", "typed_target": "head"},
+            400,
+            "that would be a upgrade",
+        ),
+        (
+            {"action": "downgrade", "target": "base"},
+            400,
+            "typed_target: type the target (base) again to confirm the downgrade",
+        ),
         (
             {"action": "upgrade", "target": "0001_baseline"},
             400,

@@ -224,7 +224,7 @@ def test_bearer_tokens(app, runner, accounts):
     assert result.exit_code == 0, result.output
     response = client.get("/api/me", headers=auth)
     assert response.status_code == 401
-    assert response.get_json() == {"error": "login required"}
+    assert response.get_json() == {"error": "invalid, expired or revoked API token"}
 
     for bad in ("Bearer nonsense", "Bearer ", "Basic abc", f"Token {token}"):
         assert client.get("/api/me", headers={"Authorization": bad}).status_code == 401
@@ -255,20 +255,30 @@ def test_api_with_a_session_cookie_still_needs_csrf(logged_in):
 
 def test_api_bad_input(app, runner, accounts):
     with app.app_context():
-        _, token = create_token(find_user("viewer"))
+        _, token = create_token(find_user("operator"))
     client = app.test_client()
     auth = {"Authorization": f"Bearer {token}"}
+    response = client.post(
+        "/api/migrations/jobs",
+        data="{not json",
+        headers={**auth, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    response = client.post("/api/migrations/jobs", json={"action": 5}, headers=auth)
+    assert response.status_code == 400
+    response = client.post(
+        "/api/migrations/jobs",
+        json={"action": "upgrade", "target": "x" * 256},
+        headers=auth,
+    )
+    assert response.status_code == 400
+    # A token may not create tokens: refused before its body is even read.
     response = client.post(
         "/api/me/tokens",
         data="{not json",
         headers={**auth, "Content-Type": "application/json"},
     )
-    assert response.status_code == 400
-    assert (
-        client.post("/api/me/tokens", json={"name": 5}, headers=auth).status_code == 400
-    )
-    response = client.post("/api/me/tokens", json={"name": "x" * 65}, headers=auth)
-    assert response.status_code == 400
+    assert response.status_code == 403
     assert client.post("/api/me/tokens/999/revoke", headers=auth).status_code == 404
     response = client.get("/api/nope", headers=auth)
     assert response.status_code == 404
@@ -554,6 +564,53 @@ def test_session_protection_drops_a_stolen_cookie(app, accounts):
     response = client.get("/admin/")
     assert response.status_code == 302
     assert response.location.startswith("/login")
+
+
+def _stolen(app, client, address: str, forwarded: str):
+    """A copy of `client`'s cookie and user agent, sent from `address` with
+    an X-Forwarded-For header of the thief's choosing."""
+    thief = app.test_client()
+    thief.set_cookie("session", client.get_cookie("session").value)
+    thief.environ_base["HTTP_USER_AGENT"] = client.environ_base["HTTP_USER_AGENT"]
+    thief.environ_base["REMOTE_ADDR"] = address
+    thief.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded
+    return thief
+
+
+def test_a_stolen_cookie_with_a_spoofed_forwarded_address_gets_nothing(app, accounts):
+    """Without a proxy configured, X-Forwarded-For is the client's own say:
+    the session stays bound to the peer address that logged in."""
+    victim = app.test_client()
+    victim.environ_base["HTTP_USER_AGENT"] = "Firefox on the victim's laptop"
+    victim.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    assert login(victim, "admin").status_code == 302
+    assert victim.get("/api/me").status_code == 200
+    thief = _stolen(app, victim, "203.0.113.9", forwarded="192.0.2.7")
+    assert thief.get("/api/me").status_code == 401
+    response = thief.get("/admin/")
+    assert response.status_code == 302
+    assert response.location.startswith("/login")
+    # The victim's own session is unharmed.
+    assert victim.get("/api/me").json["username"] == "admin"
+
+
+def test_behind_a_configured_proxy_the_session_follows_its_address(
+    database_url, accounts
+):
+    app = create_app(
+        TestingConfig, SQLALCHEMY_DATABASE_URI=database_url, PROXY_FIX_X_FOR=1
+    )
+    victim = app.test_client()
+    victim.environ_base["HTTP_USER_AGENT"] = "Firefox on the victim's laptop"
+    victim.environ_base["REMOTE_ADDR"] = "10.0.0.2"  # the proxy
+    victim.environ_base["HTTP_X_FORWARDED_FOR"] = "192.0.2.7"
+    assert login(victim, "admin").status_code == 302
+    assert victim.get("/api/me").status_code == 200
+    # The thief's own header comes first; the proxy appends the real address.
+    thief = _stolen(app, victim, "10.0.0.2", forwarded="192.0.2.7, 203.0.113.9")
+    assert thief.get("/api/me").status_code == 401
+    with app.app_context():
+        db.engine.dispose()
 
 
 def test_proxy_fix_by_configuration(database_url, accounts):

@@ -243,3 +243,26 @@ def test_cli_log_out_everywhere_revokes_tokens(app, runner, accounts):
     assert "1 session of operator ended and 1 API token revoked." in result.output
     assert client.get("/admin/").status_code == 302
     assert app.test_client().get("/api/me", headers=bearer(token)).status_code == 401
+
+
+def test_a_bad_token_on_a_post_gets_401_not_a_csrf_answer(app, accounts):
+    """Wrong, revoked or expired: 401, which says what to fix, on a POST as on
+    a GET (the CSRF check is for browsers' cookies)."""
+    token_id, token = new_token(app, "operator")
+    client = app.test_client()
+    job = {"action": "upgrade", "target": "head"}
+    set_column(app, token_id, revoked_at=utcnow())
+    for value in (token, "not-a-token", token + "x"):
+        for method, url in (
+            ("post", "/api/migrations/jobs"),
+            ("post", "/api/me/tokens/1/revoke"),
+            ("get", "/api/me"),
+        ):
+            response = getattr(client, method)(url, json=job, headers=bearer(value))
+            assert response.status_code == 401, (url, response.get_data(as_text=True))
+            assert response.json == {"error": "invalid, expired or revoked API token"}
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    # A live token still works, without a CSRF token.
+    _, live = new_token(app, "operator")
+    response = client.post("/api/me/tokens/999/revoke", headers=bearer(live))
+    assert response.status_code == 404

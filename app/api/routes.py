@@ -50,21 +50,27 @@ def my_tokens():
     return jsonify(tokens=[_token(t) for t in tokens_of(current_user)])
 
 
+def _sessions_only():
+    """Refused before the body is read: a token cannot create tokens."""
+    if g.get("bearer_auth"):
+        return jsonify(
+            error="an API token cannot create tokens: log in and re-enter your "
+            "password, or use `flask users token create`"
+        ), 403
+    return None
+
+
 @bp.post("/me/tokens")
 @describe(
     request_model=NewToken,
     responses={201: CreatedToken, 403: Error, 429: Error},
+    before_body=_sessions_only,
 )
 def create_my_token(body: NewToken):
     """A new token for the caller, shown once.
 
     Only a logged-in session that re-enters the password may create one: a
     token cannot create tokens (use `flask users token create` for scripts)."""
-    if g.get("bearer_auth"):
-        return jsonify(
-            error="an API token cannot create tokens: log in and re-enter your "
-            "password, or use `flask users token create`"
-        ), 403
     try:
         address = request.remote_addr or "unknown"
         if not confirm_password(account(current_user), body.password, address):

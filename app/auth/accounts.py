@@ -1,6 +1,7 @@
 """Login accounts: the rules, shared by the CLI, the admin and the login page."""
 
 import secrets
+import unicodedata
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -10,7 +11,7 @@ from app.auth import sessions, throttle, tokens
 from app.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from app.errors import HeadwayError
 from app.extensions import db
-from app.models.accounts import ROLES, User
+from app.models.accounts import ROLES, USERNAME_KEY_MAX_LENGTH, User
 from app.models.own import utcnow
 from app.validation import check_name
 
@@ -29,13 +30,33 @@ def check_role(role: str) -> None:
         raise HeadwayError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
 
 
+def username_key(username: str) -> str:
+    """The canonical form of a username: NFKC, case-folded, without
+    surrounding blanks. `Victim`, `VICTIM`, `victim ` and the full-width
+    `ｖｉｃｔｉｍ` all name the same account; `José` and `Jose` do not. The
+    database compares keys byte for byte, whatever its collation."""
+    folded = unicodedata.normalize("NFKC", username).casefold()
+    # Folding can undo the normalisation (Unicode's NFKC_Casefold does both).
+    return unicodedata.normalize("NFKC", folded).strip()
+
+
 def check_username(username: str) -> str:
     """The username as it is stored (surrounding blanks removed), if valid."""
-    return check_name(username.strip(), "the username", USERNAME_MAX_LENGTH)
+    username = check_name(username.strip(), "the username", USERNAME_MAX_LENGTH)
+    if len(username_key(username)) > USERNAME_KEY_MAX_LENGTH:
+        raise HeadwayError("the username is too long once normalised")
+    return username
+
+
+def user_named(username: str) -> User | None:
+    """The account `username` names, in any case or width."""
+    return db.session.scalar(
+        sa.select(User).where(User.username_key == username_key(username))
+    )
 
 
 def find_user(username: str) -> User:
-    user = db.session.scalar(sa.select(User).where(User.username == username))
+    user = user_named(username)
     if user is None:
         raise HeadwayError(f"no user named {username!r}")
     return user
@@ -45,9 +66,16 @@ def create_user(username: str, password: str, role: str) -> User:
     username = check_username(username)
     check_role(role)
     check_password_rules(password)
-    if db.session.scalar(sa.select(User.id).where(User.username == username)):
-        raise HeadwayError(f"a user named {username!r} already exists")
-    user = User(username=username, password_hash=hash_password(password), role=role)
+    existing = user_named(username)
+    if existing is not None:
+        same = "" if existing.username == username else f" ({existing.username!r})"
+        raise HeadwayError(f"a user named {username!r}{same} already exists")
+    user = User(
+        username=username,
+        username_key=username_key(username),
+        password_hash=hash_password(password),
+        role=role,
+    )
     db.session.add(user)
     db.session.commit()
     return user
@@ -83,7 +111,7 @@ def set_password(user: User, password: str) -> EndedAccess:
     """Change the password; every session and token of the user ends."""
     check_password_rules(password)
     user.password_hash = hash_password(password)
-    throttle.forget_account(user.username)
+    throttle.forget_account(user.username_key)
     return end_access(user)
 
 
@@ -175,19 +203,24 @@ def authenticate(username: str, password: str, address: str) -> User | None:
 
     An unknown name goes through the same statements and the same hash check
     as a known one with a wrong password: neither the answer nor the time
-    tells them apart."""
+    tells them apart.
+
+    The throttle counts per account, whatever case or width the name was
+    typed in: by the account's key, or an unknown name's canonical form
+    (cut to the key's length: no account has a longer one)."""
     now = utcnow()
-    pair_locked = throttle.check(username, address, now)
-    user = db.session.scalar(sa.select(User).where(User.username == username))
+    key = username_key(username)[:USERNAME_KEY_MAX_LENGTH]
+    pair_locked = throttle.check(key, address, now)
+    user = db.session.scalar(sa.select(User).where(User.username_key == key))
     password_ok = verify_password(
         user.password_hash if user is not None else _dummy_hash(), password
     )
     if password_ok and user is not None and user.active and not pair_locked:
-        throttle.forget(username, address)
+        throttle.forget(key, address)
         user.last_login_at = now
         db.session.commit()
         return user
-    throttle.record_failure(username, address, now)
+    throttle.record_failure(key, address, now)
     return None
 
 
@@ -196,8 +229,8 @@ def confirm_password(user: User, password: str, address: str) -> bool:
     change the password): throttled and counted like a login. Raises
     throttle.TooManyAttempts when the account or address must wait."""
     now = utcnow()
-    pair_locked = throttle.check(user.username, address, now)
+    pair_locked = throttle.check(user.username_key, address, now)
     if verify_password(user.password_hash, password) and not pair_locked:
         return True
-    throttle.record_failure(user.username, address, now)
+    throttle.record_failure(user.username_key, address, now)
     return False

@@ -6,6 +6,7 @@ under /api/, a bearer token, and the role its view asks for. Pages send an
 anonymous visitor to the login page; JSON routes answer 401/403 as JSON.
 """
 
+import hashlib
 import secrets
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -31,6 +32,7 @@ def init_security(app: Flask) -> None:
     app.url_map.converters["id"] = IdConverter
     login_manager.init_app(app)
     login_manager.session_protection = app.config["SESSION_PROTECTION"]
+    login_manager._session_identifier_generator = session_identifier
     csrf.init_app(app)
     app.before_request(guard)
     app.after_request(security_headers)
@@ -40,6 +42,18 @@ def init_security(app: Flask) -> None:
     }
     if any(proxies.values()):
         app.wsgi_app = ProxyFix(app.wsgi_app, **proxies)
+
+
+def session_identifier() -> str:
+    """What binds a login session to its browser (Flask-Login's session
+    protection): the client's address and user agent. Flask-Login's own
+    generator takes the address from a raw X-Forwarded-For header, which any
+    client can send: a stolen cookie replayed with the victim's address in it
+    would pass. Here the address is the peer's, or what ProxyFix made of the
+    header when HEADWAY_PROXY_FIX_X_FOR says a proxy sets it."""
+    agent = request.headers.get("User-Agent", "")
+    base = f"{request.remote_addr}|{agent}"
+    return hashlib.sha512(base.encode("utf-8", "replace")).hexdigest()
 
 
 def requires_role(role: str) -> Callable:
@@ -69,6 +83,8 @@ def load_user_from_bearer_token(req) -> User | None:
     user = user_for_token(token.strip())
     if user is not None:
         g.bearer_auth = True
+    else:
+        g.bearer_refused = True
     return user
 
 
@@ -131,6 +147,12 @@ def guard():
         # stylesheet must load while the database is down).
         return None
     user = current_user._get_current_object()  # runs the loaders
+    if g.get("bearer_refused"):
+        # A token that is wrong, expired or revoked: that is the answer, on
+        # a POST too (not the CSRF check a browser's request would get).
+        response = jsonify(error="invalid, expired or revoked API token")
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response, 401
     # Cookie-authenticated state changes need a CSRF token; a bearer token is
     # not sent by browsers on their own, so it needs none.
     if request.method not in SAFE_METHODS and not g.get("bearer_auth"):

@@ -2,13 +2,15 @@
 agrees, in three ways:
 
 - per client address: too many failures and the address must wait (429);
-- per account name and address: too many failures lock that pair, so an
+- per account and address: too many failures lock that pair, so an
   attacker locks out only themselves, never the account's owner elsewhere;
-- per account name as a whole: failures beyond a free allowance bring
+- per account as a whole: failures beyond a free allowance bring
   progressively longer delays (1 s, 2 s, 4 s ... up to a cap), never a lock.
 
-Unknown names are counted exactly like known ones: the work and the answers
-tell nothing about which accounts exist.
+The `username` given to these functions is the account's username_key
+(app/auth/accounts.py): `VICTIM` and `victim ` count as `victim`. Unknown
+names are counted exactly like known ones: the work and the answers tell
+nothing about which accounts exist.
 """
 
 import math

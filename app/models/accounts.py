@@ -12,6 +12,21 @@ from app.models.own import utcnow
 
 ROLES = ("viewer", "operator", "admin")
 
+# The longest canonical username (app/auth/accounts.py username_key): NFKC and
+# case folding can make a 64-character name longer.
+USERNAME_KEY_MAX_LENGTH = 255
+
+
+def binary_string(length: int) -> sa.String:
+    """A string compared byte for byte on every dialect. MySQL's and MariaDB's
+    usual collations (utf8mb4_general_ci, uca1400_ai_ci) make 'José' equal
+    'jose ' and 'JOSE': only a binary collation is unambiguous."""
+    return sa.String(length).with_variant(
+        mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"),
+        "mysql",
+        "mariadb",
+    )
+
 
 def role_at_least(role: str, needed: str) -> bool:
     """Whether `role` may do what `needed` may (the roles are ordered)."""
@@ -22,7 +37,14 @@ class User(db.Model):
     __tablename__ = "headway_users"
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    username: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    # As typed at creation; binary, so that its unique index does not refuse
+    # `jose` beside `José` (username_key keeps them apart too).
+    username: so.Mapped[str] = so.mapped_column(binary_string(64), unique=True)
+    # The name as accounts are looked up and throttled: one per account
+    # (app/auth/accounts.py username_key).
+    username_key: so.Mapped[str] = so.mapped_column(
+        binary_string(USERNAME_KEY_MAX_LENGTH), unique=True
+    )
     password_hash: so.Mapped[str] = so.mapped_column(sa.String(255))
     role: so.Mapped[str] = so.mapped_column(sa.String(16), default="viewer")
     active: so.Mapped[bool] = so.mapped_column(default=True)
@@ -90,13 +112,16 @@ PreciseDateTime = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "ma
 class LoginFailures(db.Model):
     """Failed logins within a window, in the database so that every gunicorn
     worker counts the same. One row per client address (scope "address"), per
-    account name, known or not (scope "account"), and per account name and
-    address (scope "pair"); the unused key part is ""."""
+    account (scope "account"), and per account and address (scope "pair"); the
+    unused key part is "". An account is named by its username_key, an
+    unknown name by the same canonical form."""
 
     __tablename__ = "headway_login_failures"
 
     scope: so.Mapped[str] = so.mapped_column(sa.String(8), primary_key=True)
-    username: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    username: so.Mapped[str] = so.mapped_column(
+        binary_string(USERNAME_KEY_MAX_LENGTH), primary_key=True
+    )
     address: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
     failures: so.Mapped[int] = so.mapped_column(default=0)
     window_start: so.Mapped[datetime] = so.mapped_column(

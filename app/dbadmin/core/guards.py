@@ -54,7 +54,8 @@ OPT_INS = {
     },
     "console": {
         "data_loss": (
-            'type the target to confirm (console), or "allow_data_loss": true (API)'
+            'type the target to confirm (console), or "allow_data_loss": true '
+            'with "typed_target" (API)'
         ),
         "no_verify": (
             '"Stamp without verifying" (console), or "no_verify": true (API)'

@@ -11,12 +11,16 @@ ended.
 import logging
 import signal
 import sys
+import time
 import traceback
+from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
+from flask import current_app
 
 from app import create_app
+from app.cli import database_error_line
 from app.dbadmin.core import recovery
 from app.dbadmin.core.adoption import (
     adopt,
@@ -33,7 +37,13 @@ from app.dbadmin.core.executor import Cancelled
 from app.dbadmin.core.guards import partial_line
 from app.dbadmin.core.lock import Deadline, release_lock
 from app.dbadmin.core.state import unsettled_step
-from app.dbadmin.jobs.service import ACTIONS, DRIFT_CHECK, launch_secret_hash
+from app.dbadmin.jobs.service import (
+    ACTIONS,
+    DRIFT_CHECK,
+    job_file,
+    launch_secret_hash,
+    open_private,
+)
 from app.errors import HeadwayError, error_line
 from app.extensions import db
 from app.models.console import MigrationAudit, MigrationJob
@@ -308,44 +318,80 @@ def main(job_id: int, secret: str) -> int:
                 log.write(traceback.format_exc())
             # A guard's refusal lists what it found below its first line.
             log.write(f"failed: {exc if isinstance(exc, HeadwayError) else error}")
+        try:
+            record_end(job_id, status, error, log)
+        except sa.exc.SQLAlchemyError as exc:
+            # The database is gone (the likely cause of the failure too): the
+            # console reads these last words when it finds the process gone,
+            # rather than guessing it was killed.
+            outcome = status + (f" ({error})" if error else "")
+            leave_last_words(
+                job_id,
+                f"it had {outcome}, and then {database_error_line(exc)}",
+            )
+            raise
+        finally:
+            alembic_logger.removeHandler(log)
+            executor_logger.removeHandler(log)
+        return 0 if status == "succeeded" else 1
+
+
+def record_end(job_id: int, status: str, error: str | None, log: "JobLog") -> None:
+    """Record how the job ended (after a drift check, when it changed the
+    schema), retrying while the database does not answer: an outage may be
+    over in seconds."""
+    for wait in (*current_app.config["JOB_END_RETRY_SECONDS"], None):
+        try:
+            _record_end(job_id, status, error, log)
+            return
+        except sa.exc.OperationalError:
+            db.session.rollback()
+            if wait is None:
+                raise
+            time.sleep(wait)
+
+
+def _record_end(job_id: int, status: str, error: str | None, log: "JobLog") -> None:
+    db.session.rollback()
+    job = db.session.get(MigrationJob, job_id)
+    # Computed before the job row changes: with a pending update in the
+    # session, the log's own writes to that row would wait on it.
+    to_revisions = ",".join(stamped_revisions(db.engine))
+    report = None
+    if status in ("failed", "cancelled") and job.action in ACTIONS:
+        report = failure_report(job)
+    if job.action in ACTIONS and wrote_audit_rows(job_id):
+        # The schema (or its stamp) changed: check it at once, so that the
+        # console's drift status is never older than the change. After the
+        # migration lock is released (env.py's run has ended): the check
+        # builds schemas in scratch databases, seconds to minutes, and
+        # holding the lock would make every `flask db` in a shell fail
+        # meanwhile. The job stays "running" until it ends, so no console
+        # job starts in between; a shell's run that slips in is recorded
+        # in the audit trail, which makes this check stale (core/drift.py).
+        try:
+            drift_check(job, log)
+        except Exception as exc:  # a check after the job, not its outcome
+            db.session.rollback()
+            log.write(f"drift check: not made: {error_line(exc)}")
         db.session.rollback()
         job = db.session.get(MigrationJob, job_id)
-        # Computed before the job row changes: with a pending update in the
-        # session, the log's own writes to that row would wait on it.
-        to_revisions = ",".join(stamped_revisions(db.engine))
-        report = None
-        if status in ("failed", "cancelled") and job.action in ACTIONS:
-            # A step left half-way says exactly what ran (the journal);
-            # otherwise the schema is compared with the revisions around it.
-            partial = unsettled_step(db.engine)
-            report = partial_line(partial, "console") if partial else schema_report(job)
-        if job.action in ACTIONS and wrote_audit_rows(job_id):
-            # The schema (or its stamp) changed: check it at once, so that the
-            # console's drift status is never older than the change. After the
-            # migration lock is released (env.py's run has ended): the check
-            # builds schemas in scratch databases, seconds to minutes, and
-            # holding the lock would make every `flask db` in a shell fail
-            # meanwhile. The job stays "running" until it ends, so no console
-            # job starts in between; a shell's run that slips in is recorded
-            # in the audit trail, which makes this check stale (core/drift.py).
-            try:
-                drift_check(job, log)
-            except Exception as exc:  # a check after the job, not its outcome
-                db.session.rollback()
-                log.write(f"drift check: not made: {error_line(exc)}")
-            db.session.rollback()
-            job = db.session.get(MigrationJob, job_id)
-        job.status = status
-        job.error = error
-        job.finished_at = utcnow()
-        job.to_revisions = to_revisions
-        job.schema_report = report
-        log.write(f"{status}; the database is at {job.to_revisions or 'base'}")
-        job.log = "\n".join(log.lines)
-        db.session.commit()
-        alembic_logger.removeHandler(log)
-        executor_logger.removeHandler(log)
-        return 0 if status == "succeeded" else 1
+    job.status = status
+    job.error = error
+    job.finished_at = utcnow()
+    job.to_revisions = to_revisions
+    job.schema_report = report
+    log.write(f"{status}; the database is at {job.to_revisions or 'base'}")
+    job.log = "\n".join(log.lines)
+    db.session.commit()
+
+
+def leave_last_words(job_id: int, text: str) -> None:
+    """One line beside the job's output file (app/dbadmin/jobs/service.py
+    interruption_cause), for when the database cannot take it."""
+    path = job_file(Path(current_app.config["JOB_OUTPUT_DIR"]), job_id, "run", "end")
+    with open_private(path, "a") as last_words:
+        last_words.write(text + "\n")
 
 
 def report(job_id: int, secret: str) -> int:

@@ -253,6 +253,35 @@ def _pid_alive(pid: int | None) -> bool:
         return True
 
 
+def job_file(output_dir: Path, job_id: int, task: str, kind: str = "out") -> Path:
+    """A file of a job's process on its host: what it printed (`out`), or its
+    last words (`end`): how it ended when it could not record that itself."""
+    return output_dir / f"job-{job_id}-{task}.{kind}"
+
+
+def open_private(path: Path, mode: str = "ab"):
+    """`path` opened for appending, readable by Headway's user only (0600): a
+    job's output can hold SQL, data values and tracebacks."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)  # a file an older version left readable
+    return open(fd, mode)
+
+
+def interruption_cause(environment: JobEnvironment, job: MigrationJob) -> str:
+    """Why a job's process ended without recording the job's end: its last
+    words when it left them (the database went away, say), else a guess."""
+    if job.host == socket.gethostname():
+        try:
+            last_words = job_file(environment.output_dir, job.id, "run", "end")
+            cause = last_words.read_text(errors="replace").strip()
+        except OSError:
+            cause = ""
+        if cause:
+            return f"its process ended without recording the job's end: {cause}"
+    return "its process ended before the job finished (killed?)"
+
+
 def notice_interrupted_jobs(session: Session, environment: JobEnvironment) -> None:
     """Mark running jobs whose process is gone as interrupted. On this host
     the pid tells; for another host's job, a free lock does."""
@@ -283,11 +312,8 @@ def notice_interrupted_jobs(session: Session, environment: JobEnvironment) -> No
                 job.to_revisions = ",".join(stamped_revisions(session.get_bind()))
             except sa.exc.SQLAlchemyError:
                 job.to_revisions = None
-            output = environment.output_dir / f"job-{job.id}-run.out"
-            job.error = (
-                "its process ended before the job finished (killed?); its output "
-                f"is in {output} on {job.host}"
-            )
+            # The output file's place is on the page, for operators only.
+            job.error = interruption_cause(environment, job)
             session.commit()
             if job.action in ACTIONS:
                 # Comparing the schema builds revisions in a scratch database,
@@ -417,13 +443,12 @@ def _spawn(
     )
     if environment.secret_key:
         env["SECRET_KEY"] = environment.secret_key
-    output_path = environment.output_dir / f"job-{job.id}-{task}.out"
+    output_path = job_file(environment.output_dir, job.id, task)
     process = None
     try:
         # What the process prints (a crash before it can write to the job
         # row, say) stays in a file on this host.
-        environment.output_dir.mkdir(parents=True, exist_ok=True)
-        with open(output_path, "ab") as output:
+        with open_private(output_path) as output:
             process = subprocess.Popen(
                 [sys.executable, "-m", "app.dbadmin.jobs.runner", task, str(job.id)],
                 cwd=PROJECT_ROOT,

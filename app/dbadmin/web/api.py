@@ -89,7 +89,12 @@ def plan():
     responses={202: JobStarted, 400: Error, 409: Error, 503: Error},
 )
 def create_job(body: NewJob):
-    """Start stamp / upgrade / downgrade / adopt as a background job."""
+    """Start stamp / upgrade / downgrade / adopt as a background job.
+
+    A downgrade, a stamp, and any job with `allow_data_loss` need the target
+    typed again in `typed_target`, exactly as given in `target`: the same
+    deliberate yes as the console's form (400 without it; nothing runs).
+    A step that would drop data is refused unless `allow_data_loss` is true."""
     job_request = body.job_request()
     try:
         view = overview()

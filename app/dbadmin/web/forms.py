@@ -16,7 +16,12 @@ FALSE_WORDS = ("false", "off", "0", "n", "no", "")
 
 
 class BadInput(HeadwayError):
-    """Input that cannot be used as given: a 400."""
+    """Input that cannot be used as given: a 400. `field` names the form
+    field at fault, when one is."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def parse_job_request(form) -> JobRequest:
@@ -31,6 +36,7 @@ def parse_job_request(form) -> JobRequest:
         "action": form.get("action"),
         "target": form.get("target"),
         "purge": purge,
+        "typed_target": form.get("typed_target"),
     }
     # The guards' opt-ins (app/dbadmin/core/guards.py), as checkboxes.
     for name in ("allow_data_loss", "no_verify"):
@@ -41,6 +47,11 @@ def parse_job_request(form) -> JobRequest:
     try:
         return NewJob.model_validate(fields).job_request()
     except ValidationError as exc:
+        typed = [e for e in exc.errors() if e["loc"] == ("typed_target",)]
+        if typed:
+            # Beside its field, as the form shows it.
+            message = typed[0]["msg"].removeprefix("Value error, ")
+            raise BadInput(message, field="typed_target") from None
         raise BadInput(validation_message(exc)) from None
 
 

@@ -2,7 +2,10 @@
 to its last line (the exception), with the whole text kept to unfold."""
 
 import re
+import socket
 from dataclasses import dataclass
+
+from flask_login import current_user
 
 TRACEBACK = "Traceback (most recent call last):"
 # What Python prints between the tracebacks of chained exceptions.
@@ -78,3 +81,32 @@ def _traceback_end(lines: list[str], start: int) -> tuple[int, str]:
                 i = j + 1
                 continue
         return i, last or "(an exception)"
+
+
+# An absolute file path (not part of a URL): its directories are the server's.
+ABSOLUTE_PATH = re.compile(r"""(?<![\w/:.~-])/(?:[^\s"'/:]+/)+([^\s"'/:,)]+)""")
+
+
+def sees_server_details() -> bool:
+    """Operators see where a job ran and where its files are: they may need
+    them to look at the server. Viewers do not."""
+    return current_user.is_authenticated and current_user.has_role("operator")
+
+
+def hide_server_details(text: str | None, host: str | None = None) -> str | None:
+    """`text` for a viewer: each file path cut to its last part, the server's
+    host name (this one's, and `host`) replaced."""
+    if not text or sees_server_details():
+        return text
+    text = ABSOLUTE_PATH.sub(r"…/\1", text)
+    for name in {socket.gethostname(), host or ""}:
+        if len(name) > 1:
+            text = re.sub(rf"(?<![\w.-]){re.escape(name)}(?![\w-])", "(server)", text)
+    return text
+
+
+def hide_os_user_host(os_user: str | None) -> str | None:
+    """An audit row's `user@host`, the host hidden from viewers."""
+    if not os_user or "@" not in os_user:
+        return os_user
+    return hide_server_details(os_user, os_user.rpartition("@")[2])

@@ -4,10 +4,14 @@ The console's form goes through the same model."""
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from app.api.schemas import Request, printable_text
 from app.dbadmin.jobs.service import SETTLING, JobRequest
+
+# The actions that always need the target typed again; any job that may drop
+# data (allow_data_loss) needs it too.
+TYPED_CONFIRMATION = ("downgrade", "stamp")
 
 
 class NewJob(Request):
@@ -28,6 +32,31 @@ class NewJob(Request):
     no_verify: bool = Field(
         False, description="stamp only: stamp without proving the schema first"
     )
+    typed_target: printable_text(255) | None = Field(
+        None,
+        description="the target typed again, exactly: required for downgrade "
+        "and stamp, and with allow_data_loss. The deliberate yes the console's "
+        "form asks for, asked the same way here.",
+        validate_default=True,
+    )
+
+    @field_validator("typed_target")
+    @classmethod
+    def _typed_again(cls, typed: str | None, info: ValidationInfo) -> str | None:
+        """The one rule for the console's form and the API alike."""
+        action, target = info.data.get("action"), info.data.get("target")
+        if action is None or target is None:
+            return typed  # already wrong: their own errors say so
+        allow_data_loss = info.data.get("allow_data_loss")
+        if allow_data_loss and action not in ("upgrade", "downgrade"):
+            return typed  # refused as it is: allow_data_loss does not go there
+        target = target.strip()
+        needed = action in TYPED_CONFIRMATION or allow_data_loss
+        if needed and target and (typed or "").strip() != target:
+            raise ValueError(
+                f"type the target ({target}) again to confirm the {action}"
+            )
+        return typed
 
     @model_validator(mode="after")
     def _consistent(self) -> "NewJob":

@@ -6,6 +6,11 @@ from app.dbadmin.core.catalog import Catalog, Revision
 from app.dbadmin.core.lint import LintWarning
 from app.dbadmin.core.plan import Plan
 from app.dbadmin.jobs.service import JobProgress
+from app.dbadmin.web.joblog import (
+    hide_os_user_host,
+    hide_server_details,
+    sees_server_details,
+)
 from app.dbadmin.web.overview import Overview
 from app.models.console import MigrationAudit, MigrationJob
 
@@ -48,14 +53,14 @@ def job_json(job: MigrationJob, progress: JobProgress) -> dict:
         "from_revisions": _revision_list(job.from_revisions),
         "to_revisions": _revision_list(job.to_revisions),
         "planned": job.planned_revisions,
-        "pid": job.pid,
-        "host": job.host,
+        # Where it ran: for operators only, like file paths in the texts.
+        **({"pid": job.pid, "host": job.host} if sees_server_details() else {}),
         "started_at": _iso(job.started_at),
         "finished_at": _iso(job.finished_at),
-        "error": job.error,
+        "error": hide_server_details(job.error, job.host),
         # After a failure: how the schema compares with the revisions around
         # the step that did not finish.
-        "schema_report": job.schema_report,
+        "schema_report": hide_server_details(job.schema_report, job.host),
         "progress": {
             "total": progress.total,
             "done": progress.done,
@@ -63,7 +68,7 @@ def job_json(job: MigrationJob, progress: JobProgress) -> dict:
             "current_revision": progress.current_revision,
             "elapsed_seconds": progress.elapsed_seconds,
         },
-        "log": job.log,
+        "log": hide_server_details(job.log, job.host),
     }
 
 
@@ -182,7 +187,7 @@ def audit_json(row: MigrationAudit) -> dict:
         "success": row.success,
         "error": row.error,
         "actor": row.actor,
-        "os_user": row.os_user,
+        "os_user": hide_os_user_host(row.os_user),
         "sha256": row.checksum,
         "job_id": row.job_id,
     }

@@ -21,6 +21,7 @@ from app.dbadmin.jobs.service import (
     JobRefused,
     JobRequest,
     cancel_job,
+    job_file,
     job_progress,
     notice_interrupted_jobs,
     refuse_if_busy,
@@ -37,7 +38,11 @@ from app.dbadmin.web.history import (
     lane_cells,
     whole_graph_svg,
 )
-from app.dbadmin.web.joblog import log_parts
+from app.dbadmin.web.joblog import (
+    hide_server_details,
+    log_parts,
+    sees_server_details,
+)
 from app.dbadmin.web.overview import (
     adoption_offer,
     audit_rows,
@@ -51,9 +56,6 @@ from app.errors import HeadwayError
 from app.extensions import db
 from app.models.console import MigrationJob
 from app.models.own import utcnow
-
-# Actions whose target must be typed in again to confirm them.
-TYPED_CONFIRMATION = ("downgrade", "stamp")
 
 
 class FormError(HeadwayError):
@@ -395,15 +397,6 @@ class MigrationsView(SecureViewMixin, BaseView):
                 raise FormError(
                     action, "tick the confirmation box to start it", field="confirm"
                 )
-            # The console's yes to dropping data: the target typed in again,
-            # beside the counts the form shows (with its allow_data_loss field).
-            typed_needed = action in TYPED_CONFIRMATION or job_request.allow_data_loss
-            if typed_needed and typed != target:
-                raise FormError(
-                    action,
-                    f"type the target ({target}) again to confirm the {action}",
-                    field="typed_target",
-                )
             job = start_job(
                 db.session,
                 environment,
@@ -414,7 +407,9 @@ class MigrationsView(SecureViewMixin, BaseView):
             )
         except FormError as exc:
             return again(exc)
-        except (BadInput, JobRefused) as exc:
+        except BadInput as exc:
+            return again(FormError(action, str(exc), field=exc.field))
+        except JobRefused as exc:
             return again(FormError(action, str(exc)))
         except JobConflict as exc:
             return again(FormError(action, str(exc), status=409, job_id=exc.job_id))
@@ -436,17 +431,22 @@ class MigrationsView(SecureViewMixin, BaseView):
 
     @expose("/jobs/<id:job_id>")
     def job(self, job_id: int):
-        notice_interrupted_jobs(db.session, JobEnvironment.of(current_app))
+        environment = JobEnvironment.of(current_app)
+        notice_interrupted_jobs(db.session, environment)
         job = db.session.get(MigrationJob, job_id)
         if job is None:
             return self.render("dbadmin/no_job.html", job_id=job_id), 404
         view = overview()
+        output_file = None
+        if sees_server_details():
+            output_file = job_file(environment.output_dir, job.id, "run")
         return self._render_console(
             "dbadmin/job.html",
             view,
             job=job,
             progress=job_progress(db.session, job),
-            log=log_parts(job.log or ""),
+            output_file=output_file,
+            log=log_parts(hide_server_details(job.log or "", job.host)),
             # The job's status is the page's one banner; the database's
             # state is a line in it.
             state_banner=False,
