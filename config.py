@@ -58,6 +58,9 @@ class Config:
     SCRATCH_DATABASE_PREFIX = os.environ.get(
         "HEADWAY_SCRATCH_PREFIX", "headway_scratch_"
     )
+    # A scratch database whose owner is gone (core/scratch.py) is dropped by
+    # the next job, verify or adopt once it is this old.
+    SCRATCH_GRACE_SECONDS = int(os.environ.get("HEADWAY_SCRATCH_GRACE_SECONDS", "600"))
     ARGON2_TIME_COST = int(os.environ.get("HEADWAY_ARGON2_TIME_COST", "3"))
     ARGON2_MEMORY_COST = int(os.environ.get("HEADWAY_ARGON2_MEMORY_COST", "65536"))
 

@@ -75,6 +75,10 @@ worker_class = _worker_class()
 # Connections each gevent worker serves at once (gunicorn's default); beyond
 # them a connection waits in the listen queue.
 worker_connections = _whole_number("HEADWAY_WORKER_CONNECTIONS", 1000)
+# gevent and gthread: a request's headers must arrive within this many
+# seconds (then the connection is closed), and an idle keep-alive connection
+# is closed after as long. It bounds how long a slow client holds a greenlet.
+keepalive = _whole_number("HEADWAY_KEEPALIVE", 5)
 # A worker whose heartbeat stops for `timeout` seconds is killed. With sync
 # workers that is any request running that long (the client gets a 500);
 # with gevent only a worker stuck without yielding. Migrations never run

@@ -25,6 +25,7 @@ from app.dbadmin.core.adoption import (
 from app.dbadmin.core.alembic_env import alembic_config
 from app.dbadmin.core.catalog import load_catalog
 from app.dbadmin.core.drift import has_drift, run_drift_check
+from app.dbadmin.core.scratch import drop_stale_scratch_databases, set_scratch_owner
 from app.dbadmin.jobs.service import ACTIONS, DRIFT_CHECK, launch_secret_hash
 from app.errors import HeadwayError, error_line
 from app.extensions import db
@@ -201,6 +202,21 @@ def refuse(job_id: int) -> int:
     return 2
 
 
+def clean_up_scratch_databases(log: JobLog) -> None:
+    """Drop the scratch databases whose owner is gone (a job or a shell's
+    verify killed while it built a schema), before this job makes its own."""
+    try:
+        dropped = drop_stale_scratch_databases(db.engine)
+    except sa.exc.SQLAlchemyError as exc:  # the job itself will say more
+        log.write(f"scratch databases: not checked: {error_line(exc)}")
+        return
+    for scratch in dropped:
+        log.write(
+            f"dropped the scratch database {scratch.name}: its owner, "
+            f"{scratch.describe()}, is gone"
+        )
+
+
 def main(job_id: int, secret: str) -> int:
     app = create_app()
     with app.app_context():
@@ -216,6 +232,8 @@ def main(job_id: int, secret: str) -> int:
                 "  ", " "
             )
         )
+        set_scratch_owner(f"j{job_id}")
+        clean_up_scratch_databases(log)
         status, error = "succeeded", None
         try:
             run(job, log)
@@ -267,6 +285,7 @@ def report(job_id: int, secret: str) -> int:
     with app.app_context():
         if not prove_launch(job_id, secret):
             return refuse(job_id)
+        set_scratch_owner(f"j{job_id}")
         job = db.session.get(MigrationJob, job_id)
         job.schema_report = schema_report(job)
         db.session.commit()
