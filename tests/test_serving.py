@@ -21,7 +21,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from tests.helpers import PASSWORD, ROOT, subprocess_env
+from tests.helpers import PASSWORD, ROOT, migrations_head, subprocess_env
 from tests.live import LiveServer, user_command
 
 pytestmark = pytest.mark.live
@@ -118,38 +118,26 @@ def test_slow_clients_leave_the_app_answering(served):
     server.assert_no_server_errors()
 
 
-def slow_read(server: LiveServer, path: str, headers: dict, seconds: float) -> bytes:
-    """GET `path` through a small receive window, reading 20 kB/s for
-    `seconds`, then the rest at once."""
+def open_export(server: LiveServer, headers: dict):
+    """(connection, response) of a GET of the salaries export through a small
+    receive window."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", server.port))
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     conn.sock = sock
-    conn.request("GET", path, headers=headers)
+    conn.request("GET", "/admin/salary/export/csv/", headers=headers)
     response = conn.getresponse()
     assert response.status == 200
     assert response.getheader("Transfer-Encoding") == "chunked"
-    chunks = []
-    began = time.monotonic()
-    while chunk := response.read(1024):
-        chunks.append(chunk)
-        if time.monotonic() - began < seconds:
-            time.sleep(0.05)
-    conn.close()
-    return b"".join(chunks)
+    return conn, response
 
 
-def _date(value) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
-
-
-def test_an_export_outlasts_the_worker_timeout_whole(served):
-    server = served(workers=1, timeout=2)
-    # Seven more salary histories, a century earlier each: ~150,000 rows, an
-    # export of 5 MB, more than the kernel buffers between gunicorn and a
-    # client that reads slowly (4 MB), so the request lasts as long as the
-    # client reads.
+def add_salary_histories(server: LiveServer) -> None:
+    """Seven more salary histories, a century earlier each: ~150,000 rows, an
+    export of 5 MB, more than the kernel buffers between gunicorn and a
+    client that reads slowly (4 MB): the export lasts as long as the client
+    reads."""
     with server.engine.begin() as conn:
         rows = conn.execute(sa.text("SELECT * FROM salaries")).mappings().all()
         for years in range(100, 800, 100):
@@ -166,14 +154,29 @@ def test_an_export_outlasts_the_worker_timeout_whole(served):
                     for row in rows
                 ],
             )
+
+
+def _date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def test_a_long_export_outlasts_the_worker_timeout_and_a_cut_one_fails(served):
+    server = served(workers=1, timeout=2)
+    add_salary_histories(server)
     headers = session_headers(server)
+
+    # Read at 20 kB/s for 4 s (twice the worker timeout), then the rest.
     before = server.log_size()
+    conn, response = open_export(server, headers)
+    chunks = []
     began = time.monotonic()
-    body = slow_read(server, "/admin/salary/export/csv/", headers, seconds=4)
-    assert time.monotonic() - began > 2 * 2
-    rows = list(csv.reader(io.StringIO(body.decode())))
-    expected = server.scalar("SELECT count(*) FROM salaries")
-    assert len(rows) - 1 == expected
+    while chunk := response.read(1024):
+        chunks.append(chunk)
+        if time.monotonic() - began < 4:
+            time.sleep(0.05)
+    conn.close()
+    rows = list(csv.reader(io.StringIO(b"".join(chunks).decode())))
+    assert len(rows) - 1 == server.scalar("SELECT count(*) FROM salaries")
     last = server.scalar(
         "SELECT emp_no FROM salaries ORDER BY emp_no DESC, from_date DESC LIMIT 1"
     )
@@ -185,27 +188,16 @@ def test_an_export_outlasts_the_worker_timeout_whole(served):
     assert int(export_line.rsplit(" ", 1)[1].removesuffix("ms")) > 2000, export_line
     server.assert_no_server_errors(before)
 
-
-def test_an_export_cut_off_is_not_a_whole_file(served):
-    """The database goes away mid-export: the download fails (no last chunk),
-    it does not end like a shorter, whole file."""
-    server = served(workers=1, timeout=30)
-    headers = session_headers(server)
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", server.port))
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    conn.sock = sock
-    conn.request("GET", "/admin/salary/export/csv/", headers=headers)
-    response = conn.getresponse()
-    assert response.status == 200
-    first = response.read(4096)
-    assert first.startswith(b"Emp No,Salary")
-    with server.engine.begin() as db:
-        db.exec_driver_sql("DROP TABLE salaries")
+    # The table is dropped while an export waits for its client: the download
+    # fails (no last chunk), it does not end like a shorter, whole file.
+    conn, response = open_export(server, headers)
+    assert response.read(4096).startswith(b"Emp No,Salary")
+    time.sleep(0.5)  # the export fills the buffers and waits
+    with server.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE salaries")
     with pytest.raises(http.client.IncompleteRead):
-        while response.read(2048):
-            time.sleep(0.001)
+        while response.read(65536):
+            pass
     conn.close()
 
 
@@ -249,11 +241,13 @@ def test_a_scratch_database_left_by_a_killed_run_is_dropped_by_the_next_job(
         ("users", "token", "create", "op"),
     )
     token = out[-1].strip().splitlines()[-1]
+    scripts.write("0099_next", migrations_head())  # for the next job to apply
     killed, orphan = holder()
     alive, in_use = holder()
     try:
         killed.send_signal(signal.SIGKILL)
         killed.wait()
+        killed.stdout.close()
         assert orphan.startswith(f"{prefix}p{killed.pid}_")
 
         def scratch_databases() -> set[str]:
@@ -284,6 +278,7 @@ def test_a_scratch_database_left_by_a_killed_run_is_dropped_by_the_next_job(
     finally:
         alive.kill()
         alive.wait()
+        alive.stdout.close()
         server.stop()
         with server.engine.begin() as conn:
             for name in (orphan, in_use):

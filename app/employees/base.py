@@ -482,6 +482,8 @@ class EmployeeDataView(SecureModelView):
             # Batches by keyset on a connection of the export's own, closed
             # when the stream ends: memory holds one batch, and no query runs
             # longer than one batch does, however many rows the export holds.
+            # A row changed while the export runs is written as it was when
+            # its batch was read.
             after = None
             with engine.connect() as conn:
                 while True:
@@ -491,6 +493,11 @@ class EmployeeDataView(SecureModelView):
                     statement = batch_query.order_by(*key.order_by())
                     batch = conn.execute(statement.limit(EXPORT_BATCH).statement)
                     batch = batch.all()
+                    # Each batch in a transaction of its own: one held for
+                    # the whole export would keep MySQL's metadata lock on
+                    # the table, and a migration's ALTER (with every query
+                    # queued behind it) would wait for the export to end.
+                    conn.rollback()
                     yield batch
                     if len(batch) < EXPORT_BATCH:
                         return
