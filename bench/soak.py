@@ -966,12 +966,14 @@ def report(args, load: Load, kill_at: float, outage, outcomes) -> bool:
     samples = load.samples
 
     def in_outage(s: Sample) -> bool:
-        # Requests begun while the server was down, or in the seconds it takes
-        # the app's connections to notice it is back.
-        return down_at - 1 <= s.at <= up_at + 5
+        # Requests in flight while the server was down, or in the seconds it
+        # takes the app's connections to notice it is back.
+        return s.at <= up_at + 5 and s.at + s.seconds >= down_at - 1
 
     def near_kill(s: Sample) -> bool:
-        return kill_at - 1 <= s.at <= kill_at + 2
+        # In flight when the worker was killed: a gevent worker takes every
+        # request it was serving with it, however long before they began.
+        return s.at <= kill_at + 2 and s.at + s.seconds >= kill_at - 1
 
     served = [s for s in samples if s.status is not None]
     errors = [

@@ -739,6 +739,29 @@ def test_views_are_read_from_their_tables_with_the_views_rows(as_role, data):
     assert [r[1] for r in current if r[0] == str(emp_nos[1])] == ["d003", "d004"]
 
 
+def test_an_export_holds_no_lock_between_batches_and_fails_loudly(as_role, data):
+    """Each batch is read in a transaction of its own: between two, a
+    migration may take the table (MySQL's metadata lock is free). An export
+    whose table goes away raises (gunicorn then ends the response without
+    its last chunk), never ends quietly short."""
+    client = as_role("viewer")
+    response = client.get("/admin/salary/export/csv/", buffered=False)
+    try:
+        chunks = iter(response.response)
+        assert next(chunks).startswith(b"Emp No,Salary")  # the first batch
+        with data.app_context():
+            if db.engine.dialect.name == "mysql":
+                # Refused after 5 s, instead of waiting, if the export held it.
+                db.session.execute(sa.text("SET SESSION lock_wait_timeout = 5"))
+            db.session.execute(sa.text("DROP TABLE salaries"))
+            db.session.commit()
+        with pytest.raises(sa.exc.DBAPIError):
+            for _chunk in chunks:
+                pass
+    finally:
+        response.close()
+
+
 FORMULAS = {
     "equals": "=1+2",
     "plus": "+1+2",
