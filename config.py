@@ -62,6 +62,9 @@ class Config:
     SCRATCH_DATABASE_PREFIX = os.environ.get(
         "HEADWAY_SCRATCH_PREFIX", "headway_scratch_"
     )
+    # A scratch database whose owner is gone (core/scratch.py) is dropped by
+    # the next job, verify or adopt once it is this old.
+    SCRATCH_GRACE_SECONDS = int(os.environ.get("HEADWAY_SCRATCH_GRACE_SECONDS", "600"))
     ARGON2_TIME_COST = int(os.environ.get("HEADWAY_ARGON2_TIME_COST", "3"))
     ARGON2_MEMORY_COST = int(os.environ.get("HEADWAY_ARGON2_MEMORY_COST", "65536"))
 
@@ -97,8 +100,10 @@ class Config:
     # Request bodies: forms and JSON are small; anything bigger is refused (413).
     MAX_CONTENT_LENGTH = 1024 * 1024
 
-    # The employee data admin's CSV export stops after this many rows.
-    EXPORT_MAX_ROWS = int(os.environ.get("HEADWAY_EXPORT_MAX_ROWS", "10000"))
+    # The employee data admin's CSV export holds every row the list selects.
+    # An operator may cap it: an export beyond the cap is then refused before
+    # it starts (with the count), never cut short. Unset or 0: no cap.
+    EXPORT_MAX_ROWS: int | str | None = os.environ.get("HEADWAY_EXPORT_MAX_ROWS")
 
     # Behind a reverse proxy: how many proxies set X-Forwarded-* (0: none).
 
@@ -109,6 +114,14 @@ class Config:
     @classmethod
     def prepare(cls) -> None:
         """Fill in what can be derived; raise ConfigError when it cannot run."""
+        cap = cls.EXPORT_MAX_ROWS
+        if isinstance(cap, str):
+            if not (cap.strip().isascii() and cap.strip().isdigit()):
+                raise ConfigError(
+                    f"HEADWAY_EXPORT_MAX_ROWS must be a whole number (0: no cap), "
+                    f"not {cap!r}"
+                )
+            cls.EXPORT_MAX_ROWS = int(cap) or None
 
 
 class DevelopmentConfig(Config):

@@ -51,8 +51,38 @@ def _control_socket() -> str | None:
 
 bind = os.environ.get("HEADWAY_BIND", "127.0.0.1:8000")
 workers = _whole_number("HEADWAY_WORKERS", _cpu_count())
-# A request still running after `timeout` seconds is killed (the client gets a
-# 500); migrations never run inside a request, so the default suits pages.
+
+
+def _worker_class() -> str:
+    value = os.environ.get("HEADWAY_WORKER_CLASS", "").strip() or "gevent"
+    if value not in WORKER_CLASSES:
+        sys.exit(
+            f"Error: HEADWAY_WORKER_CLASS must be one of "
+            f"{', '.join(WORKER_CLASSES)}, not {value!r}"
+        )
+    return value
+
+
+# gevent: each connection is a greenlet, so a client that sends its request
+# slowly (or reads the answer slowly) holds a greenlet, not the worker: a
+# few slow clients cannot take the app down, and a long response (a CSV
+# export) is not killed by `timeout`, which only watches the worker's
+# heartbeat. PyMySQL is pure Python, so its sockets cooperate once gevent has
+# patched the standard library. sync (one request per worker at a time) and
+# gthread remain for comparison; see docs/deploy.md for their limits.
+WORKER_CLASSES = ("gevent", "gthread", "sync")
+worker_class = _worker_class()
+# Connections each gevent worker serves at once (gunicorn's default); beyond
+# them a connection waits in the listen queue.
+worker_connections = _whole_number("HEADWAY_WORKER_CONNECTIONS", 1000)
+# gevent and gthread: a request's headers must arrive within this many
+# seconds (then the connection is closed), and an idle keep-alive connection
+# is closed after as long. It bounds how long a slow client holds a greenlet.
+keepalive = _whole_number("HEADWAY_KEEPALIVE", 5)
+# A worker whose heartbeat stops for `timeout` seconds is killed. With sync
+# workers that is any request running that long (the client gets a 500);
+# with gevent only a worker stuck without yielding. Migrations never run
+# inside a request.
 timeout = _whole_number("HEADWAY_TIMEOUT", 30)
 # On SIGTERM or HUP, requests in flight get this long to finish.
 graceful_timeout = _whole_number("HEADWAY_GRACEFUL_TIMEOUT", 30)
@@ -66,10 +96,32 @@ if control_socket_path is None:
 else:
     control_socket = control_socket_path
 
-# Load the app once in the master: a bad configuration then stops gunicorn with
-# its one-line message instead of workers failing and respawning forever. The
-# factory opens no database connection, so nothing is shared across the fork.
-preload_app = True
+# sync and gthread: load the app once in the master. gevent: load it in each
+# worker, after gevent has patched the standard library there (a preloaded
+# app would keep real thread locks, on which one greenlet waiting blocks all
+# the others: gunicorn's documentation advises against preloading with
+# gevent). The factory opens no database connection either way.
+preload_app = worker_class != "gevent"
+
+
+def _check_app_configuration() -> None:
+    """What create_app() refuses (a production configuration without
+    SECRET_KEY, a malformed DATABASE_URL), checked in the master: a worker
+    failing to load the app would be restarted forever, while this stops
+    gunicorn with one line."""
+    from config import ConfigError, check_database_url, config_from_env
+
+    try:
+        config_class = config_from_env()
+        config_class.prepare()
+        check_database_url(config_class.SQLALCHEMY_DATABASE_URI)
+    except ConfigError as exc:
+        sys.exit(f"Error: {exc}")
+
+
+if not preload_app:
+    _check_app_configuration()
+
 accesslog = os.environ.get("HEADWAY_ACCESS_LOG", "-")
 # The common log format, plus the response time in milliseconds.
 access_log_format = (
@@ -77,10 +129,20 @@ access_log_format = (
 )
 
 
-def when_ready(server):
-    # The preloaded app's objects are shared by every worker and live as long:
-    # keep them out of the garbage collector's full passes (which otherwise
-    # show as 100 ms stalls on large pages).
+def _freeze_long_lived_objects() -> None:
+    # The app's objects live as long as the worker: keep them out of the
+    # garbage collector's full passes (which otherwise show as 100 ms stalls
+    # on large pages).
     import gc
 
     gc.freeze()
+
+
+def when_ready(server):
+    if server.cfg.preload_app:
+        _freeze_long_lived_objects()  # the preloaded app, shared by the workers
+
+
+def post_worker_init(worker):
+    if not worker.cfg.preload_app:
+        _freeze_long_lived_objects()  # the app this worker has just loaded

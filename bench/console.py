@@ -325,8 +325,9 @@ def free_port() -> int:
 
 
 def start_gunicorn(env: dict[str, str], port: int, workers: int, log: Path):
-    # From the project root, so gunicorn.conf.py applies as deployed (preloaded
-    # app, access log); only the bind and the worker count are the bench's.
+    # From the project root, so gunicorn.conf.py applies as deployed (its
+    # worker class, access log); only the bind and the worker count are the
+    # bench's.
     with log.open("wb") as out:
         return subprocess.Popen(
             [
@@ -396,9 +397,10 @@ class Client:
     what is measured, so it stays as deployed: the client keeps the cookies
     itself and sends them in a Cookie header, as a browser behind TLS would.
 
-    The connection asks for keep-alive, but gunicorn's sync workers close it
-    after each response; http.client then reconnects by itself. A loopback
-    connect costs the same for every URL.
+    The connection asks for keep-alive: gevent workers keep it open for
+    `HEADWAY_KEEPALIVE` seconds (sync workers closed it after each response;
+    http.client then reconnects by itself). A loopback connect costs the same
+    for every URL.
     """
 
     def __init__(self, port: int) -> None:

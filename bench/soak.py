@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/soak.py [--scale 30] [--clients 24] [--seconds 60]
                                    [--outage 20] [--workers 2]
+                                   [--slow-clients 30] [--slow-seconds 60]
+                                   [--exports 3]
 
 Everything runs on loopback, in one temporary directory removed at the end
 (failure or not), against a MariaDB server of its own (its own datadir and
@@ -23,7 +25,12 @@ port, started and stopped here; never the machine's shared server):
    failing), a job started while the job-output directory cannot be
    written, and three trials of three deploy scripts running `flask db
    upgrade --adopt` at once on a new legacy database (each must end with one
-   adoption and one stamp verified at head).
+   adoption and one stamp verified at head). Then, with /healthz probed every
+   half second (it must answer within 3 s throughout): `--slow-clients`
+   clients sending one header line every 3 s for `--slow-seconds`;
+   `--exports` concurrent CSV exports of the view current_dept_emp, each
+   compared with the view's rows byte for byte; one export of salaries, every
+   row.
 4. Checks that the migration lock is free, that gunicorn's master never
    restarted and its workers did not crash-loop, and that CHECKSUM TABLE of
    the legacy tables is what it was (the faults' own tables are dropped).
@@ -32,6 +39,7 @@ port, started and stopped here; never the machine's shared server):
 """
 
 import argparse
+import hashlib
 import http.client
 import json
 import os
@@ -697,6 +705,192 @@ def concurrent_adoptions(
     )
 
 
+# -- slow clients and long exports ------------------------------------------------
+
+# /healthz must answer within this, throughout.
+HEALTHZ_LIMIT_SECONDS = 3.0
+
+
+class HealthProbe:
+    """GET /healthz every half second in a thread, timing each answer."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.times: list[float] = []
+        self.failures: list[str] = []
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "HealthProbe":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop_event.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        while not self.stop_event.is_set():
+            began = time.perf_counter()
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            try:
+                conn.request("GET", "/healthz")
+                status = conn.getresponse().status
+                if status != 200:
+                    self.failures.append(f"status {status}")
+            except (OSError, http.client.HTTPException) as exc:
+                self.failures.append(type(exc).__name__)
+            finally:
+                conn.close()
+            self.times.append(time.perf_counter() - began)
+            self.stop_event.wait(0.5)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            bool(self.times)
+            and not self.failures
+            and max(self.times) < HEALTHZ_LIMIT_SECONDS
+        )
+
+    def summary(self) -> str:
+        if not self.times:
+            return "/healthz: no probe"
+        return (
+            f"/healthz: {len(self.times)} probes, p50 "
+            f"{statistics.median(self.times) * 1000:.0f} ms, worst "
+            f"{max(self.times) * 1000:.0f} ms"
+            + (f", {len(self.failures)} failed" if self.failures else "")
+        )
+
+
+def slow_clients(server: "Gunicorn", count: int, seconds: float) -> Outcome:
+    """`count` clients each sending one header line every 3 s and never the
+    end of the headers (reconnecting when the server closes on them), for
+    `seconds`, while /healthz is probed."""
+    stop = threading.Event()
+    closed = Counter()
+
+    def client(index: int) -> None:
+        while not stop.is_set():
+            try:
+                sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            except OSError:
+                closed["refused"] += 1
+                stop.wait(1)
+                continue
+            with sock:
+                try:
+                    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: soak\r\n")
+                    line = 0
+                    while not stop.wait(3):
+                        sock.sendall(b"X-Slow-%d: %d\r\n" % (line, index))
+                        line += 1
+                except OSError:
+                    closed["by the server"] += 1
+
+    threads = [
+        threading.Thread(target=client, args=(i,), daemon=True) for i in range(count)
+    ]
+    with HealthProbe(server.port) as probe:
+        for thread in threads:
+            thread.start()
+        time.sleep(seconds)
+        stop.set()
+    for thread in threads:
+        thread.join()
+    detail = (
+        f"{count} clients, a header line every 3 s for {seconds:.0f} s "
+        f"({closed['by the server']} connections closed by the server at its "
+        f"header time limit, reopened); {probe.summary()}"
+    )
+    return Outcome(f"{count} slow clients", probe.ok, detail)
+
+
+def view_rows_digest(engine: sa.Engine, view: str, columns: str) -> tuple[int, str]:
+    """(rows, sha256) of the view's rows as the export writes them."""
+    digest = hashlib.sha256()
+    rows = 0
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True).exec_driver_sql(
+            f"SELECT {columns} FROM {view} ORDER BY {columns.split(',')[0]}, "
+            f"{columns.split(',')[1]}"
+        )
+        for row in result:
+            digest.update((",".join(str(v) for v in row) + "\r\n").encode())
+            rows += 1
+    return rows, digest.hexdigest()
+
+
+def export(client: Client, path: str) -> tuple[int | None, float, int, str, bytes]:
+    """(status, seconds, rows, sha256 of the rows, first line) of one export."""
+    began = time.perf_counter()
+    try:
+        status, _, body = client.request("GET", path)
+    except (OSError, http.client.HTTPException) as exc:
+        return None, time.perf_counter() - began, 0, type(exc).__name__, b""
+    seconds = time.perf_counter() - began
+    header, _, rows = body.partition(b"\r\n")
+    return (
+        status,
+        seconds,
+        rows.count(b"\r\n"),
+        hashlib.sha256(rows).hexdigest(),
+        header,
+    )
+
+
+def concurrent_exports(
+    server: "Gunicorn", client: Client, engine: sa.Engine, count: int
+) -> tuple[Outcome, list[tuple]]:
+    """`count` exports of current_dept_emp at once, each compared with the
+    view's own rows, while /healthz is probed."""
+    columns = "emp_no,dept_no,from_date,to_date"
+    expected_rows, expected_digest = view_rows_digest(
+        engine, "current_dept_emp", columns
+    )
+    results: list[tuple] = []
+
+    def one() -> None:
+        results.append(export(client, "/admin/current_dept_emp/export/csv/"))
+
+    threads = [threading.Thread(target=one) for _ in range(count)]
+    with HealthProbe(server.port) as probe:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    whole = [
+        r for r in results if r[0] == 200 and r[2:4] == (expected_rows, expected_digest)
+    ]
+    detail = (
+        f"{len(whole)} of {count} whole ({expected_rows:,} rows each, the view's "
+        f"rows byte for byte); "
+        + ", ".join(f"{r[1]:.1f} s" for r in sorted(results, key=lambda r: r[1]))
+        + f"; {probe.summary()}"
+    )
+    ok = len(whole) == count and probe.ok
+    return Outcome(f"{count} concurrent exports of current_dept_emp", ok, detail), [
+        (r[1], r[2]) for r in results
+    ]
+
+
+def salaries_export(server: "Gunicorn", client: Client, engine: sa.Engine) -> Outcome:
+    """The biggest table whole, in one export, while /healthz is probed."""
+    with engine.connect() as conn:
+        expected = conn.exec_driver_sql("SELECT count(*) FROM salaries").scalar()
+    with HealthProbe(server.port) as probe:
+        status, seconds, rows, _digest, _header = export(
+            client, "/admin/salary/export/csv/"
+        )
+    ok = status == 200 and rows == expected and probe.ok
+    detail = (
+        f"{rows:,} of {expected:,} rows in {seconds:.1f} s "
+        f"({rows / max(seconds, 0.001):,.0f} rows/s); {probe.summary()}"
+    )
+    return Outcome("export of salaries, every row", ok, detail)
+
+
 # -- the run ------------------------------------------------------------------------
 
 
@@ -822,6 +1016,17 @@ def run(args, tmp: Path) -> bool:
             outcomes.append(outcome)
             print(f"  {outcome.name}: {outcome.detail}", flush=True)
 
+        # Slow clients, then long exports, each with /healthz probed.
+        viewer = clients[0]
+        for scenario in (
+            lambda: slow_clients(server, args.slow_clients, args.slow_seconds),
+            lambda: concurrent_exports(server, viewer, engine, args.exports)[0],
+            lambda: salaries_export(server, viewer, engine),
+        ):
+            outcome = scenario()
+            outcomes.append(outcome)
+            print(f"  {outcome.name}: {outcome.detail}", flush=True)
+
         with engine.connect() as conn:
             lock_free = conn.exec_driver_sql(
                 "SELECT IS_FREE_LOCK('headway.migrate.employees')"
@@ -863,12 +1068,14 @@ def report(args, load: Load, kill_at: float, outage, outcomes) -> bool:
     samples = load.samples
 
     def in_outage(s: Sample) -> bool:
-        # Requests begun while the server was down, or in the seconds it takes
-        # the app's connections to notice it is back.
-        return down_at - 1 <= s.at <= up_at + 5
+        # Requests in flight while the server was down, or in the seconds it
+        # takes the app's connections to notice it is back.
+        return s.at <= up_at + 5 and s.at + s.seconds >= down_at - 1
 
     def near_kill(s: Sample) -> bool:
-        return kill_at - 1 <= s.at <= kill_at + 2
+        # In flight when the worker was killed: a gevent worker takes every
+        # request it was serving with it, however long before they began.
+        return s.at <= kill_at + 2 and s.at + s.seconds >= kill_at - 1
 
     served = [s for s in samples if s.status is not None]
     errors = [
@@ -947,6 +1154,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--outage", type=float, default=20)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--slow-clients", type=int, default=30)
+    parser.add_argument("--slow-seconds", type=float, default=60)
+    parser.add_argument("--exports", type=int, default=3)
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary directory (logs)"
     )

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.auth.accounts import create_user
-from app.employees import counting
+from app.employees import base, counting
 from app.extensions import db
 from tests.helpers import PASSWORD, ROLES, csrf_token, login
 
@@ -647,28 +647,180 @@ def test_department_details_show_managers_and_head_count(as_role, data):
 # -- export -------------------------------------------------------------------------
 
 
-def test_export_is_bounded_and_keeps_the_filters(as_role, data):
-    client = as_role("viewer")
-    data.config["EXPORT_MAX_ROWS"] = 120
-    body = get_ok(client, "/admin/salary/")
-    assert "CSV export: the first 120 rows at most" in body
-    with client.get("/admin/salary/export/csv/") as response:
-        assert response.status_code == 200
+def export_rows(client, url: str) -> list[list[str]]:
+    with client.get(url) as response:
+        assert response.status_code == 200, (url, response.status_code)
         assert response.is_streamed
+        assert response.mimetype == "text/csv"
         text = response.get_data(as_text=True)
-    rows = list(csv.reader(io.StringIO(text)))
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_export_holds_every_row_and_keeps_the_filters(as_role, data):
+    client = as_role("viewer")
+    assert "CSV export:" not in get_ok(client, "/admin/salary/")  # no cap
+    rows = export_rows(client, "/admin/salary/export/csv/")
     assert rows[0] == ["Emp No", "Salary", "From Date", "To Date"]
     keys = [",".join([r[0], r[2]]) for r in rows[1:]]
-    assert keys == all_keys(data, "salaries")[:120]
+    # More rows than one batch of the export: every one, in the list's order.
+    assert len(keys) > base.EXPORT_BATCH
+    assert keys == all_keys(data, "salaries")
 
     emp_no = scalar(data, "SELECT min(emp_no) FROM salaries")
     url = f"/admin/salary/export/csv/?flt0_empno_equals={emp_no}"
-    with client.get(url) as response:
-        text = response.get_data(as_text=True)
-    rows = list(csv.reader(io.StringIO(text)))[1:]
+    rows = export_rows(client, url)[1:]
     expected = scalar(data, "SELECT count(*) FROM salaries WHERE emp_no = :e", e=emp_no)
     assert len(rows) == expected and {r[0] for r in rows} == {str(emp_no)}
+    # The list's sort, descending.
+    rows = export_rows(client, "/admin/employee/export/csv/?sort=2&desc=1")[1:]
+    expected = sql(
+        data, "SELECT emp_no FROM employees ORDER BY last_name DESC, emp_no DESC"
+    )
+    assert [r[0] for r in rows] == [str(e) for (e,) in expected]
     assert client.get("/admin/salary/export/xlsx/").status_code == 404
+
+
+def test_an_export_beyond_the_operators_cap_is_refused_with_its_count(as_role, data):
+    client = as_role("viewer")
+    data.config["EXPORT_MAX_ROWS"] = 120
+    assert "CSV export: 120 rows at most" in get_ok(client, "/admin/salary/")
+    total = scalar(data, "SELECT count(*) FROM salaries")
+    response = client.get("/admin/salary/export/csv/?flt0_salary_at_least=1")
+    # Refused before any row: the list again, with the count and the way out.
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/admin/salary/?")
+    assert "flt0_salary_at_least=1" in response.headers["Location"]
+    body = get_ok(client, response.headers["Location"])
+    assert (
+        f"The export was refused: it would hold {total:,} rows, more than the 120 "
+        "allowed here. Narrow the list with the search or a filter"
+    ) in html.unescape(body)
+    # Within the cap: whole.
+    emp_no = scalar(data, "SELECT min(emp_no) FROM salaries")
+    rows = export_rows(client, f"/admin/salary/export/csv/?search={emp_no}")[1:]
+    expected = scalar(data, "SELECT count(*) FROM salaries WHERE emp_no = :e", e=emp_no)
+    assert 0 < len(rows) == expected <= 120
+
+
+def test_views_are_read_from_their_tables_with_the_views_rows(as_role, data):
+    """The admin reads the two SQL views through equivalent queries on
+    dept_emp (sqlviews.py): the same rows as the views themselves, also for
+    an employee whose latest from_date and latest to_date are in different
+    rows (no current row at all) and one with two rows on the same dates."""
+    emp_nos = [r[0] for r in sql(data, "SELECT emp_no FROM employees LIMIT 2")]
+    with data.app_context():
+        db.session.execute(
+            sa.text("DELETE FROM dept_emp WHERE emp_no IN (:a, :b)"),
+            {"a": emp_nos[0], "b": emp_nos[1]},
+        )
+        for emp_no, dept_no, start, end in [
+            (emp_nos[0], "d001", "1990-01-01", "2000-01-01"),
+            (emp_nos[0], "d002", "1995-01-01", "1999-01-01"),
+            (emp_nos[1], "d003", "1991-01-01", "9999-01-01"),
+            (emp_nos[1], "d004", "1991-01-01", "9999-01-01"),
+        ]:
+            db.session.execute(
+                sa.text("INSERT INTO dept_emp VALUES (:e, :d, :f, :t)"),
+                {"e": emp_no, "d": dept_no, "f": start, "t": end},
+            )
+        db.session.commit()
+    client = as_role("viewer")
+    for view, columns in [
+        ("current_dept_emp", "emp_no, dept_no, from_date, to_date"),
+        ("dept_emp_latest_date", "emp_no, from_date, to_date"),
+    ]:
+        expected = [
+            [str(v) for v in row]
+            for row in sql(data, f"SELECT {columns} FROM {view} ORDER BY {columns}")
+        ]
+        assert export_rows(client, f"/admin/{view}/export/csv/")[1:] == expected
+    current = export_rows(client, "/admin/current_dept_emp/export/csv/")
+    assert not [r for r in current if r[0] == str(emp_nos[0])]
+    assert [r[1] for r in current if r[0] == str(emp_nos[1])] == ["d003", "d004"]
+
+
+def test_an_export_holds_no_lock_between_batches_and_fails_loudly(as_role, data):
+    """Each batch is read in a transaction of its own: between two, a
+    migration may take the table (MySQL's metadata lock is free). An export
+    whose table goes away raises (gunicorn then ends the response without
+    its last chunk), never ends quietly short."""
+    client = as_role("viewer")
+    response = client.get("/admin/salary/export/csv/", buffered=False)
+    try:
+        chunks = iter(response.response)
+        assert next(chunks).startswith(b"Emp No,Salary")  # the first batch
+        with data.app_context():
+            if db.engine.dialect.name == "mysql":
+                # Refused after 5 s, instead of waiting, if the export held it.
+                db.session.execute(sa.text("SET SESSION lock_wait_timeout = 5"))
+            db.session.execute(sa.text("DROP TABLE salaries"))
+            db.session.commit()
+        with pytest.raises(sa.exc.DBAPIError):
+            for _chunk in chunks:
+                pass
+    finally:
+        response.close()
+
+
+FORMULAS = {
+    "equals": "=1+2",
+    "plus": "+1+2",
+    "minus": "-1+2",
+    "at": "@SUM(1)",
+    "leading space": " =1+2",
+    "leading spaces and tab": "  \t=1+2",
+    "no-break space": "\u00a0=1+2",
+    "ideographic space": "\u3000=1+2",
+    "zero-width space": "\u200b=1+2",
+    "control character": "\x1b=1+2",
+    "tab": "\tcmd",
+    "carriage return": "\rcmd",
+    "line feed": "\ncmd",
+    "full-width equals": "\uff1d1+2",
+    "full-width plus": "\uff0b1+2",
+    "full-width minus": "\uff0d1+2",
+    "full-width at": "\uff20SUM(1)",
+}
+
+
+@pytest.mark.parametrize("name", list(FORMULAS))
+def test_a_formula_is_neutralised(name):
+    formula = FORMULAS[name]
+    assert base._csv_safe(formula) == "'" + formula  # shown as text, whole
+
+
+def test_export_neutralises_every_formula(as_role, data):
+    emp_nos = [e for (e,) in sql(data, "SELECT emp_no FROM employees ORDER BY emp_no")][
+        : len(FORMULAS)
+    ]
+    with data.app_context():
+        for emp_no, formula in zip(emp_nos, FORMULAS.values(), strict=True):
+            db.session.execute(
+                sa.text("UPDATE employees SET last_name = :v WHERE emp_no = :e"),
+                {"v": formula, "e": emp_no},
+            )
+        db.session.commit()
+    client = as_role("viewer")
+    rows = export_rows(client, "/admin/employee/export/csv/")
+    exported = {r[0]: r[2] for r in rows[1:]}
+    for emp_no, (name, formula) in zip(emp_nos, FORMULAS.items(), strict=True):
+        assert exported[str(emp_no)] == "'" + formula, name
+
+
+def test_export_leaves_numbers_and_plain_text_alone(as_role, data):
+    assert [base._csv_safe(v) for v in ("-5", "+1.5", "1e5", " a", "a-b", None)] == [
+        "-5",
+        "+1.5",
+        "1e5",
+        " a",
+        "a-b",
+        "",
+    ]
+    # What a spreadsheet would not read as a number is neutralised.
+    assert base._csv_safe("-inf") == "'-inf"
+    client = as_role("viewer")
+    rows = export_rows(client, "/admin/salary/export/csv/?sort=0&desc=1")
+    assert all(not r[1].startswith("'") for r in rows[1:])
 
 
 # -- bad input -----------------------------------------------------------------------

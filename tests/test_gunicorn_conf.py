@@ -153,6 +153,8 @@ def test_access_log_has_the_response_time(start):
     server.wait_until_serving()
     server.get("/healthz")
     server.stop()
+    # gevent workers, each loading the app after gevent patched it.
+    assert "Using worker: gevent" in server.log()
     lines = [line for line in server.log().splitlines() if "GET /healthz" in line]
     assert lines and all(line.rstrip().endswith("ms") for line in lines), lines
 
@@ -191,4 +193,20 @@ def test_a_bad_setting_is_one_line(tmp_path, name, value):
     assert result.stdout == ""
     assert result.stderr.strip() == (
         f"Error: {name} must be a whole number above 0, not {value!r}"
+    )
+
+
+def test_a_bad_worker_class_is_one_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--check-config", "wsgi:app"],
+        cwd=ROOT,
+        env=subprocess_env(HEADWAY_WORKER_CLASS="eventlet"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "Error: HEADWAY_WORKER_CLASS must be one of gevent, gthread, sync, "
+        "not 'eventlet'"
     )

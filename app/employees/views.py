@@ -246,11 +246,20 @@ def add_employee_views(admin: Admin) -> None:
         (DeptManagerView, DeptManager, "Department managers", "dept_manager"),
         (TitleView, Title, "Titles", "title"),
         (SalaryView, Salary, "Salaries", "salary"),
-        (CurrentDeptEmpView, CurrentDeptEmp, "current_dept_emp (view)", None),
-        (DeptEmpLatestDateView, DeptEmpLatestDate, "dept_emp_latest_date (view)", None),
+        (
+            CurrentDeptEmpView,
+            CurrentDeptEmp,
+            "current_dept_emp (view)",
+            "current_dept_emp",
+        ),
+        (
+            DeptEmpLatestDateView,
+            DeptEmpLatestDate,
+            "dept_emp_latest_date (view)",
+            "dept_emp_latest_date",
+        ),
     ]
     for view_class, model, name, endpoint in views:
-        endpoint = endpoint or model.__tablename__
         admin.add_view(
             view_class(model, db, name=name, endpoint=endpoint, category=CATEGORY)
         )

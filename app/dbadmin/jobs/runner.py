@@ -36,6 +36,7 @@ from app.dbadmin.core.drift import has_drift, run_drift_check
 from app.dbadmin.core.executor import Cancelled
 from app.dbadmin.core.guards import partial_line
 from app.dbadmin.core.lock import Deadline, release_lock
+from app.dbadmin.core.scratch import drop_stale_scratch_databases, set_scratch_owner
 from app.dbadmin.core.state import unsettled_step
 from app.dbadmin.jobs.service import (
     ACTIONS,
@@ -285,6 +286,21 @@ def refuse(job_id: int) -> int:
     return 2
 
 
+def clean_up_scratch_databases(log: JobLog) -> None:
+    """Drop the scratch databases whose owner is gone (a job or a shell's
+    verify killed while it built a schema), before this job makes its own."""
+    try:
+        dropped = drop_stale_scratch_databases(db.engine)
+    except sa.exc.SQLAlchemyError as exc:  # the job itself will say more
+        log.write(f"scratch databases: not checked: {error_line(exc)}")
+        return
+    for scratch in dropped:
+        log.write(
+            f"dropped the scratch database {scratch.name}: its owner, "
+            f"{scratch.describe()}, is gone"
+        )
+
+
 def main(job_id: int, secret: str) -> int:
     app = create_app(web=False)
     with app.app_context():
@@ -304,6 +320,8 @@ def main(job_id: int, secret: str) -> int:
                 "  ", " "
             )
         )
+        set_scratch_owner(f"j{job_id}")
+        clean_up_scratch_databases(log)
         status, error = "succeeded", None
         signal.signal(signal.SIGTERM, CANCEL.on_sigterm)
         try:
@@ -399,6 +417,7 @@ def report(job_id: int, secret: str) -> int:
     with app.app_context():
         if not prove_launch(job_id, secret):
             return refuse(job_id)
+        set_scratch_owner(f"j{job_id}")
         job = db.session.get(MigrationJob, job_id)
         job.schema_report = failure_report(job)
         db.session.commit()
