@@ -77,6 +77,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/preflight.py
 	$(BIN)/python bench/employees.py
 	$(BIN)/python bench/cli_startup.py
+	$(BIN)/python bench/schema_check.py
 
 ## bench-employees: the employee data admin against stock Flask-Admin, at scale 30 on MariaDB
 bench-employees: $(VENV)/.installed-dev
