@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
+from app.dbadmin.core.restore import strip_auto_increment
 from app.errors import HeadwayError
 
 logger = logging.getLogger("headway.executor")
@@ -387,15 +388,6 @@ class StatementExecutor:
 
 class DdlLockTimeout(HeadwayError):
     """A DDL statement gave up waiting for a metadata lock."""
-
-
-_AUTO_INCREMENT = re.compile(r" AUTO_INCREMENT=\d+")
-
-
-def strip_auto_increment(create_table: str) -> str:
-    """SHOW CREATE TABLE without the table's next AUTO_INCREMENT value (it
-    moves with every insert: not part of the schema)."""
-    return _AUTO_INCREMENT.sub("", create_table)
 
 
 def _code(exc: BaseException) -> int | None:
