@@ -48,7 +48,7 @@ class NewJob(Request):
         if action is None or target is None:
             return typed  # already wrong: their own errors say so
         allow_data_loss = info.data.get("allow_data_loss")
-        if allow_data_loss and action not in ("upgrade", "downgrade"):
+        if allow_data_loss and action not in ("upgrade", "downgrade", "rollback"):
             return typed  # refused as it is: allow_data_loss does not go there
         target = target.strip()
         needed = action in TYPED_CONFIRMATION or allow_data_loss
