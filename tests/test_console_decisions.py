@@ -416,7 +416,8 @@ def test_a_job_cut_off_by_the_database_says_so(console, scripts, database_url):
     assert job["status"] == "interrupted"
     assert job["error"].startswith(
         "its process ended without recording the job's end: it had failed "
-        "(lost the database), and then cannot use the database: no such table"
+        "(lost the database), and then the database refused a statement: no such "
+        "table"
     ), job["error"]
     assert "killed?" not in job["error"]
     page = text(viewer.get(f"/admin/migrations/jobs/{job_id}"))

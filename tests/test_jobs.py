@@ -317,7 +317,8 @@ def test_bad_input(console):
         (
             {"action": "explode", "target": "head"},
             400,
-            "action: Input should be 'upgrade', 'downgrade', 'stamp' or 'adopt'",
+            "action: Input should be 'upgrade', 'downgrade', 'stamp', 'adopt', "
+            "'rollback' or 'resume'",
         ),
         (
             {"action": "upgrade", "target": "nope"},
