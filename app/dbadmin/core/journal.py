@@ -11,7 +11,7 @@ rollback), on the migrating connection (SQLite allows one writer).
 """
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -249,7 +249,6 @@ class PartialStep:
     actor: str
     job_id: int | None
     interrupted: bool = False  # the process died (no failure was recorded)
-    planned_total: int | None = field(default=None)
 
     @property
     def applied(self) -> list[JournalStatement]:

@@ -17,7 +17,6 @@ data a statement changed (only the schema is restored); a column the step
 dropped (its values are gone: rollback puts the column back, empty).
 """
 
-import json
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -96,7 +95,8 @@ def plan_rollback(conn: Connection, partial: PartialStep) -> Settlement:
         raise Refused(
             f"cannot roll {partial.revision} back exactly: {exc}. Nothing was "
             "run; restore the tables by hand from the journal's before-image "
-            "(`flask db rollback --dry-run` prints it)."
+            f"(the SHOW CREATE TABLE of each, in headway_step_runs.before_image "
+            f"of run {partial.run_id})."
         ) from None
     statements = [sql for plan in plans for sql in plan.statements]
     notes = [note for plan in plans for note in plan.notes]
@@ -421,8 +421,3 @@ def _write_stamp(conn: Connection, revisions: tuple[str, ...]) -> None:
     conn.execute(sa.delete(table))
     for revision in revisions:
         conn.execute(sa.insert(table).values(version_num=revision))
-
-
-def before_image_text(partial: PartialStep) -> str:
-    """The journal's before-image, for a user restoring by hand."""
-    return json.dumps(partial.before_image, indent=2)

@@ -53,10 +53,6 @@ class Rehearsal:
     error: str | None = None
 
 
-class RehearsalFailed(HeadwayError):
-    """The rehearsal could not be set up (no scratch grant, an unknown target)."""
-
-
 def rehearse(
     engine: Engine,
     catalog: Catalog,
