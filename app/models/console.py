@@ -30,9 +30,7 @@ class MigrationJob(db.Model):
     no_preflight: so.Mapped[bool] = so.mapped_column(
         default=False, server_default=sa.false()
     )
-    online: so.Mapped[bool] = so.mapped_column(
-        default=False, server_default=sa.false()
-    )
+    online: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
     requested_by: so.Mapped[str] = so.mapped_column(sa.String(255))
     from_revisions: so.Mapped[str] = so.mapped_column(sa.String(1024), default="")
     to_revisions: so.Mapped[str | None] = so.mapped_column(sa.String(1024))
