@@ -16,7 +16,6 @@ from app.api.schemas import (
 from app.api.validation import describe
 from app.auth.accounts import confirm_password
 from app.auth.security import requires_role
-from app.auth.sessions import account
 from app.auth.throttle import TooManyAttempts
 from app.auth.tokens import create_token, revoke_token, tokens_of
 from app.errors import HeadwayError
@@ -73,9 +72,9 @@ def create_my_token(body: NewToken):
     token cannot create tokens (use `flask users token create` for scripts)."""
     try:
         address = request.remote_addr or "unknown"
-        if not confirm_password(account(current_user), body.password, address):
+        if not confirm_password(current_user, body.password, address):
             return jsonify(error="wrong password", fields={"password": "wrong"}), 403
-        record, token = create_token(account(current_user), body.name, body.days)
+        record, token = create_token(current_user, body.name, body.days)
     except TooManyAttempts as exc:
         return jsonify(error=str(exc)), 429, {"Retry-After": str(exc.retry_after)}
     except HeadwayError as exc:

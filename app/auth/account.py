@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from app.auth.accounts import confirm_password, log_out_everywhere, set_password
 from app.auth.admin_views import SecureViewMixin
 from app.auth.forms import printable_only
-from app.auth.sessions import account, end_session_by_id, sessions_of
+from app.auth.sessions import end_session_by_id, sessions_of
 from app.auth.throttle import TooManyAttempts
 from app.auth.tokens import NAME_MAX_LENGTH, create_token, revoke_token, tokens_of
 from app.errors import HeadwayError
@@ -72,12 +72,10 @@ class AccountView(SecureViewMixin, BaseView):
         if not form.validate_on_submit():
             return self._page(token_form=form, status=400)
         try:
-            if not confirm_password(
-                account(current_user), form.password.data, _address()
-            ):
+            if not confirm_password(current_user, form.password.data, _address()):
                 form.password.errors.append(WRONG_PASSWORD)
                 return self._page(token_form=form, status=400)
-            record, token = create_token(account(current_user), form.name.data or "")
+            record, token = create_token(current_user, form.name.data or "")
         except TooManyAttempts as exc:
             form.password.errors.append(str(exc))
             return self._page(token_form=form, status=429)
@@ -112,7 +110,7 @@ class AccountView(SecureViewMixin, BaseView):
 
     @expose("/log-out-everywhere", methods=["POST"])
     def log_out_everywhere_view(self):
-        user = account(current_user)
+        user = current_user._get_current_object()
         ended = log_out_everywhere(user)
         db.session.commit()
         logout_user()
@@ -124,7 +122,7 @@ class AccountView(SecureViewMixin, BaseView):
         form = NewPasswordForm()
         if not form.validate_on_submit():
             return self._page(password_form=form, status=400)
-        user = account(current_user)
+        user = current_user._get_current_object()
         try:
             if not confirm_password(user, form.current_password.data, _address()):
                 form.current_password.errors.append(WRONG_PASSWORD)

@@ -17,7 +17,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import Forbidden
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.auth.sessions import SessionUser, user_for_session
+from app.auth.sessions import user_for_session
 from app.auth.tokens import user_for_token
 from app.extensions import login_manager
 from app.models.accounts import ROLES, User
@@ -68,7 +68,7 @@ def requires_role(role: str) -> Callable:
 
 
 @login_manager.user_loader
-def load_user(session_secret: str) -> SessionUser | None:
+def load_user(session_secret: str) -> User | None:
     """The cookie names a server-side session record; no record, no user."""
     return user_for_session(session_secret)
 

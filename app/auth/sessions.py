@@ -4,7 +4,6 @@ cookie stops working at once."""
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -12,7 +11,7 @@ from flask import current_app
 
 from app.errors import HeadwayError
 from app.extensions import db
-from app.models.accounts import LoginSession, User, role_at_least
+from app.models.accounts import LoginSession, User
 from app.models.own import utcnow
 from app.validation import is_valid_id, printable
 
@@ -20,56 +19,19 @@ from app.validation import is_valid_id, printable
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
-@dataclass(eq=False)
-class SessionUser:
-    """The user of a live login session, as a request needs it (Flask-Login's
-    current_user): read with the session check in one plain row. Loading the
-    account and its session as entities costs three times the query, on every
-    request; the pages that change the account load it (account())."""
-
-    id: int
-    username: str
-    role: str
-    session_id: int
-    session_secret: str
-
-    is_authenticated = True
-    is_active = True
-    is_anonymous = False
-
-    def get_id(self) -> str:
-        # What Flask-Login keeps in the cookie: the secret naming the record.
-        return self.session_secret
-
-    def has_role(self, role: str) -> bool:
-        return role_at_least(self.role, role)
-
-
-def account(user: SessionUser | User) -> User:
-    """The account of the signed-in user, as an entity (to change it, or to
-    check its password): a bearer token's user is one already."""
-    if isinstance(user, User):
-        return user
-    return db.session.get(User, user.id)
-
-
-# Every request of a logged-in user runs it: built once (building a statement
-# and its cache key costs more than running it), run on the session's
-# connection as plain Core (no ORM execution, no entities).
-_sessions = LoginSession.__table__
-_users = User.__table__
+# Every request of a logged-in user runs it: one indexed lookup of the
+# session by its hash, its user loaded as the entity in the same statement
+# (Flask-Login's current_user is the User for a cookie and for a bearer token
+# alike, microblog's way).
 _SESSION_AND_USER = (
     sa.select(
-        _sessions.c.id,
-        _sessions.c.created_at,
-        _sessions.c.last_seen_at,
-        _users.c.id.label("user_id"),
-        _users.c.username,
-        _users.c.role,
-        _users.c.active,
+        User,
+        LoginSession.id,
+        LoginSession.created_at,
+        LoginSession.last_seen_at,
     )
-    .join_from(_sessions, _users, _sessions.c.user_id == _users.c.id)
-    .where(_sessions.c.secret_hash == sa.bindparam("secret_hash"))
+    .join_from(LoginSession, User, LoginSession.user_id == User.id)
+    .where(LoginSession.secret_hash == sa.bindparam("secret_hash"))
 )
 
 
@@ -80,42 +42,46 @@ def secret_hash(secret: str) -> str:
 def start_session(user: User, address: str, user_agent: str) -> str:
     """Record a new session of `user`; returns the secret for the cookie."""
     secret = secrets.token_urlsafe(32)
-    db.session.add(
-        LoginSession(
-            user=user,
-            secret_hash=secret_hash(secret),
-            address=printable(address, 64),
-            user_agent=printable(user_agent, 255),
-        )
+    record = LoginSession(
+        user=user,
+        secret_hash=secret_hash(secret),
+        address=printable(address, 64),
+        user_agent=printable(user_agent, 255),
     )
+    db.session.add(record)
     db.session.commit()
+    user.session_id = record.id
     user.session_secret = secret
     return secret
 
 
-def user_for_session(secret: str) -> SessionUser | None:
-    """The active user of a live session, else None. One indexed lookup (the
-    user joined in); a record past its maximum age is deleted."""
-    connection = db.session.connection()
-    row = connection.execute(
+def user_for_session(secret: str) -> User | None:
+    """The active user of a live session, else None, with the session's id
+    and secret set on it (the Account page marks the current session; logout
+    ends it). One indexed lookup; a record past its maximum age is deleted."""
+    row = db.session.execute(
         _SESSION_AND_USER, {"secret_hash": secret_hash(secret)}
     ).first()
-    if row is None or not row.active:
+    if row is None or not row.User.active:
         return None
+    user, session_id = row.User, row.id
     now = utcnow()
     max_age = timedelta(seconds=current_app.config["SESSION_MAX_AGE_SECONDS"])
     if now - row.created_at > max_age:
-        connection.execute(sa.delete(_sessions).where(_sessions.c.id == row.id))
+        db.session.execute(sa.delete(LoginSession).where(LoginSession.id == session_id))
         db.session.commit()
         return None
     if now - row.last_seen_at >= LAST_SEEN_RESOLUTION:
-        connection.execute(
-            sa.update(_sessions)
-            .where(_sessions.c.id == row.id)
+        db.session.execute(
+            sa.update(LoginSession)
+            .where(LoginSession.id == session_id)
             .values(last_seen_at=now)
+            .execution_options(synchronize_session=False)
         )
         db.session.commit()
-    return SessionUser(row.user_id, row.username, row.role, row.id, secret)
+    user.session_id = session_id
+    user.session_secret = secret
+    return user
 
 
 def end_session(secret: str) -> None:

@@ -60,8 +60,9 @@ class User(db.Model):
 
     # Flask-Login
     is_anonymous = False
-    # Set on login (never stored: the database keeps only its hash). A request
-    # of a logged-in browser runs as a sessions.SessionUser instead.
+    # The login session a browser's request runs in (app/auth/sessions.py
+    # user_for_session); None for a bearer token. The secret is never stored:
+    # the database keeps only its hash.
     session_secret = None
     session_id = None
 
