@@ -23,9 +23,15 @@ class Operation:
 
 @dataclass(frozen=True)
 class LintWarning:
+    """One finding: its kind (`code`), the table and column it is about when
+    it is about one, and a sentence for people. Code that needs to know what a
+    warning is about reads the fields, never the sentence."""
+
     revision: str
     code: str
     message: str
+    table: str | None = None
+    column: str | None = None
 
 
 _BATCH_TEMP = "_alembic_tmp_"
@@ -45,8 +51,10 @@ def lint_step(
     `operations`, written in `source_path`) can lose data or fail."""
     found: list[LintWarning] = []
 
-    def warn(code: str, message: str) -> None:
-        found.append(LintWarning(revision, code, message))
+    def warn(
+        code: str, message: str, table: str | None = None, column: str | None = None
+    ) -> None:
+        found.append(LintWarning(revision, code, message, table, column))
 
     ops = operations
     dropped_columns: dict[str, list] = {}
@@ -69,6 +77,8 @@ def lint_step(
                         f"added with the same kind of type: if this is a rename, "
                         f"the data in {old.name} is lost (use alter_column "
                         "with new_column_name)",
+                        table,
+                        old.name,
                     )
     _lint_source(source_path, direction, warn)
     return found
@@ -95,12 +105,17 @@ def _drop_table(engine, op, warn):
     name = _table_name(op.args[0])
     if name.startswith(_BATCH_TEMP):
         return
-    warn("drop_table", f"drops table {name} and every row in it")
+    warn("drop_table", f"drops table {name} and every row in it", name)
 
 
 def _drop_column(engine, op, warn):
     table, column = op.args[0], op.args[1]
-    warn("drop_column", f"drops column {table}.{column.name} and its data")
+    warn(
+        "drop_column",
+        f"drops column {table}.{column.name} and its data",
+        table,
+        column.name,
+    )
 
 
 def _add_column(engine, op, warn):
@@ -146,6 +161,8 @@ def _alter_column(engine, op, warn):
         warn(
             "rename_column",
             f"renames {table}.{column} to {kw['name']}: code using the old name breaks",
+            table,
+            column,
         )
 
 
@@ -177,6 +194,7 @@ def _drop_index(engine, op, warn):
                 f"drops index {index.name} that foreign key "
                 f"{fk.get('name') or ''} on {table}({', '.join(needed)}) relies on: "
                 "MySQL refuses it unless the key goes first",
+                table,
             )
 
 
@@ -184,14 +202,20 @@ def _drop_constraint(engine, op, warn):
     constraint = op.args[0]
     kind = type(constraint).__name__.replace("Constraint", "").lower() or "key"
     table = constraint.table.name if constraint.table is not None else "?"
-    warn("drop_constraint", f"drops {kind} key {constraint.name} on {table}")
+    warn(
+        "drop_constraint",
+        f"drops {kind} key {constraint.name} on {table}",
+        constraint.table.name if constraint.table is not None else None,
+    )
 
 
 def _rename_table(engine, op, warn):
     old, new = op.args[0], op.args[1]
     if str(old).startswith(_BATCH_TEMP) or str(new).startswith(_BATCH_TEMP):
         return
-    warn("rename_table", f"renames table {old} to {new}: code using it breaks")
+    warn(
+        "rename_table", f"renames table {old} to {new}: code using it breaks", str(old)
+    )
 
 
 def _execute(engine, op, warn):
@@ -207,7 +231,8 @@ def _execute(engine, op, warn):
 
 def _bulk_insert(engine, op, warn):
     table = op.args[0]
-    warn("data_change", f"inserts rows into {_table_name(table)}")
+    name = _table_name(table)
+    warn("data_change", f"inserts rows into {name}", name)
 
 
 _RULES = {

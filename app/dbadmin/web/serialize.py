@@ -151,6 +151,8 @@ def lint_warning_json(warning: LintWarning) -> dict:
         "revision": warning.revision,
         "code": warning.code,
         "message": warning.message,
+        "table": warning.table,
+        "column": warning.column,
     }
 
 

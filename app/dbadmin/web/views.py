@@ -9,7 +9,7 @@ from markupsafe import Markup
 
 from app.auth.admin_views import WRITE_VIEWS, SecureViewMixin
 from app.dbadmin.core.catalog import Catalog
-from app.dbadmin.core.guards import data_at_risk
+from app.dbadmin.core.guards import AtRisk, data_at_risk
 from app.dbadmin.core.plan import PlanError, make_plan, step_plan
 from app.dbadmin.core.recovery import preview_rollback
 from app.dbadmin.core.state import State
@@ -85,28 +85,41 @@ def target_choices(catalog: Catalog) -> list[tuple[str, str]]:
     ] + [(r.id, f"{r.id} · {r.message}") for r in catalog.revisions]
 
 
+# The lint warning that names what a data-loss item drops (its kind).
+_DROPPED_BY = {True: "drop_table", False: "drop_column"}
+
+
 def counted_warnings(plan, at_risk) -> list[tuple]:
     """Each lint warning of the plan, with the count of what it drops when it
-    drops data (core/guards.py's data_at_risk), for the plan's decision."""
+    drops data (core/guards.py's data_at_risk), for the plan's decision. The
+    two are matched by their fields (revision, kind, table, column), never by
+    their wording."""
     counted = []
     for warning in plan.warnings:
-        count = None
-        for item in at_risk:
-            if item.revision != warning.revision:
-                continue
-            if item.column is None:
-                named = warning.code == "drop_table" and warning.message.startswith(
-                    f"drops table {item.table} "
-                )
-            else:
-                named = warning.code == "drop_column" and warning.message.startswith(
-                    f"drops column {item.table}.{item.column} "
-                )
-            if named:
-                count = str(item).split(": ", 1)[1]
-                break
+        count = next(
+            (
+                at_risk_count(item)
+                for item in at_risk
+                if item.how == "drop"
+                and (item.revision, item.table, item.column)
+                == (warning.revision, warning.table, warning.column)
+                and warning.code == _DROPPED_BY[item.column is None]
+            ),
+            None,
+        )
         counted.append((warning, count))
     return counted
+
+
+def at_risk_count(item: AtRisk) -> str:
+    """How much of the data an item holds, as the plan's decision says it:
+    "1,234 rows", "~2,000,000 rows", "1 non-NULL value"."""
+    count = f"~{item.rows:,}" if item.estimated else f"{item.rows:,}"
+    if item.column is None:
+        return f"{count} row{'s' if item.rows != 1 else ''}"
+    if item.estimated:
+        return f"holds values ({count} rows)"
+    return f"{count} non-NULL value{'s' if item.rows != 1 else ''}"
 
 
 def _text(body: str, status: int) -> Response:
