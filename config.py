@@ -105,6 +105,24 @@ class Config:
     # it starts (with the count), never cut short. Unset or 0: no cap.
     EXPORT_MAX_ROWS: int | str | None = os.environ.get("HEADWAY_EXPORT_MAX_ROWS")
 
+    # Online schema changes (`flask db upgrade --online`, core/online.py):
+    # pt-online-schema-change's throttles (status variable=threshold: pause
+    # the copy above --max-load, abort above --critical-load); replicas to
+    # watch (unset: none; "auto": pt-osc finds them; or one replica's DSN,
+    # h=host,P=port) and their largest lag in seconds; the program's path
+    # (default: found on PATH). ONLINE_MIN_ROWS: a statement that would copy
+    # a table of at least this many rows goes online even without --online
+    # (unset: only with --online).
+    ONLINE_MAX_LOAD = os.environ.get("HEADWAY_ONLINE_MAX_LOAD", "Threads_running=25")
+    ONLINE_CRITICAL_LOAD = os.environ.get(
+        "HEADWAY_ONLINE_CRITICAL_LOAD", "Threads_running=50"
+    )
+    ONLINE_REPLICAS = os.environ.get("HEADWAY_ONLINE_REPLICAS") or None
+    ONLINE_MAX_LAG = float(os.environ.get("HEADWAY_ONLINE_MAX_LAG", "1"))
+    ONLINE_CHUNK_TIME = float(os.environ.get("HEADWAY_ONLINE_CHUNK_TIME", "0.5"))
+    ONLINE_MIN_ROWS = os.environ.get("HEADWAY_ONLINE_MIN_ROWS") or None
+    PT_OSC = os.environ.get("HEADWAY_PT_OSC") or None
+
     # Behind a reverse proxy: how many proxies set X-Forwarded-* (0: none).
 
     PROXY_FIX_X_FOR = int(os.environ.get("HEADWAY_PROXY_FIX_X_FOR", "0"))

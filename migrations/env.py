@@ -12,6 +12,9 @@ Differences from Flask-Migrate's stock env.py, each for a reason:
   DDL under a short metadata-lock timeout (`-x ddl_lock_timeout=SECONDS`,
   `-x ddl_lock_retries=N`), cancellable between statements; a step that
   fails half-way on MySQL is recorded as partial;
+- with `--online` (or on a table past HEADWAY_ONLINE_MIN_ROWS rows), a
+  statement the server would run as a table copy, or in place with writes
+  blocked, goes to pt-online-schema-change (app/dbadmin/core/online.py);
 - the app's loggers stay alive after an in-process run (no silencing fileConfig);
 - a caller may hand in its own connection (`config.attributes["connection"]`),
   which is how Headway builds a revision's schema in a scratch database;
@@ -55,6 +58,7 @@ from app.dbadmin.core.lock import (
     migration_lock,
     shell_actor,
 )
+from app.dbadmin.core.online import OnlineRouter, OnlineSettings
 
 config = context.config
 
@@ -165,6 +169,7 @@ def run_migrations(connection, audit: AuditTrail | None = None, executor=None) -
         except Exception as exc:
             if audit is not None:
                 step = executor.record_failure(exc)
+                audit.online_tool = step.online_tool if step else None
                 applied = [s.position for s in step.applied] if step else []
                 audit.record_failure(exc, applied)
                 report_partial(step)
@@ -178,7 +183,7 @@ def run_migrations(connection, audit: AuditTrail | None = None, executor=None) -
 
 def report_partial(step) -> None:
     """After a failed step: say plainly what it left applied."""
-    if step is None or not step.applied:
+    if step is None or not (step.applied or step.online_tool):
         return  # nothing of it stayed (SQLite takes a whole step back)
     connection = context.get_context().connection
     try:
@@ -195,6 +200,8 @@ def each_step(executor: StatementExecutor, audit: AuditTrail):
     with the step's transaction)."""
 
     def on_version_apply(ctx, step, heads, run_args):
+        running = executor.step
+        audit.online_tool = running.online_tool if running is not None else None
         executor.on_version_apply(ctx, step, heads, run_args)
         audit.on_version_apply(ctx, step, heads, run_args)
 
@@ -239,6 +246,18 @@ def changes_the_database() -> bool:
     return opts.get("destination_rev") is not None and not opts.get("dont_mutate")
 
 
+def online_router(connection) -> OnlineRouter | None:
+    """The executor's route to pt-online-schema-change, for a run with
+    --online, or with a row threshold configured (MySQL/MariaDB only; the
+    guards refuse --online on SQLite before this)."""
+    settings = OnlineSettings.from_config(
+        current_app.config, enabled=bool(config.attributes.get("online"))
+    )
+    if not settings.active or connection.dialect.name != "mysql":
+        return None
+    return OnlineRouter(migrate_ext.db.engine, settings)
+
+
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
@@ -274,6 +293,7 @@ def run_migrations_online() -> None:
                 journal,
                 settings,
                 cancel_requested=config.attributes.get("cancel_requested"),
+                online=online_router(connection),
             )
             try:
                 with executor:

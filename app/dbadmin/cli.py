@@ -94,6 +94,32 @@ ALLOW_DATA_LOSS = click.option(
     is_flag=True,
     help="Run steps that drop tables with rows or columns holding values.",
 )
+ONLINE = click.option(
+    "--online",
+    is_flag=True,
+    help="Run each statement that would copy a table, or rebuild it with "
+    "writes blocked, through pt-online-schema-change (MySQL/MariaDB): writes "
+    "go on meanwhile. Refused before anything runs where it cannot work.",
+)
+
+
+def online_run(online: bool, sql: bool = False):
+    """--online: refused at once where it cannot work (an offline script,
+    SQLite, pt-osc missing); its progress shown on stderr while it runs."""
+    if not online:
+        return nullcontext()
+    if sql:
+        fail(
+            "--online runs on the database; an offline script (--sql) has no "
+            "online form"
+        )
+    from app.dbadmin.core.online import OnlineSettings, require_online, showing_progress
+
+    require_online(
+        db.engine.dialect.name,
+        OnlineSettings.from_config(current_app.config, enabled=True),
+    )
+    return showing_progress()
 
 
 @db_cli.command("upgrade")
@@ -101,6 +127,7 @@ ALLOW_DATA_LOSS = click.option(
 @_offline_options
 @_x_arg_option
 @ALLOW_DATA_LOSS
+@ONLINE
 @click.option(
     "--adopt",
     "adopt_first",
@@ -110,16 +137,19 @@ ALLOW_DATA_LOSS = click.option(
 )
 @click.argument("revision", default="head")
 def upgrade_command(
-    directory, sql, tag, x_arg, allow_data_loss, adopt_first, revision
+    directory, sql, tag, x_arg, allow_data_loss, online, adopt_first, revision
 ) -> None:
     """Upgrade to a later version. An unversioned database that already has
     tables is refused (adopt it, or use --adopt); so is a step that drops
     data, unless --allow-data-loss."""
     wait = lock_wait_of(x_arg)
     if not adopt_first or sql:
-        config = _alembic_config(directory, x_arg, allow_data_loss=allow_data_loss)
-        with _keeping_the_proof(sql):
-            command.upgrade(config, revision, sql=sql, tag=tag)
+        with online_run(online, sql):
+            config = _alembic_config(
+                directory, x_arg, allow_data_loss=allow_data_loss, online=online
+            )
+            with _keeping_the_proof(sql):
+                command.upgrade(config, revision, sql=sql, tag=tag)
         return
     from app.dbadmin.core.adoption import adopt_if_unversioned
 
@@ -136,8 +166,10 @@ def upgrade_command(
             click.echo(f"adopted at {adoption.verification.label}")
         # migrations/env.py's migration lock waits what is left of the wait.
         x_arg = _with_lock_wait(x_arg, deadline.left())
-        config = _alembic_config(directory, x_arg, allow_data_loss=allow_data_loss)
-        with _keeping_the_proof(sql):
+        config = _alembic_config(
+            directory, x_arg, allow_data_loss=allow_data_loss, online=online
+        )
+        with _keeping_the_proof(sql), online_run(online):
             command.upgrade(config, revision, sql=sql, tag=tag)
 
 
@@ -160,16 +192,21 @@ def _with_lock_wait(x_arg: tuple, seconds: float) -> tuple:
 @_offline_options
 @_x_arg_option
 @ALLOW_DATA_LOSS
+@ONLINE
 @click.argument("revision", default="-1")
-def downgrade_command(directory, sql, tag, x_arg, allow_data_loss, revision) -> None:
+def downgrade_command(
+    directory, sql, tag, x_arg, allow_data_loss, online, revision
+) -> None:
     """Revert to a previous version (`flask db downgrade -- -1`: click reads a
     bare -1 as an option). A step that drops data is refused unless
     --allow-data-loss."""
     lock_wait_of(x_arg)
-    config = _alembic_config(directory, x_arg, allow_data_loss=allow_data_loss)
+    config = _alembic_config(
+        directory, x_arg, allow_data_loss=allow_data_loss, online=online
+    )
     if sql and revision == "-1":
         revision = "head:-1"
-    with _keeping_the_proof(sql):
+    with online_run(online, sql), _keeping_the_proof(sql):
         command.downgrade(config, revision, sql=sql, tag=tag)
 
 

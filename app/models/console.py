@@ -94,6 +94,9 @@ class MigrationAudit(db.Model):
     )
     # What an adoption stamped despite (adopt-accepted), one per line.
     accepted_differences: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    # The tool that ran some of the step's statements online (core/online.py);
+    # NULL when the server ran them all.
+    online_tool: so.Mapped[str | None] = so.mapped_column(sa.String(64))
 
 
 class DriftCheck(db.Model):
@@ -167,6 +170,9 @@ class StepStatement(db.Model):
     error: so.Mapped[str | None] = so.mapped_column(sa.Text)
     started_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
     duration_ms: so.Mapped[int | None]
+    # The tool that ran it online (core/online.py: "pt-online-schema-change
+    # 3.2.1"); NULL when the server ran it.
+    online_tool: so.Mapped[str | None] = so.mapped_column(sa.String(64))
 
 
 class SchemaFingerprint(db.Model):

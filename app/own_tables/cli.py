@@ -60,12 +60,21 @@ def ensure_admin_command(username: str) -> None:
     help="Adopt an unversioned database that already has tables first "
     "(as `flask db adopt`; nothing is written when no revision matches).",
 )
-def release_command(lock_wait: float, adopt_legacy: bool) -> None:
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Run each statement that would copy a table, or rebuild it with "
+    "writes blocked, through pt-online-schema-change (as `flask db upgrade "
+    "--online`).",
+)
+def release_command(lock_wait: float, adopt_legacy: bool, online: bool) -> None:
     """The deploy step: create or upgrade Headway's tables, upgrade the schema
     to its heads under the migration lock, and verify it. Idempotent; exit 1
     with one line when anything is wrong."""
     # (Imported here: the migration core is not loaded by every command.)
+    from app.dbadmin.cli import online_run
     from app.own_tables.release import release
 
-    release(db.engine, lock_wait, adopt_legacy, say=click.echo)
+    with online_run(online):
+        release(db.engine, lock_wait, adopt_legacy, say=click.echo, online=online)
     click.echo("release ok")

@@ -31,9 +31,16 @@ from app.extensions import db
 from app.own_tables.setup import init_own_tables
 
 
-def release(engine: Engine, lock_wait: float, adopt_legacy: bool, say: Callable):
+def release(
+    engine: Engine,
+    lock_wait: float,
+    adopt_legacy: bool,
+    say: Callable,
+    online: bool = False,
+):
     """Run the release; `say` prints each step. Raises HeadwayError (one line)
-    on anything wrong."""
+    on anything wrong. `online`: table copies through pt-online-schema-change
+    (core/online.py)."""
     deadline = Deadline.after(lock_wait)
     alembic_logger = logging.getLogger("alembic")
     level = alembic_logger.level
@@ -54,7 +61,7 @@ def release(engine: Engine, lock_wait: float, adopt_legacy: bool, say: Callable)
                 say(f"adopted at {adopted}")
         else:
             refuse_unversioned_legacy(engine, catalog)
-        upgrade_to_heads(engine, catalog, deadline, say)
+        upgrade_to_heads(engine, catalog, deadline, say, online)
         verify_release(engine, catalog, say)
 
 
@@ -93,7 +100,11 @@ def refuse_unversioned_legacy(engine: Engine, catalog: Catalog) -> None:
 
 
 def upgrade_to_heads(
-    engine: Engine, catalog: Catalog, deadline: Deadline, say: Callable
+    engine: Engine,
+    catalog: Catalog,
+    deadline: Deadline,
+    say: Callable,
+    online: bool = False,
 ) -> None:
     before = stamped_revisions(engine)
     heads = catalog.heads
@@ -103,7 +114,7 @@ def upgrade_to_heads(
         return
     say(f"upgrading {describe(before)} -> {describe(heads)}")
     # migrations/env.py takes the migration lock, waiting what is left.
-    config = alembic_config(configure_logger=False)
+    config = alembic_config(configure_logger=False, online=online)
     config.cmd_opts.x.append(f"lock_wait={deadline.left()}")
     try:
         command.upgrade(config, "heads")

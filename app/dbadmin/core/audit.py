@@ -59,6 +59,10 @@ class AuditTrail:
         )
         self.has_os_user = "os_user" in columns
         self.has_accepted = "accepted_differences" in columns
+        self.has_online_tool = "online_tool" in columns
+        # The tool that ran some of the next row's step online (set by
+        # migrations/env.py from the statement executor), else None.
+        self.online_tool: str | None = None
         self.planned: list = []
         self.done = 0
         self.step_started = utcnow()
@@ -167,6 +171,9 @@ class AuditTrail:
         if self.enabled:
             if self.has_os_user:
                 row["os_user"] = self.os_user
+            if self.has_online_tool:
+                row["online_tool"] = self.online_tool
+            self.online_tool = None
             self.connection.execute(
                 sa.insert(AUDIT_TABLE).values(
                     from_revisions=",".join(from_revisions),

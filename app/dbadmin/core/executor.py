@@ -15,7 +15,11 @@ the data:
 - on MySQL/MariaDB, runs DDL under a short `lock_wait_timeout` and retries a
   bounded number of times, so that an ALTER waiting for a metadata lock
   behind an open transaction gives up instead of queueing every other query
-  on the table behind it for as long as that transaction lasts.
+  on the table behind it for as long as that transaction lasts;
+- in an online run (`--online`, core/online.py), hands a statement that the
+  server would run as a table copy, or in place with writes blocked, to
+  pt-online-schema-change instead of the server; the journal records which
+  tool ran it.
 
 Reads (SELECT, SHOW, PRAGMA, ...) and the bookkeeping of Alembic and Headway
 (`alembic_version`, `headway_*`) pass straight through.
@@ -149,6 +153,7 @@ class RunStatement:
     duration_ms: int | None = None
     ddl: bool = False
     record_id: int | None = None  # the journal's row, once written
+    online_tool: str | None = None  # the tool that ran it online, if one did
 
 
 @dataclass
@@ -171,6 +176,11 @@ class RunningStep:
     def applied(self) -> list[RunStatement]:
         return [s for s in self.statements if s.outcome == "ok"]
 
+    @property
+    def online_tool(self) -> str | None:
+        """The tool that ran some of the step's statements online."""
+        return next((s.online_tool for s in self.statements if s.online_tool), None)
+
 
 class StatementExecutor:
     """Follows one Alembic run on `connection` (see the module's docstring).
@@ -185,12 +195,15 @@ class StatementExecutor:
         journal,
         settings: ExecutorSettings | None = None,
         cancel_requested: Callable[[], bool] | None = None,
+        online=None,
     ) -> None:
         self.connection = connection
         self.journal = journal
         self.settings = settings or ExecutorSettings()
         self.cancel_requested = cancel_requested or (lambda: False)
         self.mysql = connection.dialect.name == "mysql"
+        # core/online.py's OnlineRouter, for a run that may go online.
+        self.online = online if self.mysql else None
         self.planned: list = []
         self.done = 0
         self.step: RunningStep | None = None
@@ -283,8 +296,14 @@ class StatementExecutor:
         if self.cancel_requested():
             raise Cancelled("cancelled before the next statement; nothing more was run")
         step = self._running_step(cursor)
+        decision = None
+        if self.online is not None and is_ddl(sql):
+            # Before the statement is on record: a refusal runs nothing.
+            decision = self.online.decide(sql)
         position = step.positions.pop(0) if step.positions else len(step.statements) + 1
         statement = RunStatement(position, sql, parameters, ddl=is_ddl(sql))
+        if decision is not None:
+            statement.online_tool = self.online.label
         for table in tables_touched(sql):
             if table not in step.before_image:
                 step.before_image[table] = self._table_image(cursor, table)
@@ -298,7 +317,15 @@ class StatementExecutor:
         self.journal.statement_started(step, statement)
         started = time.monotonic()
         try:
-            self._execute_with_retry(cursor, sql, parameters, statement)
+            if decision is not None:
+                # The server commits the open transaction before DDL; pt-osc
+                # works on connections of its own, so commit it here (and
+                # release the step's own metadata locks, which its swap
+                # would wait for).
+                cursor.execute("COMMIT")
+                self.online.run(cursor, decision, self.cancel_requested)
+            else:
+                self._execute_with_retry(cursor, sql, parameters, statement)
         except Exception as exc:
             statement.outcome = "failed"
             statement.error = _driver_message(exc)

@@ -609,6 +609,8 @@ class RunOptions:
     # Revisions the caller has just proven the schema is (an adoption).
     proven_stamp: tuple[str, ...] | None = None
     surface: str = "cli"
+    # Table copies through pt-online-schema-change (core/online.py).
+    online: bool = False
 
     @classmethod
     def of(cls, attributes: dict) -> "RunOptions":
@@ -617,6 +619,7 @@ class RunOptions:
         return cls(
             allow_data_loss=bool(attributes.get("allow_data_loss")),
             no_verify=bool(attributes.get("no_verify")),
+            online=bool(attributes.get("online")),
             proven_stamp=tuple(proven) if proven is not None else None,
             surface=surface if surface in OPT_INS else "cli",
         )
@@ -677,7 +680,41 @@ def check_run(
     if at_risk and not options.allow_data_loss:
         raise Refused(data_loss_refusal(direction, at_risk, options.surface))
     checked.notes += [f"dropping data, as allowed: {item}" for item in at_risk]
+    if options.online:
+        checked.notes += check_online(engine, catalog, current, destination, direction)
     return checked
+
+
+def check_online(engine, catalog, current, destination, direction) -> list[str]:
+    """An online run: refused before anything runs where pt-osc cannot
+    work (SQLite, not installed, a change it cannot make); otherwise what
+    goes to it, as notes."""
+    from flask import current_app
+
+    from app.dbadmin.core.online import (
+        OnlineSettings,
+        plan_online,
+        refusal_text,
+        require_online,
+    )
+
+    settings = OnlineSettings.from_config(current_app.config, enabled=True)
+    require_online(engine.dialect.name, settings)
+    try:
+        plan = plan_online(engine, catalog, current, destination, direction)
+    except ScratchUnavailable as exc:
+        raise Refused(
+            f"refusing to run online: {exc}; Headway asks the server on a "
+            "scratch copy which statements copy a table. Nothing was run."
+        ) from None
+    if plan.refusals:
+        raise Refused(refusal_text(plan))
+    if not plan.routed:
+        return [
+            "online: no statement of this run copies a table or blocks "
+            "writes: the server runs them all"
+        ]
+    return [f"online: to pt-online-schema-change: {r}" for r in plan.routed]
 
 
 def _check_stamp(engine, catalog, metadata, current, steps, options) -> Checked:

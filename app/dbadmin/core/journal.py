@@ -11,7 +11,7 @@ rollback), on the migrating connection (SQLite allows one writer).
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -47,7 +47,12 @@ class Journal:
         self.job_id = job_id
         self.action = action  # None: the step's direction
         self.mysql = connection.dialect.name == "mysql"
-        self.enabled = sa.inspect(connection).has_table(RUNS.name)
+        inspector = sa.inspect(connection)
+        self.enabled = inspector.has_table(RUNS.name)
+        # Before `flask headway init` reaches 0010, the column is not there.
+        self.has_online_tool = self.enabled and "online_tool" in {
+            c["name"] for c in inspector.get_columns(STATEMENTS.name)
+        }
         self._side: Connection | None = None
 
     # --- where the rows go -----------------------------------------------------
@@ -84,6 +89,7 @@ class Journal:
             .where(RUNS.c.id == step.run_id)
             .values(before_image=json.dumps(step.before_image))
         )
+        tool = {"online_tool": statement.online_tool} if self.has_online_tool else {}
         statement.record_id = conn.execute(
             sa.insert(STATEMENTS).values(
                 step_run_id=step.run_id,
@@ -91,6 +97,7 @@ class Journal:
                 sql_text=statement.sql,
                 outcome="running",
                 started_at=utcnow(),
+                **tool,
             )
         ).inserted_primary_key[0]
         self._commit(conn)
@@ -122,6 +129,10 @@ class Journal:
         if not self.enabled:
             return
         applied = any(s.outcome == "ok" for s in step.statements)
+        if not applied and self.mysql:
+            # An online statement cut off may have left its triggers and
+            # helper tables behind: the database is partial all the same.
+            applied = bool(self._online_leftovers(step))
         # A failed rollback leaves the step it settles partial: a second one
         # starts again from what is there. A failed resume continues that
         # step's run, which had applied statements already: still partial.
@@ -148,6 +159,19 @@ class Journal:
                 self.connection.commit()
         except sa.exc.SQLAlchemyError:
             pass  # the database is gone: the statement rows already say it
+
+    def _online_leftovers(self, step: RunningStep) -> list[str]:
+        cut_off = [
+            JournalStatement(s.position, s.sql, s.outcome, s.error, s.online_tool)
+            for s in step.statements
+            if s.online_tool and s.outcome == "failed"
+        ]
+        if not cut_off:
+            return []
+        try:
+            return online_leftovers(self._writer(), cut_off)
+        except sa.exc.SQLAlchemyError:
+            return []
 
     # --- rows ------------------------------------------------------------------
 
@@ -232,6 +256,7 @@ class JournalStatement:
     sql: str
     outcome: str
     error: str | None
+    online_tool: str | None = None  # the tool that ran it online
 
 
 @dataclass
@@ -249,6 +274,9 @@ class PartialStep:
     actor: str
     job_id: int | None
     interrupted: bool = False  # the process died (no failure was recorded)
+    # What an online run cut off left behind (core/online.py leftovers): the
+    # statements that drop its triggers, then its helper tables.
+    leftovers: list[str] = field(default_factory=list)
 
     @property
     def applied(self) -> list[JournalStatement]:
@@ -278,14 +306,22 @@ class PartialStep:
             )
         else:
             where = f"failed at statement {failed.position}" if failed else "failed"
-        text = (
-            f"{self.revision} ({self.direction}) {where}; "
+        if failed is not None and failed.online_tool:
+            where += f" (run online by {failed.online_tool})"
+        text = f"{self.revision} ({self.direction}) {where}; " + (
             f"{listed} applied: " + "; ".join(short_sql(s.sql) for s in applied)
+            if applied
+            else "none of its statements applied"
         )
         if failed is not None:
             text += f". Not applied: {short_sql(failed.sql)}"
             if failed.error:
                 text += f": {failed.error}"
+        if self.leftovers:
+            text += (
+                f". The online run left its triggers and helper tables behind "
+                f"({len(self.leftovers)} to drop, triggers first)"
+            )
         return text + "."
 
 
@@ -321,7 +357,7 @@ def read_partial(conn: Connection, holding_lock: bool = False) -> PartialStep | 
         if free != 1:
             return None  # it is running now
     statements = [
-        JournalStatement(r.position, r.sql_text, r.outcome, r.error)
+        JournalStatement(r.position, r.sql_text, r.outcome, r.error, r.online_tool)
         for r in conn.execute(
             sa.select(STATEMENTS)
             .where(STATEMENTS.c.step_run_id == run.id)
@@ -341,9 +377,25 @@ def read_partial(conn: Connection, holding_lock: bool = False) -> PartialStep | 
         job_id=run.job_id,
         interrupted=interrupted,
     )
-    if not partial.applied:
+    partial.leftovers = online_leftovers(conn, statements)
+    if not partial.applied and not partial.leftovers:
         return None  # it died before its first statement committed
     return partial
+
+
+def online_leftovers(conn: Connection, statements: list[JournalStatement]) -> list[str]:
+    """The statements that drop what an online statement cut off left behind
+    (core/online.py): triggers that still copy writes, half-made tables."""
+    from app.dbadmin.core.ddl import parse_statement
+    from app.dbadmin.core.online import leftovers
+
+    found: list[str] = []
+    for statement in statements:
+        if statement.online_tool and statement.outcome in ("failed", "running"):
+            table = parse_statement(statement.sql).table
+            if table:
+                found += [sql for sql in leftovers(conn, table) if sql not in found]
+    return found
 
 
 def retry_failed(journal: Journal, run_id: int) -> None:

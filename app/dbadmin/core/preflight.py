@@ -368,6 +368,38 @@ def preflight(
     return result
 
 
+def lock_impacts(engine: Engine, sqls: list[str]) -> list[LockImpact]:
+    """Each statement's lock impact only (no sizes, durations or data
+    checks), asked of the server on an empty scratch copy of the tables as
+    the earlier statements leave them: what an online run (core/online.py)
+    decides from, before it starts and again before each statement. On
+    SQLite, from the statement's text. Raises ScratchUnavailable when no
+    scratch database can be made (MySQL/MariaDB)."""
+    impacts = []
+    with ExitStack() as stack:
+        live = stack.enter_context(_connect(engine))
+        context = _Context(engine, live, DEFAULT_TIME_LIMIT_S)
+        context.timing = False
+        if context.mysql:
+            shape = stack.enter_context(scratch_engine(engine))
+            context.shape = stack.enter_context(
+                shape.connect().execution_options(isolation_level="AUTOCOMMIT")
+            )
+        for i, sql in enumerate(sqls, 1):
+            parsed = parse_statement(sql)
+            tables = [t for t in parsed.tables if not t.startswith(BATCH_TEMP)]
+            result = StatementPreflight(i, sql, parsed.kind, tables, LockImpact(NONE))
+            if parsed.kind == "unknown":
+                result.lock = LockImpact(UNKNOWN, reason="statement not analysed")
+            elif context.mysql:
+                context.mysql_lock(parsed, result, list)
+            else:
+                result.lock = _sqlite_lock(parsed)
+            context.follow_schema(parsed, sql)
+            impacts.append(result.lock)
+    return impacts
+
+
 class _Context:
     """What preflight knows while it walks the plan's statements in order."""
 
@@ -385,6 +417,8 @@ class _Context:
         self.dropped: set[str] = set()  # dropped or renamed by the plan
         self.created: set[str] = set()  # created by the plan
         self.strict = True
+        # Whether a rebuild is timed on a sample (lock_impacts: not).
+        self.timing = True
         if self.mysql:
             # No read of preflight's waits long for a table lock held elsewhere.
             wait = max(1, math.ceil(time_limit_s))
@@ -575,6 +609,8 @@ class _Context:
                 _lock_class(algorithm, lock), algorithm, lock, refusal
             )
             break
+        if not self.timing:
+            return
         if any(f.severity == FAILS for f in findings()):
             # It will fail on the live data: how long it would take does not
             # matter, and the sample no longer follows the plan.

@@ -68,6 +68,8 @@ class Settlement:
     # resume: each statement's position in the step
     positions: list[int] = field(default_factory=list)
     refused: bool = False  # (a preview) it cannot run: notes say why
+    # The statements that drop an online run's leftovers (not data at risk).
+    cleanup: list[str] = field(default_factory=list)
     # After the run: the alembic_version rows, and how it was proven.
     stamped: tuple[str, ...] = ()
     proof: str = ""
@@ -100,9 +102,19 @@ def plan_rollback(conn: Connection, partial: PartialStep) -> Settlement:
         ) from None
     statements = [sql for plan in plans for sql in plan.statements]
     notes = [note for plan in plans for note in plan.notes]
-    if not statements:
+    if partial.leftovers:
+        # The triggers first: until they go, they copy every write into the
+        # helper table. The helper tables hold copies only: the table itself
+        # has every row.
+        notes.append(
+            "an online run was cut off: its triggers and helper tables are "
+            "dropped first (copies only; the table itself has every row)"
+        )
+    elif not statements:
         notes.append("every table the step touched is as it was: nothing to undo")
-    return Settlement("rollback", partial, statements, notes)
+    settlement = Settlement("rollback", partial, partial.leftovers + statements, notes)
+    settlement.cleanup = list(partial.leftovers)
+    return settlement
 
 
 def preview_rollback(engine: Engine, partial: PartialStep) -> Settlement:
@@ -114,7 +126,7 @@ def preview_rollback(engine: Engine, partial: PartialStep) -> Settlement:
             settlement = Settlement("rollback", partial, [], notes=[str(exc)])
             settlement.refused = True
             return settlement
-        settlement.at_risk = _at_risk(conn, partial, settlement.statements)
+        settlement.at_risk = _at_risk(conn, partial, settlement)
         return settlement
 
 
@@ -136,7 +148,7 @@ def rollback(
         with migration_lock(conn, holder=holder_description(actor, job_id)):
             partial = _partial(conn)
             settlement = plan_rollback(conn, partial)
-            settlement.at_risk = _at_risk(conn, partial, settlement.statements)
+            settlement.at_risk = _at_risk(conn, partial, settlement)
             if show is not None:
                 show(settlement)
             if dry_run:
@@ -178,14 +190,19 @@ def rollback(
             return settlement
 
 
-def _at_risk(conn: Connection, partial: PartialStep, statements) -> list[AtRisk]:
+def _at_risk(
+    conn: Connection, partial: PartialStep, settlement: Settlement
+) -> list[AtRisk]:
     """What the rollback's statements drop that holds data written since the
     step: a column or a table the step added may have been written to. The
     values the step itself filled in (the column's default, or MySQL's zero
-    value for a NOT NULL column without one) are not counted."""
+    value for a NOT NULL column without one) are not counted, nor an online
+    run's helper tables (copies)."""
     found = []
     tables = set(sa.inspect(conn).get_table_names())
-    for sql in statements:
+    for sql in settlement.statements:
+        if sql in settlement.cleanup:
+            continue
         for table, column in _dropped_by_sql(sql.replace("`", "")):
             if table not in tables:
                 continue
@@ -255,6 +272,12 @@ def plan_resume(engine: Engine, catalog: Catalog, partial: PartialStep) -> Settl
             "the database while it runs, so the statements it would send now "
             "cannot be known from a rehearsal. Use rollback, then fix the cause "
             "and upgrade again."
+        )
+    if partial.leftovers:
+        raise Refused(
+            f"cannot resume {partial.revision}: its online run was cut off and "
+            "left triggers and helper tables behind. Use rollback (it drops "
+            "them, triggers first), then run the step again."
         )
     target = _target_of(revision, partial)
     rehearsal = rehearse(

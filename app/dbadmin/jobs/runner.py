@@ -117,6 +117,8 @@ def run(job: MigrationJob, log: "JobLog") -> None:
         "allow_data_loss": job.allow_data_loss,
         "no_verify": job.no_verify,
         "surface": "console",
+        # Table copies through pt-online-schema-change (core/online.py).
+        "online": job.online,
     }
     config = alembic_config(
         configure_logger=False, cancel_requested=CANCEL, **who, **opt_ins

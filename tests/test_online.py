@@ -1,0 +1,304 @@
+"""Online schema changes (app/dbadmin/core/online.py): `flask db upgrade
+--online` hands a table copy to pt-online-schema-change, through the
+statement executor, while a client keeps writing. On MariaDB: no
+acknowledged write lost, verify clean, nothing left behind; a change pt-osc
+cannot make refused before anything runs; a pt-osc run killed half-way shown
+as partial and cleaned up by rollback (triggers first). Small data: the
+bench (bench/online.py) measures the real size."""
+
+import os
+import shutil
+import signal
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from app.auth.accounts import create_user
+from app.demo.legacy import create_legacy
+from tests.helpers import PASSWORD, migrations_head, version_rows
+
+HEAD = migrations_head()
+STEP = "zz_wide_salary"
+WIDEN = """
+op.alter_column("salaries", "salary", existing_type=sa.Integer(),
+                type_=sa.BigInteger(), existing_nullable=False)
+"""
+NARROW = """
+op.alter_column("salaries", "salary", existing_type=sa.BigInteger(),
+                type_=sa.Integer(), existing_nullable=False)
+"""
+
+needs_pt_osc = pytest.mark.skipif(
+    shutil.which("pt-online-schema-change") is None,
+    reason="pt-online-schema-change is not installed (make test installs it)",
+)
+
+
+@pytest.fixture
+def app(scripted_app):
+    return scripted_app
+
+
+@pytest.fixture
+def mysql(database_url):
+    if not database_url.startswith("mysql"):
+        pytest.skip("MySQL/MariaDB only: pt-online-schema-change drives MySQL")
+
+
+@pytest.fixture
+def legacy(app, engine, runner, scripts):
+    """The legacy database with a few thousand salaries, adopted and at head;
+    the widening of salaries.salary on top."""
+    create_legacy(engine, scale=0.01, seed=3)
+    for args in (["headway", "init"], ["db", "adopt"], ["db", "upgrade"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+    with app.app_context():
+        create_user("op", PASSWORD, "operator")
+    scripts.write(STEP, HEAD, upgrade=WIDEN, downgrade=NARROW)
+    return engine
+
+
+def scalar(engine, sql: str):
+    with engine.connect() as conn:
+        return conn.exec_driver_sql(sql).scalar()
+
+
+def rows(engine, sql: str) -> list:
+    with engine.connect() as conn:
+        return conn.exec_driver_sql(sql).all()
+
+
+def left_behind(engine) -> list:
+    """pt-osc's triggers and helper tables, if any are left."""
+    return rows(
+        engine,
+        "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS "
+        "WHERE TRIGGER_SCHEMA = DATABASE() UNION ALL "
+        "SELECT TABLE_NAME FROM information_schema.TABLES "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE '\\_%%'",
+    )
+
+
+class Writer(threading.Thread):
+    """A client inserting a salary row every few milliseconds, each in its
+    own transaction; `acknowledged` holds the rows whose COMMIT returned."""
+
+    def __init__(self, engine) -> None:
+        super().__init__(daemon=True)
+        self.engine = engine
+        self.stop = threading.Event()
+        self.acknowledged: list[tuple[int, str, int]] = []
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        with self.engine.connect() as conn:
+            emp_no = conn.exec_driver_sql("SELECT MIN(emp_no) FROM employees").scalar()
+            day = 0
+            while not self.stop.is_set():
+                day += 1
+                from_date = f"2030-01-01 + INTERVAL {day} DAY"
+                salary = 100_000 + day
+                try:
+                    conn.exec_driver_sql(
+                        "INSERT INTO salaries (emp_no, salary, from_date, to_date) "
+                        f"VALUES ({emp_no}, {salary}, DATE('2030-01-01') + "
+                        f"INTERVAL {day} DAY, '9999-01-01')"
+                    )
+                    conn.commit()
+                    self.acknowledged.append((emp_no, from_date, salary))
+                except sa.exc.DBAPIError as exc:
+                    conn.rollback()
+                    self.errors.append(str(exc.orig))
+                time.sleep(0.005)
+
+
+@needs_pt_osc
+def test_an_online_widening_loses_no_write_verifies_and_leaves_nothing(
+    mysql, legacy, runner, engine
+):
+    before = scalar(engine, "SELECT COUNT(*) FROM salaries")
+    writer = Writer(engine)
+    writer.start()
+    time.sleep(0.3)
+    try:
+        result = runner.invoke(args=["db", "upgrade", "--online"])
+    finally:
+        time.sleep(0.3)
+        writer.stop.set()
+        writer.join()
+    assert result.exit_code == 0, result.output
+    assert "pt-online-schema-change" in result.output
+    assert version_rows(engine) == [STEP]
+    assert writer.acknowledged and not writer.errors
+    # Every acknowledged write is there, with its value.
+    assert scalar(engine, "SELECT COUNT(*) FROM salaries") == before + len(
+        writer.acknowledged
+    )
+    written = dict(
+        rows(
+            engine,
+            "SELECT DATEDIFF(from_date, '2030-01-01'), salary FROM salaries "
+            "WHERE from_date > '2030-01-01'",
+        )
+    )
+    assert written == {i: 100_000 + i for i in range(1, len(writer.acknowledged) + 1)}
+    assert (
+        scalar(
+            engine,
+            "SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+            "DATABASE() AND TABLE_NAME = 'salaries' AND COLUMN_NAME = 'salary'",
+        )
+        == "bigint"
+    )
+    # The foreign key has its own name back, and nothing is left behind.
+    assert (
+        "CONSTRAINT `salaries_ibfk_1`"
+        in rows(engine, "SHOW CREATE TABLE salaries")[0][1]
+    )
+    assert left_behind(engine) == []
+    verify = runner.invoke(args=["db", "verify"])
+    assert verify.exit_code == 0 and "matches" in verify.output, verify.output
+    # The journal and the audit trail say which tool ran it.
+    tool = rows(
+        engine,
+        "SELECT s.online_tool FROM headway_step_statements s JOIN "
+        f"headway_step_runs r ON r.id = s.step_run_id WHERE r.revision = '{STEP}'",
+    )
+    assert tool[0][0].startswith("pt-online-schema-change 3.")
+    audit = rows(
+        engine, f"SELECT online_tool FROM headway_audit WHERE revision = '{STEP}'"
+    )
+    assert audit[0][0].startswith("pt-online-schema-change 3.")
+
+
+@needs_pt_osc
+def test_an_online_change_of_a_table_without_a_key_is_refused_before_it_runs(
+    mysql, runner, engine, scripts
+):
+    for args in (["headway", "init"], ["db", "upgrade"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+    scripts.write(STEP, HEAD, upgrade=WIDEN, downgrade=NARROW)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE keyless (note VARCHAR(20), n INT)")
+        conn.exec_driver_sql("INSERT INTO keyless VALUES ('a', 1), ('b', 2)")
+        conn.commit()
+    scripts.write(
+        "zz_keyless",
+        STEP,
+        upgrade='op.alter_column("keyless", "n", existing_type=sa.Integer(), '
+        "type_=sa.BigInteger())",
+    )
+    result = runner.invoke(args=["db", "upgrade", "--online"])
+    assert result.exit_code == 1
+    assert "refusing to run online" in result.output
+    assert "keyless has no primary or unique key" in result.output
+    assert "nothing was run" in result.output
+    # Not even the first step (the salaries copy) ran.
+    assert version_rows(engine) == [HEAD]
+    assert left_behind(engine) == []
+
+
+def test_online_on_sqlite_is_refused_with_the_reason(database_url, runner, engine):
+    if database_url.startswith("mysql"):
+        pytest.skip("SQLite's refusal")
+    for args in (["db", "upgrade", "--online"], ["headway", "release", "--online"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 1
+        assert "MySQL/MariaDB only" in result.output
+    assert version_rows(engine) is None
+
+
+def test_online_without_pt_osc_says_how_to_install_it(mysql, runner, app, engine):
+    app.config["PT_OSC"] = "/nonexistent/pt-online-schema-change"
+    for args in (["db", "upgrade", "--online"], ["db", "downgrade", "--online"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 1
+        assert "apt-get install percona-toolkit" in result.output
+    assert version_rows(engine) is None
+
+
+def _children(name: str) -> list[int]:
+    """The pids of this process's children running `name` (pt-osc, started
+    by the executor in this test)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and name in cmdline:
+            found.append(int(entry))
+    return found
+
+
+@needs_pt_osc
+def test_a_killed_pt_osc_run_is_partial_and_rollback_cleans_it_up(
+    mysql, legacy, runner, engine, app
+):
+    # Paused after its first chunk (Uptime is always above 1): killed there,
+    # with its triggers and its half-made copy in place.
+    app.config["ONLINE_MAX_LOAD"] = "Uptime=1"
+    before = rows(engine, "SELECT * FROM salaries ORDER BY emp_no, from_date")
+    outcome = {}
+    run = threading.Thread(
+        target=lambda: outcome.update(
+            result=runner.invoke(args=["db", "upgrade", "--online"])
+        )
+    )
+    run.start()
+    deadline = time.monotonic() + 60
+    while not (
+        _children("pt-online-schema-change")
+        and scalar(
+            engine,
+            "SELECT COUNT(*) FROM information_schema.TRIGGERS "
+            "WHERE TRIGGER_SCHEMA = DATABASE()",
+        )
+        == 3
+    ):
+        assert time.monotonic() < deadline, "pt-osc never started copying"
+        time.sleep(0.1)
+    time.sleep(0.5)
+    for pid in _children("pt-online-schema-change"):
+        os.kill(pid, signal.SIGKILL)
+    run.join(60)
+    result = outcome["result"]
+    assert result.exit_code == 1
+    assert "partially applied" in result.output, result.output
+    assert "run online by pt-online-schema-change" in result.output
+    assert len(left_behind(engine)) == 4  # three triggers, _salaries_new
+
+    # The triggers copy writes into the half-made table until they go; a
+    # write now is not lost.
+    with engine.connect() as conn:
+        conn.exec_driver_sql(
+            "UPDATE salaries SET salary = salary + 1 ORDER BY emp_no LIMIT 1"
+        )
+        conn.commit()
+    current = runner.invoke(args=["db", "current"])
+    assert "partially applied" in current.output
+    refused = runner.invoke(args=["db", "resume"])
+    assert refused.exit_code == 1 and "Use rollback" in refused.output
+
+    dry = runner.invoke(args=["db", "rollback", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    drops = [line for line in dry.output.splitlines() if line.startswith("DROP")]
+    assert [d.split()[1] for d in drops] == ["TRIGGER"] * 3 + ["TABLE"]
+    rolled = runner.invoke(args=["db", "rollback"])
+    assert rolled.exit_code == 0, rolled.output
+    assert left_behind(engine) == []
+    assert version_rows(engine) == [HEAD]
+    after = rows(engine, "SELECT * FROM salaries ORDER BY emp_no, from_date")
+    assert len(after) == len(before)
+    assert after[0][1] == before[0][1] + 1 and after[1:] == before[1:]
+    verify = runner.invoke(args=["db", "verify"])
+    assert verify.exit_code == 0 and "matches" in verify.output, verify.output
