@@ -15,9 +15,15 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from app.auth.accounts import create_user
+from app.auth.accounts import create_user, find_user
+from app.auth.tokens import create_token
 from app.demo.legacy import create_legacy
-from tests.helpers import PASSWORD, migrations_head, version_rows
+from tests.helpers import (
+    PASSWORD,
+    login,
+    migrations_head,
+    version_rows,
+)
 
 HEAD = migrations_head()
 STEP = "zz_wide_salary"
@@ -117,20 +123,43 @@ class Writer(threading.Thread):
 
 @needs_pt_osc
 def test_an_online_widening_loses_no_write_verifies_and_leaves_nothing(
-    mysql, legacy, runner, engine
+    mysql, legacy, runner, engine, app
 ):
+    """Through the console's API ("online": true), as a job: the job log
+    follows pt-osc, the audit trail names it."""
+    with app.app_context():
+        _, token = create_token(find_user("op"), "online test", None)
+    # (A bearer token: the engine fixture's app context would share the
+    # session's CSRF token across requests.)
+    headers = {"Authorization": f"Bearer {token}"}
     before = scalar(engine, "SELECT COUNT(*) FROM salaries")
     writer = Writer(engine)
     writer.start()
     time.sleep(0.3)
     try:
-        result = runner.invoke(args=["db", "upgrade", "--online"])
+        api = app.test_client()  # no session cookie: the token alone
+        started = api.post(
+            "/api/migrations/jobs",
+            json={"action": "upgrade", "target": STEP, "online": True},
+            headers=headers,
+        )
+        assert started.status_code == 202, started.get_json()
+        job_id = started.get_json()["id"]
+        deadline = time.monotonic() + 120
+        while True:
+            job = api.get(f"/api/migrations/jobs/{job_id}", headers=headers).get_json()
+            if job["status"] != "running" or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
     finally:
         time.sleep(0.3)
         writer.stop.set()
         writer.join()
-    assert result.exit_code == 0, result.output
-    assert "pt-online-schema-change" in result.output
+    assert job["status"] == "succeeded", job["log"]
+    assert job["online"] is True
+    assert "pt-online-schema-change 3." in job["log"]
+    assert "Successfully altered" in job["log"]
+    assert "foreign keys have their names back: salaries_ibfk_1" in job["log"]
     assert version_rows(engine) == [STEP]
     assert writer.acknowledged and not writer.errors
     # Every acknowledged write is there, with its value.
@@ -168,15 +197,14 @@ def test_an_online_widening_loses_no_write_verifies_and_leaves_nothing(
         f"headway_step_runs r ON r.id = s.step_run_id WHERE r.revision = '{STEP}'",
     )
     assert tool[0][0].startswith("pt-online-schema-change 3.")
-    audit = rows(
-        engine, f"SELECT online_tool FROM headway_audit WHERE revision = '{STEP}'"
-    )
-    assert audit[0][0].startswith("pt-online-schema-change 3.")
+    audit = api.get(f"/api/migrations/history?revision={STEP}", headers=headers)
+    audit = audit.get_json()
+    assert audit["history"][0]["online_tool"].startswith("pt-online-schema-change 3.")
 
 
 @needs_pt_osc
 def test_an_online_change_of_a_table_without_a_key_is_refused_before_it_runs(
-    mysql, runner, engine, scripts
+    mysql, runner, engine, scripts, app
 ):
     for args in (["headway", "init"], ["db", "upgrade"]):
         result = runner.invoke(args=args)
@@ -200,6 +228,13 @@ def test_an_online_change_of_a_table_without_a_key_is_refused_before_it_runs(
     # Not even the first step (the salaries copy) ran.
     assert version_rows(engine) == [HEAD]
     assert left_behind(engine) == []
+    # The console offers the choice on the plan page.
+    with app.app_context():
+        create_user("op", PASSWORD, "operator")
+    client = app.test_client()
+    assert login(client, "op").status_code == 302
+    plan = client.get(f"/admin/migrations/plan?target={STEP}").get_data(as_text=True)
+    assert 'name="online"' in plan and "pt-online-schema-change" in plan
 
 
 def test_online_on_sqlite_is_refused_with_the_reason(database_url, runner, engine):

@@ -63,6 +63,9 @@ INSTALL = (
 DEFAULT_MAX_LOAD = "Threads_running=25"
 DEFAULT_CRITICAL_LOAD = "Threads_running=50"
 
+# pt-osc's lines not worth a line of the job log: its retry table, and the
+# replicas it did not look for (--recursion-method none).
+_QUIET = ("  ", "Operation, tries", "No slaves found", "Not checking slave lag")
 _PROGRESS = re.compile(r"Copying `[^`]+`\.`([^`]+)`:\s+(\d+)% (\S+) remain")
 
 
@@ -354,12 +357,11 @@ class OnlineRouter:
         before_ddl = _create_table(cursor, decision.table)
         before = _foreign_keys(cursor, decision.table)
         logger.info(
-            "online: %s runs `%s` on %s (%s, ~%s rows; the server would %s)",
+            "online: %s changes %s (~%s rows) with `%s`: the server would %s",
             self.label,
-            decision.alter,
             decision.table,
-            "copying it" if decision.lock == "copy" else "rebuilding it",
             f"{decision.rows:,}" if decision.rows is not None else "?",
+            decision.alter,
             "copy it with writes blocked"
             if decision.lock == "copy"
             else "rebuild it in place with writes blocked",
@@ -475,7 +477,7 @@ class OnlineRouter:
                     rows,
                     found.group(3),
                 )
-            elif line.strip() and not line.startswith(("  ", "Operation, tries")):
+            elif line.strip() and not line.startswith(_QUIET):
                 logger.info("online: %s", re.sub(r"^\S+T\S+ ", "", line))
 
 
@@ -669,11 +671,14 @@ def showing_progress():
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
-    level = logger.level
+    level, propagate = logger.level, logger.propagate
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)
+    # Once: not again through the root logger Alembic's logging.ini sets up.
+    logger.propagate = False
     try:
         yield
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+        logger.propagate = propagate

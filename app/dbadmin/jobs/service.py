@@ -122,6 +122,8 @@ class JobRequest:
     # The opt-ins of the guards (app/dbadmin/core/guards.py).
     allow_data_loss: bool = False
     no_verify: bool = False
+    # Table copies through pt-online-schema-change (core/online.py).
+    online: bool = False
 
 
 @dataclass(frozen=True)
@@ -227,7 +229,29 @@ def plan_job(
         raise JobRefused(str(exc)) from None
     if at_risk and not job.allow_data_loss:
         raise JobRefused(data_loss_refusal(action, at_risk, surface="console"))
+    if job.online:
+        _check_online(engine)
     return [step.revision.id for step in plan.steps]
+
+
+def _check_online(engine: Engine) -> None:
+    """Refused at once where --online cannot work at all (SQLite, pt-osc
+    missing); the job's own guards check each statement before it runs."""
+    from flask import current_app
+
+    from app.dbadmin.core.online import (
+        OnlineSettings,
+        OnlineUnavailable,
+        require_online,
+    )
+
+    try:
+        require_online(
+            engine.dialect.name,
+            OnlineSettings.from_config(current_app.config, enabled=True),
+        )
+    except OnlineUnavailable as exc:
+        raise JobRefused(str(exc).replace("--online", "online")) from None
 
 
 def _resolve(catalog: Catalog, target: str) -> str:
@@ -407,6 +431,7 @@ def _claim(
             purge=job_request.purge,
             allow_data_loss=job_request.allow_data_loss,
             no_verify=job_request.no_verify,
+            online=job_request.online,
             requested_by=requested_by,
             from_revisions=",".join(database.current),
             status="running",

@@ -32,6 +32,12 @@ class NewJob(Request):
     no_verify: bool = Field(
         False, description="stamp only: stamp without proving the schema first"
     )
+    online: bool = Field(
+        False,
+        description="upgrade/downgrade only (MySQL/MariaDB): run each statement "
+        "that would copy a table, or rebuild it with writes blocked, through "
+        "pt-online-schema-change; refused before it starts where that cannot work",
+    )
     typed_target: printable_text(255) | None = Field(
         None,
         description="the target typed again, exactly: required for downgrade "
@@ -77,6 +83,8 @@ class NewJob(Request):
             )
         if self.no_verify and self.action != "stamp":
             raise ValueError("no_verify only goes with stamp")
+        if self.online and self.action not in ("upgrade", "downgrade"):
+            raise ValueError("online only goes with upgrade and downgrade")
         return self
 
     def job_request(self) -> JobRequest:
@@ -86,6 +94,7 @@ class NewJob(Request):
             self.purge,
             allow_data_loss=self.allow_data_loss,
             no_verify=self.no_verify,
+            online=self.online,
         )
 
 

@@ -48,6 +48,7 @@ def job_json(job: MigrationJob, progress: JobProgress) -> dict:
         "action": job.action,
         "target": job.target,
         "purge": job.purge,
+        "online": job.online,
         "status": job.status,
         "requested_by": job.requested_by,
         "from_revisions": _revision_list(job.from_revisions),
@@ -192,4 +193,6 @@ def audit_json(row: MigrationAudit) -> dict:
         "os_user": hide_os_user_host(row.os_user),
         "sha256": row.checksum,
         "job_id": row.job_id,
+        # The tool that ran some of the step's statements online, or null.
+        "online_tool": row.online_tool,
     }

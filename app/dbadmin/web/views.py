@@ -303,6 +303,8 @@ class MigrationsView(SecureViewMixin, BaseView):
                 form_error if form_error and form_error.action not in shown else None
             ),
             typed_value=typed,
+            # The choice of pt-online-schema-change: MySQL/MariaDB only.
+            online_choice=db.engine.dialect.name == "mysql",
         )
         if form_error is not None:
             status = form_error.status
