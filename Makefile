@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask
 
-.PHONY: run setup test test-fast soak lint format bench bench-employees clean chromium screenshots
+.PHONY: run setup test test-fast soak lint format bench bench-employees clean chromium percona-toolkit screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,9 +42,23 @@ chromium:
 		[ -x $(CHROMIUM) ] || echo "chromium: $(CHROMIUM) is missing and cannot be installed here; browser tests will be skipped (they fail when CI=true)"; \
 	fi
 
+## percona-toolkit: Debian's pt-online-schema-change for the online-change tests
+## (`--online`; installed when root with apt-get). `make run` does not need it.
+PT_OSC := pt-online-schema-change
+percona-toolkit:
+	@if ! command -v $(PT_OSC) >/dev/null 2>&1; then \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			echo "Installing Debian's percona-toolkit for the online-change tests"; \
+			apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				--no-install-recommends percona-toolkit >/dev/null || true; \
+		fi; \
+		command -v $(PT_OSC) >/dev/null 2>&1 || echo "percona-toolkit: $(PT_OSC) is missing and cannot be installed here; the online-change tests will be skipped (they fail when CI=true)"; \
+	fi
+
 ## test: lint, format check and the whole suite; on MySQL/MariaDB too when
 ## TEST_DATABASE_URL is set
-test: $(VENV)/.installed-dev chromium lint
+test: $(VENV)/.installed-dev chromium percona-toolkit lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## screenshots: the README's pictures (docs/screenshots/*.png), taken with Chromium
@@ -78,6 +92,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/employees.py
 	$(BIN)/python bench/cli_startup.py
 	$(BIN)/python bench/schema_check.py
+	$(BIN)/python bench/online.py
 
 ## bench-employees: the employee data admin against stock Flask-Admin, at scale 30 on MariaDB
 bench-employees: $(VENV)/.installed-dev
