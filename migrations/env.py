@@ -39,6 +39,7 @@ from app.dbadmin.core.alembic_env import (
     COMPARE_OPTIONS,
     UnmodelledObjects,
     include_user_schema,
+    running_context_opts,
 )
 from app.dbadmin.core.audit import AuditTrail
 from app.dbadmin.core.executor import ExecutorSettings, StatementExecutor
@@ -125,7 +126,7 @@ def run_migrations_offline() -> None:
         **configure_args(engine.dialect.name),
     )
     attach_callers_hooks()
-    opts = context._proxy.context_opts
+    opts = running_context_opts()
     # A user's script (`--sql`), not Headway's own rendering of a plan, and
     # not a stamp: it carries the guards' warnings as SQL comments.
     if (
@@ -211,7 +212,7 @@ def each_step(executor: StatementExecutor, audit: AuditTrail):
 def guard_the_run(connection, audit: AuditTrail) -> None:
     """Headway's guards, before any DDL and before Alembic creates its version
     table; what they say first is logged (the CLI prints it, a job logs it)."""
-    opts = context._proxy.context_opts
+    opts = running_context_opts()
     checked = check_run(
         migrate_ext.db.engine,
         context.get_context(),
@@ -236,13 +237,12 @@ def guard_the_run(connection, audit: AuditTrail) -> None:
 
 def is_autogenerate() -> bool:
     """`flask db migrate`, `flask db check` (and `revision --autogenerate`)."""
-    return context._proxy.context_opts.get("revision_context") is not None
+    return running_context_opts().get("revision_context") is not None
 
 
 def changes_the_database() -> bool:
     """upgrade, downgrade and stamp; not current, check, history, migrate."""
-    # The running EnvironmentContext (alembic is pinned: see docs/stack.md).
-    opts = context._proxy.context_opts
+    opts = running_context_opts()
     return opts.get("destination_rev") is not None and not opts.get("dont_mutate")
 
 

@@ -1,17 +1,26 @@
 """Alembic's side of the user's migrations: its config, the autogenerate
 filter, the database's stamp. Read with Alembic's API directly (Flask-Migrate's
 functions print and exit: wrong for callers that need data). The scripts
-themselves are read by catalog.py."""
+themselves are read by catalog.py.
+
+Every use of a name Alembic keeps private (a leading underscore, or a method
+it calls on itself) is here and nowhere else, each with the reason Alembic's
+public API does not do it, and a test in tests/test_alembic_env.py that fails
+when Alembic changes it: an upgrade of Alembic is checked in one place.
+"""
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import alembic.context
 import alembic.op
 from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
+from alembic.operations.batch import BatchOperationsImpl
+from alembic.runtime.migration import HeadMaintainer, MigrationContext
+from alembic.script import Script, ScriptDirectory
 from flask import current_app
 from sqlalchemy.engine import Connection
 
@@ -131,7 +140,9 @@ def inside_a_running_migration() -> Iterator[None]:
 
     Alembic installs the running environment and operations as module-global
     proxies (`alembic.context`, `alembic.op`) and removes them when a run ends,
-    which would leave the outer run without them: they are put back."""
+    which would leave the outer run without them: they are put back. Private:
+    the modules' _proxy and its _install_proxy(); Alembic has no public way to
+    nest runs."""
     modules = (alembic.context, alembic.op)
     outer = [getattr(module, "_proxy", None) for module in modules]
     try:
@@ -153,3 +164,152 @@ def quiet_alembic() -> Iterator[None]:
         yield
     finally:
         alembic_logger.setLevel(level)
+
+
+# --- Alembic's private names (see the module's docstring) --------------------
+
+
+def running_context_opts() -> dict:
+    """The options of the EnvironmentContext running now (env.py reads what
+    the command asked for: its destination, `--sql`, a purge). Private:
+    Alembic's `context` module exposes configure() but not what was passed to
+    the command (alembic.context._proxy)."""
+    return alembic.context._proxy.context_opts
+
+
+def upgrade_steps(script: ScriptDirectory, destination, current) -> list:
+    """The steps `alembic upgrade DESTINATION` runs from `current`, as the
+    command computes them. Private: the public iterate_revisions() gives
+    revisions, not the steps (with their direction and merge points) that a
+    run's `fn=` must return (ScriptDirectory._upgrade_revs)."""
+    return script._upgrade_revs(destination, current)
+
+
+def downgrade_steps(script: ScriptDirectory, destination, current) -> list:
+    """The steps `alembic downgrade DESTINATION` runs from `current`
+    (ScriptDirectory._downgrade_revs; private for the reason of
+    upgrade_steps)."""
+    return script._downgrade_revs(destination, current)
+
+
+def steps_of_run(migration_context: MigrationContext, current) -> list:
+    """The steps the run configured on `migration_context` is about to make
+    from `current`, before it makes them (the guards check them first).
+    Private: the run's `fn=` is kept only as MigrationContext._migrations_fn."""
+    return list(migration_context._migrations_fn(current, migration_context))
+
+
+def watch_steps(
+    migration_context: MigrationContext, seen: Callable[[list], None]
+) -> None:
+    """Call `seen` with the steps of the run when Alembic computes them (the
+    audit trail and the executor name the step that runs). Private:
+    MigrationContext._migrations_fn, for the reason of steps_of_run."""
+    steps_of = migration_context._migrations_fn
+
+    def planned_steps(heads, ctx):
+        planned = list(steps_of(heads, ctx))
+        seen(planned)
+        return planned
+
+    migration_context._migrations_fn = planned_steps
+
+
+def record_impl_calls(
+    migration_context: MigrationContext,
+    names: Sequence[str],
+    record: Callable[[str, tuple, dict], None],
+) -> None:
+    """Call `record(name, args, kwargs)` for each call of the impl methods
+    `names` (drop_table, add_column, ...) of a run, then let it go on: the
+    operations as Alembic performs them, after a revision's own logic. Alembic
+    has no hook on operations; its dialect impl is the one place every
+    operation passes (patched on this run's impl only)."""
+    impl = migration_context.impl
+    for name in names:
+        original = getattr(impl, name)
+
+        def recorder(*args, _name=name, _original=original, **kwargs):
+            record(_name, args, kwargs)
+            return _original(*args, **kwargs)
+
+        setattr(impl, name, recorder)
+
+
+@contextmanager
+def offline_batch_rebuilds(
+    rebuild: Callable[[MigrationContext, str, list[tuple[str, tuple, dict]]], None],
+) -> Iterator[None]:
+    """While it lasts, a batch rebuild (SQLite's way to drop or alter a
+    column) in an offline run calls `rebuild(context, table, operations)`
+    instead of reflecting its table, where Alembic stops. Private:
+    BatchOperationsImpl.flush (patched) and _should_recreate(), which decides
+    whether the batch is a rebuild; Alembic has no offline hook for batches."""
+    original = BatchOperationsImpl.flush
+
+    def flush(batch: BatchOperationsImpl) -> None:
+        context = batch.operations.migration_context
+        if not (context.as_sql and batch.copy_from is None):
+            return original(batch)
+        if not batch._should_recreate():
+            return original(batch)
+        rebuild(context, batch.table_name, list(batch.batch))
+
+    BatchOperationsImpl.flush = flush
+    try:
+        yield
+    finally:
+        BatchOperationsImpl.flush = original
+
+
+class _HeadsOnly(HeadMaintainer):
+    """Alembic's own bookkeeping of a stamp's heads, without writing them.
+    Private: HeadMaintainer writes through _insert_version, _delete_version
+    and _update_version, overridden here to keep the heads in a set."""
+
+    def __init__(self, heads: tuple[str, ...]) -> None:
+        self.heads = set(heads)
+
+    def _insert_version(self, version: str) -> None:
+        self.heads.add(version)
+
+    def _delete_version(self, version: str) -> None:
+        self.heads.discard(version)
+
+    def _update_version(self, from_: str, to_: str) -> None:
+        self.heads.discard(from_)
+        self.heads.add(to_)
+
+
+def heads_after(current: tuple[str, ...], steps: list) -> tuple[str, ...]:
+    """The revisions the database is stamped with after `steps`."""
+    heads = _HeadsOnly(current)
+    for step in steps:
+        heads.update_to_step(step)
+    return tuple(sorted(heads.heads))
+
+
+def read_scripts(
+    script_dir: ScriptDirectory,
+) -> Iterator[tuple[Path, Script | None, Exception | None]]:
+    """Each file of `script_dir`'s versions, imported on its own: (path,
+    script or None when it is no revision, the error it raised). Private:
+    Script._list_py_dir and Script._from_path; Alembic's public loading stops
+    at the first file that fails to import."""
+    for path in Script._list_py_dir(script_dir, Path(script_dir.versions)):
+        try:
+            yield path, Script._from_path(script_dir, path), None
+        except Exception as exc:  # any error a revision file can raise
+            yield path, None, exc
+
+
+class ScriptDirectoryLoadingItsOwn(ScriptDirectory):
+    """A ScriptDirectory whose revisions come from its load_revisions()
+    (catalog.py skips broken files). Private: ScriptDirectory._load_revisions
+    is where Alembic reads versions/ and the one place to change it."""
+
+    def load_revisions(self) -> Iterator[Script]:
+        raise NotImplementedError
+
+    def _load_revisions(self) -> Iterator[Script]:
+        return self.load_revisions()

@@ -12,6 +12,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from app.dbadmin.core.alembic_env import watch_steps
 from app.dbadmin.core.lock import os_user, shell_actor
 from app.errors import error_line
 from app.models.console import MigrationAudit
@@ -76,13 +77,10 @@ class AuditTrail:
 
     def attach(self, migration_context) -> None:
         """Learn the steps of the run (to name the one that fails)."""
-        steps_of = migration_context._migrations_fn
+        watch_steps(migration_context, self._planned)
 
-        def planned_steps(heads, ctx):
-            self.planned = list(steps_of(heads, ctx))
-            return self.planned
-
-        migration_context._migrations_fn = planned_steps
+    def _planned(self, steps: list) -> None:
+        self.planned = steps
 
     def on_version_apply(self, ctx, step, heads, run_args) -> None:
         script = step.up_revision if step.up_revision_id else None

@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alembic.script import Script, ScriptDirectory
+from alembic.script import Script
 from flask import current_app
 
+from app.dbadmin.core.alembic_env import ScriptDirectoryLoadingItsOwn, read_scripts
 from app.errors import HeadwayError, error_line
 
 
@@ -47,20 +48,18 @@ class Revision:
         return [name for name, flag in zip(names, flags, strict=True) if flag]
 
 
-class TolerantScriptDirectory(ScriptDirectory):
+class TolerantScriptDirectory(ScriptDirectoryLoadingItsOwn):
     """A ScriptDirectory that skips broken revision files and records why."""
 
     def __init__(self, directory: str) -> None:
         self.broken: list[BrokenFile] = []
         super().__init__(directory)
 
-    def _load_revisions(self) -> Iterator[Script]:
+    def load_revisions(self) -> Iterator[Script]:
         scripts: dict[str, Script] = {}
-        for path in Script._list_py_dir(self, Path(self.versions)):
-            try:
-                script = Script._from_path(self, path)
-            except Exception as exc:  # any error a revision file can raise
-                self.broken.append(BrokenFile(path.name, _describe(exc)))
+        for path, script, error in read_scripts(self):
+            if error is not None:
+                self.broken.append(BrokenFile(path.name, _describe(error)))
                 continue
             if script is None:
                 continue

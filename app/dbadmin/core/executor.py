@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
+from app.dbadmin.core.alembic_env import watch_steps
 from app.dbadmin.core.restore import strip_auto_increment
 from app.errors import HeadwayError
 
@@ -213,13 +214,10 @@ class StatementExecutor:
 
     def attach(self, migration_context) -> None:
         """Learn the run's steps from Alembic (to name the one running)."""
-        steps_of = migration_context._migrations_fn
+        watch_steps(migration_context, self._planned)
 
-        def planned_steps(heads, ctx):
-            self.planned = list(steps_of(heads, ctx))
-            return self.planned
-
-        migration_context._migrations_fn = planned_steps
+    def _planned(self, steps: list) -> None:
+        self.planned = steps
 
     def __enter__(self) -> "StatementExecutor":
         engine = self.connection.engine

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from alembic.runtime.migration import HeadMaintainer, MigrationContext
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection, Engine
 
 from app.dbadmin.core.adoption import (
@@ -30,7 +30,7 @@ from app.dbadmin.core.adoption import (
     verify_every_revision,
     verify_revisions,
 )
-from app.dbadmin.core.alembic_env import describe
+from app.dbadmin.core.alembic_env import describe, heads_after, steps_of_run
 from app.dbadmin.core.catalog import Catalog, load_catalog
 from app.dbadmin.core.drift import model_differences
 from app.dbadmin.core.journal import RUNS, PartialStep, read_partial
@@ -477,31 +477,6 @@ def data_loss_refusal(
 # --- A verified stamp ----------------------------------------------------------
 
 
-class _HeadsOnly(HeadMaintainer):
-    """Alembic's own bookkeeping of a stamp's heads, without writing them."""
-
-    def __init__(self, heads: tuple[str, ...]) -> None:
-        self.heads = set(heads)
-
-    def _insert_version(self, version: str) -> None:
-        self.heads.add(version)
-
-    def _delete_version(self, version: str) -> None:
-        self.heads.discard(version)
-
-    def _update_version(self, from_: str, to_: str) -> None:
-        self.heads.discard(from_)
-        self.heads.add(to_)
-
-
-def heads_after(current: tuple[str, ...], steps: list) -> tuple[str, ...]:
-    """The revisions the database is stamped with after `steps`."""
-    heads = _HeadsOnly(current)
-    for step in steps:
-        heads.update_to_step(step)
-    return tuple(sorted(heads.heads))
-
-
 def prove_stamp(
     engine: Engine,
     catalog: Catalog,
@@ -651,7 +626,7 @@ def check_run(
     current = () if purge else migration_context.get_current_heads()
     check_known(current, catalog, options.surface)
     check_not_redundant(current, catalog, options.surface)
-    steps = list(migration_context._migrations_fn(current, migration_context))
+    steps = steps_of_run(migration_context, current)
     if stamp:
         return _check_stamp(engine, catalog, metadata, current, steps, options)
     if not steps:
@@ -770,7 +745,7 @@ def _offline_warnings(
 ) -> list[str]:
     catalog = load_catalog()
     current = migration_context.get_current_heads()
-    steps = list(migration_context._migrations_fn(current, migration_context))
+    steps = steps_of_run(migration_context, current)
     if not steps:
         return []
     direction = "upgrade" if steps[0].is_upgrade else "downgrade"

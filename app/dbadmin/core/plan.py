@@ -9,15 +9,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alembic.operations.batch import BatchOperationsImpl
 from alembic.runtime.environment import EnvironmentContext
 from sqlalchemy.engine import Engine
 
 from app.dbadmin.core.alembic_env import (
     ALEMBIC_LOCK,
     alembic_config,
+    downgrade_steps,
     inside_a_running_migration,
+    offline_batch_rebuilds,
     quiet_alembic,
+    record_impl_calls,
+    upgrade_steps,
 )
 from app.dbadmin.core.catalog import Catalog, Revision
 from app.dbadmin.core.lint import LintWarning, Operation, lint_step
@@ -103,9 +106,9 @@ def make_plan(
     try:
         with ALEMBIC_LOCK:
             if downgrade:
-                steps = script._downgrade_revs(target, current or None)
+                steps = downgrade_steps(script, target, current or None)
             else:
-                steps = script._upgrade_revs(target, current or "base")
+                steps = upgrade_steps(script, target, current or "base")
     except Exception as exc:  # Alembic's errors for an unreachable target
         raise PlanError(f"cannot {direction} to {target}: {exc}") from None
     plan = Plan(
@@ -199,15 +202,11 @@ def _render(engine, catalog, plan: Plan, start: tuple[str, ...], target: str) ->
         recorded.clear()
 
     def attach(migration_context):
-        impl = migration_context.impl
-        for name in RECORDED:
-            original = getattr(impl, name)
-
-            def recorder(*args, _name=name, _original=original, **kwargs):
-                recorded.append(Operation(_name, args, kwargs))
-                return _original(*args, **kwargs)
-
-            setattr(impl, name, recorder)
+        record_impl_calls(
+            migration_context,
+            RECORDED,
+            lambda name, args, kwargs: recorded.append(Operation(name, args, kwargs)),
+        )
 
     config = alembic_config(
         configure_logger=False,
@@ -220,8 +219,8 @@ def _render(engine, catalog, plan: Plan, start: tuple[str, ...], target: str) ->
 
     def steps_fn(rev, context):
         if direction == "upgrade":
-            return script._upgrade_revs(target, rev)
-        return script._downgrade_revs(target, rev)
+            return upgrade_steps(script, target, rev)
+        return downgrade_steps(script, target, rev)
 
     try:
         with (
@@ -250,26 +249,17 @@ def _batch_rebuilds_recorded(recorded: list[Operation]) -> Iterator[None]:
     cannot reflect its table, and Alembic stops there. While a plan renders,
     a rebuild records its operations instead (the lint and the data-loss
     guard read them) and says in the SQL that it runs on the live table."""
-    original = BatchOperationsImpl.flush
 
-    def flush(batch: BatchOperationsImpl) -> None:
-        context = batch.operations.migration_context
-        if not (context.as_sql and batch.copy_from is None):
-            return original(batch)
-        if not batch._should_recreate():
-            return original(batch)
+    def rebuild(context, table: str, operations: list) -> None:
         context.impl.static_output(
-            f"-- batch rebuild of {batch.table_name}: a copy of the table with "
-            f"{', '.join(name for name, _, _ in batch.batch)}; its SQL is made "
+            f"-- batch rebuild of {table}: a copy of the table with "
+            f"{', '.join(name for name, _, _ in operations)}; its SQL is made "
             "from the live table when it runs"
         )
-        recorded.extend(Operation(name, args, kw) for name, args, kw in batch.batch)
+        recorded.extend(Operation(name, args, kw) for name, args, kw in operations)
 
-    BatchOperationsImpl.flush = flush
-    try:
+    with offline_batch_rebuilds(rebuild):
         yield
-    finally:
-        BatchOperationsImpl.flush = original
 
 
 def _reversible(catalog: Catalog, revision: Revision) -> bool:

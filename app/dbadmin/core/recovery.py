@@ -22,7 +22,13 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from app.dbadmin.core.alembic_env import USER_VERSION_TABLE, describe
+from app.dbadmin.core.alembic_env import (
+    USER_VERSION_TABLE,
+    describe,
+    downgrade_steps,
+    heads_after,
+    upgrade_steps,
+)
 from app.dbadmin.core.audit import AuditTrail
 from app.dbadmin.core.catalog import Catalog
 from app.dbadmin.core.executor import (
@@ -36,7 +42,6 @@ from app.dbadmin.core.guards import (
     _dropped_by_sql,
     _row_count,
     data_loss_refusal,
-    heads_after,
     read_partial_if_journaled,
 )
 from app.dbadmin.core.journal import Journal, PartialStep, retry_failed, settle
@@ -343,9 +348,9 @@ def resume(
             revision = catalog.by_id[partial.revision]
             target = _target_of(revision, partial)
             if partial.direction == "upgrade":
-                steps = script._upgrade_revs(target, partial.from_revisions)
+                steps = upgrade_steps(script, target, partial.from_revisions)
             else:
-                steps = script._downgrade_revs(target, partial.from_revisions)
+                steps = downgrade_steps(script, target, partial.from_revisions)
             stamp = heads_after(partial.from_revisions, steps)
             _run(
                 engine,

@@ -20,8 +20,10 @@ from app.dbadmin.core.alembic_env import (
     ALEMBIC_LOCK,
     USER_VERSION_TABLE,
     alembic_config,
+    downgrade_steps,
     inside_a_running_migration,
     quiet_alembic,
+    upgrade_steps,
 )
 from app.dbadmin.core.catalog import Catalog
 from app.dbadmin.core.executor import StatementExecutor
@@ -106,8 +108,8 @@ def _run(conn, catalog, executor, target, direction) -> None:
 
     def steps(rev, context):
         if direction == "upgrade":
-            return script._upgrade_revs(target, rev)
-        return script._downgrade_revs(target, rev)
+            return upgrade_steps(script, target, rev)
+        return downgrade_steps(script, target, rev)
 
     with (
         ALEMBIC_LOCK,

@@ -41,6 +41,7 @@ from app.dbadmin.core.alembic_env import (
     alembic_config,
     inside_a_running_migration,
     quiet_alembic,
+    upgrade_steps,
 )
 from app.errors import HeadwayError
 
@@ -220,7 +221,7 @@ def _upgrade(engine: Engine, revisions, script: ScriptDirectory | None) -> None:
         for rev in revisions:
             # What `alembic upgrade REV` does, with the scripts already parsed.
             def steps(heads, context, rev=rev):
-                return script._upgrade_revs(rev, heads)
+                return upgrade_steps(script, rev, heads)
 
             with EnvironmentContext(config, script, fn=steps, destination_rev=rev):
                 script.run_env()
