@@ -37,7 +37,7 @@ from app.models.accounts import ROLES
 from app.models.own import utcnow
 from app.navigation import init_navigation
 from app.templating import timestamp
-from app.validation import is_valid_id
+from app.validation import parse_id
 
 
 def _sentence(exc: HeadwayError) -> str:
@@ -165,10 +165,8 @@ class UserView(SecureModelView):
         return utcnow()
 
     def _target_user(self) -> User:
-        user_id = request.form.get("id", type=int)
-        user = (
-            db.session.get(User, user_id) if user_id and is_valid_id(user_id) else None
-        )
+        user_id = parse_id(request.form.get("id"))
+        user = db.session.get(User, user_id) if user_id is not None else None
         if user is None:
             abort(404)
         return user
@@ -189,7 +187,7 @@ class UserView(SecureModelView):
             abort(403, role_needed(self.write_role))
         user = self._target_user()
         try:
-            end_session_by_id(request.form.get("session_id", 0, type=int), owner=user)
+            end_session_by_id(parse_id(request.form.get("session_id")) or 0, owner=user)
         except HeadwayError as exc:
             flash(str(exc), "error")
         else:
@@ -202,7 +200,9 @@ class UserView(SecureModelView):
             abort(403, role_needed(self.write_role))
         user = self._target_user()
         try:
-            record = revoke_token(request.form.get("token_id", 0, type=int), owner=user)
+            record = revoke_token(
+                parse_id(request.form.get("token_id")) or 0, owner=user
+            )
         except HeadwayError as exc:
             flash(str(exc), "error")
         else:

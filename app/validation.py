@@ -1,5 +1,6 @@
-"""The one rule for names Headway accepts from people (usernames, token names,
-job targets, revisions): printable text of a bounded length."""
+"""The rules for what Headway accepts from people: names (usernames, token
+names, job targets, revisions) are printable text of a bounded length; ids,
+page numbers and other integers are read by one parser (parse_integer)."""
 
 import unicodedata
 
@@ -50,6 +51,31 @@ def printable(text: str, max_length: int) -> str:
 
 def is_valid_id(value: int) -> bool:
     return 1 <= value <= MAX_ID
+
+
+def parse_integer(
+    text: str | None, low: int = -MAX_ID - 1, high: int = MAX_ID
+) -> int | None:
+    """The integer `text` holds when it is from `low` to `high`, else None.
+    ASCII digits with an optional leading minus only: int() also takes other
+    scripts' digits ("١٢"), superscripts fail it after isdigit() passed them
+    ("²": a 500), and "1_000" or " 12 " are not what a person typed as a
+    number. Digits are counted before int() runs, so a long string costs
+    nothing."""
+    if text is None:
+        return None
+    digits = text[1:] if text.startswith("-") else text
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    if len(digits) > len(str(max(abs(low), abs(high)))):
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
+
+
+def parse_id(text: str | None) -> int | None:
+    """A row id (1 to MAX_ID) from a form or a query string, else None."""
+    return parse_integer(text, 1, MAX_ID)
 
 
 class IdConverter(IntegerConverter):

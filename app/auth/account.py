@@ -17,6 +17,7 @@ from app.auth.tokens import NAME_MAX_LENGTH, create_token, revoke_token, tokens_
 from app.errors import HeadwayError
 from app.extensions import db
 from app.models.own import utcnow
+from app.validation import parse_id
 
 WRONG_PASSWORD = "That is not your current password."
 
@@ -88,7 +89,7 @@ class AccountView(SecureViewMixin, BaseView):
     def revoke_token_view(self):
         try:
             record = revoke_token(
-                request.form.get("token_id", 0, type=int), owner=current_user
+                parse_id(request.form.get("token_id")) or 0, owner=current_user
             )
         except HeadwayError as exc:
             flash(str(exc), "error")
@@ -100,7 +101,7 @@ class AccountView(SecureViewMixin, BaseView):
     def end_session_view(self):
         try:
             end_session_by_id(
-                request.form.get("session_id", 0, type=int), owner=current_user
+                parse_id(request.form.get("session_id")) or 0, owner=current_user
             )
         except HeadwayError as exc:
             flash(str(exc), "error")

@@ -13,7 +13,7 @@ from app.auth.security import (
     role_needed,
     safe_redirect_target,
 )
-from app.validation import MAX_ID
+from app.validation import parse_integer
 
 # Flask-Admin view methods that change data (or show a form to).
 WRITE_VIEWS = frozenset(
@@ -113,11 +113,6 @@ class SecureModelView(SecureViewMixin, ModelView):
         if len(key) != len(columns):
             return None
         for value, column in zip(key, columns, strict=True):
-            if isinstance(column.type, sa.Integer) and not _is_integer(value):
+            if isinstance(column.type, sa.Integer) and parse_integer(value) is None:
                 return None
         return super().get_one(id)
-
-
-def _is_integer(value: str) -> bool:
-    digits = value[1:] if value.startswith("-") else value
-    return digits.isdigit() and digits.isascii() and -MAX_ID - 1 <= int(value) <= MAX_ID

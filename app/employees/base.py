@@ -48,10 +48,12 @@ from app.employees.pagination import (
     fetch_page,
 )
 from app.extensions import db
-from app.validation import MAX_ID
+from app.validation import parse_integer
 
 KEY_IS_READ_ONLY = "The key of a row can't be changed. Create a new row instead."
 EXPORT_BATCH = 1000
+# Far beyond any list's columns: the number a sort link carries.
+MAX_SORT_INDEX = 1000
 
 
 def plural(count: int, noun: str) -> str:
@@ -118,9 +120,9 @@ class EmployeeDataView(SecureModelView):
             abort(400, "desc must be 0 or 1")
         if raw_sort is None:
             return None, None, raw_desc == "1"
-        if not raw_sort.isdigit():
+        index = parse_integer(raw_sort, 0, MAX_SORT_INDEX)
+        if index is None:
             abort(400, "sort must be the number of a sortable column")
-        index = int(raw_sort)
         column = self._get_column_by_idx(index)
         if column is None or not self.is_sortable(column[0]):
             abort(400, "this column can't be sorted")
@@ -585,11 +587,10 @@ def _typed(text: str, column):
     if python_type is date:
         return date.fromisoformat(text)
     if python_type is int:
-        if not text.lstrip("-").isdigit():
-            raise ValueError(text)
-        value = int(text)
-        # A bigger one overflows SQLite's driver (a 500, not a 400).
-        if not -MAX_ID - 1 <= value <= MAX_ID:
+        # A bigger one than parse_integer takes overflows SQLite's driver (a
+        # 500, not a 400).
+        value = parse_integer(text)
+        if value is None:
             raise ValueError(text)
         return value
     return text

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask_admin.model.filters import BaseFilter
 
 from app.extensions import db
+from app.validation import parse_integer
 
 # The to_date of a row that has not ended (the legacy data's convention).
 OPEN_END = date(9999, 1, 1)
@@ -33,7 +34,7 @@ def starts_with(column, text: str) -> sa.ColumnElement:
 def typed_number(term: str) -> int | None:
     """The number a search box holds (ASCII digits only: int() takes other
     scripts' digits too), None for anything else."""
-    return int(term) if term.isascii() and term.isdigit() else None
+    return parse_integer(term, 0)
 
 
 def number_matches(column, number: int) -> sa.ColumnElement:
@@ -43,9 +44,11 @@ def number_matches(column, number: int) -> sa.ColumnElement:
 
 
 def parse_int(value: str) -> int:
-    number = int(str(value).strip())
-    if not -(2**31) <= number < 2**31:
-        raise ValueError("out of range")
+    """A filter's INT value (Flask-Admin's filters read a ValueError as a bad
+    value)."""
+    number = parse_integer(str(value).strip(), -(2**31), 2**31 - 1)
+    if number is None:
+        raise ValueError("not a number an INT column holds")
     return number
 
 

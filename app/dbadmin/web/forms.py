@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from app.api.validation import validation_message
 from app.dbadmin.jobs.service import JobRequest
 from app.errors import HeadwayError
-from app.validation import is_valid_id
+from app.validation import parse_id, parse_integer
 
 # How an HTML checkbox or a query string says yes or no.
 TRUE_WORDS = ("true", "on", "1", "y", "yes")
@@ -79,18 +79,17 @@ def parse_audit_filter(args) -> AuditFilter:
     """An AuditFilter from a query string: revision, action, actor, job,
     failed=1, limit (1 to 1000, default 100)."""
     job = args.get("job") or None
-    if job is not None and not (
-        str(job).isascii() and str(job).isdigit() and is_valid_id(int(job))
-    ):
+    job_id = parse_id(str(job)) if job is not None else None
+    if job is not None and job_id is None:
         raise BadInput("job must be a job id")
-    limit = str(args.get("limit") or "100")
-    if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= 1000:
+    limit = parse_integer(str(args.get("limit") or "100"), 1, 1000)
+    if limit is None:
         raise BadInput("limit must be a number from 1 to 1000")
     return AuditFilter(
         revision=args.get("revision") or None,
         action=args.get("action") or None,
         actor=args.get("actor") or None,
-        job_id=int(job) if job is not None else None,
+        job_id=job_id,
         failed_only=args.get("failed") in ("1", "true", "yes"),
-        limit=int(limit),
+        limit=limit,
     )

@@ -18,6 +18,7 @@ from markupsafe import Markup
 from app.dbadmin.core.catalog import Catalog, Revision
 from app.dbadmin.core.state import DatabaseState
 from app.dbadmin.web import graph
+from app.validation import parse_integer
 
 PAGE_SIZE = 100
 
@@ -145,10 +146,9 @@ def history_page(rows: list[HistoryRow], page: str | None) -> HistoryPage:
     if page is None:
         number = 1
     else:
-        text = page.strip()
-        if not (text.isascii() and text.isdigit()) or len(text) > 9:
+        number = parse_integer(page.strip(), 0, 999_999_999)
+        if number is None:
             raise BadPage(f"page must be a number from 1 to {pages}, not {page!r}")
-        number = int(text)
         if not 1 <= number <= pages:
             raise BadPage(
                 f"there is no page {number}: the history has {pages} "

@@ -1,0 +1,40 @@
+"""One parser for the ids, page numbers and integers that requests carry."""
+
+import pytest
+
+from app.validation import MAX_ID, parse_id, parse_integer
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("0", 0),
+        ("42", 42),
+        ("-7", -7),
+        (str(MAX_ID), MAX_ID),
+        (str(-MAX_ID - 1), -MAX_ID - 1),
+        (str(MAX_ID + 1), None),
+        ("9" * 5000, None),  # refused before int() runs
+        ("", None),
+        ("-", None),
+        ("--5", None),
+        ("+5", None),
+        (" 5", None),
+        ("1_000", None),
+        ("١٢", None),  # Arabic-Indic digits: int() takes them
+        ("²", None),  # isdigit() passes it, int() refuses it
+        ("1.0", None),
+        (None, None),
+    ],
+)
+def test_parse_integer(text, expected):
+    assert parse_integer(text) == expected
+
+
+def test_bounds_and_ids():
+    assert parse_integer("5", 1, 5) == 5
+    assert parse_integer("6", 1, 5) is None
+    assert parse_integer("0", 1, 5) is None
+    assert parse_id("1") == 1 and parse_id(str(MAX_ID)) == MAX_ID
+    assert parse_id("0") is None and parse_id("-1") is None
+    assert parse_id(str(MAX_ID + 1)) is None
