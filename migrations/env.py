@@ -192,8 +192,7 @@ def report_partial(step) -> None:
     except Exception:  # noqa: BLE001 - the database is gone: the error says so
         partial = None
     if partial is not None:
-        surface = RunOptions.of(config.attributes).surface
-        logger.error(partial_line(partial, surface))
+        logger.error(partial_line(partial, RunOptions.of(config.attributes).ways))
 
 
 def each_step(executor: StatementExecutor, audit: AuditTrail):

@@ -19,6 +19,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import rev_id
 from sqlalchemy.engine import Engine
 
+from app.dbadmin.cli_words import cli_ways
 from app.dbadmin.core.alembic_env import (
     COMPARE_OPTIONS,
     USER_VERSION_TABLE,
@@ -39,6 +40,7 @@ from app.dbadmin.core.schema import (
 )
 from app.dbadmin.core.scratch import scratch_engine, upgrade_to
 from app.dbadmin.core.state import redundant_stamps, stamped_revisions
+from app.dbadmin.core.ways import Ways
 from app.errors import HeadwayError, error_line
 from app.extensions import db
 from app.models.own import TABLE_PREFIX
@@ -460,11 +462,11 @@ def adopt_if_unversioned(
 
 
 def unknown_revision_line(
-    unknown: tuple[str, ...], surface: str = "cli", catalog: Catalog | None = None
+    unknown: tuple[str, ...], ways: Ways | None = None, catalog: Catalog | None = None
 ) -> str:
-    """What to do about a stamp the scripts do not know, in `surface`'s terms
-    (the CLI's commands, or the console's and the API's). A stamped prefix of
-    a revision's id is unknown too: Headway reads stamps as they are."""
+    """What to do about a stamp the scripts do not know, in `ways`' words (the
+    CLI's by default). A stamped prefix of a revision's id is unknown too:
+    Headway reads stamps as they are."""
     catalog = catalog or load_catalog()
     prefixes = {
         rev: [full for full in catalog.by_id if full.startswith(rev)] for rev in unknown
@@ -479,15 +481,5 @@ def unknown_revision_line(
         what += f" ({rev} is only a prefix of {full}: stamps hold whole ids)"
     else:
         what += " (newer code rolled back, or a revision file deleted)"
-    if surface != "cli":
-        return (
-            f"{what}. Deploy the code that has it, or restamp: a stamp of REV "
-            'with purge (the console\'s "Stamp a revision", purge ticked, or '
-            '{"action": "stamp", "target": "REV", "purge": true}), checked '
-            "against REV's schema first."
-        )
-    return (
-        f"{what}. Deploy the code that has it, or restamp: `flask db stamp --purge "
-        "REV` (checked against REV's schema first), or `flask db stamp --purge "
-        "base` then `flask db adopt`."
-    )
+    restamp = (ways or cli_ways()).restamp_unknown
+    return f"{what}. Deploy the code that has it, or restamp: {restamp}"

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection, Engine
 
+from app.dbadmin.cli_words import cli_ways
 from app.dbadmin.core.adoption import (
     existing_first_revision_tables,
     stamped_revisions,
@@ -38,33 +39,12 @@ from app.dbadmin.core.plan import Plan, Step, plan_of_run, step_plan
 from app.dbadmin.core.rehearsal import rehearse
 from app.dbadmin.core.scratch import ScratchUnavailable
 from app.dbadmin.core.state import redundant_stamp_line, redundant_stamps
+from app.dbadmin.core.ways import Ways
 from app.errors import HeadwayError, error_line
 
 # Above this many rows (by the server's statistics), counting exactly would
 # scan a large table: the estimate is shown instead, marked "~".
 EXACT_COUNT_LIMIT = 1_000_000
-
-# How each surface says yes to what a guard refuses.
-OPT_INS = {
-    "cli": {
-        "data_loss": "--allow-data-loss",
-        "no_verify": "`flask db stamp --no-verify {target}`",
-        "rollback": "`flask db rollback` (`--dry-run` shows its SQL first)",
-        "resume": "`flask db resume`",
-    },
-    "console": {
-        "data_loss": (
-            'type the target to confirm (console), or "allow_data_loss": true '
-            'with "typed_target" (API)'
-        ),
-        "no_verify": (
-            '"Stamp without verifying" (console), or "no_verify": true (API)'
-        ),
-        "rollback": '"Roll back" on the dashboard (console), or "action": '
-        '"rollback" (API)',
-        "resume": '"Resume" on the dashboard (console), or "action": "resume" (API)',
-    },
-}
 
 UNVERIFIED_STAMP = "stamp-unverified"  # the audit row's action
 
@@ -76,22 +56,23 @@ class Refused(HeadwayError):
 # --- A step left half-way ---------------------------------------------------
 
 
-def partial_line(partial: PartialStep, surface: str = "cli") -> str:
-    """What a partial database is, and the two ways out."""
-    words = OPT_INS[surface]
+def partial_line(partial: PartialStep, ways: Ways | None = None) -> str:
+    """What a partial database is, and the two ways out (in `ways`' words:
+    the CLI's by default, as for every function here that takes them)."""
+    ways = ways or cli_ways()
     return (
         f"the database is partially applied: {partial.summary()} Two ways out: "
-        f"{words['rollback']} undoes what the step applied; or fix the cause "
-        f"and {words['resume']} runs the rest of the step, then stamps it."
+        f"{ways.rollback} undoes what the step applied; or fix the cause "
+        f"and {ways.resume} runs the rest of the step, then stamps it."
     )
 
 
-def check_not_partial(connection: Connection, surface: str = "cli") -> None:
+def check_not_partial(connection: Connection, ways: Ways | None = None) -> None:
     """Refuse any upgrade, downgrade or stamp while a step is half-way: no
     revision describes such a schema. `connection` holds the migration lock."""
     partial = read_partial_if_journaled(connection)
     if partial is not None:
-        raise Refused(f"refusing: nothing was run; {partial_line(partial, surface)}")
+        raise Refused(f"refusing: nothing was run; {partial_line(partial, ways)}")
 
 
 def read_partial_if_journaled(connection: Connection) -> PartialStep | None:
@@ -109,31 +90,20 @@ UPGRADE_FROM_BASE = "an upgrade from base would create them again"
 
 
 def unversioned_line(
-    tables: list[str], why: str = UPGRADE_FROM_BASE, surface: str = "cli"
+    tables: list[str], why: str = UPGRADE_FROM_BASE, ways: Ways | None = None
 ) -> str:
     """The one-line refusal for an unversioned database with tables, with the
-    way on in `surface`'s terms (the CLI's commands, or the console's and
-    the API's)."""
+    way on in `ways`' words."""
     shown = ", ".join(tables[:3]) + (", …" if len(tables) > 3 else "")
     what = f"the database is unversioned but already has {shown}: {why}, so "
-    if surface != "cli":
-        return (
-            what + "nothing was planned. Adopt it instead (it stamps the revision "
-            "the schema matches): the console's \"Adopt\", or the API's "
-            '{"action": "adopt"}.'
-        )
-    return (
-        what + "nothing was run. Adopt it instead: "
-        "`flask db adopt --dry-run` shows the revision it matches, `flask db "
-        "adopt` stamps it (`flask db upgrade --adopt` does both, then upgrades)."
-    )
+    return what + (ways or cli_ways()).adopt_unversioned
 
 
 def check_unversioned(
     engine: Engine,
     catalog: Catalog,
     why: str = UPGRADE_FROM_BASE,
-    surface: str = "cli",
+    ways: Ways | None = None,
 ) -> None:
     """Refuse when the database is unversioned and already has tables of the
     first revision's schema."""
@@ -141,26 +111,26 @@ def check_unversioned(
         return
     tables = existing_first_revision_tables(engine, catalog)
     if tables:
-        raise Refused(unversioned_line(tables, why, surface))
+        raise Refused(unversioned_line(tables, why, ways))
 
 
 def check_known(
-    current: tuple[str, ...], catalog: Catalog, surface: str = "cli"
+    current: tuple[str, ...], catalog: Catalog, ways: Ways | None = None
 ) -> None:
     unknown = tuple(rev for rev in current if rev not in catalog.by_id)
     if unknown:
-        raise Refused(unknown_revision_line(unknown, surface, catalog))
+        raise Refused(unknown_revision_line(unknown, ways, catalog))
 
 
 def check_not_redundant(
-    current: tuple[str, ...], catalog: Catalog, surface: str = "cli"
+    current: tuple[str, ...], catalog: Catalog, ways: Ways | None = None
 ) -> None:
     """Alembic fails on an ancestor stamped beside its descendant (the
     revisions overlap): say what it is and the way out instead."""
     redundant = redundant_stamps(catalog, current)
     if redundant:
         effective = tuple(c for c in current if c not in redundant)
-        raise Refused(redundant_stamp_line(redundant, effective, surface))
+        raise Refused(redundant_stamp_line(redundant, effective, ways))
 
 
 def check_autogenerate(engine: Engine) -> None:
@@ -463,12 +433,12 @@ def _values_count(conn: Connection, table: str, column: str) -> tuple[int, bool]
 
 
 def data_loss_refusal(
-    direction: str, at_risk: list[AtRisk], surface: str = "cli"
+    direction: str, at_risk: list[AtRisk], ways: Ways | None = None
 ) -> str:
     lines = [f"refusing to {direction}: it would drop data; nothing was run."]
     lines += [f"  - {item} ({item.by})" for item in at_risk]
     lines.append(
-        f"To drop them anyway: {OPT_INS[surface]['data_loss']} "
+        f"To drop them anyway: {(ways or cli_ways()).allow_data_loss} "
         "(back up first: see the README's Pitfalls)."
     )
     return "\n".join(lines)
@@ -482,10 +452,11 @@ def prove_stamp(
     catalog: Catalog,
     metadata: sa.MetaData,
     target: tuple[str, ...],
-    surface: str = "cli",
+    ways: Ways | None = None,
 ) -> str:
     """Prove that the live schema is `target`'s schema, or refuse (Refused,
     with the differences and what to do). Returns how it was proven."""
+    ways = ways or cli_ways()
     label = describe(target)
     try:
         result = verify_revisions(engine, target)
@@ -494,12 +465,12 @@ def prove_stamp(
             raise Refused(
                 f"refusing to stamp {label} unverified: {exc}. Without that "
                 "grant only a head can be proven (against the models). To "
-                f"stamp anyway: {OPT_INS[surface]['no_verify'].format(target=label)}."
+                f"stamp anyway: {ways.stamp_unverified(label)}."
             ) from None
         differences = model_differences(engine, metadata)
         if differences:
             raise Refused(
-                _stamp_refusal(label, differences, "the models", None, surface)
+                _stamp_refusal(label, differences, "the models", None, ways)
             ) from None
         return (
             f"verified: the live schema has what the models describe ({label}); "
@@ -514,7 +485,7 @@ def prove_stamp(
             result.differences,
             f"{label}'s schema",
             matching[-1] if matching else None,
-            surface,
+            ways,
             stamped=stamped_revisions(engine),
         )
     )
@@ -525,7 +496,7 @@ def _stamp_refusal(
     differences: list[str],
     against: str,
     matching: str | None,
-    surface: str,
+    ways: Ways,
     stamped: tuple[str, ...] = (),
 ) -> str:
     lines = [
@@ -533,40 +504,22 @@ def _stamp_refusal(
         "nothing was written."
     ]
     lines += [f"  - {d}" for d in differences]
-    cli = surface == "cli"
     if matching and not stamped:
-        lines.append(
-            f"The database matches {matching}: "
-            + (
-                "run `flask db adopt`."
-                if cli
-                else 'adopt it (the console\'s "Adopt", or {"action": "adopt"}).'
-            )
-        )
+        lines.append(f"The database matches {matching}: {ways.adopt_matching}")
     elif matching and matching == describe(stamped):
         lines.append(
             f"The database matches {matching}, the revision it is stamped with."
         )
     elif matching:
         lines.append(
-            f"The database matches {matching}: "
-            + (
-                f"run `flask db stamp --purge {matching}`, or `flask db stamp "
-                "--purge base` then `flask db adopt`."
-                if cli
-                else f'stamp {matching} with purge ({{"action": "stamp", '
-                f'"target": "{matching}", "purge": true}}).'
-            )
+            f"The database matches {matching}: {ways.restamp_matching(matching)}"
         )
-    elif not stamped and surface == "cli" and against != "the models":
+    elif not stamped and ways.no_match and against != "the models":
         # (Compared with the models: no scratch database, which adopt needs.)
-        lines.append(
-            "No revision matches it: `flask db adopt` names the closest one and "
-            "the ways forward."
-        )
+        lines.append(ways.no_match)
     lines.append(
         "To stamp anyway (the next autogenerate and upgrade trust it): "
-        + OPT_INS[surface]["no_verify"].format(target=label)
+        + ways.stamp_unverified(label)
         + "."
     )
     return "\n".join(lines)
@@ -583,20 +536,25 @@ class RunOptions:
     no_verify: bool = False
     # Revisions the caller has just proven the schema is (an adoption).
     proven_stamp: tuple[str, ...] | None = None
-    surface: str = "cli"
+    # The words of the surface that started the run (a console job passes
+    # the console's); the CLI's otherwise.
+    ways: Ways | None = None
+    # Whether the CLI runs it (it prints the lint of every step).
+    cli: bool = True
     # Table copies through pt-online-schema-change (core/online.py).
     online: bool = False
 
     @classmethod
     def of(cls, attributes: dict) -> "RunOptions":
         proven = attributes.get("proven_stamp")
-        surface = attributes.get("surface", "cli")
+        ways = attributes.get("ways")
         return cls(
             allow_data_loss=bool(attributes.get("allow_data_loss")),
             no_verify=bool(attributes.get("no_verify")),
             online=bool(attributes.get("online")),
             proven_stamp=tuple(proven) if proven is not None else None,
-            surface=surface if surface in OPT_INS else "cli",
+            ways=ways,
+            cli=ways is None,
         )
 
 
@@ -622,10 +580,10 @@ def check_run(
     """Every guard, for the run `migration_context` is about to make; Refused
     when one refuses. `destination` is the target as Alembic was given it."""
     catalog = load_catalog()
-    check_not_partial(migration_context.connection, options.surface)
+    check_not_partial(migration_context.connection, options.ways)
     current = () if purge else migration_context.get_current_heads()
-    check_known(current, catalog, options.surface)
-    check_not_redundant(current, catalog, options.surface)
+    check_known(current, catalog, options.ways)
+    check_not_redundant(current, catalog, options.ways)
     steps = steps_of_run(migration_context, current)
     if stamp:
         return _check_stamp(engine, catalog, metadata, current, steps, options)
@@ -636,7 +594,7 @@ def check_run(
         check_unversioned(engine, catalog)
     revisions = [step.revision.revision for step in steps]
     checked = Checked()
-    if options.surface == "cli":
+    if options.cli:
         # The CLI prints the lint of every step, as the console's plan shows it.
         plan = plan_of_run(engine, catalog, current, destination, direction, revisions)
         checked.lint = [f"lint {w.revision}: {w.message}" for w in plan.warnings]
@@ -653,7 +611,7 @@ def check_run(
         ]
     at_risk = data_at_risk(engine, drops)
     if at_risk and not options.allow_data_loss:
-        raise Refused(data_loss_refusal(direction, at_risk, options.surface))
+        raise Refused(data_loss_refusal(direction, at_risk, options.ways))
     checked.notes += [f"dropping data, as allowed: {item}" for item in at_risk]
     if options.online:
         checked.notes += check_online(engine, catalog, current, destination, direction)
@@ -712,9 +670,7 @@ def _check_stamp(engine, catalog, metadata, current, steps, options) -> Checked:
             notes=[f"stamping {describe(target)} without verifying the schema"],
             unverified_stamp=True,
         )
-    return Checked(
-        notes=[prove_stamp(engine, catalog, metadata, target, options.surface)]
-    )
+    return Checked(notes=[prove_stamp(engine, catalog, metadata, target, options.ways)])
 
 
 # --- Offline scripts (`--sql`) -------------------------------------------------

@@ -25,6 +25,7 @@ from app.dbadmin.core.alembic_env import (
 from app.dbadmin.core.catalog import Catalog, Revision
 from app.dbadmin.core.lint import LintWarning, Operation, lint_step
 from app.dbadmin.core.state import DatabaseState, redundant_stamp_line
+from app.dbadmin.core.ways import Ways
 from app.errors import HeadwayError, error_line
 
 RECORDED = (
@@ -88,16 +89,16 @@ def make_plan(
     state: DatabaseState,
     target: str,
     render: bool = True,
+    ways: Ways | None = None,
 ) -> Plan:
     """The plan from the database's current revisions to `target`; with
     `render`, each step's SQL and lint too (which runs the revisions' code in
-    Alembic's offline mode)."""
+    Alembic's offline mode). A redundant stamp is refused in `ways`' words
+    (the CLI's by default)."""
     target = resolve_target(catalog, target)
     if state.redundant:
         # Alembic refuses to move from overlapping revisions.
-        raise PlanError(
-            redundant_stamp_line(state.redundant, state.effective, "console")
-        )
+        raise PlanError(redundant_stamp_line(state.redundant, state.effective, ways))
     current = tuple(state.current)
     applied = state.applied(catalog)
     downgrade = target == "base" or (target in applied and target not in current)

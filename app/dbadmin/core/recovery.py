@@ -54,6 +54,7 @@ from app.dbadmin.core.restore import (
     same_table,
     show_create,
 )
+from app.dbadmin.core.ways import Ways
 from app.errors import HeadwayError
 
 
@@ -142,7 +143,7 @@ def rollback(
     job_id: int | None = None,
     allow_data_loss: bool = False,
     dry_run: bool = False,
-    surface: str = "cli",
+    ways: Ways | None = None,
     settings: ExecutorSettings | None = None,
     show=None,
     cancel_requested=None,
@@ -159,9 +160,7 @@ def rollback(
             if dry_run:
                 return settlement
             if settlement.at_risk and not allow_data_loss:
-                raise Refused(
-                    data_loss_refusal("roll back", settlement.at_risk, surface)
-                )
+                raise Refused(data_loss_refusal("roll back", settlement.at_risk, ways))
             _run(
                 engine,
                 conn,

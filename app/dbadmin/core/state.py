@@ -9,10 +9,12 @@ from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.dbadmin.cli_words import cli_ways
 from app.dbadmin.core.alembic_env import USER_VERSION_TABLE, current_heads
 from app.dbadmin.core.catalog import Catalog, Revision
 from app.dbadmin.core.fingerprint import DRIFT, SchemaCheck, check_schema
 from app.dbadmin.core.journal import PartialStep, read_partial
+from app.dbadmin.core.ways import Ways
 from app.errors import error_line
 
 
@@ -314,25 +316,20 @@ def redundant_stamps(catalog: Catalog, current: tuple[str, ...]) -> tuple[str, .
 
 
 def redundant_stamp_line(
-    redundant: tuple[str, ...], effective: tuple[str, ...], surface: str = "cli"
+    redundant: tuple[str, ...],
+    effective: tuple[str, ...],
+    ways: Ways | None = None,
 ) -> str:
     """What is wrong with a redundant stamp, and how to remove it: a stamp of
     the other revisions that purges the version table first (verified against
-    their schema before it writes). `surface` "console" says it in the
-    console's and the API's terms."""
+    their schema before it writes), in `ways`' words (the CLI's by
+    default)."""
     what = (
         f"the database is stamped with {', '.join(redundant)} beside its "
         f"descendant {', '.join(effective)}: the {', '.join(redundant)} row is "
         "redundant, and no upgrade or downgrade runs until it is removed"
     )
-    if surface == "cli":
-        return f"{what}: `flask db stamp --purge {' '.join(effective)}`."
-    target = effective[0] if len(effective) == 1 else "heads"
-    return (
-        f'{what}: stamp {target} with purge (console: Plan, "Stamp a '
-        f'revision", purge ticked; API: {{"action": "stamp", "target": '
-        f'"{target}", "purge": true}})'
-    )
+    return what + (ways or cli_ways()).remove_redundant(effective)
 
 
 def pending_revisions(catalog: Catalog, current: tuple[str, ...]) -> list[Revision]:

@@ -45,6 +45,7 @@ from app.dbadmin.jobs.service import (
     launch_secret_hash,
     open_private,
 )
+from app.dbadmin.web.words import CONSOLE_WAYS
 from app.errors import HeadwayError, error_line
 from app.extensions import db
 from app.models.console import MigrationAudit, MigrationJob
@@ -116,7 +117,7 @@ def run(job: MigrationJob, log: "JobLog") -> None:
     opt_ins = {
         "allow_data_loss": job.allow_data_loss,
         "no_verify": job.no_verify,
-        "surface": "console",
+        "ways": CONSOLE_WAYS,
         # Table copies through pt-online-schema-change (core/online.py).
         "online": job.online,
     }
@@ -140,7 +141,7 @@ def run(job: MigrationJob, log: "JobLog") -> None:
             actor=job.requested_by,
             job_id=job.id,
             allow_data_loss=job.allow_data_loss,
-            surface="console",
+            ways=CONSOLE_WAYS,
             show=lambda s: _log_settlement(log, s),
             cancel_requested=CANCEL,
         )
@@ -431,7 +432,7 @@ def failure_report(job: MigrationJob) -> str:
     what ran (the journal); otherwise the schema is compared with the
     revisions around the step that did not finish."""
     partial = unsettled_step(db.engine)
-    return partial_line(partial, "console") if partial else schema_report(job)
+    return partial_line(partial, CONSOLE_WAYS) if partial else schema_report(job)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from app.dbadmin.core.state import (
     redundant_stamp_line,
     stamped_revisions,
 )
+from app.dbadmin.web.words import CONSOLE_WAYS
 from app.errors import HeadwayError, error_line
 from app.models.console import MigrationAudit, MigrationJob
 from app.models.own import utcnow
@@ -183,7 +184,7 @@ def plan_job(
         return [partial.revision]
     if database.kind == State.PARTIAL:
         raise JobRefused(
-            f"refusing to {action}: {partial_line(database.partial, 'console')}"
+            f"refusing to {action}: {partial_line(database.partial, CONSOLE_WAYS)}"
         )
     if action == "adopt":
         if database.kind != State.UNVERSIONED:
@@ -197,10 +198,10 @@ def plan_job(
     if database.kind == State.UNKNOWN_REVISION and not (
         action == "stamp" and job.purge
     ):
-        raise JobRefused(unknown_revision_line(database.unknown, "console", catalog))
+        raise JobRefused(unknown_revision_line(database.unknown, CONSOLE_WAYS, catalog))
     if database.kind == State.REDUNDANT_STAMP and not (action == "stamp" and job.purge):
         raise JobRefused(
-            redundant_stamp_line(database.redundant, database.effective, "console")
+            redundant_stamp_line(database.redundant, database.effective, CONSOLE_WAYS)
         )
     _resolve(catalog, target)
     if action == "stamp":
@@ -209,7 +210,9 @@ def plan_job(
     try:
         # Steps only: rendering every step would run every revision's code in
         # the request (plan_of_drops renders the few that may drop data).
-        plan = make_plan(engine, catalog, database, target, render=False)
+        plan = make_plan(
+            engine, catalog, database, target, render=False, ways=CONSOLE_WAYS
+        )
     except PlanError as exc:
         raise JobRefused(str(exc)) from None
     if not plan.steps:
@@ -221,14 +224,14 @@ def plan_job(
         )
     try:
         if database.kind == State.UNVERSIONED:
-            check_unversioned(engine, catalog, surface="console")
+            check_unversioned(engine, catalog, ways=CONSOLE_WAYS)
         revisions = [step.revision.id for step in plan.steps]
         drops = plan_of_drops(engine, catalog, plan.direction, revisions)
         at_risk = data_at_risk(engine, drops)
     except Refused as exc:
         raise JobRefused(str(exc)) from None
     if at_risk and not job.allow_data_loss:
-        raise JobRefused(data_loss_refusal(action, at_risk, surface="console"))
+        raise JobRefused(data_loss_refusal(action, at_risk, CONSOLE_WAYS))
     if job.online:
         _check_online(engine)
     return [step.revision.id for step in plan.steps]

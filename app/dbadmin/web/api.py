@@ -31,6 +31,7 @@ from app.dbadmin.web.serialize import (
     revision_json,
     status_json,
 )
+from app.dbadmin.web.words import CONSOLE_WAYS
 from app.extensions import db
 from app.models.console import MigrationJob
 
@@ -70,11 +71,13 @@ def plan():
             error="the database does not answer", state=State.UNREACHABLE
         ), 503
     try:
-        result = make_plan(db.engine, view.catalog, view.database, target)
+        result = make_plan(
+            db.engine, view.catalog, view.database, target, ways=CONSOLE_WAYS
+        )
         if result.direction == "upgrade" and view.database.kind == State.UNVERSIONED:
             # As the plan page: an unversioned database with tables is
             # adopted, never upgraded from base.
-            check_unversioned(db.engine, view.catalog, surface="console")
+            check_unversioned(db.engine, view.catalog, ways=CONSOLE_WAYS)
     except PlanError as exc:
         return jsonify(error=str(exc), target=target), 400
     except Refused as exc:

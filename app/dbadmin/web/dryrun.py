@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from app.dbadmin.core.catalog import Catalog
 from app.dbadmin.core.guards import Refused, prove_stamp
 from app.dbadmin.web.overview import DRY_RUN_MAX_REVISIONS
+from app.dbadmin.web.words import CONSOLE_WAYS
 from app.errors import HeadwayError
 
 
@@ -69,7 +70,7 @@ def stamp_dry_run(
             "(the job checks before it stamps)",
         )
     try:
-        how = prove_stamp(engine, catalog, metadata, revisions, surface="console")
+        how = prove_stamp(engine, catalog, metadata, revisions, CONSOLE_WAYS)
     except Refused as exc:
         return StampDryRun(target, revisions, "refused", str(exc))
     except HeadwayError as exc:

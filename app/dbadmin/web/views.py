@@ -52,6 +52,7 @@ from app.dbadmin.web.overview import (
     recent_jobs,
     running_job,
 )
+from app.dbadmin.web.words import CONSOLE_WAYS
 from app.errors import HeadwayError
 from app.extensions import db
 from app.models.console import MigrationJob
@@ -267,7 +268,9 @@ class MigrationsView(SecureViewMixin, BaseView):
         adoption = adoption_offer(view) if reachable else None
         if target and reachable:
             try:
-                plan = make_plan(db.engine, view.catalog, view.database, target)
+                plan = make_plan(
+                    db.engine, view.catalog, view.database, target, ways=CONSOLE_WAYS
+                )
                 # What the confirmation says yes to dropping, with counts.
                 at_risk = data_at_risk(db.engine, plan)
             except PlanError as exc:
@@ -322,7 +325,9 @@ class MigrationsView(SecureViewMixin, BaseView):
         if not view.database.reachable:
             return _text(f"{view.database.summary()}\n", 503)
         try:
-            plan = make_plan(db.engine, view.catalog, view.database, target)
+            plan = make_plan(
+                db.engine, view.catalog, view.database, target, ways=CONSOLE_WAYS
+            )
         except PlanError as exc:
             return _text(f"{exc}\n", 400)
         current = ", ".join(view.database.current) or "base"
