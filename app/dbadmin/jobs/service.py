@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.engine import Engine
@@ -265,19 +266,16 @@ def _resolve(catalog: Catalog, target: str) -> str:
 
 
 def _pid_alive(pid: int | None) -> bool:
+    """Whether the job's process still runs on this host (a zombie, exited
+    but not yet reaped, does not)."""
     if not pid:
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        return True
-    try:  # a zombie is dead too
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        return state != "Z"
-    except (OSError, IndexError):
-        return True
+    except psutil.AccessDenied:
+        return True  # another user's process: it exists
 
 
 def job_file(output_dir: Path, job_id: int, task: str, kind: str = "out") -> Path:
