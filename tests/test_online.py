@@ -17,6 +17,15 @@ import sqlalchemy as sa
 
 from app.auth.accounts import create_user, find_user
 from app.auth.tokens import create_token
+from app.dbadmin.core.ddl import parse_statement
+from app.dbadmin.core.executor import Cancelled
+from app.dbadmin.core.online import (
+    Decision,
+    OnlineRouter,
+    OnlineSettings,
+    _option_file,
+    alter_clauses,
+)
 from app.demo.legacy import create_legacy
 from tests.helpers import (
     PASSWORD,
@@ -340,3 +349,127 @@ def test_a_killed_pt_osc_run_is_partial_and_rollback_cleans_it_up(
     assert after[0][1] == before[0][1] + 1 and after[1:] == before[1:]
     verify = runner.invoke(args=["db", "verify"])
     assert verify.exit_code == 0 and "matches" in verify.output, verify.output
+
+
+# --- Without a database: pt-osc's command line, its option file, its lines -----
+
+
+class _Process:
+    def __init__(self, lines):
+        self.stdout = iter(lines)
+
+
+def test_pt_osc_gets_the_credentials_in_a_private_file_never_on_its_command_line():
+    url = sa.make_url("mysql+pymysql://migrator:s3cr%40t@db.internal:3307/employees")
+    engine = type("Engine", (), {"url": url})()
+    settings = OnlineSettings.from_config(
+        {
+            "ONLINE_MAX_LOAD": "Threads_running=40",
+            "ONLINE_CRITICAL_LOAD": "Threads_running=90",
+        },
+        enabled=False,
+    )
+    router = OnlineRouter(engine, settings)
+    router.program = "/usr/bin/pt-online-schema-change"
+    decision = Decision("salaries", "MODIFY salary BIGINT NOT NULL", "copy", 10)
+    with _option_file(url) as path:
+        assert os.stat(path).st_mode & 0o777 == 0o600
+        with open(path) as f:
+            text = f.read()
+        assert 'user="migrator"' in text and 'password="s3cr@t"' in text
+        assert "host=db.internal" in text and "port=3307" in text
+        args = router._arguments(decision, path, "employees")
+        assert not any("s3cr" in arg or "migrator" in arg for arg in args)
+        assert args[-1] == f"F={path},D=employees,t=salaries"
+        assert args[args.index("--max-load") + 1] == "Threads_running=40"
+        assert args[args.index("--critical-load") + 1] == "Threads_running=90"
+        assert args[args.index("--recursion-method") + 1] == "none"
+        # A replica to watch: its lag checked, with the same credentials.
+        settings.replicas = "h=replica1,P=3306"
+        args = router._arguments(decision, path, "employees")
+        assert (
+            args[args.index("--check-slave-lag") + 1] == f"h=replica1,P=3306,F={path}"
+        )
+        assert "--max-lag" in args and "--recursion-method" not in args
+    assert not os.path.exists(path)
+
+
+def test_pt_osc_progress_reaches_the_log_with_rows_and_time_left(caplog):
+    router = OnlineRouter(None, OnlineSettings())
+    decision = Decision("salaries", "MODIFY salary BIGINT NOT NULL", "copy", 2_000_000)
+    lines = [
+        "No slaves found.  See --recursion-method if host vm has slaves.\n",
+        "Operation, tries, wait:\n",
+        "  copy_rows, 10, 0.25\n",
+        "2026-12-07T02:56:32 Copying approximately 2000000 rows...\n",
+        "Copying `employees`.`salaries`:  45% 00:10 remain\n",
+        "Successfully altered `employees`.`salaries`.\n",
+    ]
+    with caplog.at_level("INFO", logger="headway.executor.online"):
+        router._follow(_Process(lines), decision, [])
+    assert [r.getMessage() for r in caplog.records] == [
+        "online: Copying approximately 2000000 rows...",
+        "online: copying salaries: 45% (~900,000 of ~2,000,000 rows), 00:10 left",
+        "online: Successfully altered `employees`.`salaries`.",
+    ]
+
+
+def test_pt_osc_alters_with_the_statements_clauses():
+    assert (
+        alter_clauses(
+            parse_statement(
+                "ALTER TABLE salaries MODIFY salary BIGINT NOT NULL, "
+                "ALGORITHM=COPY, LOCK=SHARED"
+            )
+        )
+        == "MODIFY salary BIGINT NOT NULL"
+    )
+    assert (
+        alter_clauses(
+            parse_statement("CREATE INDEX ix_t ON titles (title(10), emp_no)")
+        )
+        == "ADD INDEX `ix_t` (`title`(10), `emp_no`)"
+    )
+    assert alter_clauses(parse_statement("DROP INDEX ix_t ON titles")) == (
+        "DROP INDEX `ix_t`"
+    )
+
+
+def test_online_goes_with_upgrade_and_downgrade_only():
+    from pydantic import ValidationError
+
+    from app.dbadmin.web.schemas import NewJob
+
+    assert NewJob(action="upgrade", target="head", online=True).job_request().online
+    with pytest.raises(ValidationError, match="online only goes with upgrade"):
+        NewJob(action="stamp", target="head", typed_target="head", online=True)
+
+
+@needs_pt_osc
+def test_a_cancel_stops_pt_osc_and_drops_what_it_left(mysql, app, engine):
+    """The console's cancel during the copy: SIGTERM to pt-osc, which 3.2.1
+    answers by leaving its triggers and copy; Headway drops them at once
+    (triggers first), and the table is as it was."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE counters (id INT PRIMARY KEY, n INT)")
+        conn.exec_driver_sql("INSERT INTO counters SELECT seq, seq FROM seq_1_to_3000")
+        conn.commit()
+    before = rows(engine, "SHOW CREATE TABLE counters")
+    with app.app_context():
+        settings = OnlineSettings.from_config(app.config, enabled=True)
+    settings.max_load = "Uptime=1"  # paused after its first chunk
+    router = OnlineRouter(engine, settings)
+    decision = Decision("counters", "MODIFY n BIGINT", "copy", 3000)
+
+    def cancel_requested() -> bool:
+        return len(left_behind(engine)) == 4  # copying: triggers and copy made
+
+    raw = engine.raw_connection()
+    try:
+        with pytest.raises(Cancelled, match="the table is as it was"):
+            router.run(raw.cursor(), decision, cancel_requested)
+    finally:
+        raw.close()
+    assert left_behind(engine) == []
+    assert rows(engine, "SHOW CREATE TABLE counters") == before
+    assert scalar(engine, "SELECT COUNT(*) FROM counters") == 3000

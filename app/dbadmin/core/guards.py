@@ -613,36 +613,63 @@ def check_run(
     if at_risk and not options.allow_data_loss:
         raise Refused(data_loss_refusal(direction, at_risk, options.ways))
     checked.notes += [f"dropping data, as allowed: {item}" for item in at_risk]
-    if options.online:
-        checked.notes += check_online(engine, catalog, current, destination, direction)
+    checked.notes += check_online(
+        engine, catalog, current, destination, direction, options.online
+    )
     return checked
 
 
-def check_online(engine, catalog, current, destination, direction) -> list[str]:
-    """An online run: refused before anything runs where pt-osc cannot
-    work (SQLite, not installed, a change it cannot make); otherwise what
-    goes to it, as notes."""
+def check_online(
+    engine, catalog, current, destination, direction, asked: bool
+) -> list[str]:
+    """An online run (`asked`: --online): refused before anything runs where
+    pt-osc cannot work (SQLite, not installed, a change it cannot make);
+    otherwise what goes to it, as notes. Online by the row threshold
+    (HEADWAY_ONLINE_MIN_ROWS) alone: what pt-osc cannot make runs on the
+    server, and the notes say so."""
     from flask import current_app
 
     from app.dbadmin.core.online import (
         OnlineSettings,
+        OnlineUnavailable,
         plan_online,
         refusal_text,
         require_online,
     )
 
-    settings = OnlineSettings.from_config(current_app.config, enabled=True)
-    require_online(engine.dialect.name, settings)
+    settings = OnlineSettings.from_config(current_app.config, enabled=asked)
+    if not asked and (settings.min_rows is None or engine.dialect.name != "mysql"):
+        return []
     try:
-        plan = plan_online(engine, catalog, current, destination, direction)
+        require_online(engine.dialect.name, settings)
+    except OnlineUnavailable as exc:
+        if asked:
+            raise
+        return [f"online by row count: {exc}; the server runs every statement"]
+    try:
+        plan = plan_online(
+            engine,
+            catalog,
+            current,
+            destination,
+            direction,
+            min_rows=None if asked else settings.min_rows,
+        )
     except ScratchUnavailable as exc:
+        if not asked:
+            return [f"online by row count: not checked ({exc})"]
         raise Refused(
             f"refusing to run online: {exc}; Headway asks the server on a "
             "scratch copy which statements copy a table. Nothing was run."
         ) from None
+    if plan.refusals and not asked:
+        return [
+            f"online by row count: {r}; the server runs it (writes blocked)"
+            for r in plan.refusals
+        ] + [f"online: to pt-online-schema-change: {r}" for r in plan.routed]
     if plan.refusals:
         raise Refused(refusal_text(plan))
-    if not plan.routed:
+    if not plan.routed and asked:
         return [
             "online: no statement of this run copies a table or blocks "
             "writes: the server runs them all"

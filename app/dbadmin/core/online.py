@@ -336,12 +336,23 @@ class OnlineRouter:
             ):
                 return None
             why = refusal(conn, parsed)
+        if why and not self.settings.enabled:
+            # Online by the row threshold, not asked for: the server runs it,
+            # as it would without the threshold (the guards said so first).
+            logger.warning("online: %s; the server runs it (writes blocked)", why)
+            return None
         if why:
             raise OnlineRefused(
                 f"refusing to run online: {why}; the statement was not run"
             )
         if self.program is None:
-            self.program = self.settings.program()
+            try:
+                self.program = self.settings.program()
+            except OnlineUnavailable as exc:
+                if self.settings.enabled:
+                    raise
+                logger.warning("online: %s; the server runs it (writes blocked)", exc)
+                return None
         return Decision(parsed.table, alter_clauses(parsed), impact.kind, rows)
 
     def run(
@@ -610,10 +621,13 @@ class OnlinePlan:
     refusals: list[str]  # why pt-osc cannot make some of them
 
 
-def plan_online(engine, catalog, start, target: str, direction: str) -> OnlinePlan:
+def plan_online(
+    engine, catalog, start, target: str, direction: str, min_rows: int | None = None
+) -> OnlinePlan:
     """The run's statements (from a rehearsal in a scratch copy of the
     schema), their lock impact as the server answers it, and for those
-    that go to pt-osc, whether it can make them. Reads only."""
+    that go to pt-osc (all, or with `min_rows`: those on tables at least
+    that large), whether it can make them. Reads only."""
     from app.dbadmin.core.preflight import BLOCKS_WRITES, lock_impacts
     from app.dbadmin.core.rehearsal import rehearse
 
@@ -627,9 +641,9 @@ def plan_online(engine, catalog, start, target: str, direction: str) -> OnlinePl
     plan = OnlinePlan([], [])
     with engine.connect() as conn:
         existing = {
-            r[0]
+            r[0]: r[1] or 0
             for r in conn.exec_driver_sql(
-                "SELECT TABLE_NAME FROM information_schema.TABLES "
+                "SELECT TABLE_NAME, TABLE_ROWS FROM information_schema.TABLES "
                 "WHERE TABLE_SCHEMA = DATABASE()"
             )
         }
@@ -639,6 +653,8 @@ def plan_online(engine, catalog, start, target: str, direction: str) -> OnlinePl
             parsed = parse_statement(sql)
             if parsed.table not in existing:
                 continue  # a table the run creates: it has no rows to block
+            if min_rows is not None and existing[parsed.table] < min_rows:
+                continue
             where = f"{revision} statement {position}"
             why = refusal(conn, parsed)
             if why:
