@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask
 
-.PHONY: run setup test test-fast soak lint format bench bench-employees clean chromium percona-toolkit screenshots
+.PHONY: run setup test test-fast soak lint format bench bench-employees clean chromium percona-toolkit screenshots axe
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,9 +56,20 @@ percona-toolkit:
 		command -v $(PT_OSC) >/dev/null 2>&1 || echo "percona-toolkit: $(PT_OSC) is missing and cannot be installed here; the online-change tests will be skipped (they fail when CI=true)"; \
 	fi
 
+## axe: axe-core (package.json, pinned in package-lock.json), which the browser
+## tests inject into every kind of page (tests/test_browser_console_ui.py)
+AXE := node_modules/axe-core/axe.min.js
+axe: $(AXE)
+$(AXE): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --silent && touch $@; \
+	else \
+		echo "axe: npm is missing; the accessibility tests will be skipped (they fail when CI=true)"; \
+	fi
+
 ## test: lint, format check and the whole suite; on MySQL/MariaDB too when
 ## TEST_DATABASE_URL is set
-test: $(VENV)/.installed-dev chromium percona-toolkit lint
+test: $(VENV)/.installed-dev chromium percona-toolkit axe lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## screenshots: the README's pictures (docs/screenshots/*.png), taken with Chromium
@@ -99,4 +110,4 @@ bench-employees: $(VENV)/.installed-dev
 	$(BIN)/python bench/employees.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache node_modules

@@ -21,7 +21,7 @@ from app.employees.views import CATEGORY as DATA_CATEGORY
 from app.extensions import db
 
 # The console's pages by view method: their title, and the tab they belong to
-# (a revision is part of the history, a job of the dashboard's last jobs).
+# (a revision is part of the history, a job of the jobs).
 CONSOLE_PAGES = {
     "index": ("Dashboard", "index"),
     "history": ("History", "history"),
@@ -31,7 +31,8 @@ CONSOLE_PAGES = {
     "plan_start": ("Plan", "plan"),
     "drift": ("Drift", "drift"),
     "audit": ("Audit trail", "audit"),
-    "job": ("Job #{job_id}", "index"),
+    "jobs": ("Jobs", "jobs"),
+    "job": ("Job #{job_id}", "jobs"),
 }
 MODEL_PAGES = {"create_view": "New", "edit_view": "Edit", "details_view": "Details"}
 # The employee data's menu is "Employees", like its main list: "Data" in titles.
@@ -88,6 +89,7 @@ CONSOLE_TABS = (
     ("migrations.index", "Dashboard"),
     ("migrations.history", "History"),
     ("migrations.plan", "Plan"),
+    ("migrations.jobs", "Jobs"),
     ("migrations.drift", "Drift"),
     ("migrations.audit", "Audit trail"),
 )

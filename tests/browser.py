@@ -212,3 +212,43 @@ def browser_session(chromium, live_server) -> Iterator:
     for session in sessions:
         session.close()
     live_server.assert_no_server_errors(since=start)
+
+
+# axe-core, installed by `make test` (npm ci, package.json): injected into the
+# page by Playwright's evaluate, which the page's CSP does not govern.
+AXE = Path(__file__).resolve().parent.parent / "node_modules/axe-core/axe.min.js"
+# What axe-core counts as a failure of the page (its impacts: minor,
+# moderate, serious, critical).
+AXE_FAILING_IMPACTS = ("serious", "critical")
+
+
+def axe_source() -> str:
+    if not AXE.exists():
+        message = f"{AXE} is missing (make test installs it: npm ci)"
+        if ci_requires_browser():
+            pytest.fail(f"CI=true and {message}: the accessibility tests must run")
+        pytest.skip(message)
+    return AXE.read_text()
+
+
+def axe_violations(page, source: str) -> list[dict]:
+    """axe-core's violations on `page` as it is, with its default rules (no
+    rule disabled, nothing excluded)."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(source)
+    return page.evaluate(
+        "async () => (await window.axe.run(document)).violations.map(v => ({"
+        "id: v.id, impact: v.impact, help: v.help,"
+        "nodes: v.nodes.map(n => n.target.join(' ') + ' ' + "
+        "(n.failureSummary || '').split('\\n').slice(0, 2).join(' '))}))"
+    )
+
+
+def axe_failures(page, source: str) -> list[str]:
+    """The serious and critical violations, one line per node."""
+    return [
+        f"{page.url}: {v['impact']} {v['id']} ({v['help']}): {node}"
+        for v in axe_violations(page, source)
+        if v["impact"] in AXE_FAILING_IMPACTS
+        for node in v["nodes"]
+    ]

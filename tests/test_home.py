@@ -179,9 +179,10 @@ def test_titles_and_active_tabs(app, logged_in):
             "Audit trail · Migrations · Headway",
             "Audit trail",
         ),
+        "/admin/migrations/jobs": ("Jobs · Migrations · Headway", "Jobs"),
         f"/admin/migrations/jobs/{job_id}": (
             f"Job #{job_id} · Migrations · Headway",
-            "Dashboard",
+            "Jobs",
         ),
         "/admin/employee/": ("Employees · Data · Headway", None),
         "/admin/salary/": ("Salaries · Data · Headway", None),

@@ -1,6 +1,8 @@
 """The one state model (app/dbadmin/core/state.py): every state has its row,
 and every surface renders from it."""
 
+import pytest
+
 from app.dbadmin.core.state import STATES, DatabaseState, State
 
 
@@ -40,3 +42,95 @@ def test_each_state_renders_its_own_words_in_the_navbar_badge(app):
         nav = NavStatus("db", state, None)
         assert nav.badge == (STATES[state].words, STATES[state].colour)
         assert DatabaseState(state).info is STATES[state]
+
+
+def example(state: State) -> DatabaseState:
+    """A database in `state`, with what its summary tells."""
+    from datetime import datetime
+
+    from app.dbadmin.core.fingerprint import DRIFT, SchemaCheck
+    from app.dbadmin.core.journal import PartialStep
+
+    if state == State.PARTIAL:
+        partial = PartialStep(
+            1, "0002_x", "upgrade", ("0001_x",), {}, [], "boom", datetime(2026, 1, 1),
+            "ann", None,
+        )  # fmt: skip
+        return DatabaseState(state, ("0001_x",), ("0002_x",), partial=partial)
+    if state == State.DRIFT:
+        check = SchemaCheck(DRIFT, ["employees.email: missing"], "the models")
+        return DatabaseState(state, ("0002_x",), ("0002_x",), schema_check=check)
+    if state == State.UNKNOWN_REVISION:
+        return DatabaseState(state, ("0009_gone",), ("0002_x",), unknown=("0009_gone",))
+    if state == State.REDUNDANT_STAMP:
+        return DatabaseState(
+            state, ("0001_x", "0002_x"), ("0002_x",), redundant=("0001_x",)
+        )
+    if state == State.UNREACHABLE:
+        return DatabaseState(state, error="connection refused")
+    return DatabaseState(state, ("0002_x",), ("0002_x",))
+
+
+@pytest.mark.parametrize("state", list(State), ids=str)
+def test_each_state_in_words_and_one_colour_on_every_surface(app, state):
+    """The navbar badge, the banner's first words, the status JSON and
+    /readyz's words all come from the state's row: words, never the key."""
+    from app.dbadmin.web.overview import Overview
+    from app.dbadmin.web.serialize import status_json
+    from app.navigation import NavStatus
+
+    info = STATES[state]
+    database = example(state)
+    summary = database.summary()
+    assert summary and str(state) not in summary.replace(info.words, ""), summary
+    with app.test_request_context("/admin/"):
+        badge = app.jinja_env.from_string(
+            "{% import '_navbar.html' as n %}{{ n.database_status(nav) }}"
+        ).render(nav=NavStatus("employees", state, None))
+    assert f'badge-{info.colour}"' in badge
+    assert f">{info.words}</span>" in badge
+    view = Overview(catalog=None, database=database)
+    view.__dict__["drift_status"] = _no_check()
+    view.__dict__["catalog"] = _NoBroken()
+    body = status_json(view, None)
+    assert (body["state"], body["state_words"], body["state_colour"]) == (
+        state,
+        info.words,
+        info.colour,
+    )
+
+
+class _NoBroken:
+    broken = ()
+
+
+def _no_check():
+    from app.dbadmin.core.drift import DriftStatus
+
+    return DriftStatus(None, None)
+
+
+def test_a_drift_check_finding_outranks_up_to_date_and_behind_only():
+    """A drift check's differences make "up to date" or "behind" drift;
+    the states above drift stay."""
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    from app.dbadmin.core.drift import DriftStatus, with_drift_check
+
+    found = SimpleNamespace(
+        checked_at=datetime(2026, 1, 1),
+        stamp_error=None,
+        stamp_differences="employees.hire_date: DATE, not DATETIME",
+        model_differences="",
+    )
+    status = DriftStatus(found, None)
+    for state in (State.UP_TO_DATE, State.BEHIND):
+        database = with_drift_check(example(state), status)
+        assert database.kind == State.DRIFT
+        assert "employees.hire_date" in database.summary()
+    for state in (State.UNREACHABLE, State.PARTIAL, State.UNKNOWN_REVISION):
+        assert with_drift_check(example(state), status).kind == state
+    clean = SimpleNamespace(**{**found.__dict__, "stamp_differences": ""})
+    database = with_drift_check(example(State.UP_TO_DATE), DriftStatus(clean, None))
+    assert database.kind == State.UP_TO_DATE

@@ -2,6 +2,7 @@ from flask import Blueprint, current_app, jsonify, redirect, url_for
 from flask_login import current_user
 
 from app.dbadmin.core.catalog import load_catalog
+from app.dbadmin.core.drift import drift_status, with_drift_check
 from app.dbadmin.core.state import read_state
 from app.extensions import db
 
@@ -34,10 +35,15 @@ def readyz():
     Load balancers and deploy scripts must not send traffic to an app whose
     schema is behind."""
     database = read_state(db.engine, load_catalog(), db.metadata)
+    if database.reachable and database.current:
+        # A drift check's finding outranks "up to date" here as on the pages.
+        with_drift_check(database, drift_status(db.session, database.current))
     ready = database.info.ready
     body = {
         "status": "ok" if ready else "unavailable",
+        # The state's key, and its words (app/dbadmin/core/state.py's STATES).
         "state": database.kind,
+        "state_words": database.info.words,
         "reason": database.info.reason,
     }
     # Anyone may probe; revisions and error texts (hosts, ports) are for

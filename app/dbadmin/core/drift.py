@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.dbadmin.core.adoption import stamped_revisions, verify
 from app.dbadmin.core.alembic_env import COMPARE_OPTIONS, include_user_schema
 from app.dbadmin.core.catalog import Catalog
+from app.dbadmin.core.state import DatabaseState, State
 from app.errors import HeadwayError
 from app.models.console import DriftCheck, MigrationAudit
 from app.models.own import utcnow
@@ -232,3 +233,26 @@ def drift_status(session: Session, current: tuple[str, ...]) -> DriftStatus:
     check = latest_drift_check(session, current) if current else None
     last_change = last_schema_change(session) if check is not None else None
     return DriftStatus(check, last_change)
+
+
+def with_drift_check(database: DatabaseState, status: DriftStatus) -> DatabaseState:
+    """`database` as every surface shows it: DRIFT when a drift check made at
+    its revisions since the last schema change found differences, though the
+    cheap check saw none (a type or a default changed out of band). Drift
+    outranks "up to date" and "behind" wherever it is known; the states that
+    outrank drift stay."""
+    if database.kind in (State.UP_TO_DATE, State.BEHIND) and status.drifted:
+        check = status.check
+        found = [
+            line
+            for text in (check.stamp_error, check.stamp_differences)
+            for line in (text or "").splitlines()
+            if line.strip()
+        ] + [
+            f"the models: {line}"
+            for line in (check.model_differences or "").splitlines()
+            if line.strip()
+        ]
+        database.kind = State.DRIFT
+        database.drift_found = tuple(found)
+    return database

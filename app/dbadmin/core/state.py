@@ -105,6 +105,9 @@ class DatabaseState:
     partial: PartialStep | None = None
     # The cheap check of the live schema (core/fingerprint.py), when made.
     schema_check: SchemaCheck | None = None
+    # The differences a drift check made since the last schema change found
+    # (core/drift.py's with_drift_check), when the cheap check saw none.
+    drift_found: tuple[str, ...] = ()
 
     @property
     def info(self) -> StateInfo:
@@ -154,8 +157,13 @@ class DatabaseState:
         if self.kind == State.UNVERSIONED:
             return "Unversioned: the database has no revision stamped yet."
         if self.kind == State.DRIFT:
-            first = self.schema_check.differences[0] if self.schema_check else ""
-            more = len(self.schema_check.differences) - 1 if self.schema_check else 0
+            found = (
+                self.schema_check.differences
+                if self.schema_check and self.schema_check.state == DRIFT
+                else list(self.drift_found)
+            )
+            first = found[0] if found else "the schema is not its revision's"
+            more = len(found) - 1
             pending = len(self.pending)
             return (
                 f"Drift at {', '.join(self.current)}: {first}"

@@ -41,6 +41,7 @@ from app.dbadmin.core.state import unsettled_step
 from app.dbadmin.jobs.service import (
     ACTIONS,
     DRIFT_CHECK,
+    is_log_noise,
     job_file,
     launch_secret_hash,
     open_private,
@@ -65,7 +66,10 @@ class JobLog(logging.Handler):
         self.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
+        line = self.format(record)
+        if is_log_noise(line):
+            return  # Alembic's set-up, the same on every run
+        self.lines.append(line)
         self.flush()
 
     def write(self, text: str) -> None:

@@ -10,6 +10,7 @@ log, its outcome and the audit trail.
 
 import hashlib
 import os
+import re
 import secrets
 import signal
 import socket
@@ -161,6 +162,20 @@ class JobProgress:
     current_revision: str | None
     elapsed_seconds: float
     audit: list[MigrationAudit]
+    # A step has begun and not ended (its "Running upgrade ..." line is in
+    # the log): before the first, the job is still checking, nothing ran.
+    running: bool = False
+
+    def line(self) -> str:
+        """Where the job is, in words: the step running, never "step 1 of 2"
+        while nothing has run."""
+        if not self.total:
+            return ""
+        if self.running:
+            return f"step {self.step} of {self.total} running"
+        if self.done == 0:
+            return f"checking before step 1 of {self.total}: nothing has run yet"
+        return f"{self.done} of {self.total} steps done"
 
 
 def plan_job(
@@ -531,6 +546,7 @@ def job_progress(session: Session, job: MigrationJob) -> JobProgress:
     if job.status == "running" and len(ok) < len(planned):
         current = planned[len(ok)]
     end = job.finished_at or utcnow()
+    started = len(STEP_STARTED.findall(job.log or ""))
     return JobProgress(
         total=len(planned),
         done=len(ok),
@@ -538,4 +554,22 @@ def job_progress(session: Session, job: MigrationJob) -> JobProgress:
         current_revision=current,
         elapsed_seconds=round((end - job.started_at).total_seconds(), 1),
         audit=list(done),
+        running=current is not None and started > len(ok),
     )
+
+
+# Alembic logs this line as it begins each step.
+STEP_STARTED = re.compile(r"^\S* ?Running (?:upgrade|downgrade) ", re.MULTILINE)
+# Lines of Alembic's set-up, the same on every run: not shown, not kept.
+LOG_NOISE = ("setting up autogenerate plugin",)
+
+
+def is_log_noise(line: str) -> bool:
+    return any(noise in line for noise in LOG_NOISE)
+
+
+def without_noise(log: str) -> str:
+    """The job's log without the set-up noise (LOG_NOISE)."""
+    if not any(noise in log for noise in LOG_NOISE):
+        return log
+    return "\n".join(line for line in log.split("\n") if not is_log_noise(line))

@@ -76,7 +76,11 @@ def job_json(job: MigrationJob, progress: JobProgress) -> dict:
 def status_json(view: Overview, running: MigrationJob | None) -> dict:
     database = view.database
     return {
+        # The state's key, and how every surface shows it (core/state.py's
+        # STATES): its words and its colour.
         "state": database.kind,
+        "state_words": database.info.words,
+        "state_colour": database.info.colour,
         "summary": database.summary(),
         "current": list(database.current),
         "heads": list(database.heads),

@@ -2,13 +2,13 @@
 
 import re
 
-from flask import Response, current_app, flash, redirect, request, url_for
+from flask import Response, current_app, flash, jsonify, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_login import current_user
 from markupsafe import Markup
 
 from app.auth.admin_views import WRITE_VIEWS, SecureViewMixin
-from app.dbadmin.core.catalog import Catalog
+from app.dbadmin.core.catalog import Catalog, load_catalog
 from app.dbadmin.core.guards import AtRisk, data_at_risk
 from app.dbadmin.core.plan import PlanError, make_plan, step_plan
 from app.dbadmin.core.recovery import preview_rollback
@@ -26,6 +26,7 @@ from app.dbadmin.jobs.service import (
     notice_interrupted_jobs,
     refuse_if_busy,
     start_job,
+    without_noise,
 )
 from app.dbadmin.web.dryrun import stamp_dry_run
 from app.dbadmin.web.forms import BadInput, parse_audit_filter, parse_job_request
@@ -47,6 +48,7 @@ from app.dbadmin.web.overview import (
     adoption_offer,
     audit_rows,
     checksum_mismatches,
+    job_list,
     overview,
     recent_audit,
     recent_jobs,
@@ -449,6 +451,18 @@ class MigrationsView(SecureViewMixin, BaseView):
             flash(str(exc), "error")
         return redirect(url_for(".job", job_id=job_id))
 
+    @staticmethod
+    def catalog_revision(rev: str) -> str:
+        """A revision's message ('' when the scripts lack it), from the
+        cached catalog: a poll reads no more than it needs."""
+        revision = load_catalog().by_id.get(rev)
+        return revision.message if revision else ""
+
+    @expose("/jobs")
+    def jobs(self):
+        view = overview()
+        return self._render_console("dbadmin/jobs.html", view, jobs=job_list())
+
     @expose("/jobs/<id:job_id>")
     def job(self, job_id: int):
         environment = JobEnvironment.of(current_app)
@@ -466,10 +480,45 @@ class MigrationsView(SecureViewMixin, BaseView):
             job=job,
             progress=job_progress(db.session, job),
             output_file=output_file,
-            log=log_parts(hide_server_details(job.log or "", job.host)),
+            log=log_parts(without_noise(hide_server_details(job.log or "", job.host))),
+            # Where the page's log ends: it asks for the rest (job_log).
+            log_offset=len(job.log or ""),
             # The job's status is the page's one banner; the database's
             # state is a line in it.
             state_banner=False,
+        )
+
+    @expose("/jobs/<id:job_id>/log")
+    def job_log(self, job_id: int):
+        """The log's tail after `after` (a character offset from an earlier
+        answer), for the job page to follow a running job: a small read
+        every second or two instead of the page reloaded (server-sent events
+        would hold a worker per open page). Same roles as the job page."""
+        job = db.session.get(MigrationJob, job_id)
+        if job is None:
+            return jsonify(error=f"there is no job #{job_id}"), 404
+        if job.status == "running":
+            # A job whose process died is marked so (one check, while running).
+            notice_interrupted_jobs(db.session, JobEnvironment.of(current_app))
+            db.session.refresh(job)
+        log = job.log or ""
+        after = request.args.get("after", 0, type=int)
+        # The log only grows; an offset past its end (or a bad one) starts over.
+        reset = not 0 <= after <= len(log)
+        if reset:
+            after = 0
+        progress = job_progress(db.session, job)
+        step = progress.line()
+        if progress.running and progress.current_revision:
+            revision = self.catalog_revision(progress.current_revision)
+            step += f": {progress.current_revision} {revision}".rstrip()
+        return jsonify(
+            text=without_noise(hide_server_details(log[after:], job.host)),
+            next=len(log),
+            reset=reset,
+            status=job.status,
+            step=step,
+            elapsed_seconds=progress.elapsed_seconds,
         )
 
     @expose("/audit")

@@ -36,3 +36,97 @@ document.addEventListener(
 
 // Flask-Admin's layout (admin/base.html) writes <html> without a language.
 document.documentElement.lang = "en";
+
+// Flask-Admin's list checkboxes have only a title, which is not a label:
+// give each an accessible name that says which record it selects.
+document.querySelectorAll("input.action-checkbox").forEach(function (box) {
+  box.setAttribute("aria-label", "Select record " + box.value);
+});
+document.querySelectorAll("input.action-rowtoggle").forEach(function (box) {
+  box.setAttribute("aria-label", "Select all records on this page");
+});
+
+// A running job's page follows the job (templates/dbadmin/job.html): the
+// log's tail after what the page has (…/jobs/<id>/log?after=<offset>) and the
+// step, every 1.5 s; once the job has ended, the job's part of the page and
+// the navbar's state are fetched again and swapped in. No reload: what the
+// reader scrolled to or unfolded stays.
+(function () {
+  var live = document.getElementById("job-live");
+  if (!live || live.getAttribute("data-status") !== "running") {
+    return;
+  }
+  var url = live.getAttribute("data-log-url");
+  var offset = parseInt(live.getAttribute("data-log-offset"), 10) || 0;
+  var POLL_MS = 1500;
+  var RETRY_MS = 5000;
+
+  function lastLines() {
+    var log = document.getElementById("job-log");
+    var last = log.lastElementChild;
+    if (!last || !last.classList.contains("log-lines")) {
+      last = document.createElement("pre");
+      last.className = "mb-2 log-lines";
+      log.appendChild(last);
+    }
+    return last;
+  }
+
+  function setText(id, text) {
+    var element = document.getElementById(id);
+    if (element && text) {
+      element.textContent = text;
+    }
+  }
+
+  function swapInFinalPage() {
+    fetch(window.location.href, { credentials: "same-origin" })
+      .then(function (response) {
+        return response.text();
+      })
+      .then(function (html) {
+        var page = new DOMParser().parseFromString(html, "text/html");
+        ["job-live", "navbar-database"].forEach(function (id) {
+          var fresh = page.getElementById(id);
+          var old = document.getElementById(id);
+          if (fresh && old) {
+            old.replaceWith(document.importNode(fresh, true));
+          }
+        });
+      });
+  }
+
+  function poll() {
+    fetch(url + "?after=" + offset, {
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("job log: " + response.status);
+        }
+        return response.json();
+      })
+      .then(function (data) {
+        if (data.reset) {
+          document.getElementById("job-log").textContent = "";
+        }
+        if (data.text) {
+          lastLines().textContent += data.text;
+        }
+        offset = data.next;
+        setText("job-step", data.step);
+        setText("job-elapsed", String(data.elapsed_seconds));
+        if (data.status === "running") {
+          window.setTimeout(poll, POLL_MS);
+        } else {
+          swapInFinalPage();
+        }
+      })
+      .catch(function () {
+        window.setTimeout(poll, RETRY_MS);
+      });
+  }
+
+  window.setTimeout(poll, POLL_MS);
+})();

@@ -1,0 +1,209 @@
+"""What people see in the console, in a real browser (Debian's Chromium)
+against a real gunicorn: a job's log live before the job ends, drift found by
+a drift check outranking "up to date" on every surface, every page kind
+through axe-core (no serious or critical violation, default rules), and the
+console pages and a list at a phone's 390 px.
+
+One server for the module, on SQLite only: what the browser shows (layout,
+markup, contrast) is the same on MariaDB, whose own browser tests are in
+test_browser_console.py. The tests run in order: each starts from where the
+previous one left the database."""
+
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.helpers import ROOT, Scripts, migrations_head, new_database
+from tests.live import LiveServer, user_command
+
+pytest_plugins = ["tests.browser"]
+
+HEAD = migrations_head()
+WAIT = "0004_wait"
+JOB_TIMEOUT_MS = 60_000
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory) -> Iterator[LiveServer]:
+    """gunicorn on the legacy database adopted and at HEAD, with one more
+    revision, 0004_wait, whose upgrade waits while a flag file exists."""
+    from tests.browser import ACCOUNTS
+
+    tmp = tmp_path_factory.mktemp("console-ui")
+    scripts = Scripts.copy_of(ROOT / "migrations", tmp / "migrations")
+    flag = tmp / "wait.flag"
+    with new_database("sqlite", tmp) as database_url:
+        server = LiveServer(
+            database_url,
+            scripts.directory,
+            workers=2,
+            timeout=None,
+            log_path=tmp / "gunicorn.log",
+        )
+        server.flag = flag
+        try:
+            server.flask_batch(
+                ("demo", "create-legacy", "--scale", "0.005"),
+                ("db", "adopt"),
+                ("db", "upgrade", HEAD),
+                ("headway", "init"),
+                *(user_command(u, role, pw) for u, (role, pw) in ACCOUNTS.items()),
+            )
+            scripts.write(
+                WAIT,
+                HEAD,
+                f"""
+                import os, time
+                deadline = time.monotonic() + 60
+                while (not op.get_context().as_sql and os.path.exists({str(flag)!r})
+                       and time.monotonic() < deadline):
+                    time.sleep(0.1)
+                """,
+                message="a step that waits",
+            )
+            server.start()
+            yield server
+        finally:
+            flag.unlink(missing_ok=True)
+            server.stop()
+
+
+def test_a_job_log_line_appears_before_the_job_ends(browser_session, live_server):
+    live_server.flag.write_text("wait")
+    session = browser_session()
+    page = session.login("operator", next="/admin/migrations/plan")
+    page.goto(f"/admin/migrations/plan?target={WAIT}")
+    page.locator("#confirm-upgrade").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name=f"Upgrade to {WAIT}").click()
+    assert urlsplit(page.url).path.startswith("/admin/migrations/jobs/")
+    # A mark on the page: a reload would wipe it.
+    page.evaluate("() => { window.headwayMark = 'kept'; }")
+    # The Jobs tab, not the Dashboard, is this page's.
+    expect(page.locator("#console-tabs .nav-link.active")).to_have_text("Jobs")
+    log = page.locator("#job-log")
+    expect(log).to_contain_text(f"Running upgrade {HEAD} -> {WAIT}")
+    status = page.locator("#job-status")
+    assert status.get_attribute("data-status") == "running"
+    expect(status).to_contain_text(f"step 1 of 1 running: {WAIT}")
+    # The noise of Alembic's set-up is not shown.
+    assert "setting up autogenerate plugin" not in log.inner_text()
+
+    live_server.flag.unlink()
+    expect(status).to_have_attribute("data-status", "succeeded", timeout=JOB_TIMEOUT_MS)
+    expect(log).to_contain_text(f"succeeded; the database is at {WAIT}")
+    assert page.evaluate("() => window.headwayMark") == "kept"
+    # The Jobs tab lists it.
+    page.locator("#console-tabs a", has_text="Jobs").click()
+    expect(page.locator("#jobs tbody tr").first).to_contain_text(WAIT)
+    session.assert_no_csp_violations()
+    session.assert_no_page_errors()
+
+
+def test_drift_from_a_drift_check_outranks_up_to_date(browser_session, live_server):
+    """At head, the cheap check passes; a drift check made since the last
+    change found a difference: every surface says drift, in words, in one
+    colour, and /readyz refuses."""
+    with live_server.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO headway_drift_checks (checked_at, checked_by, revisions, "
+            "stamp_differences, model_differences) VALUES "
+            f"('2999-01-01 00:00:00', 'op', '{WAIT}', "
+            "'employees.hire_date: DATE here, DATETIME in the revision', '')"
+        )
+    try:
+        session = browser_session()
+        page = session.login("viewer")
+        for url in ("/admin/", "/admin/migrations/", "/admin/migrations/history"):
+            page.goto(url)
+            badge = page.locator("#navbar-state")
+            expect(badge).to_have_text("drift")
+            expect(badge).to_have_class("badge badge-danger")
+        expect(page.locator("#state")).to_have_attribute("data-state", "drift")
+        expect(page.locator("#state")).to_contain_text("employees.hire_date")
+        page.goto("/admin/")
+        expect(page.locator("#home-state")).to_have_text("drift")
+        status = page.request.get("/api/migrations/status").json()
+        assert (status["state"], status["state_words"]) == ("drift", "drift")
+        response = page.request.get("/readyz")
+        assert response.status == 503
+        assert response.json()["state_words"] == "drift"
+        for text in (page.content(),):
+            assert "up_to_date" not in text and "up to date" not in text
+    finally:
+        with live_server.engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM headway_drift_checks")
+    page.goto("/admin/")
+    expect(page.locator("#navbar-state")).to_have_text("up to date")
+
+
+# One page of each kind: (name, url, who).
+PAGE_KINDS = [
+    ("login", "/login", None),
+    ("home", "/admin/", "admin"),
+    ("dashboard", "/admin/migrations/", "admin"),
+    ("history", "/admin/migrations/history", "admin"),
+    ("revision", f"/admin/migrations/revision/{HEAD}", "admin"),
+    ("plan", f"/admin/migrations/plan?target={HEAD}", "admin"),
+    ("drift", "/admin/migrations/drift", "admin"),
+    ("audit", "/admin/migrations/audit", "admin"),
+    ("jobs", "/admin/migrations/jobs", "admin"),
+    ("job", "/admin/migrations/jobs/1", "admin"),
+    ("list", "/admin/employee/", "admin"),
+    ("details", "/admin/employee/details/?id=10001", "admin"),
+    ("edit", "/admin/employee/edit/?id=10001", "admin"),
+    ("create", "/admin/department/new/", "admin"),
+    ("users", "/admin/users/", "admin"),
+    ("user", "/admin/users/details/?id=1", "admin"),
+    ("account", "/admin/account/", "admin"),
+    ("not found", "/admin/migrations/jobs/999999", "admin"),
+]
+
+
+def test_axe_finds_no_serious_or_critical_violation(browser_session, chromium):
+    from tests.browser import axe_failures, axe_source
+
+    source = axe_source()
+    anonymous = browser_session().page
+    session = browser_session()
+    session.login("admin")
+    failures = []
+    for name, url, who in PAGE_KINDS:
+        page = session.page if who else anonymous
+        page.goto(url)
+        failures += [f"[{name}] {line}" for line in axe_failures(page, source)]
+    assert not failures, f"{len(failures)} axe failures:\n" + "\n".join(failures)
+
+
+PHONE_PAGES = [
+    "/admin/",
+    "/admin/migrations/",
+    "/admin/migrations/history",
+    f"/admin/migrations/revision/{HEAD}",
+    f"/admin/migrations/plan?target={HEAD}",
+    "/admin/migrations/drift",
+    "/admin/migrations/audit",
+    "/admin/migrations/jobs",
+    "/admin/migrations/jobs/1",
+    "/admin/account/",
+    "/admin/employee/",
+]
+
+
+def test_every_console_page_fits_a_phone(browser_session, live_server):
+    session = browser_session()
+    session.page.set_viewport_size(PHONE)
+    page = session.login("admin")
+    too_wide = []
+    for url in PHONE_PAGES:
+        page.goto(url)
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        if width > PHONE["width"]:
+            too_wide.append(f"{url}: {width} px")
+        # The navbar is collapsed; the database and its state stay in view.
+        expect(page.locator(".navbar-toggler")).to_be_visible()
+        expect(page.locator("#navbar-state")).to_be_visible()
+    assert not too_wide, "wider than a phone:\n" + "\n".join(too_wide)
