@@ -141,6 +141,26 @@ def _freeze_long_lived_objects() -> None:
 def when_ready(server):
     if server.cfg.preload_app:
         _freeze_long_lived_objects()  # the preloaded app, shared by the workers
+    _say_where_the_first_password_is(server)
+
+
+def _say_where_the_first_password_is(server) -> None:
+    """On a first run (`make run`), the last thing printed: where to log in
+    and where the generated admin password is (`flask headway ensure-admin`
+    wrote it; it goes when the admin changes the password)."""
+    kept = INSTANCE_DIR / "first-admin-password"
+    if not kept.exists():
+        return
+    host, _, port = str(bind).rpartition(":")
+    lines = [
+        f"Headway is ready: http://{host or '127.0.0.1'}:{port}/",
+        f"Log in as admin with the password in {kept}",
+        "(change it on the Account page; the file then goes).",
+    ]
+    width = max(len(line) for line in lines)
+    edge = "#" * (width + 4)
+    box = [edge, *(f"# {line.ljust(width)} #" for line in lines), edge]
+    print("\n" + "\n".join(box) + "\n", file=sys.stderr, flush=True)
 
 
 def post_worker_init(worker):

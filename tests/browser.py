@@ -236,8 +236,11 @@ def axe_violations(page, source: str) -> list[dict]:
     rule disabled, nothing excluded)."""
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.evaluate(source)
+    # resultTypes: only the violations' nodes are detailed (the rules that run
+    # are the same; the passes are not described node by node): faster.
     return page.evaluate(
-        "async () => (await window.axe.run(document)).violations.map(v => ({"
+        "async () => (await window.axe.run(document, {resultTypes: ['violations']}))"
+        ".violations.map(v => ({"
         "id: v.id, impact: v.impact, help: v.help,"
         "nodes: v.nodes.map(n => n.target.join(' ') + ' ' + "
         "(n.failureSummary || '').split('\\n').slice(0, 2).join(' '))}))"

@@ -28,6 +28,7 @@ from tests.live import LiveServer
 OUT = ROOT / "docs" / "screenshots"
 DEFAULT_MYSQL = "mysql+pymysql://root@127.0.0.1/headway_screenshots"
 VIEWPORT = {"width": 1280, "height": 860}
+PHONE = {"width": 390, "height": 844}
 SCALE = "0.03"  # 300 employees: a full first page, quick to create
 
 
@@ -79,7 +80,10 @@ class Camera:
         self.directory = directory
         self.taken: list[str] = []
 
-    def take(self, name: str, path: str) -> None:
+    def take(self, name: str, path: str, viewport: dict = VIEWPORT) -> None:
+        """A picture of `path` at `viewport` (PHONE: a phone's screen, the
+        page's top as it shows there)."""
+        self.page.set_viewport_size(viewport)
         response = self.page.goto(path)
         assert response is not None and response.ok, f"{path}: {response.status}"
         self.page.wait_for_load_state("networkidle")
@@ -105,11 +109,14 @@ def take_pictures(server: LiveServer, browser, token: str, directory: Path) -> N
     job = server.wait_for_job(job["id"], token)
     assert job["status"] == "succeeded", job
     camera.take("job", f"/admin/migrations/jobs/{job['id']}")
+    camera.take("job-phone", f"/admin/migrations/jobs/{job['id']}", PHONE)
+    camera.take("jobs", "/admin/migrations/jobs")
 
     # A deploy's release step: verifies the schema (the dashboard's drift line).
     server.flask("headway", "release")
     camera.take("home", "/admin/")
     camera.take("dashboard", "/admin/migrations/")
+    camera.take("dashboard-phone", "/admin/migrations/", PHONE)
     camera.take("history", "/admin/migrations/history")
     camera.take("audit", "/admin/migrations/audit")
     camera.take("employees", "/admin/employee/")

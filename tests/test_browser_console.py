@@ -124,15 +124,18 @@ def test_plan_picker_decision_and_download(browser_session, tmp_path):
 
     summary = page.locator("#plan-summary")
     expect(summary).to_contain_text(f"Upgrade from {HEAD} to 0004_phone: 1 step")
-    # The decision (summary, confirmation, button) comes before the SQL.
+    # The summary, then the SQL, open, then the confirmation that says it
+    # was read.
     button = page.get_by_role("button", name="Upgrade to 0004_phone")
     steps = page.locator("#plan-steps")
-    assert button.bounding_box()["y"] < steps.bounding_box()["y"]
-    # The SQL once, per step, folded until opened.
+    assert summary.bounding_box()["y"] < steps.bounding_box()["y"]
+    assert steps.bounding_box()["y"] < button.bounding_box()["y"]
+    assert (
+        steps.bounding_box()["y"] < page.locator("#confirm-upgrade").bounding_box()["y"]
+    )
+    # The SQL once, per step, shown without a click.
     assert page.content().count("ADD COLUMN phone") == 1
     sql = page.locator("details.step[data-revision='0004_phone'] pre")
-    expect(sql).to_be_hidden()
-    page.locator("details.step[data-revision='0004_phone'] summary").click()
     expect(sql).to_be_visible()
     expect(sql).to_contain_text("ADD COLUMN phone")
 

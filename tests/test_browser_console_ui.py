@@ -207,3 +207,27 @@ def test_every_console_page_fits_a_phone(browser_session, live_server):
         expect(page.locator(".navbar-toggler")).to_be_visible()
         expect(page.locator("#navbar-state")).to_be_visible()
     assert not too_wide, "wider than a phone:\n" + "\n".join(too_wide)
+
+
+def test_a_token_with_its_expiry_and_copy_button_then_log_out(
+    browser_session, live_server
+):
+    session = browser_session()
+    page = session.login("viewer", next="/admin/account/")
+    page.fill("input[name='name']", "ci")
+    page.select_option("select[name='days']", "7")
+    page.fill("input[name='password']", "viewer-password-123")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Create token").click()
+    expect(page.locator("#new-token")).to_contain_text("valid until")
+    token = page.locator("#new-token-text")
+    assert token.input_value().startswith("hw_")
+    page.locator("#copy-token").click()
+    expect(page.locator("#copy-token")).to_have_text("Copied")
+    expect(page.locator("table").filter(has_text="ci").first).to_be_visible()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log out", exact=True).click()
+    assert urlsplit(page.url).path == "/login"
+    expect(page.locator("main .alert")).to_have_text("You are logged out.")
+    session.assert_no_csp_violations()
+    session.assert_no_page_errors()

@@ -72,21 +72,22 @@ def test_the_plan_page_is_made_for_a_decision(console):
     for value in ("head", "heads", "base", HEAD, "0001_baseline"):
         assert f'<option value="{value}"' in picker
     assert '<option value="0004_phone" selected>0004_phone · a phone column' in picker
-    # The decision on top, then the SQL, once, per step, collapsible.
+    # What it does on top, then the SQL, once, per step, open, then the
+    # confirmation.
     assert page.index('id="plan-decision"') < page.index('id="plan-steps"')
     summary = page.split('id="plan-summary">')[1].split("</p>")[0]
     assert "Upgrade" in summary and f"<code>{HEAD}</code>" in summary
     assert "1 step," in summary
     assert page.count("ADD COLUMN phone") == 1
-    assert '<details class="card mb-2 step" data-revision="0004_phone"' in page
+    assert '<details class="card mb-2 step" data-revision="0004_phone" open>' in page
     assert "All the SQL" not in page
     assert 'href="/admin/migrations/plan.sql?target=0004_phone"' in page
-    # A viewer sees no button; an operator's is in the decision.
+    # A viewer sees no button; an operator's is below the SQL it confirms.
     assert 'data-action="upgrade"' not in page
     page = text(operator.get("/admin/migrations/plan?target=0004_phone"))
-    decision = page.split('id="plan-decision"')[1].split('id="plan-steps"')[0]
-    assert 'data-action="upgrade"' in decision
-    assert 'action="/admin/migrations/plan?target=0004_phone"' in decision
+    confirm = page.split('id="plan-steps"')[1].split('id="plan-confirm"')[1]
+    assert 'data-action="upgrade"' in confirm
+    assert 'action="/admin/migrations/plan?target=0004_phone"' in confirm
     # An unknown target keeps the picker, with the error.
     response = viewer.get("/admin/migrations/plan?target=nope")
     assert response.status_code == 400

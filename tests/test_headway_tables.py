@@ -92,7 +92,9 @@ def test_stamp_head_on_the_legacy_database(runner, engine):
     assert data_fingerprint(engine) == data
 
 
-def test_ensure_admin(runner, engine, monkeypatch):
+def test_ensure_admin(runner, engine, monkeypatch, tmp_path):
+    kept = tmp_path / "first-admin-password"
+    runner.app.config["FIRST_PASSWORD_FILE"] = str(kept)
     result = runner.invoke(args=["headway", "ensure-admin"])
     assert result.exit_code == 1
     assert "run `flask headway init`" in result.output
@@ -106,13 +108,31 @@ def test_ensure_admin(runner, engine, monkeypatch):
     monkeypatch.delenv("HEADWAY_ADMIN_PASSWORD")
     result = runner.invoke(args=["headway", "ensure-admin"])
     assert result.exit_code == 0, result.output
-    password = result.output.strip().splitlines()[-1].rsplit(" ", 1)[-1]
+    # The password last, in a framed block, and kept in instance/ for its
+    # owner only.
+    lines = result.output.strip().splitlines()
+    assert lines[-1] == "#" * len(lines[-1]) and len(lines[-1]) > 20
+    password = next(ln for ln in lines if "password:" in ln).split()[-2]
     assert len(password) >= 12
+    assert kept.read_text().strip() == password
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert str(kept) in result.output
 
     result = runner.invoke(args=["headway", "ensure-admin"])
     assert result.exit_code == 0
     assert "An admin account exists" in result.output
     assert password not in result.output
+
+    # Once the admin changes the password, the kept one goes.
+    from app.auth.accounts import set_password
+    from app.extensions import db
+    from app.models.accounts import User
+
+    with runner.app.app_context():
+        admin = db.session.scalars(db.select(User)).one()
+        set_password(admin, "a-new-password-123")
+        db.session.commit()
+    assert not kept.exists()
 
     with engine.connect() as conn:
         stored = conn.exec_driver_sql(

@@ -396,5 +396,10 @@ def test_bad_input(console):
         response = op.post("/admin/migrations/jobs", data={**form, **change})
         assert response.status_code == 400
         assert message in response.get_data(as_text=True)
+    # Both wrong: both errors in the one answer, each beside its field.
+    both = {**form, "confirm": "", "typed_target": "bas"}
+    page = op.post("/admin/migrations/jobs", data=both).get_data(as_text=True)
+    assert 'id="typed-downgrade-error">type the target (base) again' in page
+    assert 'id="confirm-downgrade-error">tick the confirmation box' in page
     # Nothing ran.
     assert op.get("/api/migrations/status").get_json()["current"] == ["0001_baseline"]

@@ -1,11 +1,11 @@
 """The Account page: a logged-in user's own sessions and API tokens, a new
 token (after re-entering the password), a new password, log out everywhere."""
 
-from flask import flash, redirect, request, url_for
+from flask import current_app, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_login import current_user, logout_user
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
+from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from app.auth.accounts import confirm_password, log_out_everywhere, set_password
@@ -22,8 +22,18 @@ from app.validation import parse_id
 WRONG_PASSWORD = "That is not your current password."
 
 
+# The expiry choices of a new token, in days (the configured default added).
+TOKEN_DAYS = (7, 30, 90, 365)
+
+
+def token_day_choices() -> list[tuple[int, str]]:
+    days = sorted({*TOKEN_DAYS, current_app.config["API_TOKEN_DAYS"]})
+    return [(d, f"in {d} day{'s' if d != 1 else ''}") for d in days]
+
+
 class NewTokenForm(FlaskForm):
     name = StringField("Name", validators=[Length(max=NAME_MAX_LENGTH), printable_only])
+    days = SelectField("Expires", coerce=int)
     password = PasswordField(
         "Your password", validators=[DataRequired(), Length(max=1024)]
     )
@@ -42,6 +52,16 @@ class NewPasswordForm(FlaskForm):
     )
 
 
+def new_token_form(**kwargs) -> NewTokenForm:
+    """The new-token form, its expiry choices set, the configured default
+    chosen."""
+    form = NewTokenForm(**kwargs)
+    form.days.choices = token_day_choices()
+    if form.days.data is None:
+        form.days.data = current_app.config["API_TOKEN_DAYS"]
+    return form
+
+
 def _address() -> str:
     return request.remote_addr or "unknown"
 
@@ -57,7 +77,7 @@ class AccountView(SecureViewMixin, BaseView):
             current_session_id=user.session_id,
             tokens=tokens_of(user),
             now=utcnow(),
-            token_form=token_form or NewTokenForm(formdata=None),
+            token_form=token_form or new_token_form(formdata=None),
             password_form=password_form or NewPasswordForm(formdata=None),
             new_token=new_token,
         )
@@ -69,14 +89,16 @@ class AccountView(SecureViewMixin, BaseView):
 
     @expose("/tokens/new", methods=["POST"])
     def new_token_view(self):
-        form = NewTokenForm()
+        form = new_token_form()
         if not form.validate_on_submit():
             return self._page(token_form=form, status=400)
         try:
             if not confirm_password(current_user, form.password.data, _address()):
                 form.password.errors.append(WRONG_PASSWORD)
                 return self._page(token_form=form, status=400)
-            record, token = create_token(current_user, form.name.data or "")
+            record, token = create_token(
+                current_user, form.name.data or "", days=form.days.data
+            )
         except TooManyAttempts as exc:
             form.password.errors.append(str(exc))
             return self._page(token_form=form, status=429)

@@ -3,6 +3,7 @@
 import secrets
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
@@ -14,6 +15,8 @@ from app.extensions import db
 from app.models.accounts import ROLES, USERNAME_KEY_MAX_LENGTH, User
 from app.models.own import utcnow
 from app.validation import check_name
+
+FIRST_PASSWORD = "first-admin-password"
 
 USERNAME_MAX_LENGTH = 64
 
@@ -108,11 +111,32 @@ def end_access(user: User) -> EndedAccess:
 
 
 def set_password(user: User, password: str) -> EndedAccess:
-    """Change the password; every session and token of the user ends."""
+    """Change the password; every session and token of the user ends. The
+    first admin's generated password, kept in instance/ by `flask headway
+    ensure-admin`, is deleted once it is no longer the password."""
     check_password_rules(password)
+    forget_first_password(user)
     user.password_hash = hash_password(password)
     throttle.forget_account(user.username_key)
     return end_access(user)
+
+
+def first_password_file() -> Path:
+    """Where `flask headway ensure-admin` keeps a generated first password:
+    instance/first-admin-password (FIRST_PASSWORD_FILE elsewhere: tests)."""
+    configured = current_app.config.get("FIRST_PASSWORD_FILE")
+    return Path(configured or Path(current_app.instance_path) / FIRST_PASSWORD)
+
+
+def forget_first_password(user: User) -> None:
+    """Delete the kept first password when it is `user`'s (which is about to
+    change)."""
+    kept = first_password_file()
+    try:
+        if verify_password(user.password_hash, kept.read_text().strip()):
+            kept.unlink()
+    except OSError:
+        pass  # no file (the usual case), or not ours to read
 
 
 def log_out_everywhere(user: User) -> EndedAccess:

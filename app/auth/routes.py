@@ -1,4 +1,4 @@
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from app.auth.accounts import authenticate
@@ -45,6 +45,9 @@ def login():
 def logout():
     if current_user.is_authenticated and current_user.session_secret:
         end_session(current_user.session_secret)
+    was_logged_in = current_user.is_authenticated
     logout_user()
     session.clear()
+    if was_logged_in:
+        flash("You are logged out.", "success")
     return redirect(url_for("auth.login"))

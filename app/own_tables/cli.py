@@ -2,10 +2,11 @@
 
 import os
 import secrets
+from pathlib import Path
 
 import click
 
-from app.auth.accounts import create_user, has_active_admin
+from app.auth.accounts import create_user, first_password_file, has_active_admin
 from app.cli import HeadwayGroup
 from app.dbadmin.core.alembic_env import describe
 from app.errors import HeadwayError
@@ -27,7 +28,10 @@ def init_command() -> None:
 @click.option("--username", default="admin", show_default=True)
 def ensure_admin_command(username: str) -> None:
     """Create an admin account when there is no active one. The password comes
-    from HEADWAY_ADMIN_PASSWORD, or is generated and printed once."""
+    from HEADWAY_ADMIN_PASSWORD, or is generated, printed once in a framed
+    block, and kept in instance/first-admin-password (readable by its owner
+    only) until the admin changes it: `make run` prints a screenful after
+    this, and gunicorn's start says where the file is (gunicorn.conf.py)."""
     applied, heads = own_revisions(db.engine)
     if set(applied) != set(heads):
         raise HeadwayError("Headway's tables are not set up: run `flask headway init`")
@@ -41,7 +45,37 @@ def ensure_admin_command(username: str) -> None:
     create_user(username, password, role="admin")
     click.echo(f"Created admin account {username!r}.")
     if generated:
-        click.echo(f"Its password (shown once, not stored): {password}")
+        kept = first_password_file()
+        write_private(kept, password + "\n")
+        click.echo(
+            framed(
+                [
+                    "Headway's first admin account",
+                    f"  username: {username}",
+                    f"  password: {password}",
+                    f"Also kept in {kept} (only you can read it), until",
+                    "the password is changed on the Account page.",
+                ]
+            )
+        )
+
+
+def write_private(path: Path, text: str) -> None:
+    """`text` in `path`, readable and writable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+
+
+def framed(lines: list[str]) -> str:
+    """`lines` in a box of # characters, to stand out of a screenful."""
+    width = max(len(line) for line in lines)
+    edge = "#" * (width + 4)
+    return "\n".join(
+        ["", edge, *(f"# {line.ljust(width)} #" for line in lines), edge, ""]
+    )
 
 
 @headway_cli.command("release")

@@ -206,7 +206,8 @@ def plan_job(
         if database.kind != State.UNVERSIONED:
             raise JobRefused(
                 "adopt is only for an unversioned database; this one is "
-                f"{database.kind} ({', '.join(database.current) or 'no revision'})"
+                f"{database.info.words} "
+                f"({', '.join(database.current) or 'no revision'})"
             )
         if target is not None:
             _resolve(catalog, target)

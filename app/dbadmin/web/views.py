@@ -72,10 +72,15 @@ class FormError(HeadwayError):
         field: str | None = None,
         status: int = 400,
         job_id: int | None = None,
+        errors: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.action, self.message, self.field = action, message, field
         self.status, self.job_id = status, job_id
+        # Every field's error at once (field -> message), `field`'s included.
+        self.errors = dict(errors or {})
+        if field is not None:
+            self.errors.setdefault(field, message)
 
 
 def target_choices(catalog: Catalog) -> list[tuple[str, str]]:
@@ -414,11 +419,19 @@ class MigrationsView(SecureViewMixin, BaseView):
             if view.database.reachable:
                 # A running job answers first, whatever else the form says.
                 refuse_if_busy(db.session, environment)
-            job_request = parse_job_request(dict(form))
+            # Every field's error in one answer, not one per round trip.
+            errors: dict[str, str] = {}
+            try:
+                job_request = parse_job_request(dict(form))
+            except BadInput as exc:
+                if exc.field is None:
+                    raise
+                errors[exc.field] = str(exc)
             if not form.get("confirm"):
-                raise FormError(
-                    action, "tick the confirmation box to start it", field="confirm"
-                )
+                errors["confirm"] = "tick the confirmation box to start it"
+            if errors:
+                field, message = next(iter(errors.items()))
+                raise FormError(action, message, field=field, errors=errors)
             job = start_job(
                 db.session,
                 environment,

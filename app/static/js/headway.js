@@ -130,3 +130,56 @@ document.querySelectorAll("input.action-rowtoggle").forEach(function (box) {
 
   window.setTimeout(poll, POLL_MS);
 })();
+
+// A Copy button (data-copy: the id of the field whose value it copies), such
+// as the new API token's on the Account page.
+document.addEventListener("click", function (event) {
+  if (!(event.target instanceof Element)) {
+    return;
+  }
+  var button = event.target.closest("[data-copy]");
+  if (!button) {
+    return;
+  }
+  var field = document.getElementById(button.getAttribute("data-copy"));
+  if (!field) {
+    return;
+  }
+  function copied() {
+    button.textContent = "Copied";
+  }
+  field.select();
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(field.value).then(copied, function () {
+      if (document.execCommand("copy")) {
+        copied();
+      }
+    });
+  } else if (document.execCommand("copy")) {
+    copied(); // a plain-HTTP page has no Clipboard API
+  }
+});
+
+// A form whose answer takes seconds (data-slow: what it is doing, such as
+// the plan page's stamp check): its button is disabled and a spinner with
+// those words shows until the next page arrives.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  var doing = form.getAttribute("data-slow");
+  if (event.defaultPrevented || !doing) {
+    return;
+  }
+  var button = form.querySelector("button[type=submit]");
+  if (button) {
+    button.disabled = true;
+  }
+  var note = document.createElement("p");
+  note.className = "slow-note w-100 mt-2 mb-0 text-muted";
+  note.setAttribute("role", "status");
+  var spinner = document.createElement("span");
+  spinner.className = "spinner-border spinner-border-sm mr-2";
+  spinner.setAttribute("aria-hidden", "true");
+  note.appendChild(spinner);
+  note.appendChild(document.createTextNode(doing));
+  form.appendChild(note);
+});
