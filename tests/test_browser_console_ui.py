@@ -85,7 +85,10 @@ def test_a_job_log_line_appears_before_the_job_ends(browser_session, live_server
     # The Jobs tab, not the Dashboard, is this page's.
     expect(page.locator("#console-tabs .nav-link.active")).to_have_text("Jobs")
     log = page.locator("#job-log")
-    expect(log).to_contain_text(f"Running upgrade {HEAD} -> {WAIT}")
+    # (After the job's checks before its first step: seconds.)
+    expect(log).to_contain_text(
+        f"Running upgrade {HEAD} -> {WAIT}", timeout=JOB_TIMEOUT_MS
+    )
     status = page.locator("#job-status")
     assert status.get_attribute("data-status") == "running"
     expect(status).to_contain_text(f"step 1 of 1 running: {WAIT}")
