@@ -1,6 +1,8 @@
 """Lint warnings and data-loss items are facts with fields: the console finds
 a warning's counts by them, so rewording a message drops nothing."""
 
+import ast
+from pathlib import Path
 from types import SimpleNamespace
 
 import sqlalchemy as sa
@@ -52,3 +54,39 @@ def test_the_web_words_the_counts():
     assert at_risk_count(AtRisk("1", "t", "c", 5_000, True)) == (
         "holds values (~5,000 rows)"
     )
+
+
+def _strings(path):
+    """The string literals of a module, docstrings left out."""
+    tree = ast.parse(path.read_text())
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(
+            node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef
+        )
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+    ]
+
+
+def test_core_words_no_surface_opt_in():
+    """The opt-ins are the surfaces' words (app/dbadmin/cli_words.py,
+    app/dbadmin/web/words.py), never core's."""
+    core = Path(__file__).resolve().parent.parent / "app" / "dbadmin" / "core"
+    opt_ins = ("--allow-data-loss", "--no-verify", "(console)", "(API)", '"action"')
+    found = [
+        f"{path.name}: {text!r}"
+        for path in sorted(core.glob("*.py"))
+        for text in _strings(path)
+        if any(word in text for word in opt_ins)
+    ]
+    assert found == []
