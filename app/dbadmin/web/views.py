@@ -59,6 +59,7 @@ from app.errors import HeadwayError
 from app.extensions import db
 from app.models.console import MigrationJob
 from app.models.own import utcnow
+from app.validation import parse_integer
 
 
 class FormError(HeadwayError):
@@ -515,9 +516,9 @@ class MigrationsView(SecureViewMixin, BaseView):
             notice_interrupted_jobs(db.session, JobEnvironment.of(current_app))
             db.session.refresh(job)
         log = job.log or ""
-        after = request.args.get("after", 0, type=int)
+        after = parse_integer(request.args.get("after", "0"), 0, len(log))
         # The log only grows; an offset past its end (or a bad one) starts over.
-        reset = not 0 <= after <= len(log)
+        reset = after is None
         if reset:
             after = 0
         progress = job_progress(db.session, job)
