@@ -318,6 +318,20 @@ class OnlineRouter:
         parsed = parse_statement(sql)
         if parsed.kind != "alter" or not parsed.table:
             return None
+        with self.engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT TABLE_ROWS FROM information_schema.TABLES "
+                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+                (parsed.table,),
+            ).scalar()
+            if rows == 0:  # the statistics' estimate: is it really empty?
+                rows = int(_has_rows(conn, parsed.table, 0))
+        if not rows:
+            # Not there, or empty (a table the run made): nothing to copy,
+            # no write to block; the server runs it.
+            return None
+        if not self.settings.enabled and rows < (self.settings.min_rows or 0):
+            return None  # below the threshold: not asked for (no scratch copy)
         # (Imported here: preflight loads the rehearsal and the scratch
         # databases, which a run without --online never needs.)
         from app.dbadmin.core.preflight import BLOCKS_WRITES, lock_impacts
@@ -326,15 +340,6 @@ class OnlineRouter:
         if impact.kind not in BLOCKS_WRITES:
             return None
         with self.engine.connect() as conn:
-            rows = conn.exec_driver_sql(
-                "SELECT TABLE_ROWS FROM information_schema.TABLES "
-                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
-                (parsed.table,),
-            ).scalar()
-            if not self.settings.enabled and (rows or 0) < (
-                self.settings.min_rows or 0
-            ):
-                return None
             why = refusal(conn, parsed)
         if why and not self.settings.enabled:
             # Online by the row threshold, not asked for: the server runs it,
@@ -651,8 +656,10 @@ def plan_online(
             if impact.kind not in BLOCKS_WRITES:
                 continue
             parsed = parse_statement(sql)
-            if parsed.table not in existing:
-                continue  # a table the run creates: it has no rows to block
+            if parsed.table not in existing or not _has_rows(
+                conn, parsed.table, existing[parsed.table]
+            ):
+                continue  # new or empty: the server runs it (as decide() does)
             if min_rows is not None and existing[parsed.table] < min_rows:
                 continue
             where = f"{revision} statement {position}"
@@ -665,6 +672,12 @@ def plan_online(
                     f"{' '.join(sql.split())}"
                 )
     return plan
+
+
+def _has_rows(conn, table: str, estimate: int) -> bool:
+    if estimate:
+        return True
+    return bool(conn.exec_driver_sql(f"SELECT 1 FROM {_quote(table)} LIMIT 1").all())
 
 
 def refusal_text(plan: OnlinePlan) -> str:
