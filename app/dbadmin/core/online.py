@@ -124,7 +124,8 @@ class OnlineSettings:
         if found is None:
             where = f" ({self.path})" if self.path else ""
             raise OnlineUnavailable(
-                f"--online needs {TOOL}, which is not installed{where}: {INSTALL}"
+                f"an online change needs {TOOL}, which is not installed{where}: "
+                f"{INSTALL}"
             )
         return found
 
@@ -146,9 +147,9 @@ def require_online(dialect: str, settings: OnlineSettings) -> str:
     program's path otherwise."""
     if dialect != "mysql":
         raise OnlineUnavailable(
-            "--online works on MySQL/MariaDB only: SQLite rebuilds a table in "
+            "online changes work on MySQL/MariaDB only: SQLite rebuilds a table in "
             "one transaction that no other writer can share, and pt-osc does "
-            "not drive SQLite; run without --online"
+            "not drive SQLite; run the change plainly (not online)"
         )
     return settings.program()
 
@@ -237,7 +238,7 @@ def refusal(conn, parsed: ParsedStatement) -> str | None:
             f"{table} is referenced by the foreign keys of {', '.join(parents)}; "
             "pt-osc would have to rebuild or drop their keys "
             "(--alter-foreign-keys-method), which Headway does not do. Run "
-            "this step without --online in a quiet hour (writes to "
+            "this step plainly (not online) in a quiet hour (writes to "
             f"{table} wait for the copy), or change the child tables' keys "
             "in a revision of their own"
         )
@@ -687,7 +688,7 @@ def refusal_text(plan: OnlinePlan) -> str:
     ]
     lines += [f"  - {r}" for r in plan.refusals]
     lines.append(
-        "Run without --online (writes to those tables wait for the "
+        "Run it plainly, not online (writes to those tables wait for the "
         "change), or change the revision."
     )
     return "\n".join(lines)

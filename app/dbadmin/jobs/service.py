@@ -271,7 +271,7 @@ def _check_online(engine: Engine) -> None:
             OnlineSettings.from_config(current_app.config, enabled=True),
         )
     except OnlineUnavailable as exc:
-        raise JobRefused(str(exc).replace("--online", "online")) from None
+        raise JobRefused(str(exc)) from None
 
 
 def _resolve(catalog: Catalog, target: str) -> str:
