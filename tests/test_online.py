@@ -333,6 +333,16 @@ def test_a_killed_pt_osc_run_is_partial_and_rollback_cleans_it_up(
         conn.commit()
     current = runner.invoke(args=["db", "current"])
     assert "partially applied" in current.output
+    assert "left its triggers and helper tables behind" in current.output
+    client = app.test_client()
+    assert login(client, "op").status_code == 302
+    partial = client.get("/api/migrations/status").get_json()["partial"]
+    assert partial["statements"][0]["online_tool"].startswith("pt-online-schema")
+    assert [sql.split()[1] for sql in partial["online_leftovers"]] == (
+        ["TRIGGER"] * 3 + ["TABLE"]
+    )
+    page = client.get("/admin/migrations/plan").get_data(as_text=True)
+    assert 'id="online-leftovers"' in page and "DROP TRIGGER IF EXISTS" in page
     refused = runner.invoke(args=["db", "resume"])
     assert refused.exit_code == 1 and "Use rollback" in refused.output
 

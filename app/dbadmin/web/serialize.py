@@ -120,9 +120,14 @@ def partial_json(partial) -> dict | None:
                 "sql": s.sql,
                 "outcome": s.outcome,
                 "error": s.error,
+                # The tool that ran it online (core/online.py), or null.
+                "online_tool": s.online_tool,
             }
             for s in partial.statements
         ],
+        # An online run cut off: what rollback drops first (its triggers,
+        # then its helper tables).
+        "online_leftovers": list(partial.leftovers),
     }
 
 
