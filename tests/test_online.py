@@ -226,17 +226,46 @@ def test_an_online_change_of_a_table_without_a_key_is_refused_before_it_runs(
         conn.exec_driver_sql("CREATE TABLE keyless (note VARCHAR(20), n INT)")
         conn.exec_driver_sql("INSERT INTO keyless VALUES ('a', 1), ('b', 2)")
         conn.commit()
+        # A parent (others' foreign keys reference it), and a child.
+        conn.exec_driver_sql(
+            "INSERT INTO employees (emp_no, birth_date, first_name, last_name, "
+            "gender, hire_date) VALUES (1, '1970-01-01', 'Ada', 'B', 'F', "
+            "'2000-01-01')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO titles VALUES (1, 'Engineer', '2000-01-01', NULL)"
+        )
+        conn.commit()
     scripts.write(
         "zz_keyless",
         STEP,
         upgrade='op.alter_column("keyless", "n", existing_type=sa.Integer(), '
         "type_=sa.BigInteger())",
     )
+    scripts.write(
+        "zz_parent",
+        "zz_keyless",
+        upgrade='op.alter_column("employees", "hire_date", '
+        "existing_type=sa.Date(), type_=sa.DateTime(), existing_nullable=False)",
+    )
+    scripts.write(
+        "zz_badge",
+        "zz_parent",
+        upgrade='op.execute("ALTER TABLE titles ADD COLUMN badge INT NOT NULL, '
+        'MODIFY to_date DATETIME")',
+    )
     result = runner.invoke(args=["db", "upgrade", "--online"])
     assert result.exit_code == 1
     assert "refusing to run online" in result.output
-    assert "keyless has no primary or unique key" in result.output
     assert "nothing was run" in result.output
+    assert "zz_keyless statement 1: keyless has no primary or unique key" in (
+        result.output
+    )
+    assert (
+        "zz_parent statement 1: employees is referenced by the foreign keys of "
+        "dept_emp, dept_manager, salaries, titles" in result.output
+    )
+    assert "adds the NOT NULL column badge without a default" in result.output
     # Not even the first step (the salaries copy) ran.
     assert version_rows(engine) == [HEAD]
     assert left_behind(engine) == []
