@@ -503,6 +503,19 @@ def test_a_cancel_stops_pt_osc_and_drops_what_it_left(mysql, app, engine):
     def cancel_requested() -> bool:
         return len(left_behind(engine)) == 4  # copying: triggers and copy made
 
+    # The row threshold alone (no --online): the copy of a table at least
+    # that large goes online; a smaller one, or an instant change, does not.
+    sql = "ALTER TABLE counters MODIFY n BIGINT"
+    assert OnlineRouter(engine, OnlineSettings(min_rows=5000)).decide(sql) is None
+    by_rows = OnlineRouter(engine, OnlineSettings(min_rows=1000))
+    routed = by_rows.decide(sql)  # (its rows: the server's estimate)
+    assert (routed.table, routed.alter, routed.lock) == (
+        "counters",
+        "MODIFY n BIGINT",
+        "copy",
+    )
+    assert by_rows.decide("ALTER TABLE counters ADD COLUMN m INT NULL") is None
+
     raw = engine.raw_connection()
     try:
         with pytest.raises(Cancelled, match="the table is as it was"):
