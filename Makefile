@@ -67,10 +67,15 @@ $(AXE): package.json package-lock.json
 		echo "axe: npm is missing; the accessibility tests will be skipped (they fail when CI=true)"; \
 	fi
 
+# pytest-xdist: one worker per CPU (PYTEST_WORKERS=0: one process), each
+# test file on one worker (a file's live server or browser is started once).
+PYTEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+
 ## test: lint, format check and the whole suite; on MySQL/MariaDB too when
-## TEST_DATABASE_URL is set
+## TEST_DATABASE_URL is set. It fails when a test leaves a file in instance/.
 test: $(VENV)/.installed-dev chromium percona-toolkit axe lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 ## screenshots: the README's pictures (docs/screenshots/*.png), taken with Chromium
 ## against gunicorn on MariaDB (TEST_DATABASE_URL's server, else root@127.0.0.1)
@@ -80,7 +85,7 @@ screenshots: $(VENV)/.installed-dev chromium
 
 ## test-fast: the suite without the tests that start gunicorn, flask or Chromium
 test-fast: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -m "not live" $(PYTEST_ARGS)
+	$(PYTEST) -m "not live" $(PYTEST_ARGS)
 
 ## soak: load and faults on a private MariaDB at the real size (minutes; not in CI)
 soak: $(VENV)/.installed-dev

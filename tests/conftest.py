@@ -1,20 +1,20 @@
 """Fixtures: every database test runs on SQLite, and on MySQL/MariaDB too when
-TEST_DATABASE_URL is set. Each test gets a database of its own, dropped after."""
+TEST_DATABASE_URL is set. Each test gets a database of its own, dropped after;
+a prepared one (at head, with accounts...) is a copy of a template built once
+per session (tests/templates.py)."""
 
-import inspect
-import re
+import os
+import subprocess
 
 import pytest
 import sqlalchemy as sa
 
 from app import create_app
-from app.auth.accounts import create_user
 from app.extensions import db
 from config import TestingConfig
 from tests.helpers import (
     DIALECTS,
     MYSQL_URL,
-    PASSWORD,
     ROLES,
     ROOT,
     Scripts,
@@ -22,30 +22,86 @@ from tests.helpers import (
     mysql_server_url,
     new_database,
 )
+from tests.templates import ACCOUNTS, LEGACY, Templates
 
-# Fixtures and calls that start gunicorn, a `flask` process or Chromium.
-LIVE_FIXTURES = {"live", "live_server", "chromium", "browser_session"}
-LIVE_CALLS = re.compile(r"\b(run_flask|LiveServer|subprocess|live_server)\b")
+# Processes started during the current test's setup, call or teardown (None:
+# outside a test). Every way the suite starts one goes through
+# subprocess.Popen._execute_child (subprocess.run, asyncio's subprocesses,
+# Playwright's driver) or os.fork / os.posix_spawn.
+_spawned: list[str] | None = None
 
 
-def pytest_collection_modifyitems(config, items):
-    """Mark the tests that start processes `live`: `make test-fast` (pytest
-    -m "not live") leaves them out for a quick inner loop."""
-    for item in items:
-        function = getattr(item, "function", None)
-        try:
-            source = inspect.getsource(function) if function else ""
-        except (OSError, TypeError):
-            source = ""
-        if LIVE_FIXTURES & set(getattr(item, "fixturenames", ())) or (
-            LIVE_CALLS.search(source)
-        ):
-            item.add_marker(pytest.mark.live)
+def _recording(function, describe):
+    def wrapper(*args, **kwargs):
+        if _spawned is not None:
+            _spawned.append(describe(*args))
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
+def pytest_configure(config):
+    subprocess.Popen._execute_child = _recording(
+        subprocess.Popen._execute_child, lambda self, args, *_: repr(args)
+    )
+    os.fork = _recording(os.fork, lambda: "os.fork()")
+    os.posix_spawn = _recording(os.posix_spawn, lambda path, *_: repr(path))
+    os.posix_spawnp = _recording(os.posix_spawnp, lambda path, *_: repr(path))
+
+
+def _watch_spawns(item):
+    """Fail a test that starts a process unless it is marked `live` (make
+    test-fast leaves those out): the mark is explicit, and this keeps it true."""
+    global _spawned
+    _spawned = []
+    try:
+        result = yield
+    finally:
+        spawned, _spawned = _spawned, None
+    if spawned and item.get_closest_marker("live") is None:
+        pytest.fail(
+            f"started a process ({spawned[0]}) but is not marked @pytest.mark.live",
+            pytrace=False,
+        )
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    return (yield from _watch_spawns(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    return (yield from _watch_spawns(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    return (yield from _watch_spawns(item))
+
+
+def _instance_files() -> set[str]:
+    """What `git status --ignored` lists under instance/ (every file there,
+    when this is not a git checkout)."""
+    instance = ROOT / "instance"
+    try:
+        result = subprocess.run(
+            ["git", "status", "--ignored", "--porcelain", "-uall", "--", "instance/"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return set(result.stdout.splitlines())
+    except (OSError, subprocess.CalledProcessError):
+        return {str(p) for p in instance.rglob("*")} if instance.exists() else set()
 
 
 def pytest_sessionstart(session):
     """With TEST_DATABASE_URL set, an unreachable server fails the run at once
     instead of quietly testing SQLite only."""
+    session.config.instance_before = _instance_files()
     if not MYSQL_URL:
         return
     engine = sa.create_engine(mysql_server_url().set(database=""))
@@ -56,6 +112,29 @@ def pytest_sessionstart(session):
         pytest.exit(f"TEST_DATABASE_URL is unreachable: {exc.orig}", returncode=1)
     finally:
         engine.dispose()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The tests leave nothing in the checkout's instance/ (a deployed
+    checkout's job logs and databases are the user's): every test writes
+    under its own temporary directory."""
+    if hasattr(session.config, "workerinput"):
+        return  # pytest-xdist: the controller checks, once
+    new = _instance_files() - getattr(session.config, "instance_before", set())
+    if new:
+        session.config.get_terminal_writer().line(
+            "the tests left files in instance/: " + ", ".join(sorted(new)), red=True
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def _instance_dir(tmp_path, monkeypatch):
+    """Every app a test makes, in process or in a `flask` or gunicorn
+    process, keeps its instance files (job output, a development secret key,
+    the default database) in the test's temporary directory."""
+    monkeypatch.setenv("HEADWAY_INSTANCE_DIR", str(tmp_path / "instance"))
+    monkeypatch.setenv("HEADWAY_JOB_OUTPUT_DIR", str(tmp_path / "jobs"))
 
 
 @pytest.fixture(params=DIALECTS)
@@ -93,17 +172,35 @@ def engine(app):
         yield db.engine
 
 
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory):
+    """The session's template databases (tests/templates.py)."""
+    kept = Templates(tmp_path_factory.mktemp("templates"))
+    yield kept
+    kept.close()
+
+
 @pytest.fixture
-def accounts(app, runner):
+def prepare(templates):
+    """prepare(app, steps): the app's database as `steps` leave it (a copy of
+    their template): prepare(app, AT_HEAD + (("user", "op", "operator"),))."""
+    return templates.prepare
+
+
+@pytest.fixture
+def accounts(app, prepare):
     """The schema at head, Headway's tables and one account per role, named
-    after the role."""
-    for command in (["db", "upgrade"], ["headway", "init"]):
-        result = runner.invoke(args=command)
-        assert result.exit_code == 0, result.output
-    with app.app_context():
-        for role in ROLES:
-            create_user(role, PASSWORD, role)
+    after the role (`flask db upgrade`, `flask headway init`, create_user)."""
+    prepare(app, ACCOUNTS)
     return ROLES
+
+
+@pytest.fixture
+def legacy(app, engine, prepare):
+    """A legacy database made from plain DDL, unversioned, with data (50
+    employees, ~475 salaries: every table has rows)."""
+    prepare(app, LEGACY)
+    return engine
 
 
 @pytest.fixture

@@ -70,6 +70,11 @@ def subprocess_env(**env: str) -> dict[str, str]:
         if not k.startswith(("HEADWAY_", "GUNICORN_"))
         and k not in ("DATABASE_URL", "SECRET_KEY", "FLASK_APP")
     }
+    # The test's own instance folder and job output (tests/conftest.py),
+    # never the checkout's instance/.
+    for name in ("HEADWAY_INSTANCE_DIR", "HEADWAY_JOB_OUTPUT_DIR"):
+        if name in os.environ:
+            full_env[name] = os.environ[name]
     full_env["HEADWAY_CONFIG"] = "testing"
     full_env.update(env)
     return full_env
@@ -90,6 +95,13 @@ def run_flask(
         text=True,
         timeout=120,
     )
+
+
+def free_pid() -> int:
+    """A process id no process has (the kernel hands out ids below
+    pid_max): a job "running" under it has lost its process, without a
+    process started and ended to get one."""
+    return int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
 
 
 PASSWORD = "correct horse battery staple"

@@ -5,6 +5,7 @@ stamped once, verified at head. (`make soak` runs three trials of this.)"""
 import subprocess
 import sys
 
+import pytest
 import sqlalchemy as sa
 
 from app.demo.legacy import LEGACY_DDL
@@ -18,6 +19,7 @@ from tests.helpers import (
 RUNS = 3
 
 
+@pytest.mark.live
 def test_three_upgrade_adopt_at_once_end_with_one_stamp_at_head(database_url, runner):
     engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
     try:

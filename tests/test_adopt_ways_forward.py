@@ -6,7 +6,6 @@ dialect under test, on the legacy database (DDL and a few rows)."""
 import pytest
 import sqlalchemy as sa
 
-from app.demo.legacy import create_legacy
 from app.extensions import db
 from tests.helpers import data_fingerprint, migrations_head, version_rows
 
@@ -14,12 +13,12 @@ HEAD = migrations_head()
 
 
 @pytest.fixture
-def differing(scripted_app):
+def differing(scripted_app, prepare):
     """The legacy database with two changes no revision has: a column and an
     index. The app's migrations are a copy the test may write into."""
+    prepare(scripted_app, (("legacy", 0.005, 5),))
     with scripted_app.app_context():
         engine = db.engine
-        create_legacy(engine, scale=0.005, seed=5)
         with engine.connect() as conn:
             conn.exec_driver_sql("ALTER TABLE titles ADD COLUMN note VARCHAR(10)")
             conn.exec_driver_sql("CREATE INDEX ix_salaries_salary ON salaries (salary)")

@@ -26,13 +26,6 @@ from tests.helpers import (
 SCALE = 0.005  # 50 employees, ~475 salaries: every table has rows
 
 
-@pytest.fixture
-def legacy(app, engine):
-    """A legacy database made from plain DDL, unversioned, with data."""
-    create_legacy(engine, scale=SCALE, seed=7)
-    return engine
-
-
 def test_adopt_upgrade_check_downgrade_keeps_tables_and_data(app, runner, legacy):
     schema_before = user_schema(legacy)
     data_before = data_fingerprint(legacy)

@@ -4,6 +4,7 @@ gunicorn, under the app's Content-Security-Policy. See tests/browser.py."""
 import re
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from playwright.sync_api import expect
 
 XSS = "<script>alert(1)</script>"
@@ -12,6 +13,8 @@ DELETE_QUESTION = re.compile(r"Delete 1 employee, \d+ salar.*\? This can't be un
 
 # The fixtures: live_server, chromium, browser_session.
 pytest_plugins = ["tests.browser"]
+# Every test here drives Chromium against a gunicorn it starts.
+pytestmark = pytest.mark.live
 
 
 def path(url: str) -> str:

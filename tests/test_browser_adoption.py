@@ -13,6 +13,8 @@ from tests.live import LiveServer, user_command
 # The fixtures (chromium) and helpers of tests/browser.py: imported from it
 # inside the functions, once pytest has loaded it as this plugin.
 pytest_plugins = ["tests.browser"]
+# Every test here drives Chromium against a gunicorn it starts.
+pytestmark = pytest.mark.live
 
 
 @pytest.fixture(scope="module", params=DIALECTS)

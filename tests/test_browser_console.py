@@ -21,6 +21,8 @@ from tests.live import LiveServer, user_command
 # The fixtures (chromium, browser_session) and helpers of tests/browser.py:
 # imported from it inside the functions, once pytest has loaded it.
 pytest_plugins = ["tests.browser"]
+# Every test here drives Chromium against a gunicorn it starts.
+pytestmark = pytest.mark.live
 
 HEAD = migrations_head()
 JOB_TIMEOUT_MS = 90_000

@@ -5,10 +5,13 @@ and a delete after its confirmation. See tests/browser.py."""
 import re
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from playwright.sync_api import expect
 
 # The fixtures: live_server, chromium, browser_session.
 pytest_plugins = ["tests.browser"]
+# Every test here drives Chromium against a gunicorn it starts.
+pytestmark = pytest.mark.live
 
 
 def row_ids(page) -> list[str]:

@@ -15,6 +15,8 @@ from tests.live import LiveServer, user_command
 
 # The fixtures (chromium) and helpers of tests/browser.py.
 pytest_plugins = ["tests.browser"]
+# Every test here drives Chromium against a gunicorn it starts.
+pytestmark = pytest.mark.live
 
 HEAD = migrations_head()
 # Pending, and slow enough to be seen running from other pages.

@@ -34,6 +34,7 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.live
 def test_unknown_revision(database_url):
     assert run_flask("db", "upgrade", database_url=database_url).returncode == 0
     result = run_flask("db", "verify", "nosuchrev", database_url=database_url)
@@ -44,6 +45,7 @@ def test_unknown_revision(database_url):
     assert_clean_failure(result, "already versioned")
 
 
+@pytest.mark.live
 def test_unknown_revision_on_unversioned_database(database_url):
     result = run_flask("db", "adopt", "--to", "nosuchrev", database_url=database_url)
     assert_clean_failure(result, "unknown revision 'nosuchrev'")
@@ -53,12 +55,14 @@ def test_unknown_revision_on_unversioned_database(database_url):
     "command",
     [["db", "current"], ["db", "verify"], ["db", "adopt"], ["headway", "init"]],
 )
+@pytest.mark.live
 def test_unreachable_database(command):
     url = f"mysql+pymysql://root@127.0.0.1:{closed_port()}/headway"
     result = run_flask(*command, database_url=url)
     assert_clean_failure(result, "Can't connect")
 
 
+@pytest.mark.live
 def test_unreachable_sqlite_file(tmp_path):
     url = f"sqlite:///{tmp_path}/no/such/dir/headway.db"
     result = run_flask("db", "current", database_url=url)
@@ -66,6 +70,7 @@ def test_unreachable_sqlite_file(tmp_path):
 
 
 @pytest.mark.skipif(not MYSQL_URL, reason="needs TEST_DATABASE_URL")
+@pytest.mark.live
 def test_wrong_credentials():
     url = mysql_server_url().set(username="headway_nobody", password="wrong")
     result = run_flask(
@@ -75,16 +80,19 @@ def test_wrong_credentials():
     assert "wrong" not in result.stderr  # the password is never echoed
 
 
+@pytest.mark.live
 def test_malformed_database_url():
     result = run_flask("db", "current", database_url="nosuchdialect://x")
     assert_clean_failure(result, "DATABASE_URL is not a usable database URL")
 
 
+@pytest.mark.live
 def test_unknown_config_name():
     result = run_flask("db", "current", HEADWAY_CONFIG="staging")
     assert_clean_failure(result, "HEADWAY_CONFIG='staging' is unknown")
 
 
+@pytest.mark.live
 def test_production_needs_secret_key_and_database_url():
     result = run_flask("db", "current", HEADWAY_CONFIG="production")
     assert_clean_failure(
@@ -96,6 +104,7 @@ def test_production_needs_secret_key_and_database_url():
     assert_clean_failure(result, "production configuration needs SECRET_KEY")
 
 
+@pytest.mark.live
 def test_gunicorn_refuses_production_without_secret_key():
     env = {
         k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DATABASE_URL")
@@ -123,6 +132,7 @@ def test_gunicorn_refuses_production_without_secret_key():
     )
 
 
+@pytest.mark.live
 def test_adopt_on_a_database_with_nothing_in_it(database_url):
     result = run_flask("db", "adopt", database_url=database_url)
     assert result.returncode == 1
@@ -150,6 +160,7 @@ def test_adopt_on_a_database_with_nothing_in_it(database_url):
         ),
     ],
 )
+@pytest.mark.live
 def test_a_database_url_headway_cannot_use_is_one_line(url, expected):
     result = run_flask("db", "current", database_url=url)
     assert_clean_failure(result, expected)

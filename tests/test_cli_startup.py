@@ -12,6 +12,7 @@ WEB_MODULES = ("flask_admin", "wtforms", "flask_wtf", "pydantic", "app.admin")
     "command",
     [("db", "current"), ("users", "list"), ("headway", "--help"), ("demo", "--help")],
 )
+@pytest.mark.live
 def test_a_shell_command_imports_no_web_module(database_url, command):
     result = run_flask(*command, DATABASE_URL=database_url, PYTHONPROFILEIMPORTTIME="1")
     imported = {
@@ -26,6 +27,7 @@ def test_a_shell_command_imports_no_web_module(database_url, command):
     assert not loaded, loaded
 
 
+@pytest.mark.live
 def test_flask_routes_still_has_the_whole_app(database_url):
     result = run_flask("routes", DATABASE_URL=database_url)
     assert result.returncode == 0, result.stderr

@@ -33,12 +33,10 @@ INSERT_EMPLOYEE = (
 
 
 @pytest.fixture
-def console(scripted_app):
+def console(scripted_app, prepare):
     app = scripted_app
     runner = app.test_cli_runner()
-    assert runner.invoke(args=["headway", "init"]).exit_code == 0
-    with app.app_context():
-        create_user("viewer", PASSWORD, "viewer")
+    prepare(app, (("flask", "headway", "init"), ("user", "viewer", "viewer")))
     client = app.test_client()
     assert login(client, "viewer").status_code == 302
     return app, runner, client
@@ -286,6 +284,7 @@ def check_drift(client, token) -> dict:
     raise AssertionError(job)
 
 
+@pytest.mark.live
 def test_drift_after_a_column_is_altered_by_hand(console, scripts, database_url):
     app, runner, viewer = console
     invoke(runner, "db", "upgrade")

@@ -28,6 +28,7 @@ from tests.helpers import (
     migrations_head,
     wait_for_job,
 )
+from tests.templates import AT_HEAD
 
 HEAD = migrations_head()
 ADD_PHONE = 'op.add_column("employees", sa.Column("phone", sa.String(20)))'
@@ -35,18 +36,15 @@ DROP_PHONE = 'op.drop_column("employees", "phone")'
 
 
 @pytest.fixture
-def console(scripted_app, scripts):
+def console(scripted_app, scripts, prepare):
     """A database at HEAD with one more revision to go (0004_phone), Headway's
     tables, an operator and a viewer; returns (app, operator, viewer)."""
     app = scripted_app
-    runner = app.test_cli_runner()
-    for args in (["db", "upgrade"], ["headway", "init"]):
-        result = runner.invoke(args=args)
-        assert result.exit_code == 0, result.output
+    prepare(
+        app,
+        AT_HEAD + (("user", "op", "operator"), ("user", "watcher", "viewer")),
+    )
     scripts.write("0004_phone", HEAD, ADD_PHONE, DROP_PHONE, message="a phone column")
-    with app.app_context():
-        create_user("op", PASSWORD, "operator")
-        create_user("watcher", PASSWORD, "viewer")
     operator, viewer = app.test_client(), app.test_client()
     assert login(operator, "op").status_code == 302
     assert login(viewer, "watcher").status_code == 302
@@ -117,6 +115,7 @@ def test_download_sql(console):
     assert anonymous.status_code == 302 and "/login" in anonymous.location
 
 
+@pytest.mark.live
 def test_a_failed_confirmation_keeps_the_plan(console):
     app, operator, viewer = console
     form = {
@@ -267,6 +266,7 @@ def test_unknown_job_is_a_404(console):
     assert response.get_json() == {"error": "no job #999"}
 
 
+@pytest.mark.live
 def test_a_job_page_has_one_banner(console, scripts):
     app, operator, viewer = console
     response = operator.post(
@@ -315,6 +315,7 @@ def test_a_traceback_is_folded_to_its_last_line():
     assert log_parts("no traceback here")[0].last_line is None
 
 
+@pytest.mark.live
 def test_a_failed_job_shows_its_traceback_in_details(console, scripts):
     app, operator, viewer = console
     scripts.write("0005_boom", "0004_phone", 'raise RuntimeError("boom from 0005")')
@@ -337,6 +338,7 @@ def test_a_failed_job_shows_its_traceback_in_details(console, scripts):
     assert log.count("Traceback (most recent call last):") == 1
 
 
+@pytest.mark.live
 def test_viewers_see_no_server_paths_or_host_names(console, scripts):
     """A failed job's traceback names files on the server; its page names
     the host and the output file. Operators see them; viewers see the last
@@ -377,6 +379,7 @@ def test_viewers_see_no_server_paths_or_host_names(console, scripts):
     assert output.parent.stat().st_mode & 0o777 == 0o700
 
 
+@pytest.mark.live
 def test_a_job_cut_off_by_the_database_says_so(console, scripts, database_url):
     """The database goes away during a step and is gone when the job would
     record its end: the process leaves its last words, and the job's page

@@ -12,10 +12,9 @@ from urllib.parse import quote, unquote_plus
 import pytest
 import sqlalchemy as sa
 
-from app.auth.accounts import create_user
 from app.employees import base, counting
 from app.extensions import db
-from tests.helpers import PASSWORD, ROLES, csrf_token, login
+from tests.helpers import ROLES, csrf_token, login
 
 OPEN_END = date(9999, 1, 1)
 # Every view of the employee data: endpoint -> (list URL, a sample id query).
@@ -45,20 +44,19 @@ DETAILS_ID_RE = re.compile(r'/details/\?id=([^&"]+)')
 
 
 @pytest.fixture
-def data(app, runner):
+def data(app, prepare):
     """The demo legacy database (200 employees, ~1,900 salaries), adopted and
     at head, Headway's tables, one account per role."""
-    for command in (
-        ["demo", "create-legacy", "--scale", "0.02"],
-        ["db", "adopt"],
-        ["db", "upgrade"],
-        ["headway", "init"],
-    ):
-        result = runner.invoke(args=command)
-        assert result.exit_code == 0, result.output
-    with app.app_context():
-        for role in ROLES:
-            create_user(role, PASSWORD, role)
+    prepare(
+        app,
+        (
+            ("flask", "demo", "create-legacy", "--scale", "0.02"),
+            ("flask", "db", "adopt"),
+            ("flask", "db", "upgrade"),
+            ("flask", "headway", "init"),
+            *(("user", role, role) for role in ROLES),
+        ),
+    )
     return app
 
 

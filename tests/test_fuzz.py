@@ -61,6 +61,14 @@ JSON = st.recursive(
 )
 
 
+# What an accepted request starts a job's process from.
+STARTS_A_JOB = {
+    ("POST", "/admin/migrations/drift"),
+    ("POST", "/admin/migrations/jobs"),
+    ("POST", "/api/migrations/jobs"),
+}
+
+
 def _routes():
     app = create_app(TestingConfig)
     routes = []
@@ -68,7 +76,15 @@ def _routes():
         if rule.endpoint in SKIPPED:
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            routes.append(pytest.param(rule.rule, method, id=f"{method} {rule.rule}"))
+            live = (method, rule.rule) in STARTS_A_JOB
+            routes.append(
+                pytest.param(
+                    rule.rule,
+                    method,
+                    id=f"{method} {rule.rule}",
+                    marks=[pytest.mark.live] if live else [],
+                )
+            )
     return routes
 
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from app import create_app
 from app.dbadmin.core import guards
-from app.demo.legacy import LEGACY_TABLES, create_legacy
+from app.demo.legacy import LEGACY_TABLES
 from app.extensions import db
 from config import TestingConfig
 from tests.helpers import (
@@ -37,13 +37,6 @@ def app(scripted_app):
     """Every test here on its own copy of migrations/ (`scripts`): a run the
     guards failed to stop could write a revision file or add one."""
     return scripted_app
-
-
-@pytest.fixture
-def legacy(app, engine):
-    """A legacy database made from plain DDL, unversioned, with data."""
-    create_legacy(engine, scale=SCALE, seed=7)
-    return engine
 
 
 def snapshot(engine) -> tuple:
@@ -92,6 +85,7 @@ def test_an_unversioned_database_with_tables_is_never_upgraded(
     assert sorted(p.name for p in scripts.versions.glob("*.py")) == revision_files
 
 
+@pytest.mark.live
 def test_the_refusal_is_one_line_without_traceback(database_url, app, legacy):
     result = run_flask("db", "upgrade", database_url=database_url)
     assert result.returncode == 1

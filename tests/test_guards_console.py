@@ -5,10 +5,8 @@ their own process, as in production."""
 
 import pytest
 
-from app.auth.accounts import create_user
-from app.demo.legacy import LEGACY_TABLES, create_legacy
+from app.demo.legacy import LEGACY_TABLES
 from tests.helpers import (
-    PASSWORD,
     csrf_token,
     data_fingerprint,
     login,
@@ -23,19 +21,23 @@ HEAD = migrations_head()
 
 
 @pytest.fixture
-def console(scripted_app):
+def console(scripted_app, prepare):
     """The legacy database (unversioned, from plain DDL), Headway's tables, an
     operator logged in; returns (app, runner, client, engine, api headers)."""
     app = scripted_app
     runner = app.test_cli_runner()
     from app.extensions import db
 
+    prepare(
+        app,
+        (
+            ("legacy", 0.005, 7),
+            ("flask", "headway", "init"),
+            ("user", "op", "operator"),
+        ),
+    )
     with app.app_context():
-        create_legacy(db.engine, scale=0.005, seed=7)
         engine = db.engine
-    assert runner.invoke(args=["headway", "init"]).exit_code == 0
-    with app.app_context():
-        create_user("op", PASSWORD, "operator")
     client = app.test_client()
     assert login(client, "op").status_code == 302
     headers = {"X-CSRFToken": csrf_token(client, "/admin/migrations/")}
@@ -53,6 +55,7 @@ def jobs(engine) -> int:
         return conn.exec_driver_sql("SELECT COUNT(*) FROM headway_jobs").scalar()
 
 
+@pytest.mark.live
 def test_an_unversioned_database_is_offered_adoption_only(console):
     app, runner, client, engine, headers = console
     before = snapshot(engine)
@@ -117,6 +120,7 @@ def test_a_dry_run_that_finds_no_match_shows_the_differences(console):
     assert "Adopt at" not in page and "Preview the upgrade" not in page
 
 
+@pytest.mark.live
 def test_data_loss_needs_the_explicit_yes(console):
     app, runner, client, engine, headers = console
     for args in (["db", "adopt"], ["db", "upgrade"]):
@@ -188,6 +192,7 @@ def test_data_loss_needs_the_explicit_yes(console):
     assert not set(LEGACY_TABLES) & table_names(engine)
 
 
+@pytest.mark.live
 def test_a_stamp_from_the_console_is_verified(console):
     app, runner, client, engine, headers = console
     before = snapshot(engine)

@@ -10,6 +10,7 @@ import pytest
 from app.auth.accounts import create_user
 from app.dbadmin.web.highlight import stylesheet
 from tests.helpers import PASSWORD, ROOT, login, migrations_chain, migrations_head
+from tests.templates import AT_HEAD
 
 HEAD = migrations_head()
 SVG = "{http://www.w3.org/2000/svg}"
@@ -18,14 +19,9 @@ EVIL = "<script>alert(\"x\")</script> & 'quotes'"
 
 
 @pytest.fixture
-def console(scripted_app):
+def console(scripted_app, prepare):
     app = scripted_app
-    runner = app.test_cli_runner()
-    for command in (["db", "upgrade"], ["headway", "init"]):
-        result = runner.invoke(args=command)
-        assert result.exit_code == 0, result.output
-    with app.app_context():
-        create_user("viewer", PASSWORD, "viewer")
+    prepare(app, AT_HEAD + (("user", "viewer", "viewer"),))
     client = app.test_client()
     assert login(client, "viewer").status_code == 302
     return app, client

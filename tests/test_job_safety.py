@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 
+import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -42,6 +43,7 @@ def start_job(client, **body):
     )
 
 
+@pytest.mark.live
 def test_a_job_whose_process_cannot_start_fails_at_once(console, tmp_path):
     app = console
     client = operator(app)
@@ -117,6 +119,7 @@ def audit_rows(app, job_id=None) -> list[MigrationAudit]:
         return rows
 
 
+@pytest.mark.live
 def test_a_shell_cannot_run_a_job_as_its_user(console):
     """`python -m app.dbadmin.jobs.runner run ID` from a shell is refused: only
     the process the console started holds the job's one-time secret."""
@@ -153,6 +156,7 @@ def test_a_shell_cannot_run_a_job_as_its_user(console):
     assert result.returncode == 2
 
 
+@pytest.mark.live
 def test_a_console_job_records_its_user_and_the_os_user(console):
     app = console
     client = operator(app)
@@ -169,6 +173,7 @@ def test_a_console_job_records_its_user_and_the_os_user(console):
     assert OS_USER in page
 
 
+@pytest.mark.live
 def test_the_environment_cannot_claim_a_console_user_or_a_job(console, database_url):
     app = console
     client = operator(app)
@@ -189,6 +194,7 @@ def test_the_environment_cannot_claim_a_console_user_or_a_job(console, database_
         assert (row["actor"], row["job_id"], row["os_user"]) == (OS_USER, None, OS_USER)
 
 
+@pytest.mark.live
 def test_the_report_names_what_the_unfinished_step_already_did(console, scripts):
     """The step creates a table and a column, then fails. On MySQL the DDL
     is not rolled back (each statement commits at once): both stay, and the

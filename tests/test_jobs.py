@@ -12,9 +12,7 @@ import time
 
 import pytest
 
-from app.auth.accounts import create_user
 from tests.helpers import (
-    PASSWORD,
     csrf_token,
     login,
     migrations_head,
@@ -60,6 +58,7 @@ def version(server) -> list[str]:
     return [line.split()[0] for line in out.splitlines() if line.strip()]
 
 
+@pytest.mark.live
 def test_one_job_at_a_time_longer_than_the_worker_timeout(live):
     # 8 s: longer than gunicorn's 5 s worker timeout.
     live.scripts.write("0003_slow", HEAD, SLOW.format(seconds=8))
@@ -113,6 +112,7 @@ def test_one_job_at_a_time_longer_than_the_worker_timeout(live):
     assert "WORKER TIMEOUT" not in live.log_path.read_text()
 
 
+@pytest.mark.live
 def test_sigkill_mid_revision_frees_the_lock_and_marks_the_job(live):
     # Long enough to be killed in the middle; short, because comparing the
     # schema with this revision's afterwards builds it (and sleeps) again.
@@ -186,6 +186,7 @@ def test_sigkill_mid_revision_frees_the_lock_and_marks_the_job(live):
     assert live.wait_for_job(body["id"], live.operator)["status"] == "succeeded"
 
 
+@pytest.mark.live
 def test_a_failing_revision(live, database_url):
     live.scripts.write(
         "0003_partial",
@@ -225,18 +226,22 @@ def test_a_failing_revision(live, database_url):
 
 
 @pytest.fixture
-def console(scripted_app):
+def console(scripted_app, prepare):
     """The app in-process (jobs still run in their own process)."""
     app = scripted_app
-    runner = app.test_cli_runner()
-    assert runner.invoke(args=["db", "upgrade", "0001_baseline"]).exit_code == 0
-    assert runner.invoke(args=["headway", "init"]).exit_code == 0
-    with app.app_context():
-        create_user("op", PASSWORD, "operator")
-        create_user("watcher", PASSWORD, "viewer")
+    prepare(
+        app,
+        (
+            ("flask", "db", "upgrade", "0001_baseline"),
+            ("flask", "headway", "init"),
+            ("user", "op", "operator"),
+            ("user", "watcher", "viewer"),
+        ),
+    )
     return app
 
 
+@pytest.mark.live
 def test_audit_of_web_and_cli_runs_and_checksums(console, scripts, database_url):
     client = console.test_client()
     assert login(client, "op").status_code == 302
@@ -295,6 +300,7 @@ def test_audit_of_web_and_cli_runs_and_checksums(console, scripts, database_url)
     assert 'id="checksums"' in dashboard and "0003_phone" in dashboard
 
 
+@pytest.mark.live
 def test_a_cli_run_before_headway_init_says_it_was_not_recorded(database_url, scripts):
     env = {"HEADWAY_MIGRATIONS_DIR": str(scripts.directory)}
     result = run_flask("db", "upgrade", database_url=database_url, **env)

@@ -3,16 +3,16 @@
 import pytest
 import sqlalchemy as sa
 
-from app.demo.legacy import create_legacy
 from app.extensions import db
 from app.models import Department, Employee, Salary
 
 
 @pytest.fixture
-def upgraded(app, runner, engine):
-    create_legacy(engine, scale=0.005, seed=3)
-    assert runner.invoke(args=["db", "adopt"]).exit_code == 0
-    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+def upgraded(app, engine, prepare):
+    prepare(
+        app,
+        (("legacy", 0.005, 3), ("flask", "db", "adopt"), ("flask", "db", "upgrade")),
+    )
     return app
 
 

@@ -10,10 +10,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from app.auth.accounts import create_user
-from app.demo.legacy import create_legacy
 from tests.helpers import (
-    PASSWORD,
     login,
     migrations_head,
     schema_dump,
@@ -51,15 +48,19 @@ def app(scripted_app):
 
 
 @pytest.fixture
-def legacy(app, engine, runner, scripts):
+def legacy(app, engine, scripts, prepare):
     """The legacy database with a few rows, adopted and at head, Headway's
     tables, an operator; the failing revision on top, and its cause (a twin)."""
-    create_legacy(engine, scale=0.005, seed=7)
-    for args in (["headway", "init"], ["db", "adopt"], ["db", "upgrade"]):
-        result = runner.invoke(args=args)
-        assert result.exit_code == 0, result.output
-    with app.app_context():
-        create_user("op", PASSWORD, "operator")
+    prepare(
+        app,
+        (
+            ("legacy", 0.005, 7),
+            ("flask", "headway", "init"),
+            ("flask", "db", "adopt"),
+            ("flask", "db", "upgrade"),
+            ("user", "op", "operator"),
+        ),
+    )
     scripts.write(STEP, HEAD, upgrade=THREE_OPERATIONS, downgrade=UNDO)
     execute(
         engine,

@@ -15,7 +15,6 @@ from app.dbadmin.core.ddl import parse_statement, split_statements
 from app.dbadmin.core.plan import make_plan
 from app.dbadmin.core.rehearsal import rehearse
 from app.dbadmin.core.state import read_state
-from app.demo.legacy import create_legacy
 from app.extensions import db
 from config import TestingConfig
 from tests.helpers import migrations_head, schema_dump, version_rows
@@ -23,40 +22,39 @@ from tests.helpers import migrations_head, schema_dump, version_rows
 SCALE = 0.05  # 500 employees, ~4,700 salaries
 
 
-def _legacy(app):
+def _legacy(app, prepare):
     """A legacy database with rows, stamped at the baseline it is (as
     adopting proves elsewhere) and upgraded to the project's head; the test
     writes its own revisions on top (`scripts`)."""
-    with app.app_context():
-        create_legacy(db.engine, scale=SCALE, seed=7)
-    runner = app.test_cli_runner()
-    for args in (
-        ["db", "stamp", "--no-verify", "0001_baseline"],
-        ["db", "upgrade", migrations_head()],
-    ):
-        result = runner.invoke(args=args)
-        assert result.exit_code == 0, result.output
+    prepare(
+        app,
+        (
+            ("legacy", SCALE, 7),
+            ("flask", "db", "stamp", "--no-verify", "0001_baseline"),
+            ("flask", "db", "upgrade", migrations_head()),
+        ),
+    )
     return app
 
 
 @pytest.fixture
-def legacy_app(scripted_app):
-    return _legacy(scripted_app)
+def legacy_app(scripted_app, prepare):
+    return _legacy(scripted_app, prepare)
 
 
 @pytest.fixture
-def mysql_app(database_url, request):
+def mysql_app(database_url, request, prepare):
     """legacy_app, on MySQL/MariaDB only (skipped before anything is built)."""
     if database_url.startswith("sqlite"):
         pytest.skip("MySQL/MariaDB only")
-    return _legacy(request.getfixturevalue("scripted_app"))
+    return _legacy(request.getfixturevalue("scripted_app"), prepare)
 
 
 @pytest.fixture
-def sqlite_app(database_url, request):
+def sqlite_app(database_url, request, prepare):
     if not database_url.startswith("sqlite"):
         pytest.skip("SQLite only")
-    return _legacy(request.getfixturevalue("scripted_app"))
+    return _legacy(request.getfixturevalue("scripted_app"), prepare)
 
 
 def rehearsed_steps(app, target="head") -> list:

@@ -5,25 +5,25 @@ legacy database (DDL only, a few rows)."""
 
 import pytest
 
-from app.auth.accounts import create_user
-from app.demo.legacy import create_legacy
 from app.extensions import db
-from tests.helpers import PASSWORD, login, migrations_head
+from tests.helpers import login, migrations_head
 
 HEAD = migrations_head()
 
 
 @pytest.fixture
-def console(app, runner):
+def console(app, runner, prepare):
     """The legacy database adopted at 0001_baseline (behind head), Headway's
     tables, and a logged-in viewer."""
-    with app.app_context():
-        create_legacy(db.engine, scale=0.005, seed=3)
-    for command in (["headway", "init"], ["db", "adopt", "--to", "0001_baseline"]):
-        result = runner.invoke(args=command)
-        assert result.exit_code == 0, result.output
-    with app.app_context():
-        create_user("viewer", PASSWORD, "viewer")
+    prepare(
+        app,
+        (
+            ("legacy", 0.005, 3),
+            ("flask", "headway", "init"),
+            ("flask", "db", "adopt", "--to", "0001_baseline"),
+            ("user", "viewer", "viewer"),
+        ),
+    )
     client = app.test_client()
     assert login(client, "viewer").status_code == 302
     return app, runner, client

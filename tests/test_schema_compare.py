@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from app.dbadmin.core.drift import model_differences
 from app.dbadmin.core.schema import normalise_sql
-from app.demo.legacy import LEGACY_DDL, create_legacy
+from app.demo.legacy import LEGACY_DDL
 from app.extensions import db
 from app.models.employee import Employee
 from tests.helpers import (
@@ -19,6 +19,7 @@ from tests.helpers import (
     table_names,
     user_schema,
 )
+from tests.templates import LEGACY
 
 HEAD = migrations_head()
 
@@ -26,21 +27,11 @@ SCALE = 0.005  # 50 employees: every table has rows
 
 
 @pytest.fixture
-def legacy(app, engine):
-    """The legacy database, unversioned, with data."""
-    create_legacy(engine, scale=SCALE, seed=7)
-    return engine
-
-
-@pytest.fixture
-def scripted_legacy(scripted_app):
+def scripted_legacy(scripted_app, prepare):
     """The legacy database, adopted, on a copy of migrations/ that the test
     writes revisions into."""
+    prepare(scripted_app, (*LEGACY, ("flask", "db", "adopt")))
     with scripted_app.app_context():
-        create_legacy(db.engine, scale=SCALE, seed=7)
-        runner = scripted_app.test_cli_runner()
-        result = runner.invoke(args=["db", "adopt"])
-        assert result.exit_code == 0, result.output
         yield db.engine
 
 

@@ -103,6 +103,7 @@ def sample_url(rule) -> str:
     return re.sub(r"<(?:[^:<>]+:)?[^<>]+>", "1", rule.rule)
 
 
+@pytest.mark.live
 def test_access_matrix(app, accounts):
     rules = [r for r in app.url_map.iter_rules()]
     endpoints = {r.endpoint for r in rules}

@@ -86,6 +86,7 @@ def test_offline_scripts_carry_the_warnings(app, runner, legacy_ddl):
         assert version_rows(db.engine) == ["0001_baseline"]  # a script, not a run
 
 
+@pytest.mark.live
 def test_a_warning_is_one_line(tmp_path, scripts):
     # A process of its own (pytest turns warnings into errors); SQLite only:
     # how a warning is shown does not depend on the database.
