@@ -9,21 +9,23 @@ import os
 import sys
 from pathlib import Path
 
-# config.py, beside this file, reads .env and knows where instance/ is.
+# config.py, beside this file, reads .env, knows where instance/ is, and
+# reads and checks every setting, these included.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from config import BASE_DIR, INSTANCE_DIR  # noqa: E402
+from config import (  # noqa: E402
+    BASE_DIR,
+    INSTANCE_DIR,
+    ConfigError,
+    config_from_env,
+    load_config,
+    read_settings,
+)
 
-OFF = ("", "off", "none", "0", "false", "no")
-
-
-def _whole_number(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    if not value.isdigit() or int(value) < 1:
-        # SystemExit passes through gunicorn's config loader: one line, exit 1.
-        sys.exit(f"Error: {name} must be a whole number above 0, not {value!r}")
-    return int(value)
+try:
+    SETTINGS = read_settings()
+except ConfigError as exc:
+    # SystemExit passes through gunicorn's config loader: one line, exit 1.
+    sys.exit(f"Error: {exc}")
 
 
 def _cpu_count() -> int:
@@ -40,28 +42,16 @@ def _control_socket() -> str | None:
     path per user ($XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl):
     a second instance on the host takes it over from the first, and under
     systemd or in a container the home may not be writable. Each instance
-    keeps its own beside its instance folder instead."""
-    value = os.environ.get("HEADWAY_CONTROL_SOCKET")
-    if value is None:
-        return str(INSTANCE_DIR / "gunicorn.ctl")
-    if value.strip().lower() in OFF:
-        return None
-    return str(BASE_DIR / value)  # an absolute path stays as it is
+    keeps its own in its instance folder instead."""
+    if "HEADWAY_CONTROL_SOCKET" not in os.environ:
+        instance = SETTINGS.get("HEADWAY_INSTANCE_DIR", str(INSTANCE_DIR))
+        return str(BASE_DIR / instance / "gunicorn.ctl")
+    value = SETTINGS.get("HEADWAY_CONTROL_SOCKET")  # None: off
+    return None if value is None else str(BASE_DIR / value)  # absolute stays
 
 
-bind = os.environ.get("HEADWAY_BIND", "127.0.0.1:8000")
-workers = _whole_number("HEADWAY_WORKERS", _cpu_count())
-
-
-def _worker_class() -> str:
-    value = os.environ.get("HEADWAY_WORKER_CLASS", "").strip() or "gevent"
-    if value not in WORKER_CLASSES:
-        sys.exit(
-            f"Error: HEADWAY_WORKER_CLASS must be one of "
-            f"{', '.join(WORKER_CLASSES)}, not {value!r}"
-        )
-    return value
-
+bind = SETTINGS.get("HEADWAY_BIND", "127.0.0.1:8000")
+workers = SETTINGS.get("HEADWAY_WORKERS", _cpu_count())
 
 # gevent: each connection is a greenlet, so a client that sends its request
 # slowly (or reads the answer slowly) holds a greenlet, not the worker: a
@@ -70,25 +60,24 @@ def _worker_class() -> str:
 # heartbeat. PyMySQL is pure Python, so its sockets cooperate once gevent has
 # patched the standard library. sync (one request per worker at a time) and
 # gthread remain for comparison; see docs/deploy.md for their limits.
-WORKER_CLASSES = ("gevent", "gthread", "sync")
-worker_class = _worker_class()
+worker_class = SETTINGS.get("HEADWAY_WORKER_CLASS", "gevent")
 # Connections each gevent worker serves at once (gunicorn's default); beyond
 # them a connection waits in the listen queue.
-worker_connections = _whole_number("HEADWAY_WORKER_CONNECTIONS", 1000)
+worker_connections = SETTINGS.get("HEADWAY_WORKER_CONNECTIONS", 1000)
 # gevent and gthread: a request's headers must arrive within this many
 # seconds (then the connection is closed), and an idle keep-alive connection
 # is closed after as long. It bounds how long a slow client holds a greenlet.
-keepalive = _whole_number("HEADWAY_KEEPALIVE", 5)
+keepalive = SETTINGS.get("HEADWAY_KEEPALIVE", 5)
 # A worker whose heartbeat stops for `timeout` seconds is killed. With sync
 # workers that is any request running that long (the client gets a 500);
 # with gevent only a worker stuck without yielding. Migrations never run
 # inside a request.
-timeout = _whole_number("HEADWAY_TIMEOUT", 30)
+timeout = SETTINGS.get("HEADWAY_TIMEOUT", 30)
 # On SIGTERM or HUP, requests in flight get this long to finish.
-graceful_timeout = _whole_number("HEADWAY_GRACEFUL_TIMEOUT", 30)
+graceful_timeout = SETTINGS.get("HEADWAY_GRACEFUL_TIMEOUT", 30)
 # Which front ends gunicorn believes about HTTPS (X-Forwarded-Proto); the app
 # itself trusts X-Forwarded-* from HEADWAY_PROXY_FIX_* proxies (config.py).
-forwarded_allow_ips = os.environ.get("HEADWAY_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+forwarded_allow_ips = SETTINGS.get("HEADWAY_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 control_socket_path = _control_socket()
 if control_socket_path is None:
@@ -109,12 +98,8 @@ def _check_app_configuration() -> None:
     SECRET_KEY, a malformed DATABASE_URL), checked in the master: a worker
     failing to load the app would be restarted forever, while this stops
     gunicorn with one line."""
-    from config import ConfigError, check_database_url, config_from_env
-
     try:
-        config_class = config_from_env()
-        config_class.prepare()
-        check_database_url(config_class.SQLALCHEMY_DATABASE_URI)
+        load_config(config_from_env())
     except ConfigError as exc:
         sys.exit(f"Error: {exc}")
 
@@ -122,7 +107,7 @@ def _check_app_configuration() -> None:
 if not preload_app:
     _check_app_configuration()
 
-accesslog = os.environ.get("HEADWAY_ACCESS_LOG", "-")
+accesslog = SETTINGS.get("HEADWAY_ACCESS_LOG", "-")
 # The common log format, plus the response time in milliseconds.
 access_log_format = (
     '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms'

@@ -1,10 +1,11 @@
 """Headway: bring a legacy MySQL/MariaDB database under Flask-Migrate, safely."""
 
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-from config import INSTANCE_DIR, Config, check_database_url, config_from_env
+from config import Config, config_from_env, load_config
 
 
 def create_app(
@@ -18,14 +19,15 @@ def create_app(
     Flask refuses blueprints once the app has served, so this is decided
     here, once (wsgi.py decides it for `flask` commands)."""
     config_class = config_class or config_from_env()
-    config_class.prepare()
+    # Every setting, read and checked in one place (config.py).
+    config = load_config(config_class, **overrides)
 
     app = Flask(
-        __name__, template_folder="../templates", instance_path=str(INSTANCE_DIR)
+        __name__,
+        template_folder="../templates",
+        instance_path=str(Path(config["INSTANCE_DIR"]).resolve()),
     )
-    app.config.from_object(config_class)
-    app.config.update(overrides)
-    check_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config.update(config)
 
     register_extensions(app, web)
     if web:

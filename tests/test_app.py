@@ -3,7 +3,7 @@
 import pytest
 
 from app import create_app
-from config import Config, ConfigError, DevelopmentConfig, ProductionConfig
+from config import Config, ConfigError, ProductionConfig
 
 
 def test_healthz(client):
@@ -22,21 +22,6 @@ def test_production_refuses_to_start_without_secrets(monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     with pytest.raises(ConfigError, match="needs SECRET_KEY and DATABASE_URL"):
         create_app(ProductionConfig)
-
-
-def test_development_keeps_a_generated_secret_key(monkeypatch, tmp_path):
-    import config
-
-    monkeypatch.setattr(config, "INSTANCE_DIR", tmp_path)
-    monkeypatch.setattr(DevelopmentConfig, "SECRET_KEY", None)
-    DevelopmentConfig.prepare()
-    first = DevelopmentConfig.SECRET_KEY
-    assert len(first) == 64
-    assert (tmp_path / "secret_key").read_text() == first
-    assert oct((tmp_path / "secret_key").stat().st_mode & 0o777) == "0o600"
-    monkeypatch.setattr(DevelopmentConfig, "SECRET_KEY", None)
-    DevelopmentConfig.prepare()
-    assert DevelopmentConfig.SECRET_KEY == first
 
 
 def test_two_apps_side_by_side(database_url):

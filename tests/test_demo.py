@@ -395,11 +395,11 @@ def test_mysql_show_create_matches_the_legacy_database(demo_new_url):
 
 def test_prepare_builds_adopts_and_upgrades_the_embedded_default(tmp_path, monkeypatch):
     """What `make run` does on a fresh machine, and again on the next run."""
-    import app.demo.commands as demo_commands
     from tests.helpers import migrations_chain, migrations_head, version_rows
 
     url = f"sqlite:///{tmp_path / 'instance' / 'headway.db'}"
-    monkeypatch.setattr(demo_commands, "DEFAULT_DATABASE_URI", url)
+    # The embedded default is the one in the instance folder.
+    monkeypatch.setenv("HEADWAY_INSTANCE_DIR", str(tmp_path / "instance"))
     app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=url)
     runner = app.test_cli_runner()
 

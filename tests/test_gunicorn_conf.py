@@ -47,6 +47,9 @@ class Gunicorn:
             **env,
         )
         self.env.pop("XDG_RUNTIME_DIR", None)
+        # The copy's own instance/, as `make run` has it.
+        self.env.pop("HEADWAY_INSTANCE_DIR", None)
+        self.env.pop("HEADWAY_JOB_OUTPUT_DIR", None)
         self.process = None
 
     def start(self) -> None:

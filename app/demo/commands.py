@@ -15,7 +15,6 @@ from app.demo.legacy import create_legacy
 from app.errors import HeadwayError
 from app.extensions import db
 from app.own_tables.setup import init_own_tables
-from config import DEFAULT_DATABASE_URI
 
 demo_cli = HeadwayGroup("demo", help="Demo data: a legacy database to try Headway on.")
 
@@ -57,7 +56,8 @@ def prepare_command(scale: float) -> None:
     """Set up the embedded SQLite demo (used by `make run`): create the legacy
     database when there is none, adopt it, upgrade it. A database named by
     DATABASE_URL is left exactly as it is."""
-    if current_app.config["SQLALCHEMY_DATABASE_URI"] != DEFAULT_DATABASE_URI:
+    config = current_app.config
+    if config["SQLALCHEMY_DATABASE_URI"] != config["DEFAULT_DATABASE_URI"]:
         click.echo("DATABASE_URL names your own database: it is left as it is.")
         return
     path = Path(db.engine.url.database)
