@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -323,44 +324,102 @@ def interruption_cause(environment: JobEnvironment, job: MigrationJob) -> str:
     return "its process ended before the job finished (killed?)"
 
 
+def _gone(session: Session, job, lock_free: list) -> bool:
+    """Whether a job marked running has lost its process. On this host the
+    pid tells; for another host's job, a free lock does (`lock_free`: the
+    answer, read once per call of the caller)."""
+    age = (utcnow() - job.started_at).total_seconds()
+    if job.pid is None:
+        # Being started: the request that claimed it sets the pid next.
+        return age > 60
+    if job.host == socket.gethostname():
+        return not _pid_alive(job.pid)
+    if not lock_free:
+        with session.get_bind().connect() as conn:
+            lock_free.append(lock_is_free(conn)[0])
+    return lock_free[0] and age > 30
+
+
+def interruption(session: Session, environment: JobEnvironment, job) -> dict | None:
+    """What noticing that a running job's process is gone records (status,
+    end, where it stopped, why), or None while it runs. Only reads: a page
+    shows a dead job as interrupted with this; a write records it
+    (notice_interrupted_jobs)."""
+    if job.status != "running" or not _gone(session, job, []):
+        return None
+    try:
+        # Where it stopped, not where it was going.
+        to_revisions = ",".join(stamped_revisions(session.get_bind()))
+    except sa.exc.SQLAlchemyError:
+        to_revisions = None
+    return {
+        "status": "interrupted",
+        "finished_at": utcnow(),
+        "to_revisions": to_revisions,
+        # The output file's place is on the page, for operators only.
+        "error": interruption_cause(environment, job),
+    }
+
+
 def notice_interrupted_jobs(session: Session, environment: JobEnvironment) -> None:
-    """Mark running jobs whose process is gone as interrupted. On this host
-    the pid tells; for another host's job, a free lock does."""
+    """Record the running jobs whose process is gone as interrupted, and start
+    their reports. A write: called before a job starts or is cancelled, and
+    by the supervisor of the job's process when it ends; a page only shows
+    what this would record (interruption)."""
     running = session.scalars(
         sa.select(MigrationJob).where(MigrationJob.status == "running")
     ).all()
-    if not running:
-        return
-    here = socket.gethostname()
-    lock_free = None
     for job in running:
-        age = (utcnow() - job.started_at).total_seconds()
-        if job.pid is None:
-            # Being started: the request that claimed it sets the pid next.
-            gone = age > 60
-        elif job.host == here:
-            gone = not _pid_alive(job.pid)
-        else:
-            if lock_free is None:
-                with session.get_bind().connect() as conn:
-                    lock_free = lock_is_free(conn)[0]
-            gone = lock_free and age > 30
-        if gone:
-            job.status = "interrupted"
-            job.finished_at = utcnow()
-            # Where it stopped, not where it was going: read now.
-            try:
-                job.to_revisions = ",".join(stamped_revisions(session.get_bind()))
-            except sa.exc.SQLAlchemyError:
-                job.to_revisions = None
-            # The output file's place is on the page, for operators only.
-            job.error = interruption_cause(environment, job)
-            session.commit()
-            if job.action in ACTIONS:
-                # Comparing the schema builds revisions in a scratch database,
-                # which runs their code: not inside a request.
-                _spawn(session, environment, job, "report")
+        noticed = interruption(session, environment, job)
+        if noticed is None:
+            continue
+        for name, value in noticed.items():
+            setattr(job, name, value)
+        session.commit()
+        if job.action in ACTIONS:
+            # Comparing the schema builds revisions in a scratch database,
+            # which runs their code: not inside a request.
+            _spawn(session, environment, job, "report")
     session.commit()
+
+
+def shown_job(
+    session: Session, environment: JobEnvironment, job_id: int
+) -> MigrationJob | None:
+    """The job as a page shows it: one whose process is gone is shown
+    interrupted (a read: the object is detached, so nothing of it is
+    written)."""
+    job = session.get(MigrationJob, job_id)
+    if job is None:
+        return None
+    noticed = interruption(session, environment, job)
+    if noticed is not None:
+        session.expunge(job)
+        for name, value in noticed.items():
+            setattr(job, name, value)
+    return job
+
+
+def _supervise(
+    process: subprocess.Popen, environment: JobEnvironment, job_id: int
+) -> None:
+    """Wait for a job's process (and reap it, or it stays a zombie of this
+    worker); when it ended without recording the job's end (killed, or its
+    database went away), record the interruption and start the report, with
+    a session of its own: no request has to notice it."""
+    process.wait()
+    engine = sa.create_engine(environment.database_url, poolclass=sa.pool.NullPool)
+    try:
+        with Session(engine) as session:
+            job = session.get(MigrationJob, job_id)
+            if job is not None and job.status == "running" and job.pid == process.pid:
+                notice_interrupted_jobs(session, environment)
+    except Exception:
+        # The database does not answer (or is gone): the next write that
+        # checks for running jobs records it; the page shows it meanwhile.
+        pass
+    finally:
+        engine.dispose()
 
 
 def cancel_job(session: Session, job_id: int, requested_by: str) -> MigrationJob:
@@ -397,15 +456,22 @@ def start_job(
     environment: JobEnvironment,
     catalog: Catalog,
     database: DatabaseState,
-    job_request: JobRequest,
+    job_request: "JobRequest | Callable[[], JobRequest]",
     requested_by: str,
 ) -> MigrationJob:
     """Check, record and start a job; JobRefused, JobConflict or JobNotStarted
-    otherwise.
-    The one way a job starts, from the console's pages and its API alike."""
+    otherwise. The one way a job starts: the console's plan form, its drift
+    check and the API all come here (web/overview.py's launch_job).
+
+    A running job answers first (JobConflict), whatever the request says:
+    `job_request` may be a function that reads the request, called after
+    that check (its own errors pass through)."""
+    if database.reachable:
+        refuse_if_busy(session, environment)
+    if callable(job_request):
+        job_request = job_request()
     if not database.reachable:
         raise JobRefused(database.summary())
-    refuse_if_busy(session, environment)
     what = "a drift check" if job_request.action == DRIFT_CHECK else "a job"
     try:
         catalog.refuse_broken_files(what)
@@ -514,8 +580,12 @@ def _spawn(
     if task == "run":
         job.pid = process.pid
         session.commit()
-    # Reap it when it ends, or it stays a zombie of this worker.
-    threading.Thread(target=process.wait, daemon=True).start()
+        threading.Thread(
+            target=_supervise, args=(process, environment, job.id), daemon=True
+        ).start()
+    else:
+        # Reap it when it ends, or it stays a zombie of this worker.
+        threading.Thread(target=process.wait, daemon=True).start()
 
 
 def launch_secret_hash(secret: str) -> str:

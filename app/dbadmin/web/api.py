@@ -15,13 +15,11 @@ from app.dbadmin.jobs.service import (
     JobNotStarted,
     JobRefused,
     job_progress,
-    notice_interrupted_jobs,
-    refuse_if_busy,
-    start_job,
+    shown_job,
 )
 from app.dbadmin.jobs.service import cancel_job as cancel
 from app.dbadmin.web.forms import BadInput, parse_audit_filter
-from app.dbadmin.web.overview import audit_rows, overview, running_job
+from app.dbadmin.web.overview import audit_rows, launch_job, overview, running_job
 from app.dbadmin.web.schemas import JobStarted, NewJob
 from app.dbadmin.web.serialize import (
     audit_json,
@@ -33,7 +31,6 @@ from app.dbadmin.web.serialize import (
 )
 from app.dbadmin.web.words import CONSOLE_WAYS
 from app.extensions import db
-from app.models.console import MigrationJob
 
 bp = Blueprint("migrations_api", __name__)
 
@@ -103,16 +100,7 @@ def create_job(body: NewJob):
         view = overview()
         if not view.database.reachable:
             return jsonify(error=view.database.summary(), state=State.UNREACHABLE), 503
-        # A running job answers first, whatever the request asks.
-        refuse_if_busy(db.session, JobEnvironment.of(current_app))
-        job = start_job(
-            db.session,
-            JobEnvironment.of(current_app),
-            view.catalog,
-            view.database,
-            job_request,
-            current_user.username,
-        )
+        job = launch_job(job_request)
     except JobRefused as exc:
         return jsonify(error=str(exc)), 400
     except JobConflict as exc:
@@ -147,8 +135,7 @@ def cancel_job(job_id: int):
 
 @bp.get("/jobs/<id:job_id>")
 def get_job(job_id: int):
-    notice_interrupted_jobs(db.session, JobEnvironment.of(current_app))
-    job = db.session.get(MigrationJob, job_id)
+    job = shown_job(db.session, JobEnvironment.of(current_app), job_id)
     if job is None:
         return jsonify(error=f"no job #{job_id}"), 404
     return jsonify(job_json(job, job_progress(db.session, job)))

@@ -4,12 +4,15 @@ a job is marked running, whether its process still is). Their JSON shapes
 are in serialize.py."""
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask import current_app, g
+from flask_login import current_user
 
 from app.dbadmin.core.adoption import (
     Verification,
@@ -30,7 +33,12 @@ from app.dbadmin.core.state import (
     unsettled_step,
     with_schema_check,
 )
-from app.dbadmin.jobs.service import JobEnvironment, notice_interrupted_jobs
+from app.dbadmin.jobs.service import (
+    JobEnvironment,
+    JobRequest,
+    interruption,
+    start_job,
+)
 from app.dbadmin.web.forms import AuditFilter
 from app.errors import HeadwayError, error_line
 from app.extensions import db
@@ -145,24 +153,29 @@ _RECENT_AUDIT = sa.select(_audit).order_by(_audit.c.id.desc()).limit(5)
 _JOB_LIST = sa.select(*_JOB_COLUMNS).order_by(_jobs.c.id.desc()).limit(100)
 
 
-def job_list() -> list[sa.Row]:
-    """The Jobs tab: the 100 newest jobs (a dead one marked first, as in
-    recent_jobs)."""
-    recent_jobs()
-    return _rows_or_empty(_JOB_LIST)
+def job_list() -> list:
+    """The Jobs tab: the 100 newest jobs (a dead one shown interrupted, as
+    in recent_jobs)."""
+    newest = recent_jobs()
+    jobs = _rows_or_empty(_JOB_LIST)
+    if jobs and newest and jobs[0].id == newest[0].id:
+        jobs[0] = newest[0]
+    return jobs
 
 
-def recent_jobs() -> list[sa.Row]:
+def recent_jobs() -> list:
     """The 5 newest jobs, read once per request (the page and its navbar
-    share them). A job marked running whose process has
-    died is marked interrupted first, so that no page (the navbar's banner on
-    any admin page included) shows a dead job as running. Only a job marked
-    running costs that check: one runs at a time, and it is the newest."""
+    share them). A job marked running whose process has died is shown
+    interrupted, so that no page (the navbar's banner on any admin page
+    included) shows a dead job as running; a page only reads: the job's
+    supervisor, or the next write, records it. Only a job marked running
+    costs that check: one runs at a time, and it is the newest."""
     if "recent_jobs" not in g:
         jobs = _rows_or_empty(_RECENT_JOBS)
         if jobs and jobs[0].status == "running":
-            notice_interrupted_jobs(db.session, JobEnvironment.of(current_app))
-            jobs = _rows_or_empty(_RECENT_JOBS)
+            noticed = interruption(db.session, JobEnvironment.of(current_app), jobs[0])
+            if noticed is not None:
+                jobs[0] = SimpleNamespace(**{**jobs[0]._mapping, **noticed})
         g.recent_jobs = jobs
     return g.recent_jobs
 
@@ -286,3 +299,18 @@ def adoption_offer(view: Overview) -> AdoptionOffer | None:
         with _dry_runs_lock:
             _dry_runs[key] = (id(view.catalog), live, offer)
     return offer
+
+
+def launch_job(job_request: "JobRequest | Callable[[], JobRequest]") -> MigrationJob:
+    """Start a job for the signed-in user, on this app's database and
+    scripts: the plan page's form, the drift check and the API (see
+    start_job for the order of its checks and for `job_request`)."""
+    view = overview()
+    return start_job(
+        db.session,
+        JobEnvironment.of(current_app),
+        view.catalog,
+        view.database,
+        job_request,
+        current_user.username,
+    )

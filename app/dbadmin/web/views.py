@@ -23,9 +23,7 @@ from app.dbadmin.jobs.service import (
     cancel_job,
     job_file,
     job_progress,
-    notice_interrupted_jobs,
-    refuse_if_busy,
-    start_job,
+    shown_job,
     without_noise,
 )
 from app.dbadmin.web.dryrun import stamp_dry_run
@@ -49,6 +47,7 @@ from app.dbadmin.web.overview import (
     audit_rows,
     checksum_mismatches,
     job_list,
+    launch_job,
     overview,
     recent_audit,
     recent_jobs,
@@ -57,7 +56,6 @@ from app.dbadmin.web.overview import (
 from app.dbadmin.web.words import CONSOLE_WAYS
 from app.errors import HeadwayError
 from app.extensions import db
-from app.models.console import MigrationJob
 from app.models.own import utcnow
 from app.validation import parse_integer
 
@@ -373,16 +371,8 @@ class MigrationsView(SecureViewMixin, BaseView):
     @expose("/drift", methods=["POST"])
     def drift_check(self):
         """Check now: a job (scratch databases take long; no request may)."""
-        view = overview()
         try:
-            job = start_job(
-                db.session,
-                JobEnvironment.of(current_app),
-                view.catalog,
-                view.database,
-                JobRequest(DRIFT_CHECK, None),
-                current_user.username,
-            )
+            job = launch_job(JobRequest(DRIFT_CHECK, None))
         except JobConflict as exc:
             message = Markup("No drift check now: {}").format(str(exc))
             if exc.job_id is not None:
@@ -414,12 +404,8 @@ class MigrationsView(SecureViewMixin, BaseView):
             stamp = target if action == "stamp" else ""
             return self._plan_page(plan_target, stamp, form_error=error, typed=typed)
 
-        view = overview()
-        environment = JobEnvironment.of(current_app)
-        try:
-            if view.database.reachable:
-                # A running job answers first, whatever else the form says.
-                refuse_if_busy(db.session, environment)
+        def read_form() -> JobRequest:
+            # Read after the check for a running job, which answers first.
             # Every field's error in one answer, not one per round trip.
             errors: dict[str, str] = {}
             try:
@@ -433,14 +419,10 @@ class MigrationsView(SecureViewMixin, BaseView):
             if errors:
                 field, message = next(iter(errors.items()))
                 raise FormError(action, message, field=field, errors=errors)
-            job = start_job(
-                db.session,
-                environment,
-                view.catalog,
-                view.database,
-                job_request,
-                current_user.username,
-            )
+            return job_request
+
+        try:
+            job = launch_job(read_form)
         except FormError as exc:
             return again(exc)
         except BadInput as exc:
@@ -480,8 +462,7 @@ class MigrationsView(SecureViewMixin, BaseView):
     @expose("/jobs/<id:job_id>")
     def job(self, job_id: int):
         environment = JobEnvironment.of(current_app)
-        notice_interrupted_jobs(db.session, environment)
-        job = db.session.get(MigrationJob, job_id)
+        job = shown_job(db.session, environment, job_id)
         if job is None:
             return self.render("dbadmin/no_job.html", job_id=job_id), 404
         view = overview()
@@ -508,13 +489,11 @@ class MigrationsView(SecureViewMixin, BaseView):
         answer), for the job page to follow a running job: a small read
         every second or two instead of the page reloaded (server-sent events
         would hold a worker per open page). Same roles as the job page."""
-        job = db.session.get(MigrationJob, job_id)
+        # A job whose process died is shown so (a read; one check, while
+        # it is marked running).
+        job = shown_job(db.session, JobEnvironment.of(current_app), job_id)
         if job is None:
             return jsonify(error=f"there is no job #{job_id}"), 404
-        if job.status == "running":
-            # A job whose process died is marked so (one check, while running).
-            notice_interrupted_jobs(db.session, JobEnvironment.of(current_app))
-            db.session.refresh(job)
         log = job.log or ""
         after = parse_integer(request.args.get("after", "0"), 0, len(log))
         # The log only grows; an offset past its end (or a bad one) starts over.
