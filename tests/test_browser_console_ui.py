@@ -19,6 +19,8 @@ from tests.helpers import ROOT, Scripts, migrations_head, new_database
 from tests.live import LiveServer, user_command
 
 pytest_plugins = ["tests.browser"]
+# Every test here drives Chromium against a gunicorn it starts.
+pytestmark = pytest.mark.live
 
 HEAD = migrations_head()
 WAIT = "0004_wait"

@@ -134,6 +134,7 @@ class Writer(threading.Thread):
 
 
 @needs_pt_osc
+@pytest.mark.live
 def test_an_online_widening_loses_no_write_verifies_and_leaves_nothing(
     mysql, legacy, runner, engine, app
 ):
@@ -215,6 +216,7 @@ def test_an_online_widening_loses_no_write_verifies_and_leaves_nothing(
 
 
 @needs_pt_osc
+@pytest.mark.live
 def test_an_online_change_of_a_table_without_a_key_is_refused_before_it_runs(
     mysql, runner, engine, scripts, app
 ):
@@ -288,6 +290,7 @@ def test_online_on_sqlite_is_refused_with_the_reason(database_url, runner, engin
     assert version_rows(engine) is None
 
 
+@pytest.mark.live
 def test_online_without_pt_osc_says_how_to_install_it(mysql, runner, app, engine):
     app.config["PT_OSC"] = "/nonexistent/pt-online-schema-change"
     for args in (["db", "upgrade", "--online"], ["db", "downgrade", "--online"]):
@@ -317,6 +320,7 @@ def _children(name: str) -> list[int]:
 
 
 @needs_pt_osc
+@pytest.mark.live
 def test_a_killed_pt_osc_run_is_partial_and_rollback_cleans_it_up(
     mysql, legacy, runner, engine, app
 ):
@@ -485,6 +489,7 @@ def test_online_goes_with_upgrade_and_downgrade_only():
 
 
 @needs_pt_osc
+@pytest.mark.live
 def test_a_cancel_stops_pt_osc_and_drops_what_it_left(mysql, app, engine):
     """The console's cancel during the copy: SIGTERM to pt-osc, which 3.2.1
     answers by leaving its triggers and copy; Headway drops them at once

@@ -11,6 +11,7 @@ from app.dbadmin.jobs.service import _pid_alive
 
 
 @pytest.mark.live
+@pytest.mark.live
 def test_a_running_process_is_alive_and_an_exited_one_is_not():
     process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
