@@ -2,6 +2,7 @@
 protection lives with the web's security (app/auth/security.py): a shell
 command, which serves no form, does not import WTForms."""
 
+import functools
 import sqlite3
 
 from flask_login import LoginManager
@@ -24,3 +25,32 @@ def _sqlite_enforces_foreign_keys(dbapi_connection, connection_record) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+
+@event.listens_for(Engine, "do_connect")
+def _pymysql_shares_its_tls_context(dialect, connection_record, cargs, cparams):
+    # PyMySQL's default ("preferred") TLS builds a new SSL context for every
+    # connection, loading the system's CA certificates: 50-250 ms here, more
+    # than the rest of connecting. Preflight and verify open several short
+    # connections (scratch databases): they share one context, configured
+    # exactly as PyMySQL configures each (no certificate checked, as before).
+    if dialect.driver != "pymysql":
+        return None
+    return _pymysql_connection_class()(*cargs, **cparams)
+
+
+@functools.cache
+def _pymysql_connection_class():
+    from pymysql.connections import Connection
+
+    class SharedContextConnection(Connection):
+        def _create_ssl_ctx(self, sslp):
+            if sslp == {}:  # the preferred mode: no TLS option was given
+                return _preferred_tls_context()
+            return super()._create_ssl_ctx(sslp)
+
+    @functools.cache
+    def _preferred_tls_context():
+        return Connection._create_ssl_ctx(None, {})
+
+    return SharedContextConnection

@@ -26,7 +26,9 @@ Differences from Flask-Migrate's stock env.py, each for a reason:
 - Headway's guards (app/dbadmin/core/guards.py) check every upgrade, downgrade
   and stamp before it runs, and every autogenerate: an unversioned database
   with tables is adopted, not upgraded; a stamp is verified; a step that drops
-  data needs an explicit yes.
+  data needs an explicit yes; an upgrade or downgrade runs preflight first
+  (core/preflight.py) and is refused, before any statement, when a step will
+  fail (`--no-preflight` skips it, and the audit trail says so).
 """
 
 import logging
@@ -45,6 +47,7 @@ from app.dbadmin.core.audit import AuditTrail
 from app.dbadmin.core.executor import ExecutorSettings, StatementExecutor
 from app.dbadmin.core.guards import (
     UNVERIFIED_STAMP,
+    Refused,
     RunOptions,
     check_autogenerate,
     check_run,
@@ -212,16 +215,26 @@ def guard_the_run(connection, audit: AuditTrail) -> None:
     """Headway's guards, before any DDL and before Alembic creates its version
     table; what they say first is logged (the CLI prints it, a job logs it)."""
     opts = running_context_opts()
-    checked = check_run(
-        migrate_ext.db.engine,
-        context.get_context(),
-        target_metadata,
-        # Only `alembic stamp` hands its EnvironmentContext a `purge`.
-        stamp="purge" in opts,
-        purge=bool(opts.get("purge")),
-        destination=opts.get("destination_rev"),
-        options=RunOptions.of(config.attributes),
-    )
+    try:
+        checked = check_run(
+            migrate_ext.db.engine,
+            context.get_context(),
+            target_metadata,
+            # Only `alembic stamp` hands its EnvironmentContext a `purge`.
+            stamp="purge" in opts,
+            purge=bool(opts.get("purge")),
+            destination=opts.get("destination_rev"),
+            options=RunOptions.of(config.attributes),
+        )
+    except Refused as refusal:
+        # A preflight that refuses the run is kept too (the plan page shows
+        # why); nothing of the user's schema was touched.
+        if getattr(refusal, "preflight", None) is not None:
+            if connection.in_transaction():
+                connection.commit()
+            keep_preflight(connection, refusal.preflight, opts, audit)
+            connection.commit()
+        raise
     # The lint as warnings, the same the console shows for the plan.
     for warning in checked.lint:
         logger.warning(warning)
@@ -229,9 +242,42 @@ def guard_the_run(connection, audit: AuditTrail) -> None:
         logger.info(note)
     if checked.unverified_stamp:
         audit.action = UNVERIFIED_STAMP
+    if checked.preflight_skipped:
+        audit.preflight = "skipped"
+    elif checked.preflight is not None:
+        audit.preflight = "passed"
+        report_preflight(checked.preflight)
+        keep_preflight(connection, checked.preflight, opts, audit)
     # The guards' reads began a transaction; Alembic begins its own.
     if connection.in_transaction():
         connection.commit()
+
+
+def report_preflight(result) -> None:
+    """What preflight found in steps it lets through: writes they block,
+    what it could not check."""
+    from app.dbadmin.preflight_text import verdict_words
+
+    for step in result.steps:
+        level = logging.INFO if step.verdict == "safe" else logging.WARNING
+        logger.log(level, f"preflight {step.revision}: {verdict_words(step)}")
+
+
+def keep_preflight(connection, result, opts, audit: AuditTrail) -> None:
+    """The run's preflight, kept for the console's plan page."""
+    from app.dbadmin.core.preflight import record_result
+
+    if not result.steps:
+        return
+    record_result(
+        connection,
+        result,
+        start=tuple(context.get_context().get_current_heads()),
+        target=str(opts.get("destination_rev")),
+        direction=result.steps[0].direction,
+        checked_by=audit.actor,
+        job_id=audit.job_id,
+    )
 
 
 def is_autogenerate() -> bool:

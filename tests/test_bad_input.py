@@ -255,7 +255,7 @@ def test_openapi_describes_every_api_route_from_the_schemas(app, logged_in):
     assert ref.endswith("/NewJob")
     assert document["components"]["schemas"]["NewJob"]["properties"]["action"][
         "enum"
-    ] == ["upgrade", "downgrade", "stamp", "adopt", "rollback", "resume"]
+    ] == ["upgrade", "downgrade", "stamp", "adopt", "rollback", "resume", "preflight"]
     # The deliberate yes to a downgrade, a stamp or data loss, documented.
     typed = document["components"]["schemas"]["NewJob"]["properties"]["typed_target"]
     assert (

@@ -286,6 +286,8 @@ def test_an_unknown_job_is_a_404(browser_session):
 def test_a_traceback_is_its_last_line_until_opened(browser_session, live_server):
     session = browser_session()
     page = login_to(session, "operator", "/admin/migrations/plan?target=0006_boom")
+    # (Preflight would refuse it first: this is the step that fails.)
+    page.locator("#no-preflight-upgrade").check()
     page.locator("#confirm-upgrade").check()
     with page.expect_navigation():
         page.get_by_role("button", name="Upgrade to 0006_boom").click()
@@ -323,6 +325,8 @@ def test_a_step_left_half_way_is_shown_and_rolled_back(browser_session, live_ser
     )
     session = browser_session()
     page = login_to(session, "operator", "/admin/migrations/plan?target=0006_boom")
+    # (Preflight would refuse it first: this is the step that fails.)
+    page.locator("#no-preflight-upgrade").check()
     page.locator("#confirm-upgrade").check()
     with page.expect_navigation():
         page.get_by_role("button", name="Upgrade to 0006_boom").click()
@@ -346,3 +350,30 @@ def test_a_step_left_half_way_is_shown_and_rolled_back(browser_session, live_ser
     assert current(live_server) == "0005_slow"
     session.assert_no_csp_violations()
     session.assert_no_page_errors()
+
+
+def test_the_plan_page_shows_the_newest_preflight(browser_session, live_server):
+    """An operator runs preflight from the plan page (a job); the plan page
+    then shows its result beside the step, with its age, and offers to run
+    it again. A viewer sees it too, without the button."""
+    session = browser_session()
+    url = "/admin/migrations/plan?target=0006_boom"
+    page = login_to(session, "operator", url)
+    expect(page.locator("#plan-preflight")).to_have_attribute("data-verdict", "none")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Run preflight").click()
+    wait_for_job(page)
+    page.goto(live_server.base + url)
+    expect(page.locator("#plan-preflight")).to_have_attribute("data-verdict", "fails")
+    expect(page.locator("#preflight-age")).to_have_text("just now")
+    step = page.locator('details.step[data-revision="0006_boom"]')
+    # A step that will fail is open, its result beside its SQL.
+    expect(step.locator(".preflight-step")).to_be_visible()
+    expect(step.locator(".preflight-step")).to_have_attribute("data-verdict", "fails")
+    expect(step.locator(".preflight-badge")).to_have_text("preflight: fails")
+    expect(page.get_by_role("button", name="Run preflight again")).to_be_visible()
+    session.assert_no_csp_violations()
+    session.assert_no_page_errors()
+    viewer = login_to(browser_session(), "viewer", url)
+    expect(viewer.locator("#plan-preflight")).to_have_attribute("data-verdict", "fails")
+    expect(viewer.locator("#preflight-form")).to_have_count(0)

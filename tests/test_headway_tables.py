@@ -19,6 +19,7 @@ HEADWAY_TABLES = {
     "headway_jobs",
     "headway_audit",
     "headway_drift_checks",
+    "headway_preflights",
     "headway_schema_fingerprints",
     "headway_step_runs",
     "headway_step_statements",

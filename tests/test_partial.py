@@ -104,7 +104,7 @@ def test_a_step_failing_half_way_is_recorded_shown_refused_and_rolled_back(
     mysql, legacy, runner, app, engine
 ):
     before = snapshot(legacy)
-    failed = invoke(runner, "db", "upgrade")
+    failed = invoke(runner, "db", "upgrade", "--no-preflight")
     assert failed.exit_code == 1
     assert "partially applied" in failed.output
     assert "1 and 2 applied" in failed.output and "Duplicate entry" in failed.output
@@ -175,7 +175,7 @@ def test_a_step_failing_half_way_is_recorded_shown_refused_and_rolled_back(
 def test_resume_runs_the_rest_once_the_cause_is_fixed_then_verifies(
     mysql, legacy, runner, engine
 ):
-    assert invoke(runner, "db", "upgrade").exit_code == 1
+    assert invoke(runner, "db", "upgrade", "--no-preflight").exit_code == 1
     still = invoke(runner, "db", "resume")
     assert still.exit_code == 1 and "Duplicate entry" in still.output
     execute(engine, f"DELETE FROM employees WHERE emp_no = {TWIN}")  # the fix
@@ -193,7 +193,7 @@ def test_sqlite_takes_the_whole_step_back(legacy, runner, engine, database_url):
     if not database_url.startswith("sqlite"):
         pytest.skip("the SQLite side of the same story")
     before = snapshot(legacy)
-    failed = invoke(runner, "db", "upgrade")
+    failed = invoke(runner, "db", "upgrade", "--no-preflight")
     assert failed.exit_code == 1
     assert "partially applied" not in failed.output
     assert snapshot(engine) == before
@@ -239,6 +239,7 @@ def test_ddl_waiting_behind_an_open_transaction_gives_up_without_stalling_others
             "-x",
             "ddl_lock_retries=1",
             "upgrade",
+            "--no-preflight",
         )
     finally:
         thread.join()
@@ -273,7 +274,7 @@ def test_the_console_settles_it_as_jobs(mysql, legacy, runner, app, engine):
     """A rollback, then (after a second failure and the fix) a resume, from
     the console's API as an operator: the same core as the CLI."""
     before = snapshot(legacy)
-    assert invoke(runner, "db", "upgrade").exit_code == 1
+    assert invoke(runner, "db", "upgrade", "--no-preflight").exit_code == 1
     client = app.test_client()
     created = invoke(runner, "users", "token", "create", "op")
     assert created.exit_code == 0, created.output
@@ -298,7 +299,7 @@ def test_the_console_settles_it_as_jobs(mysql, legacy, runner, app, engine):
     assert "ALTER TABLE `salaries`" in job["log"]
     assert snapshot(engine) == before
 
-    assert invoke(runner, "db", "upgrade").exit_code == 1
+    assert invoke(runner, "db", "upgrade", "--no-preflight").exit_code == 1
     execute(engine, f"DELETE FROM employees WHERE emp_no = {TWIN}")
     started = client.post(
         "/api/migrations/jobs",

@@ -122,12 +122,22 @@ def online_run(online: bool, sql: bool = False):
     return showing_progress()
 
 
+NO_PREFLIGHT = click.option(
+    "--no-preflight",
+    is_flag=True,
+    help="Run the steps without preflight first (`flask db preflight`): a "
+    "step that will fail is then not refused before it starts. The audit "
+    "trail records it.",
+)
+
+
 @db_cli.command("upgrade")
 @_directory_option
 @_offline_options
 @_x_arg_option
 @ALLOW_DATA_LOSS
 @ONLINE
+@NO_PREFLIGHT
 @click.option(
     "--adopt",
     "adopt_first",
@@ -137,17 +147,29 @@ def online_run(online: bool, sql: bool = False):
 )
 @click.argument("revision", default="head")
 def upgrade_command(
-    directory, sql, tag, x_arg, allow_data_loss, online, adopt_first, revision
+    directory,
+    sql,
+    tag,
+    x_arg,
+    allow_data_loss,
+    online,
+    no_preflight,
+    adopt_first,
+    revision,
 ) -> None:
-    """Upgrade to a later version. An unversioned database that already has
-    tables is refused (adopt it, or use --adopt); so is a step that drops
-    data, unless --allow-data-loss."""
+    """Upgrade to a later version. Preflight runs first, and a step that will
+    fail is refused before anything runs (unless --no-preflight). An
+    unversioned database that already has tables is refused (adopt it, or
+    use --adopt); so is a step that drops data, unless --allow-data-loss."""
     wait = lock_wait_of(x_arg)
+    options = {
+        "allow_data_loss": allow_data_loss,
+        "online": online,
+        "no_preflight": no_preflight,
+    }
     if not adopt_first or sql:
         with online_run(online, sql):
-            config = _alembic_config(
-                directory, x_arg, allow_data_loss=allow_data_loss, online=online
-            )
+            config = _alembic_config(directory, x_arg, **options)
             with _keeping_the_proof(sql):
                 command.upgrade(config, revision, sql=sql, tag=tag)
         return
@@ -166,9 +188,7 @@ def upgrade_command(
             click.echo(f"adopted at {adoption.verification.label}")
         # migrations/env.py's migration lock waits what is left of the wait.
         x_arg = _with_lock_wait(x_arg, deadline.left())
-        config = _alembic_config(
-            directory, x_arg, allow_data_loss=allow_data_loss, online=online
-        )
+        config = _alembic_config(directory, x_arg, **options)
         with _keeping_the_proof(sql), online_run(online):
             command.upgrade(config, revision, sql=sql, tag=tag)
 
@@ -193,16 +213,22 @@ def _with_lock_wait(x_arg: tuple, seconds: float) -> tuple:
 @_x_arg_option
 @ALLOW_DATA_LOSS
 @ONLINE
+@NO_PREFLIGHT
 @click.argument("revision", default="-1")
 def downgrade_command(
-    directory, sql, tag, x_arg, allow_data_loss, online, revision
+    directory, sql, tag, x_arg, allow_data_loss, online, no_preflight, revision
 ) -> None:
     """Revert to a previous version (`flask db downgrade -- -1`: click reads a
-    bare -1 as an option). A step that drops data is refused unless
-    --allow-data-loss."""
+    bare -1 as an option). Preflight runs first, and a step that will fail is
+    refused before anything runs (unless --no-preflight). A step that drops
+    data is refused unless --allow-data-loss."""
     lock_wait_of(x_arg)
     config = _alembic_config(
-        directory, x_arg, allow_data_loss=allow_data_loss, online=online
+        directory,
+        x_arg,
+        allow_data_loss=allow_data_loss,
+        online=online,
+        no_preflight=no_preflight,
     )
     if sql and revision == "-1":
         revision = "head:-1"

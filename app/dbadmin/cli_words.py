@@ -25,6 +25,7 @@ CLI_WAYS = Ways(
         f"run `flask db stamp --purge {matching}`, or `flask db stamp "
         "--purge base` then `flask db adopt`."
     ),
+    skip_preflight="--no-preflight",
     no_match=(
         "No revision matches it: `flask db adopt` names the closest one and "
         "the ways forward."

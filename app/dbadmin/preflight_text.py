@@ -27,7 +27,7 @@ def preflight_lines(result, direction: str, target: str) -> list[str]:
         lines.append(f"lock impact unknown: {result.lock_unknown_reason}")
     for step in steps:
         lines.append("")
-        lines.append(f"{step.revision} ({step.direction}): {_verdict_words(step)}")
+        lines.append(f"{step.revision} ({step.direction}): {verdict_words(step)}")
         rows = [("#", "statement", "table", "rows", "size", "lock", "time")]
         for s in step.statements:
             size = s.sizes[0] if s.sizes else None
@@ -36,17 +36,17 @@ def preflight_lines(result, direction: str, target: str) -> list[str]:
                     str(s.index),
                     _shorten(" ".join(s.sql.split()), 56),
                     ", ".join(s.tables) or "-",
-                    _count(size.rows, size.estimated) if size else "-",
-                    _bytes(size.bytes, size.estimated) if size else "-",
+                    count_text(size.rows, size.estimated) if size else "-",
+                    bytes_text(size.bytes, size.estimated) if size else "-",
                     LOCK_WORDS[s.lock.kind],
-                    _duration(s.estimate_s) if s.estimate_s is not None else "-",
+                    duration_text(s.estimate_s) if s.estimate_s is not None else "-",
                 )
             )
         lines += _table(rows, indent="  ")
         notes = []
         for s in step.statements:
             for finding in s.findings:
-                notes.append(f"  {s.index}  {_finding_words(finding)}")
+                notes.append(f"  {s.index}  {finding_words(finding)}")
             if s.lock.reason and s.lock.kind != preflight_core.INSTANT:
                 what = "server" if s.lock.kind != preflight_core.UNKNOWN else "why"
                 notes.append(f"  {s.index}  lock ({what}): {s.lock.reason}")
@@ -63,7 +63,7 @@ def preflight_lines(result, direction: str, target: str) -> list[str]:
     return lines
 
 
-def _verdict_words(step) -> str:
+def verdict_words(step) -> str:
     if step.verdict == "fails":
         parts = [
             f.kind.replace("_", " ") + (f" on {f.table}" if f.table else "")
@@ -73,7 +73,7 @@ def _verdict_words(step) -> str:
     words = []
     for blocked in step.blocked_writes:
         about = (
-            f" for about {_duration(blocked.estimate_s)}"
+            f" for about {duration_text(blocked.estimate_s)}"
             if blocked.estimate_s is not None
             else ""
         )
@@ -85,7 +85,7 @@ def _verdict_words(step) -> str:
     return "; ".join(words) or "safe"
 
 
-def _finding_words(f) -> str:
+def finding_words(f) -> str:
     label = {
         preflight_core.FAILS: "fails",
         preflight_core.WARNING: "warning",
@@ -97,7 +97,7 @@ def _finding_words(f) -> str:
         return f"{label}: {f.kind.replace('_', ' ')} in {where}: {f.detail}"
     if f.severity == preflight_core.NOT_ANALYSED:
         return f"{label}: {f.detail}"
-    count = _count(f.count, f.estimated) if f.count is not None else ""
+    count = count_text(f.count, f.estimated) if f.count is not None else ""
     what = {
         "duplicates": f"{count} groups of duplicate values in {where} for {f.target}",
         "nulls": f"{count} rows with NULL in {where}",
@@ -160,13 +160,13 @@ def _shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _count(n: int | None, estimated: bool) -> str:
+def count_text(n: int | None, estimated: bool) -> str:
     if n is None:
         return "?"
     return f"{'~' if estimated else ''}{n:,}"
 
 
-def _bytes(n: int | None, estimated: bool) -> str:
+def bytes_text(n: int | None, estimated: bool) -> str:
     if n is None:
         return "-"
     size = float(n)
@@ -178,9 +178,69 @@ def _bytes(n: int | None, estimated: bool) -> str:
     return str(n)
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
     if seconds < 1:
         return f"~{seconds * 1000:.0f} ms"
     if seconds < 120:
         return f"~{seconds:.1f} s"
     return f"~{seconds / 60:.0f} min"
+
+
+# What to do about each kind of failure preflight finds, before running again.
+_FIXES = {
+    "duplicates": "remove the duplicates first (a data revision before this "
+    "one), or make the index or key non-unique",
+    "nulls": "fill in the NULLs first (a data revision before this one), or "
+    "keep the column nullable",
+    "too_long": "shorten those values first, or keep the longer type",
+    "out_of_range": "change those values first, or keep the wider type",
+    "enum_values": "move those rows to a value that stays first, or keep the value",
+    "orphans": "delete or fix the rows without a parent first, or add their parents",
+    "check_violations": "fix the rows that violate it first, or change the CHECK",
+    "schema_error": "fix the revision: the server refuses the statement on the "
+    "schema itself, whatever the data",
+}
+
+
+def preflight_refusal(result, direction: str, skip: str, cli: bool = True) -> str:
+    """Why a run is refused before its first statement: each step that will
+    fail, the statement, what preflight found, and what to fix; `skip` says
+    how to run it anyway in the words of the surface that refused (`cli`:
+    the terminal's, which also names the commands that go further)."""
+    failing = [s for s in result.steps if s.verdict == "fails"]
+    first = failing[0]
+    lines = [
+        f"refusing to {direction}: preflight finds that "
+        + ", ".join(s.revision for s in failing)
+        + " will fail; nothing was run."
+    ]
+    for step in failing:
+        for statement in step.statements:
+            for finding in statement.findings:
+                if finding.severity != preflight_core.FAILS:
+                    continue
+                sql = _shorten(" ".join(statement.sql.split()), 70)
+                lines.append(
+                    f"  - {step.revision}, statement {statement.index} ({sql}): "
+                    f"{finding_words(finding)}"
+                )
+                lines.append(f"    to fix: {_FIXES.get(finding.kind, 'see above')}")
+        if step.rehearsal_error and not any(
+            f.kind == "schema_error" for f in step.findings
+        ):
+            lines.append(
+                f"  - {step.revision} fails in the rehearsal (the steps run on an "
+                f"empty copy of the schema): {step.rehearsal_error}"
+            )
+            lines.append(f"    to fix: {_FIXES['schema_error']}")
+    index = result.steps.index(first)
+    if index and cli:
+        before = result.steps[index - 1].revision
+        lines.append(
+            f"The steps before {first.revision} pass: `flask db {direction} "
+            f"{before}` runs them."
+        )
+    if cli:
+        lines.append("`flask db preflight TARGET` shows the whole preflight.")
+    lines.append(f"To run it anyway (a step may then fail half-way): {skip}.")
+    return "\n".join(lines)

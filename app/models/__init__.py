@@ -6,6 +6,7 @@ from app.models.console import (
     MigrationAudit,
     MigrationJob,
     MigrationLockHolder,
+    PreflightResult,
     SchemaFingerprint,
 )
 from app.models.employee import (
@@ -29,6 +30,7 @@ __all__ = [
     "MigrationAudit",
     "MigrationJob",
     "MigrationLockHolder",
+    "PreflightResult",
     "Salary",
     "SchemaFingerprint",
     "Title",

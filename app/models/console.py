@@ -97,6 +97,35 @@ class MigrationAudit(db.Model):
     # The tool that ran some of the step's statements online (core/online.py);
     # NULL when the server ran them all.
     online_tool: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    # "passed" when preflight ran first and let the step through, "skipped"
+    # when the operator ran it without (--no-preflight); NULL for a stamp,
+    # a rollback or resume, and rows from before preflight.
+    preflight: so.Mapped[str | None] = so.mapped_column(sa.String(16))
+
+
+class PreflightResult(db.Model):
+    """A preflight of a plan (core/preflight.py), as JSON: kept so that the
+    plan page shows the newest one of its plan without running it (it
+    builds scratch databases and scans large tables: an operator's job)."""
+
+    __tablename__ = "headway_preflights"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    checked_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, index=True)
+    checked_by: so.Mapped[str] = so.mapped_column(sa.String(255))
+    job_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("headway_jobs.id", ondelete="SET NULL"), index=True
+    )
+    # The plan: the stamped revisions it starts from, its target as given,
+    # its direction, and its steps' revisions in order (comma-separated):
+    # what the plan page finds it by.
+    from_revisions: so.Mapped[str] = so.mapped_column(sa.String(1024))
+    target: so.Mapped[str] = so.mapped_column(sa.String(255))
+    direction: so.Mapped[str] = so.mapped_column(sa.String(16))
+    steps: so.Mapped[str] = so.mapped_column(sa.Text)
+    # The worst step's verdict: fails, blocks_writes, unknown or safe.
+    verdict: so.Mapped[str] = so.mapped_column(sa.String(16))
+    result: so.Mapped[str] = so.mapped_column(sa.Text)
 
 
 class DriftCheck(db.Model):

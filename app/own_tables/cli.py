@@ -101,14 +101,30 @@ def framed(lines: list[str]) -> str:
     "writes blocked, through pt-online-schema-change (as `flask db upgrade "
     "--online`).",
 )
-def release_command(lock_wait: float, adopt_legacy: bool, online: bool) -> None:
+@click.option(
+    "--no-preflight",
+    is_flag=True,
+    help="Upgrade without preflight first: a step that will fail is then not "
+    "refused before it starts. The audit trail records it.",
+)
+def release_command(
+    lock_wait: float, adopt_legacy: bool, online: bool, no_preflight: bool
+) -> None:
     """The deploy step: create or upgrade Headway's tables, upgrade the schema
-    to its heads under the migration lock, and verify it. Idempotent; exit 1
+    to its heads under the migration lock (preflight first: a step that will
+    fail is refused before anything runs), and verify it. Idempotent; exit 1
     with one line when anything is wrong."""
     # (Imported here: the migration core is not loaded by every command.)
     from app.dbadmin.cli import online_run
     from app.own_tables.release import release
 
     with online_run(online):
-        release(db.engine, lock_wait, adopt_legacy, say=click.echo, online=online)
+        release(
+            db.engine,
+            lock_wait,
+            adopt_legacy,
+            say=click.echo,
+            online=online,
+            no_preflight=no_preflight,
+        )
     click.echo("release ok")

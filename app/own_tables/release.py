@@ -37,6 +37,7 @@ def release(
     adopt_legacy: bool,
     say: Callable,
     online: bool = False,
+    no_preflight: bool = False,
 ):
     """Run the release; `say` prints each step. Raises HeadwayError (one line)
     on anything wrong. `online`: table copies through pt-online-schema-change
@@ -61,7 +62,7 @@ def release(
                 say(f"adopted at {adopted}")
         else:
             refuse_unversioned_legacy(engine, catalog)
-        upgrade_to_heads(engine, catalog, deadline, say, online)
+        upgrade_to_heads(engine, catalog, deadline, say, online, no_preflight)
         verify_release(engine, catalog, say)
 
 
@@ -105,6 +106,7 @@ def upgrade_to_heads(
     deadline: Deadline,
     say: Callable,
     online: bool = False,
+    no_preflight: bool = False,
 ) -> None:
     before = stamped_revisions(engine)
     heads = catalog.heads
@@ -114,7 +116,10 @@ def upgrade_to_heads(
         return
     say(f"upgrading {describe(before)} -> {describe(heads)}")
     # migrations/env.py takes the migration lock, waiting what is left.
-    config = alembic_config(configure_logger=False, online=online)
+    # Preflight first, in migrations/env.py's guards, unless skipped.
+    config = alembic_config(
+        configure_logger=False, online=online, no_preflight=no_preflight
+    )
     config.cmd_opts.x.append(f"lock_wait={deadline.left()}")
     try:
         command.upgrade(config, "heads")

@@ -64,6 +64,9 @@ class AuditTrail:
         # The tool that ran some of the next row's step online (set by
         # migrations/env.py from the statement executor), else None.
         self.online_tool: str | None = None
+        self.has_preflight = "preflight" in columns
+        # "passed" or "skipped", set by the guards before the first step.
+        self.preflight: str | None = None
         self.planned: list = []
         self.done = 0
         self.step_started = utcnow()
@@ -172,6 +175,8 @@ class AuditTrail:
             if self.has_online_tool:
                 row["online_tool"] = self.online_tool
             self.online_tool = None
+            if self.has_preflight and self.preflight is not None:
+                row.setdefault("preflight", self.preflight)
             self.connection.execute(
                 sa.insert(AUDIT_TABLE).values(
                     from_revisions=",".join(from_revisions),

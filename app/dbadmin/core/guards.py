@@ -36,7 +36,7 @@ from app.dbadmin.core.catalog import Catalog, load_catalog
 from app.dbadmin.core.drift import model_differences
 from app.dbadmin.core.journal import RUNS, PartialStep, read_partial
 from app.dbadmin.core.plan import Plan, Step, plan_of_run, step_plan
-from app.dbadmin.core.rehearsal import rehearse
+from app.dbadmin.core.rehearsal import Rehearsal, rehearse
 from app.dbadmin.core.scratch import ScratchUnavailable
 from app.dbadmin.core.state import redundant_stamp_line, redundant_stamps
 from app.dbadmin.core.ways import Ways
@@ -347,19 +347,21 @@ def plan_of_drops(
     *,
     start: tuple[str, ...] | None = None,
     target: str | None = None,
+    rehearsal: Rehearsal | None = None,
 ) -> Plan:
     """The steps (of `revisions`, run in `direction`) that may drop, empty or
     overwrite data, each rendered offline alone: enough to know what their
     operations drop without running every revision's code (a request must
     not run a slow one). Given where the run starts and ends, the whole run
     is also rehearsed in a scratch copy of the live schema, so that the SQL a
-    revision sends itself (`op.get_bind().execute`) is seen too."""
+    revision sends itself (`op.get_bind().execute`) is seen too; `rehearsal`
+    is one already made of that run (preflight's), read instead."""
     steps: list[Step] = []
     for revision in revisions:
         if may_drop(catalog, revision, direction):
             steps += step_plan(engine, catalog, revision, direction).steps
     plan = Plan(target="", direction=direction, steps=steps, sql="")
-    if steps and start is not None:
+    if steps and start is not None and rehearsal is None:
         try:
             rehearsal = rehearse(engine, catalog, start, target, direction)
         except ScratchUnavailable as exc:
@@ -368,6 +370,7 @@ def plan_of_drops(
                 "op.get_bind() is not seen"
             )
             return plan
+    if steps and rehearsal is not None:
         sent = {(r.revision, r.direction): r.statements for r in rehearsal.steps}
         for step in steps:
             step.statements = [
@@ -534,6 +537,8 @@ class RunOptions:
 
     allow_data_loss: bool = False
     no_verify: bool = False
+    # Run the steps without preflight first (the audit trail records it).
+    no_preflight: bool = False
     # Revisions the caller has just proven the schema is (an adoption).
     proven_stamp: tuple[str, ...] | None = None
     # The words of the surface that started the run (a console job passes
@@ -552,6 +557,7 @@ class RunOptions:
             allow_data_loss=bool(attributes.get("allow_data_loss")),
             no_verify=bool(attributes.get("no_verify")),
             online=bool(attributes.get("online")),
+            no_preflight=bool(attributes.get("no_preflight")),
             proven_stamp=tuple(proven) if proven is not None else None,
             ways=ways,
             cli=ways is None,
@@ -565,6 +571,10 @@ class Checked:
     lint: list[str] = field(default_factory=list)  # the steps' lint warnings
     notes: list[str] = field(default_factory=list)
     unverified_stamp: bool = False
+    # The run's preflight (core/preflight.py's Preflight) when it ran; None
+    # for a stamp, an empty run, or when skipped (`preflight_skipped`).
+    preflight: object | None = None
+    preflight_skipped: bool = False
 
 
 def check_run(
@@ -594,12 +604,43 @@ def check_run(
         check_unversioned(engine, catalog)
     revisions = [step.revision.revision for step in steps]
     checked = Checked()
+    rehearsal = None
+    if options.no_preflight:
+        checked.preflight_skipped = True
+        checked.notes.append(
+            "preflight skipped, as asked: the steps run without being checked "
+            "first (the audit trail records it)"
+        )
+    else:
+        rehearsal = _preflight(
+            engine, catalog, current, destination, direction, revisions, checked
+        )
+        if checked.preflight.will_fail:
+            from app.dbadmin.preflight_text import preflight_refusal
+
+            refusal = Refused(
+                preflight_refusal(
+                    checked.preflight,
+                    direction,
+                    (options.ways or cli_ways()).skip_preflight,
+                    cli=options.cli,
+                )
+            )
+            # migrations/env.py keeps it for the console's plan page.
+            refusal.preflight = checked.preflight
+            raise refusal
     if options.cli:
         # The CLI prints the lint of every step, as the console's plan shows it.
         plan = plan_of_run(engine, catalog, current, destination, direction, revisions)
         checked.lint = [f"lint {w.revision}: {w.message}" for w in plan.warnings]
     drops = plan_of_drops(
-        engine, catalog, direction, revisions, start=current, target=destination
+        engine,
+        catalog,
+        direction,
+        revisions,
+        start=current,
+        target=destination,
+        rehearsal=rehearsal,
     )
     if drops.error:
         checked.notes.append(f"what the steps drop may not be complete: {drops.error}")
@@ -675,6 +716,19 @@ def check_online(
             "writes: the server runs them all"
         ]
     return [f"online: to pt-online-schema-change: {r}" for r in plan.routed]
+
+
+def _preflight(engine, catalog, current, destination, direction, revisions, checked):
+    """Preflight of the run into `checked`; its rehearsal, for the data-loss
+    guard to read (one rehearsal for both)."""
+    # (Imported here: preflight is the largest module of the core, and a
+    # stamp or `flask db current` needs none of it.)
+    from app.dbadmin.core.preflight import preflight_of_run
+
+    rehearsal, checked.preflight = preflight_of_run(
+        engine, catalog, current, destination, direction, revisions
+    )
+    return rehearsal
 
 
 def _check_stamp(engine, catalog, metadata, current, steps, options) -> Checked:

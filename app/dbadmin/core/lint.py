@@ -37,7 +37,6 @@ class LintWarning:
 _BATCH_TEMP = "_alembic_tmp_"
 _DATA_SQL = re.compile(r"^\s*(UPDATE|DELETE|INSERT|REPLACE|MERGE)\b", re.IGNORECASE)
 _READS_DATABASE = re.compile(r"\bget_bind\s*\(|\.connection\b|\bsession\b")
-_INT_RANK = {"SMALLINT": 1, "MEDIUMINT": 2, "INTEGER": 3, "INT": 3, "BIGINT": 4}
 
 
 def lint_step(
@@ -88,19 +87,6 @@ def _table_name(obj) -> str:
     return getattr(obj, "name", str(obj))
 
 
-def _has_rows(engine: Engine, table: str) -> bool:
-    try:
-        with engine.connect() as conn:
-            return (
-                conn.execute(
-                    sa.select(sa.literal(1)).select_from(sa.table(table)).limit(1)
-                ).first()
-                is not None
-            )
-    except sa.exc.SQLAlchemyError:
-        return False  # not there yet (made by an earlier step)
-
-
 def _drop_table(engine, op, warn):
     name = _table_name(op.args[0])
     if name.startswith(_BATCH_TEMP):
@@ -118,49 +104,16 @@ def _drop_column(engine, op, warn):
     )
 
 
-def _add_column(engine, op, warn):
-    table, column = op.args[0], op.args[1]
-    if (
-        not column.nullable
-        and column.server_default is None
-        and _has_rows(engine, table)
-    ):
-        warn(
-            "not_null_without_default",
-            f"adds NOT NULL column {table}.{column.name} without a default to a "
-            "table that has rows: it fails, or fills in a zero value",
-        )
-
-
 def _alter_column(engine, op, warn):
+    # A narrower type and NOT NULL on a column holding NULLs are preflight's
+    # (core/preflight.py): it counts the values that do not fit, on the live
+    # data, rather than warning that some might.
     table, column = op.args[0], op.args[1]
-    kw = op.kwargs
-    new_type, old_type = kw.get("type_"), kw.get("existing_type")
-    if new_type is not None:
-        if old_type is None:
-            old_type = _live_type(engine, table, column)
-        if old_type is not None and _narrower(new_type, old_type, engine):
-            warn(
-                "narrowing_type",
-                f"narrows {table}.{column} from {_compile(old_type, engine)} to "
-                f"{_compile(new_type, engine)}: values may be cut or refused",
-            )
-    if kw.get("nullable") is False and kw.get("existing_nullable") is not False:
-        default = kw.get("server_default")
-        if (
-            not default
-            and not kw.get("existing_server_default")
-            and _has_rows(engine, table)
-        ):
-            warn(
-                "not_null_without_default",
-                f"makes {table}.{column} NOT NULL on a table that has rows: it "
-                "fails if any row holds NULL",
-            )
-    if kw.get("name"):
+    if op.kwargs.get("name"):
         warn(
             "rename_column",
-            f"renames {table}.{column} to {kw['name']}: code using the old name breaks",
+            f"renames {table}.{column} to {op.kwargs['name']}: code using the old "
+            "name breaks",
             table,
             column,
         )
@@ -238,7 +191,6 @@ def _bulk_insert(engine, op, warn):
 _RULES = {
     "drop_table": _drop_table,
     "drop_column": _drop_column,
-    "add_column": _add_column,
     "alter_column": _alter_column,
     "drop_index": _drop_index,
     "drop_constraint": _drop_constraint,
@@ -272,48 +224,7 @@ def _lint_source(path: Path, direction: str, warn) -> None:
         )
 
 
-def _live_type(engine: Engine, table: str, column: str):
-    try:
-        for col in sa.inspect(engine).get_columns(table):
-            if col["name"] == column:
-                return col["type"]
-    except sa.exc.SQLAlchemyError:
-        return None
-    return None
-
-
-def _compile(type_, engine: Engine) -> str:
-    try:
-        return type_.compile(dialect=engine.dialect)
-    except sa.exc.CompileError:
-        return repr(type_)
-
-
 def _type_family(type_) -> str:
     return type(
         type_._type_affinity() if hasattr(type_, "_type_affinity") else type_
     ).__name__
-
-
-def _narrower(new, old, engine: Engine) -> bool:
-    """True when `new` holds less than `old`: a shorter string, a smaller
-    integer, fewer digits, or a different kind of type altogether."""
-    new_name = _compile(new, engine).split("(")[0].upper()
-    old_name = _compile(old, engine).split("(")[0].upper()
-    if new_name in _INT_RANK and old_name in _INT_RANK:
-        return _INT_RANK[new_name] < _INT_RANK[old_name]
-    new_length, old_length = getattr(new, "length", None), getattr(old, "length", None)
-    if (
-        isinstance(old, sa.Text)
-        and isinstance(new, sa.String)
-        and not isinstance(new, sa.Text)
-    ):
-        return True
-    if old_length is not None and new_length is not None:
-        return new_length < old_length
-    if old_length is None and new_length is not None and isinstance(old, sa.String):
-        return True
-    precision = (getattr(new, "precision", None), getattr(old, "precision", None))
-    if None not in precision and precision[0] < precision[1]:
-        return True
-    return _type_family(new) != _type_family(old)

@@ -23,6 +23,8 @@ metadata lock would wait for. Results are structured (kinds, tables,
 columns, counts, examples); the CLI and the console word them.
 """
 
+import itertools
+import json
 import math
 import re
 import threading
@@ -30,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -47,11 +49,18 @@ from app.dbadmin.core.ddl import (
     parse_type,
     split_statements,
 )
-from app.dbadmin.core.plan import Plan, make_plan
-from app.dbadmin.core.rehearsal import RehearsedStep, Statement, rehearse
+from app.dbadmin.core.plan import Plan, make_plan, plan_of_run
+from app.dbadmin.core.rehearsal import (
+    Rehearsal,
+    RehearsedStep,
+    Statement,
+    rehearse,
+)
 from app.dbadmin.core.scratch import ScratchUnavailable, scratch_engine
 from app.dbadmin.core.state import read_state
 from app.errors import error_line
+from app.models.console import PreflightResult
+from app.models.own import utcnow
 
 # Each data check may run this long on the live database before it is cut
 # off (and reported as not checked).
@@ -62,6 +71,9 @@ BLOCKER_AFTER_S = 5
 # per-row cost dominates the fixed cost of an ALTER.
 SAMPLE_ROWS = 40_000
 EXAMPLES = 5
+# Threads running the data checks on the live tables, beside the thread that
+# builds and times the scratch copies.
+CHECKERS = 2
 
 # Lock impact classes, best first.
 INSTANT = "instant"
@@ -277,6 +289,37 @@ def preflight_to(
     return plan, result
 
 
+def preflight_of_run(
+    engine: Engine,
+    catalog: Catalog,
+    start: tuple[str, ...],
+    target: str,
+    direction: str,
+    revisions: list[str],
+    *,
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+) -> tuple[Rehearsal | None, Preflight]:
+    """The preflight of a run Alembic is about to make (migrations/env.py's
+    guards): the steps from `start` to `target`, and the rehearsal their
+    statements came from, for the data-loss guard to read rather than
+    rehearse again (None when no scratch database could be made: the
+    statements then come from the offline rendering)."""
+    rehearsal: Rehearsal | None
+    try:
+        rehearsal = rehearse(engine, catalog, start, target, direction)
+        steps, error = rehearsal.steps, rehearsal.error
+        if not steps and not error:
+            raise ScratchUnavailable("the rehearsal ran no step")
+    except ScratchUnavailable:
+        rehearsal = None
+        plan = plan_of_run(engine, catalog, start, target, direction, revisions)
+        steps, error = steps_from_plan(plan), plan.error
+    result = preflight(engine, steps, time_limit_s=time_limit_s)
+    if error and result.steps:
+        result.steps[-1].rehearsal_error = error
+    return rehearsal, result
+
+
 def steps_from_plan(plan: Plan) -> list[RehearsedStep]:
     """Each step's statements from its SQL as Alembic renders it offline
     (`core.plan`): what preflight reads when no rehearsal can run. Offline
@@ -339,15 +382,21 @@ def preflight(
             except ScratchUnavailable as exc:
                 result.lock_unknown_reason = str(exc)
             # The data checks read the live tables while the scratch copies
-            # are built and timed: on a connection of their own, in order.
-            checker_connection = stack.enter_context(_connect(engine))
-            checker = _Context(engine, checker_connection, time_limit_s)
+            # are built and timed: CHECKERS threads, each on a connection of
+            # its own, taking the statements in order as they come free (one
+            # long scan does not hold up the checks of the next statements).
             findings = [Future() for _ in sqls]
-            thread = threading.Thread(
-                target=checker.check_all, args=(sqls, findings), daemon=True
-            )
-            thread.start()
-            stack.callback(thread.join)
+            claim = _counter()
+            for _ in range(min(CHECKERS, len(sqls))):
+                checker_connection = stack.enter_context(_connect(engine))
+                checker = _Context(engine, checker_connection, time_limit_s)
+                thread = threading.Thread(
+                    target=checker.check_all,
+                    args=(sqls, findings, claim),
+                    daemon=True,
+                )
+                thread.start()
+                stack.callback(thread.join)
         else:
             findings = None
         position = 0
@@ -501,19 +550,29 @@ class _Context:
             findings += self.data_checks(parsed, sql)
         return findings
 
-    def check_all(self, sqls: list[str], results: list[Future]) -> None:
-        """The data checks of every statement, in order (on a thread of its
-        own): each result as soon as it is known."""
-        for sql, result in zip(sqls, results, strict=True):
-            try:
-                parsed = parse_statement(sql)
-                result.set_result(self.checks(parsed, sql))
-                self.follow_schema(parsed, sql)
-            except BaseException as exc:  # handed to the waiting statement
-                for pending in results:
-                    if not pending.done():
-                        pending.set_exception(exc)
-                return
+    def check_all(self, sqls: list[str], results: list[Future], claim=None) -> None:
+        """The data checks of the statements, in order (on a thread of its
+        own): each result as soon as it is known. With `claim` (a function
+        handing out positions, shared by several checkers), only the
+        statements it hands this checker; the others' schema changes are
+        followed all the same, for the checks of later statements."""
+        position = 0
+        try:
+            while position < len(sqls):
+                mine = claim() if claim is not None else position
+                while position < min(mine, len(sqls)):
+                    self.follow_schema(parse_statement(sqls[position]), sqls[position])
+                    position += 1
+                if position >= len(sqls):
+                    return
+                parsed = parse_statement(sqls[position])
+                results[position].set_result(self.checks(parsed, sqls[position]))
+                self.follow_schema(parsed, sqls[position])
+                position += 1
+        except BaseException as exc:  # handed to the waiting statements
+            for pending in results:
+                if not pending.done():
+                    pending.set_exception(exc)
 
     # -- sizes -------------------------------------------------------------------
 
@@ -1361,6 +1420,17 @@ def _sqlite_lock(parsed: ParsedStatement) -> LockImpact:
     return LockImpact(UNKNOWN, reason="not a change SQLite makes in place")
 
 
+def _counter() -> Callable[[], int]:
+    """0, 1, 2, … to whichever thread asks first."""
+    lock, numbers = threading.Lock(), itertools.count()
+
+    def claim() -> int:
+        with lock:
+            return next(numbers)
+
+    return claim
+
+
 def _connect(engine: Engine) -> Connection:
     # Autocommit: no read keeps a metadata lock while preflight goes on.
     return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
@@ -1491,3 +1561,130 @@ def possible_blockers(
         for r in rows
     ]
     return blockers, why
+
+
+# --- Kept results (the console's plan page) ---------------------------------------
+
+
+def result_json(result: Preflight) -> dict:
+    """The preflight as JSON-ready data, each step with its verdict; the
+    values of examples as text where JSON has no type for them (dates)."""
+    data = asdict(result)
+    for step_data, step in zip(data["steps"], result.steps, strict=True):
+        step_data["verdict"] = step.verdict
+    data["will_fail"] = result.will_fail
+    return json.loads(json.dumps(data, default=str))
+
+
+def result_from_json(data: dict) -> Preflight:
+    """A kept preflight back as a Preflight (for its words)."""
+
+    def finding(f: dict) -> Finding:
+        fields = dict(f)
+        for key in ("columns", "example_columns"):
+            fields[key] = tuple(fields.get(key) or ())
+        fields["examples"] = tuple(tuple(e) for e in fields.get("examples") or ())
+        return Finding(**fields)
+
+    steps = []
+    for s in data.get("steps", []):
+        statements = [
+            StatementPreflight(
+                st["index"],
+                st["sql"],
+                st["kind"],
+                list(st["tables"]),
+                LockImpact(**st["lock"]),
+                [TableSize(**size) for size in st.get("sizes", [])],
+                st.get("estimate_s"),
+                [finding(f) for f in st.get("findings", [])],
+            )
+            for st in s["statements"]
+        ]
+        steps.append(
+            StepPreflight(
+                s["revision"], s["direction"], statements, s.get("rehearsal_error")
+            )
+        )
+    blockers = [
+        Blocker(**{**b, "tables": tuple(b["tables"]) if b["tables"] else b["tables"]})
+        for b in data.get("blockers", [])
+    ]
+    return Preflight(
+        data["dialect"],
+        steps,
+        blockers,
+        data.get("blockers_unnamed_reason"),
+        data.get("lock_unknown_reason"),
+        data.get("time_limit_s", DEFAULT_TIME_LIMIT_S),
+        data.get("blocker_after_s", BLOCKER_AFTER_S),
+        data.get("elapsed_s", 0.0),
+    )
+
+
+def overall_verdict(result: Preflight) -> str:
+    verdicts = {step.verdict for step in result.steps}
+    for verdict in ("fails", "blocks_writes", "unknown"):
+        if verdict in verdicts:
+            return verdict
+    return "safe"
+
+
+def record_result(
+    connection: Connection,
+    result: Preflight,
+    *,
+    start: tuple[str, ...],
+    target: str,
+    direction: str,
+    checked_by: str,
+    job_id: int | None = None,
+) -> None:
+    """Keep the preflight of the plan from `start` for the plan page (in
+    Headway's own tables, when they are set up; the caller commits)."""
+    table = PreflightResult.__table__
+    if not sa.inspect(connection).has_table(table.name):
+        return
+    connection.execute(
+        sa.insert(table).values(
+            checked_at=utcnow(),
+            checked_by=checked_by[:255],
+            job_id=job_id,
+            # Sorted: the stamp's heads in any order are the same start.
+            from_revisions=",".join(sorted(start)),
+            target=target[:255],
+            direction=direction,
+            steps=",".join(step.revision for step in result.steps),
+            verdict=overall_verdict(result),
+            result=json.dumps(result_json(result)),
+        )
+    )
+
+
+def newest_result(
+    connection: Connection,
+    start: tuple[str, ...],
+    direction: str,
+    revisions: list[str],
+) -> PreflightResult | None:
+    """The newest kept preflight of the plan from `start` through
+    `revisions` (in `direction`); None when there is none (or no table)."""
+    table = PreflightResult.__table__
+    try:
+        row = connection.execute(
+            sa.select(table)
+            .where(
+                table.c.from_revisions == ",".join(sorted(start)),
+                table.c.direction == direction,
+                table.c.steps == ",".join(revisions),
+            )
+            .order_by(table.c.id.desc())
+            .limit(1)
+        ).first()
+    except sa.exc.SQLAlchemyError:
+        if connection.in_transaction():
+            connection.rollback()
+        return None
+    if row is None:
+        return None
+    return PreflightResult(**row._asdict())

@@ -34,5 +34,8 @@ class Ways:
     # The schema matches a revision: adopt it (unversioned), or restamp it.
     adopt_matching: str
     restamp_matching: Callable[[str], str]
+    # Run the steps without preflight first (a step that will fail is then
+    # not refused before it starts).
+    skip_preflight: str
     # No revision matches: where to look further (None: nothing to add).
     no_match: str | None = None

@@ -41,6 +41,7 @@ from app.dbadmin.core.state import unsettled_step
 from app.dbadmin.jobs.service import (
     ACTIONS,
     DRIFT_CHECK,
+    PREFLIGHT,
     is_log_noise,
     job_file,
     launch_secret_hash,
@@ -114,6 +115,10 @@ def run(job: MigrationJob, log: "JobLog") -> None:
         CANCEL.immediate = True
         drift_check(job, log)
         return
+    if job.action == PREFLIGHT:
+        CANCEL.immediate = True
+        preflight_check(job, log)
+        return
     # Who asked, and which job this is, reach env.py's lock and audit trail.
     who = {"actor": job.requested_by, "job_id": job.id}
     # The guards of migrations/env.py: what the operator said yes to, and the
@@ -124,6 +129,7 @@ def run(job: MigrationJob, log: "JobLog") -> None:
         "ways": CONSOLE_WAYS,
         # Table copies through pt-online-schema-change (core/online.py).
         "online": job.online,
+        "no_preflight": job.no_preflight,
     }
     config = alembic_config(
         configure_logger=False, cancel_requested=CANCEL, **who, **opt_ins
@@ -205,6 +211,29 @@ def drift_check(job: MigrationJob, log: JobLog) -> None:
     ).splitlines()
     log.write(f"drift check: {len(differences)} difference(s):")
     log.write("\n".join(f"  - {d}" for d in differences))
+
+
+def preflight_check(job: MigrationJob, log: JobLog) -> None:
+    """Preflight of the plan to the job's target, kept for the plan page
+    (and logged). A step that will fail is the result, not the job's
+    failure."""
+    from app.dbadmin.core.preflight import preflight_to, record_result
+    from app.dbadmin.preflight_text import preflight_lines
+
+    log.write(f"preflight of the plan to {job.target}")
+    start = tuple(stamped_revisions(db.engine))
+    plan, result = preflight_to(db.engine, load_catalog(), job.target)
+    log.write("\n".join(preflight_lines(result, plan.direction, plan.target)))
+    with db.engine.begin() as conn:
+        record_result(
+            conn,
+            result,
+            start=start,
+            target=job.target,
+            direction=plan.direction,
+            checked_by=job.requested_by,
+            job_id=job.id,
+        )
 
 
 def wrote_audit_rows(job_id: int) -> bool:

@@ -59,6 +59,11 @@ SETTLING = ("rollback", "resume")
 # Compares the live schema with its stamped revision's and with the models
 # (core/drift.py): a job, because it builds schemas in scratch databases.
 DRIFT_CHECK = "drift-check"
+# What each step of a plan will do, before it runs (core/preflight.py): a job,
+# because it builds scratch databases and scans large tables.
+PREFLIGHT = "preflight"
+# Jobs that read only: they change neither the schema nor its stamp.
+CHECKS = (DRIFT_CHECK, PREFLIGHT)
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -128,6 +133,8 @@ class JobRequest:
     no_verify: bool = False
     # Table copies through pt-online-schema-change (core/online.py).
     online: bool = False
+    # Upgrade/downgrade without preflight first (the audit trail says so).
+    no_preflight: bool = False
 
 
 @dataclass(frozen=True)
@@ -188,6 +195,8 @@ def plan_job(
     action, target = job.action, job.target
     if action == DRIFT_CHECK:
         return []
+    if action == PREFLIGHT:
+        return _plan_of_preflight(engine, catalog, database, target)
     if action in SETTLING:
         partial = database.partial
         if partial is None:
@@ -273,6 +282,26 @@ def _check_online(engine: Engine) -> None:
         )
     except OnlineUnavailable as exc:
         raise JobRefused(str(exc)) from None
+
+
+def _plan_of_preflight(
+    engine: Engine, catalog: Catalog, database: DatabaseState, target: str | None
+) -> list[str]:
+    """A preflight job's plan: the steps from here to `target`."""
+    if database.kind == State.PARTIAL:
+        raise JobRefused(
+            f"no preflight: {partial_line(database.partial, CONSOLE_WAYS)}"
+        )
+    if not target:
+        raise JobRefused("preflight needs a target: a revision, head, heads or base")
+    _resolve(catalog, target)
+    try:
+        plan = make_plan(engine, catalog, database, target, render=False)
+    except PlanError as exc:
+        raise JobRefused(str(exc)) from None
+    if not plan.steps:
+        raise JobRefused(f"nothing to check: the database is already at {target}")
+    return [step.revision.id for step in plan.steps]
 
 
 def _resolve(catalog: Catalog, target: str) -> str:
@@ -472,7 +501,9 @@ def start_job(
         job_request = job_request()
     if not database.reachable:
         raise JobRefused(database.summary())
-    what = "a drift check" if job_request.action == DRIFT_CHECK else "a job"
+    what = {DRIFT_CHECK: "a drift check", PREFLIGHT: "a preflight"}.get(
+        job_request.action, "a job"
+    )
     try:
         catalog.refuse_broken_files(what)
     except HeadwayError as exc:
@@ -515,6 +546,7 @@ def _claim(
             allow_data_loss=job_request.allow_data_loss,
             no_verify=job_request.no_verify,
             online=job_request.online,
+            no_preflight=job_request.no_preflight,
             requested_by=requested_by,
             from_revisions=",".join(database.current),
             status="running",

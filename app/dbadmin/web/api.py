@@ -20,6 +20,7 @@ from app.dbadmin.jobs.service import (
 from app.dbadmin.jobs.service import cancel_job as cancel
 from app.dbadmin.web.forms import BadInput, parse_audit_filter
 from app.dbadmin.web.overview import audit_rows, launch_job, overview, running_job
+from app.dbadmin.web.preflight import kept_preflight, preflight_json
 from app.dbadmin.web.schemas import JobStarted, NewJob
 from app.dbadmin.web.serialize import (
     audit_json,
@@ -79,7 +80,9 @@ def plan():
         return jsonify(error=str(exc), target=target), 400
     except Refused as exc:
         return jsonify(error=str(exc), target=target, state=State.UNVERSIONED), 400
-    return jsonify(plan_json(result))
+    kept = kept_preflight(db.engine, tuple(view.database.current), result)
+    # The newest preflight of this plan, as kept (null when none was run).
+    return jsonify({**plan_json(result), "preflight": preflight_json(kept)})
 
 
 @bp.post("/jobs")

@@ -39,7 +39,7 @@ def parse_job_request(form) -> JobRequest:
         "typed_target": form.get("typed_target"),
     }
     # The guards' opt-ins (app/dbadmin/core/guards.py), as checkboxes.
-    for name in ("allow_data_loss", "no_verify", "online"):
+    for name in ("allow_data_loss", "no_verify", "online", "no_preflight"):
         value = _boolean(form.get(name, False))
         if value is None:
             raise BadInput(f"{name} must be true or false")

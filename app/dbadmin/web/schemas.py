@@ -17,7 +17,9 @@ TYPED_CONFIRMATION = ("downgrade", "stamp")
 class NewJob(Request):
     """A schema change to run as a job."""
 
-    action: Literal["upgrade", "downgrade", "stamp", "adopt", "rollback", "resume"]
+    action: Literal[
+        "upgrade", "downgrade", "stamp", "adopt", "rollback", "resume", "preflight"
+    ]
     target: printable_text(255) | None = Field(
         None,
         description="a revision (or a unique prefix), head, heads or base; for "
@@ -37,6 +39,12 @@ class NewJob(Request):
         description="upgrade/downgrade only (MySQL/MariaDB): run each statement "
         "that would copy a table, or rebuild it with writes blocked, through "
         "pt-online-schema-change; refused before it starts where that cannot work",
+    )
+    no_preflight: bool = Field(
+        False,
+        description="upgrade/downgrade only: run the steps without preflight "
+        "first (a step that will fail is then not refused before it starts); "
+        "the audit trail records it",
     )
     typed_target: printable_text(255) | None = Field(
         None,
@@ -85,6 +93,8 @@ class NewJob(Request):
             raise ValueError("no_verify only goes with stamp")
         if self.online and self.action not in ("upgrade", "downgrade"):
             raise ValueError("online only goes with upgrade and downgrade")
+        if self.no_preflight and self.action not in ("upgrade", "downgrade"):
+            raise ValueError("no_preflight only goes with upgrade and downgrade")
         return self
 
     def job_request(self) -> JobRequest:
@@ -95,6 +105,7 @@ class NewJob(Request):
             allow_data_loss=self.allow_data_loss,
             no_verify=self.no_verify,
             online=self.online,
+            no_preflight=self.no_preflight,
         )
 
 

@@ -49,6 +49,7 @@ def job_json(job: MigrationJob, progress: JobProgress) -> dict:
         "target": job.target,
         "purge": job.purge,
         "online": job.online,
+        "no_preflight": job.no_preflight,
         "status": job.status,
         "requested_by": job.requested_by,
         "from_revisions": _revision_list(job.from_revisions),
@@ -204,4 +205,6 @@ def audit_json(row: MigrationAudit) -> dict:
         "job_id": row.job_id,
         # The tool that ran some of the step's statements online, or null.
         "online_tool": row.online_tool,
+        # "passed" (preflight ran first), "skipped" (--no-preflight) or None.
+        "preflight": row.preflight,
     }

@@ -15,6 +15,7 @@ from app.dbadmin.core.recovery import preview_rollback
 from app.dbadmin.core.state import State
 from app.dbadmin.jobs.service import (
     DRIFT_CHECK,
+    PREFLIGHT,
     JobConflict,
     JobEnvironment,
     JobNotStarted,
@@ -26,6 +27,7 @@ from app.dbadmin.jobs.service import (
     shown_job,
     without_noise,
 )
+from app.dbadmin.preflight_text import verdict_words
 from app.dbadmin.web.dryrun import stamp_dry_run
 from app.dbadmin.web.forms import BadInput, parse_audit_filter, parse_job_request
 from app.dbadmin.web.highlight import python_html
@@ -53,6 +55,7 @@ from app.dbadmin.web.overview import (
     recent_jobs,
     running_job,
 )
+from app.dbadmin.web.preflight import kept_preflight, step_rows
 from app.dbadmin.web.words import CONSOLE_WAYS
 from app.errors import HeadwayError
 from app.extensions import db
@@ -145,11 +148,13 @@ class MigrationsView(SecureViewMixin, BaseView):
     operators, doing it as a job."""
 
     # A drift check builds the stamped revision's schema in scratch databases
-    # on the server: an operator's action, like a job.
+    # on the server, a preflight scratch copies and scans of large tables: an
+    # operator's action, like a job.
     write_views = WRITE_VIEWS | {
         "start_job",
         "plan_start",
         "drift_check",
+        "preflight_check",
         "cancel_job",
     }
 
@@ -269,7 +274,7 @@ class MigrationsView(SecureViewMixin, BaseView):
     ):
         view = overview()
         reachable = view.database.reachable
-        plan = error = stamp_check = None
+        plan = error = stamp_check = preflight = None
         at_risk = []
         adoption = adoption_offer(view) if reachable else None
         if target and reachable:
@@ -279,6 +284,11 @@ class MigrationsView(SecureViewMixin, BaseView):
                 )
                 # What the confirmation says yes to dropping, with counts.
                 at_risk = data_at_risk(db.engine, plan)
+                # The newest preflight of this plan, as kept: a page load
+                # never runs one.
+                preflight = kept_preflight(
+                    db.engine, tuple(view.database.current), plan
+                )
             except PlanError as exc:
                 error = str(exc)
         if stamp and reachable and self.may_write():
@@ -303,6 +313,9 @@ class MigrationsView(SecureViewMixin, BaseView):
             choices=target_choices(view.catalog),
             plan=plan,
             warnings=counted_warnings(plan, at_risk) if plan else [],
+            preflight=preflight,
+            preflight_rows=step_rows,
+            verdict_words=verdict_words,
             error=error,
             adoption=adoption,
             at_risk=at_risk,
@@ -386,6 +399,29 @@ class MigrationsView(SecureViewMixin, BaseView):
             return redirect(url_for(".drift"))
         except JobNotStarted as exc:
             # Its page says it failed, and why: its one banner.
+            return redirect(url_for(".job", job_id=exc.job_id))
+        return redirect(url_for(".job", job_id=job.id))
+
+    @expose("/plan/preflight", methods=["POST"])
+    def preflight_check(self):
+        """Run preflight of the plan to `target` now: a job (scratch copies
+        and scans of large tables; no request may)."""
+        target = request.form.get("target", "").strip()
+        back = url_for(".plan", target=target) if target else url_for(".plan")
+        try:
+            job = launch_job(JobRequest(PREFLIGHT, target or None))
+        except JobConflict as exc:
+            message = Markup("No preflight now: {}").format(str(exc))
+            if exc.job_id is not None:
+                message += Markup(' · <a href="{}">see job #{}</a>').format(
+                    url_for(".job", job_id=exc.job_id), exc.job_id
+                )
+            flash(message, "danger")
+            return redirect(back)
+        except JobRefused as exc:
+            flash(f"No preflight: {exc}", "danger")
+            return redirect(back)
+        except JobNotStarted as exc:
             return redirect(url_for(".job", job_id=exc.job_id))
         return redirect(url_for(".job", job_id=job.id))
 

@@ -40,4 +40,6 @@ CONSOLE_WAYS = Ways(
         f'stamp {matching} with purge ({{"action": "stamp", '
         f'"target": "{matching}", "purge": true}}).'
     ),
+    skip_preflight='"Skip preflight" on the plan page (console), or '
+    '"no_preflight": true (API)',
 )
