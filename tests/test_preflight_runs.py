@@ -3,6 +3,7 @@ headway release` refuse a step that will fail before any statement runs
 (schema and stamp byte-identical), `--no-preflight` skips it and the audit
 trail says so; revisions written for the test on a small legacy database."""
 
+import pytest
 import sqlalchemy as sa
 
 from app.auth.accounts import create_user
@@ -26,8 +27,8 @@ op.create_index("ix_employees_names", "employees", ["first_name", "last_name"],
 """
 
 
-def _app_with_failing_step(scripted_app, scripts):
-    app = _legacy(scripted_app)
+def _app_with_failing_step(scripted_app, scripts, prepare):
+    app = _legacy(scripted_app, prepare)
     with app.app_context():
         init_own_tables(db.engine)
     # Duplicate names for sure, whatever the generated data holds.
@@ -61,9 +62,9 @@ def _audit(app) -> list[tuple]:
 
 
 def test_an_upgrade_that_will_fail_is_refused_before_any_statement(
-    scripted_app, scripts
+    scripted_app, scripts, prepare
 ):
-    app = _app_with_failing_step(scripted_app, scripts)
+    app = _app_with_failing_step(scripted_app, scripts, prepare)
     before = _snapshot(app)
     audit_before = _audit(app)
     runner = app.test_cli_runner()
@@ -85,8 +86,8 @@ def test_an_upgrade_that_will_fail_is_refused_before_any_statement(
     assert _audit(app) == audit_before
 
 
-def test_no_preflight_runs_it_and_the_audit_says_so(scripted_app, scripts):
-    app = _app_with_failing_step(scripted_app, scripts)
+def test_no_preflight_runs_it_and_the_audit_says_so(scripted_app, scripts, prepare):
+    app = _app_with_failing_step(scripted_app, scripts, prepare)
     runner = app.test_cli_runner()
     result = runner.invoke(args=["db", "upgrade", "0900_safe"])
     assert result.exit_code == 0, result.output
@@ -99,8 +100,8 @@ def test_no_preflight_runs_it_and_the_audit_says_so(scripted_app, scripts):
     assert rows[-1][1:] == ("0901_names", False, "skipped")
 
 
-def test_a_downgrade_that_will_fail_is_refused(scripted_app, scripts):
-    app = _legacy(scripted_app)
+def test_a_downgrade_that_will_fail_is_refused(scripted_app, scripts, prepare):
+    app = _legacy(scripted_app, prepare)
     # Its downgrade makes a column NOT NULL that holds NULLs by then.
     scripts.write(
         "0900_nullable",
@@ -129,8 +130,8 @@ def test_a_downgrade_that_will_fail_is_refused(scripted_app, scripts):
     assert _snapshot(app) == before
 
 
-def test_a_release_refuses_a_step_that_will_fail(scripted_app, scripts):
-    app = _app_with_failing_step(scripted_app, scripts)
+def test_a_release_refuses_a_step_that_will_fail(scripted_app, scripts, prepare):
+    app = _app_with_failing_step(scripted_app, scripts, prepare)
     before = _snapshot(app)
     result = app.test_cli_runner().invoke(args=["headway", "release"])
     assert result.exit_code == 1, result.output
@@ -151,10 +152,11 @@ def _operator(app):
     return client
 
 
+@pytest.mark.live
 def test_the_console_runs_preflight_as_a_job_and_the_plan_shows_it(
-    scripted_app, scripts
+    scripted_app, scripts, prepare
 ):
-    app = _app_with_failing_step(scripted_app, scripts)
+    app = _app_with_failing_step(scripted_app, scripts, prepare)
     operator = _operator(app)
     viewer = app.test_client()
     assert login(viewer, "viewer").status_code == 302
@@ -221,8 +223,9 @@ def test_the_console_runs_preflight_as_a_job_and_the_plan_shows_it(
     assert kept["job_id"] == job["id"]
 
 
-def test_no_preflight_in_the_api(scripted_app, scripts):
-    app = _app_with_failing_step(scripted_app, scripts)
+@pytest.mark.live
+def test_no_preflight_in_the_api(scripted_app, scripts, prepare):
+    app = _app_with_failing_step(scripted_app, scripts, prepare)
     operator = _operator(app)
     token = csrf_token(operator, "/admin/migrations/plan")
     headers = {"X-CSRFToken": token}
