@@ -71,8 +71,8 @@ def test_new_empty_database_is_built_by_the_migrations(app, runner, engine, tmp_
     assert result.exit_code == 0, result.output
 
     # The same six tables (and views) as the legacy DDL makes, plus the email
-    # column and its index (0002) and the last_name index (0003), and nothing
-    # else.
+    # column and its index (0002), the last_name index (0003) and the name
+    # index (0004), and nothing else.
     built = user_schema(engine)
     with app.app_context():
         db.engine.dispose()
@@ -86,6 +86,7 @@ def test_new_empty_database_is_built_by_the_migrations(app, runner, engine, tmp_
     assert sorted(compare_schemas(built, reference)) == [
         "column employees.email: not in the expected schema",
         "index employees.ix_employees_email: not in the expected schema",
+        "index employees.ix_employees_first_name_last_name: not in the expected schema",
         "index employees.ix_employees_last_name: not in the expected schema",
     ]
 

@@ -102,7 +102,8 @@ def test_delete_asks_for_confirmation_under_the_csp(browser_session, live_server
         page.locator("button[title='Delete Record']").first.click()
     assert [kind for kind, _ in session.record.dialogs] == ["confirm"] * 2
     assert session.record.dialogs[1] == session.record.dialogs[0]
-    expect(page.locator(".alert-success")).to_contain_text("successfully deleted")
+    expect(page.locator(".alert-success")).to_contain_text(f"Employee {emp_no} ")
+    expect(page.locator(".alert-success")).to_contain_text(" deleted, with ")
     assert path(page.url) == "/admin/employee/"
     assert live_server.scalar(row_exists, emp_no=emp_no) == 0
     # The database's ON DELETE CASCADE took the salaries along (SQLite too).
@@ -141,7 +142,8 @@ def test_bulk_delete_asks_for_confirmation_under_the_csp(browser_session, live_s
     with page.expect_navigation():
         delete_selected()
     assert len(session.record.dialogs) == 2
-    expect(page.locator(".alert-success")).to_contain_text("successfully deleted")
+    expect(page.locator(".alert-success")).to_contain_text(f"Employee {emp_no} ")
+    expect(page.locator(".alert-success")).to_contain_text(" deleted")
     assert live_server.scalar(row_exists, emp_no=emp_no) == 0
     session.assert_no_csp_violations()
     session.assert_no_page_errors()

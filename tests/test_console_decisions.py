@@ -37,14 +37,14 @@ DROP_PHONE = 'op.drop_column("employees", "phone")'
 
 @pytest.fixture
 def console(scripted_app, scripts, prepare):
-    """A database at HEAD with one more revision to go (0004_phone), Headway's
+    """A database at HEAD with one more revision to go (0005_phone), Headway's
     tables, an operator and a viewer; returns (app, operator, viewer)."""
     app = scripted_app
     prepare(
         app,
         AT_HEAD + (("user", "op", "operator"), ("user", "watcher", "viewer")),
     )
-    scripts.write("0004_phone", HEAD, ADD_PHONE, DROP_PHONE, message="a phone column")
+    scripts.write("0005_phone", HEAD, ADD_PHONE, DROP_PHONE, message="a phone column")
     operator, viewer = app.test_client(), app.test_client()
     assert login(operator, "op").status_code == 302
     assert login(viewer, "watcher").status_code == 302
@@ -63,13 +63,13 @@ def job_id_of(response) -> int:
 
 def test_the_plan_page_is_made_for_a_decision(console):
     app, operator, viewer = console
-    page = text(viewer.get("/admin/migrations/plan?target=0004"))
+    page = text(viewer.get("/admin/migrations/plan?target=0005"))
     # The picker: head, heads, base and every revision with its message; a
     # prefix in the query string is resolved and selected.
     picker = page.split('id="plan-picker"')[1].split("</form>")[0]
     for value in ("head", "heads", "base", HEAD, "0001_baseline"):
         assert f'<option value="{value}"' in picker
-    assert '<option value="0004_phone" selected>0004_phone · a phone column' in picker
+    assert '<option value="0005_phone" selected>0005_phone · a phone column' in picker
     # What it does on top, then the SQL, once, per step, open, then the
     # confirmation.
     assert page.index('id="plan-decision"') < page.index('id="plan-steps"')
@@ -77,15 +77,15 @@ def test_the_plan_page_is_made_for_a_decision(console):
     assert "Upgrade" in summary and f"<code>{HEAD}</code>" in summary
     assert "1 step," in summary
     assert page.count("ADD COLUMN phone") == 1
-    assert '<details class="card mb-2 step" data-revision="0004_phone" open>' in page
+    assert '<details class="card mb-2 step" data-revision="0005_phone" open>' in page
     assert "All the SQL" not in page
-    assert 'href="/admin/migrations/plan.sql?target=0004_phone"' in page
+    assert 'href="/admin/migrations/plan.sql?target=0005_phone"' in page
     # A viewer sees no button; an operator's is below the SQL it confirms.
     assert 'data-action="upgrade"' not in page
-    page = text(operator.get("/admin/migrations/plan?target=0004_phone"))
+    page = text(operator.get("/admin/migrations/plan?target=0005_phone"))
     confirm = page.split('id="plan-steps"')[1].split('id="plan-confirm"')[1]
     assert 'data-action="upgrade"' in confirm
-    assert 'action="/admin/migrations/plan?target=0004_phone"' in confirm
+    assert 'action="/admin/migrations/plan?target=0005_phone"' in confirm
     # An unknown target keeps the picker, with the error.
     response = viewer.get("/admin/migrations/plan?target=nope")
     assert response.status_code == 400
@@ -95,16 +95,16 @@ def test_the_plan_page_is_made_for_a_decision(console):
 
 def test_download_sql(console):
     app, operator, viewer = console
-    response = viewer.get("/admin/migrations/plan.sql?target=0004")
+    response = viewer.get("/admin/migrations/plan.sql?target=0005")
     assert response.status_code == 200
     assert response.mimetype == "application/sql"
     assert response.headers["Content-Disposition"] == (
-        'attachment; filename="upgrade-to-0004_phone.sql"'
+        'attachment; filename="upgrade-to-0005_phone.sql"'
     )
     body = text(response)
-    plan = viewer.get("/api/migrations/plan?target=0004_phone").get_json()
+    plan = viewer.get("/api/migrations/plan?target=0005_phone").get_json()
     assert body.startswith(
-        f"-- Headway plan: upgrade from {HEAD} to 0004_phone, 1 step\n"
+        f"-- Headway plan: upgrade from {HEAD} to 0005_phone, 1 step\n"
     )
     assert body.endswith(plan["sql"]) and "ADD COLUMN phone" in body
     response = viewer.get("/admin/migrations/plan.sql?target=nope")
@@ -121,9 +121,9 @@ def test_a_failed_confirmation_keeps_the_plan(console):
     form = {
         "csrf_token": operator.csrf,
         "action": "upgrade",
-        "target": "0004_phone",
+        "target": "0005_phone",
     }
-    url = "/admin/migrations/plan?target=0004_phone"
+    url = "/admin/migrations/plan?target=0005_phone"
     response = operator.post(url, data=form)
     assert response.status_code == 400
     page = text(response)
@@ -180,7 +180,7 @@ def test_a_failed_confirmation_keeps_the_plan(console):
         "the downgrade<"
     ) in page
     # Nothing ran.
-    assert viewer.get("/api/migrations/status").get_json()["current"] == ["0004_phone"]
+    assert viewer.get("/api/migrations/status").get_json()["current"] == ["0005_phone"]
 
     # Right, it starts, and the job page lists the audit rows it wrote.
     response = operator.post(
@@ -193,7 +193,7 @@ def test_a_failed_confirmation_keeps_the_plan(console):
     assert f"drift check: no drift at {HEAD}" in job["log"]
     page = text(viewer.get(f"/admin/migrations/jobs/{job_id}"))
     steps = page.split('id="job-steps"')[1].split("</table>")[0]
-    assert "0004_phone" in steps and "downgrade" in steps and ">op<" in steps
+    assert "0005_phone" in steps and "downgrade" in steps and ">op<" in steps
     assert f'href="/admin/migrations/audit?job={job_id}"' in page
     assert viewer.get("/api/migrations/status").get_json()["drift_state"] == "clean"
 
@@ -234,8 +234,8 @@ def test_a_running_job_answers_409_before_anything_else(console):
         }
     # The console's form: 409 before its confirmation is looked at, with a link.
     response = operator.post(
-        "/admin/migrations/plan?target=0004_phone",
-        data={"csrf_token": operator.csrf, "action": "upgrade", "target": "0004_phone"},
+        "/admin/migrations/plan?target=0005_phone",
+        data={"csrf_token": operator.csrf, "action": "upgrade", "target": "0005_phone"},
     )
     assert response.status_code == 409
     page = text(response)
@@ -270,14 +270,14 @@ def test_unknown_job_is_a_404(console):
 def test_a_job_page_has_one_banner(console, scripts):
     app, operator, viewer = console
     response = operator.post(
-        "/admin/migrations/plan?target=0004_phone",
+        "/admin/migrations/plan?target=0005_phone",
         data={"csrf_token": operator.csrf, "action": "upgrade",
-              "target": "0004_phone", "confirm": "yes"},
+              "target": "0005_phone", "confirm": "yes"},
     )  # fmt: skip
     job_id = job_id_of(response)
     assert wait_for_job(operator, job_id, seconds=90)["status"] == "succeeded"
     # A newer revision arrives: the database is behind, the job succeeded.
-    scripts.write("0005_more", "0004_phone")
+    scripts.write("0005_more", "0005_phone")
     page = text(viewer.get(f"/admin/migrations/jobs/{job_id}"))
     assert page.count('class="alert ') == 1
     assert 'id="state"' not in page
@@ -318,7 +318,7 @@ def test_a_traceback_is_folded_to_its_last_line():
 @pytest.mark.live
 def test_a_failed_job_shows_its_traceback_in_details(console, scripts):
     app, operator, viewer = console
-    scripts.write("0005_boom", "0004_phone", 'raise RuntimeError("boom from 0005")')
+    scripts.write("0005_boom", "0005_phone", 'raise RuntimeError("boom from 0005")')
     response = operator.post(
         "/api/migrations/jobs",
         json={"action": "upgrade", "target": "0005_boom", "no_preflight": True},
@@ -344,7 +344,7 @@ def test_viewers_see_no_server_paths_or_host_names(console, scripts):
     the host and the output file. Operators see them; viewers see the last
     part of each path only. The job's output file is Headway's alone."""
     app, operator, viewer = console
-    scripts.write("0005_boom", "0004_phone", 'raise RuntimeError("boom from 0005")')
+    scripts.write("0005_boom", "0005_phone", 'raise RuntimeError("boom from 0005")')
     response = operator.post(
         "/api/migrations/jobs",
         json={"action": "upgrade", "target": "0005_boom", "no_preflight": True},
@@ -391,7 +391,7 @@ def test_a_job_cut_off_by_the_database_says_so(console, scripts, database_url):
     path = database_url.removeprefix("sqlite:///")
     scripts.write(
         "0005_outage",
-        "0004_phone",
+        "0005_phone",
         f"""
         import os
         from app.extensions import db

@@ -458,7 +458,9 @@ def test_row_counts(as_role, data, monkeypatch):
     assert f"List (~{estimate:,})" in get_ok(client, "/admin/employee/")
     # A search counts exactly, up to a bound.
     monkeypatch.setattr(counting, "CAP", 30)
-    assert "List (more than 30)" in get_ok(client, "/admin/salary/?flt0_rows_are=ended")
+    assert "List (more than 30)" in get_ok(
+        client, "/admin/salary/?flt0_period_is=ended"
+    )
 
 
 # -- search and filters ------------------------------------------------------------
@@ -470,24 +472,50 @@ def listed(client, url: str) -> tuple[list[str], str]:
     return page_ids(body), match.group(1) if match else ""
 
 
-def test_search_by_last_name_prefix_and_emp_no(as_role, data):
+def test_search_by_name_prefix_and_emp_no(as_role, data):
     client = as_role("viewer")
-    last_name = scalar(data, "SELECT last_name FROM employees ORDER BY emp_no LIMIT 1")
-    prefix = last_name[:3]
-    expected = [
-        str(r[0])
-        for r in sql(
-            data,
-            "SELECT emp_no FROM employees WHERE last_name LIKE :p ORDER BY emp_no",
-            p=prefix + "%",
-        )
-    ]
-    ids, count = listed(client, f"/admin/employee/?search={prefix}")
-    assert ids == expected[:50] and count == f"{len(expected):,}"
+    first_name, last_name = sql(
+        data, "SELECT first_name, last_name FROM employees ORDER BY emp_no LIMIT 1"
+    )[0]
+
+    def matching(condition: str, **params) -> list[str]:
+        return [
+            str(r[0])
+            for r in sql(
+                data,
+                f"SELECT emp_no FROM employees WHERE {condition} ORDER BY emp_no",
+                **params,
+            )
+        ]
+
+    # One word: the start of a first or a last name.
+    for word in (last_name[:3], first_name[:3]):
+        expected = matching("first_name LIKE :p OR last_name LIKE :p", p=word + "%")
+        ids, count = listed(client, f"/admin/employee/?search={word}")
+        assert ids == expected[:50] and count == f"{len(expected):,}", word
+    # Both: "Georgi Facello", either way round, or "Facello, Georgi".
+    expected = matching(
+        "first_name LIKE :f AND last_name LIKE :l",
+        f=first_name + "%",
+        l=last_name + "%",
+    )
+    for term in (
+        f"{first_name} {last_name}",
+        f"{first_name} {last_name[:2]}",
+        f"{last_name}, {first_name}",
+    ):
+        assert (
+            listed(client, f"/admin/employee/?search={quote(term)}")[0]
+            == (expected[:50])
+        ), term
     emp_no = expected[0]
     assert listed(client, f"/admin/employee/?search={emp_no}")[0] == [emp_no]
     # A prefix, not a substring; LIKE's wildcards are plain characters.
-    assert listed(client, f"/admin/employee/?search={last_name[1:]}")[0] == []
+    inner = last_name[1:]
+    assert (
+        listed(client, f"/admin/employee/?search={inner}")[0]
+        == matching("first_name LIKE :p OR last_name LIKE :p", p=inner + "%")[:50]
+    )
     assert listed(client, "/admin/employee/?search=%25")[0] == []
     assert listed(client, "/admin/employee/?search=_")[0] == []
     # Salaries: by emp_no.
@@ -502,7 +530,7 @@ def test_search_by_last_name_prefix_and_emp_no(as_role, data):
 
 FILTER_CASES = [
     # (endpoint, filter query, SQL condition on the table, params)
-    ("employee", "flt0_empno_equals={e}", "emp_no = {e}", {}),
+    ("employee", "flt0_employee_number_equals={e}", "emp_no = {e}", {}),
     ("employee", "flt0_last_name_starts_with=Sl", "last_name LIKE 'Sl%'", {}),
     (
         "employee",
@@ -528,22 +556,22 @@ FILTER_CASES = [
         "salary BETWEEN 60000 AND 61000",
         {},
     ),
-    ("salary", "flt0_rows_are=current", "to_date = '9999-01-01'", {}),
+    ("salary", "flt0_period_is=current", "to_date = '9999-01-01'", {}),
     (
         "salary",
-        "flt0_empno_equals={e}&flt1_rows_are=ended",
+        "flt0_employee_number_equals={e}&flt1_period_is=ended",
         "emp_no = {e} AND to_date <> '9999-01-01'",
         {},
     ),
     (
         "title",
-        "flt0_title_is=Staff&flt1_rows_are=current",
+        "flt0_title_is=Staff&flt1_period_is=current",
         "title = 'Staff' AND (to_date = '9999-01-01' OR to_date IS NULL)",
         {},
     ),
     (
         "dept_emp",
-        "flt0_department_is=d001&flt1_rows_are=current",
+        "flt0_department_is=d001&flt1_period_is=current",
         "dept_no = 'd001' AND to_date = '9999-01-01'",
         {},
     ),
@@ -584,7 +612,7 @@ def test_filter_options_come_from_the_database(as_role, data):
 
 
 def test_a_bad_filter_value_is_a_message(as_role, data):
-    body = get_ok(as_role("viewer"), "/admin/employee/?flt0_empno_equals=abc")
+    body = get_ok(as_role("viewer"), "/admin/employee/?flt0_employee_number_equals=abc")
     assert "Invalid Filter Value: abc" in body
 
 
@@ -658,14 +686,14 @@ def test_export_holds_every_row_and_keeps_the_filters(as_role, data):
     client = as_role("viewer")
     assert "CSV export:" not in get_ok(client, "/admin/salary/")  # no cap
     rows = export_rows(client, "/admin/salary/export/csv/")
-    assert rows[0] == ["Emp No", "Salary", "From Date", "To Date"]
+    assert rows[0] == ["Emp No", "Salary of the period", "From Date", "To Date"]
     keys = [",".join([r[0], r[2]]) for r in rows[1:]]
     # More rows than one batch of the export: every one, in the list's order.
     assert len(keys) > base.EXPORT_BATCH
     assert keys == all_keys(data, "salaries")
 
     emp_no = scalar(data, "SELECT min(emp_no) FROM salaries")
-    url = f"/admin/salary/export/csv/?flt0_empno_equals={emp_no}"
+    url = f"/admin/salary/export/csv/?flt0_employee_number_equals={emp_no}"
     rows = export_rows(client, url)[1:]
     expected = scalar(data, "SELECT count(*) FROM salaries WHERE emp_no = :e", e=emp_no)
     assert len(rows) == expected and {r[0] for r in rows} == {str(emp_no)}
@@ -839,7 +867,7 @@ def test_bad_page_tokens_ids_and_sorts_are_4xx(as_role, data):
         f"/admin/salary/?page={token}&desc=1",
         "/admin/employee/?sort=99",
         "/admin/employee/?sort=abc",
-        "/admin/employee/?sort=1",  # first_name: not indexed
+        "/admin/employee/?sort=3",  # gender: not indexed
         "/admin/employee/?desc=x",
         "/admin/salary/?sort=1",  # salary: not indexed
     ]
@@ -893,3 +921,37 @@ def test_last_name_index_downgrades_to_the_exact_schema(app, runner, engine):
     result = runner.invoke(args=["db", "downgrade", "0002_employee_email"])
     assert result.exit_code == 0, result.output
     assert employees_ddl(engine) == before
+
+
+def test_every_indexed_column_sorts_and_the_list_says_which_do_not(as_role, data):
+    client = as_role("viewer")
+    # first_name (index of 0004, with last_name): pages in the index's order.
+    expected = all_keys(data, "employees", "first_name, last_name, emp_no")
+    body = get_ok(client, "/admin/employee/?sort=1")
+    assert page_ids(body) == expected[:50]
+    assert page_ids(get_ok(client, pager(body)["next"])) == expected[50:100]
+    note = re.search(r'class="[^"]*sorting-note">([^<]*)<', body).group(1)
+    assert "Not sortable: Gender, Birth Date, Hire Date (no index)" in note
+    assert "Email (indexed, but empty for most rows" in note
+    # Tiny tables are counted exactly.
+    assert "List (9)" in get_ok(client, "/admin/department/")
+
+
+def test_email_is_validated_by_its_field(as_role, data):
+    operator = as_role("operator")
+    emp_no = scalar(data, "SELECT min(emp_no) FROM employees")
+    url = f"/admin/employee/edit/?id={emp_no}"
+    form = form_of(get_ok(operator, url))
+    form["email"] = "not an address"
+    body = operator.post(url, data=form).get_data(as_text=True)
+    assert "This is not an email address" in body
+    assert "was not saved: see the message by each field." in body
+    assert (
+        scalar(data, "SELECT email FROM employees WHERE emp_no = :e", e=emp_no) is None
+    )
+    form["email"] = " someone@example.com "
+    assert operator.post(url, data=form).status_code == 302
+    assert (
+        scalar(data, "SELECT email FROM employees WHERE emp_no = :e", e=emp_no)
+        == "someone@example.com"
+    )

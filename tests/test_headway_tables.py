@@ -24,6 +24,7 @@ HEADWAY_TABLES = {
     "headway_step_runs",
     "headway_step_statements",
     "headway_migration_lock",
+    "headway_data_changes",
 }
 HEADWAY_HEAD = ScriptDirectory.from_config(own_tables_config()).get_current_head()
 

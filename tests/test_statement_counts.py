@@ -96,6 +96,10 @@ def test_console_pages_run_as_many_statements_at_50_revisions_as_at_10(
     assert large == small
     # Something was counted, and few: a page reads where the database stands,
     # the session, the newest jobs and audit rows, not the history.
-    assert all(1 <= n <= 12 for n in small.values()), small
+    # Home reads a little more: the newest data changes, and on MySQL/MariaDB
+    # an exact count of the tables the statistics call small.
+    assert all(1 <= n <= (14 if p == "/admin/" else 12) for p, n in small.items()), (
+        small
+    )
     with app.app_context():
         assert sa.inspect(db.engine).has_table("headway_jobs")

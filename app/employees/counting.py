@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 CAP = 10_000
-SMALL_TABLE = 10_000
+# Below this many rows by the estimate, a table is counted exactly: a COUNT(*)
+# of 100,000 rows reads one index in a few milliseconds.
+SMALL_TABLE = 100_000
 
 
 @dataclass(frozen=True)
@@ -47,18 +49,29 @@ def estimated_rows(session, table: str) -> int:
     return int(estimate or 0)
 
 
+def keys_only(query):
+    """The query selecting its entity's key only: what a count needs. (A
+    subquery of the whole entity would select every mapped column, the
+    deferred ones too: one the database lacks fails the count.)"""
+    entity = query.column_descriptions[0]["entity"]
+    mapper = sa.inspect(entity, raiseerr=False) if entity is not None else None
+    if mapper is None or not hasattr(mapper, "primary_key"):
+        return query
+    return query.with_entities(*mapper.primary_key)
+
+
 def table_count(session, query, estimate_table: str) -> RowCount:
     """Rows of the unfiltered `query` over `estimate_table`'s rows."""
     estimate = estimated_rows(session, estimate_table)
     if estimate <= SMALL_TABLE:
-        return RowCount(query.order_by(None).count())
+        return RowCount(keys_only(query).order_by(None).count())
     return RowCount(estimate, exact=False)
 
 
 def capped_count(query, cap: int | None = None) -> RowCount:
     """The exact count of a filtered `query`, reading at most cap + 1 rows."""
     cap = CAP if cap is None else cap
-    limited = query.order_by(None).limit(cap + 1).subquery()
+    limited = keys_only(query).order_by(None).limit(cap + 1).subquery()
     rows = query.session.execute(sa.select(sa.func.count()).select_from(limited))
     count = rows.scalar()
     if count > cap:

@@ -1,6 +1,7 @@
 """All models on one metadata, for the app and for Alembic."""
 
 from app.models.accounts import ApiToken, LoginFailures, LoginSession, User
+from app.models.changes import DataChange
 from app.models.console import (
     DriftCheck,
     MigrationAudit,
@@ -20,6 +21,7 @@ from app.models.employee import (
 
 __all__ = [
     "ApiToken",
+    "DataChange",
     "Department",
     "DriftCheck",
     "DeptEmp",

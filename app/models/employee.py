@@ -3,8 +3,9 @@
 Every name, type, length, nullability, key and ON DELETE rule here matches the
 legacy DDL (docs: ../shared/legacy/existing-schema.md), so that Alembic's
 comparison against the live database finds nothing. Only `employees.email`
-(revision 0002_employee_email) and the index on `employees.last_name`
-(revision 0003_employee_last_name_index) are new.
+(revision 0002_employee_email), the index on `employees.last_name` (revision
+0003_employee_last_name_index) and the one on (first_name, last_name)
+(revision 0004_employee_name_index) are new.
 """
 
 from datetime import date
@@ -19,6 +20,10 @@ GENDERS = ("M", "F")
 
 class Employee(db.Model):
     __tablename__ = "employees"
+    # By 0004: the admin's search by first name or full name, and its sort.
+    __table_args__ = (
+        sa.Index("ix_employees_first_name_last_name", "first_name", "last_name"),
+    )
 
     # A plain INT key: the legacy table has no AUTO_INCREMENT.
     emp_no: so.Mapped[int] = so.mapped_column(

@@ -50,6 +50,9 @@ class SchemaCheck:
     # What it was compared with, in words ("the models", "the schema proven
     # at 0001_baseline on ...").
     against: str = ""
+    # The mapped tables' columns as the server reported them: the data pages
+    # map only these (app/employees/schema.py), without a read of their own.
+    columns: dict[str, list[str]] = field(default_factory=dict)
 
 
 def mapped_tables(metadata: sa.MetaData) -> tuple[str, ...]:
@@ -222,6 +225,18 @@ def check_schema(
     against the models (at head) and the fingerprint stored for `current`.
     Four small reads."""
     shape = live_shape(connection, mapped_tables(metadata))
+    check = _compare(shape, connection, catalog, current, metadata)
+    check.columns = shape.columns
+    return check
+
+
+def _compare(
+    shape: LiveShape,
+    connection: Connection,
+    catalog: Catalog,
+    current: tuple[str, ...],
+    metadata: sa.MetaData,
+) -> SchemaCheck:
     at_head = set(current) == set(catalog.heads)
     if at_head:
         differences = model_shape_differences(shape, metadata)
