@@ -21,7 +21,14 @@ pytestmark = pytest.mark.live
 START_SECONDS = 30
 # What a checkout holds besides its tracked files.
 NOT_CHECKED_IN = shutil.ignore_patterns(
-    ".git", ".venv", "instance", "__pycache__", ".pytest_cache", ".ruff_cache", ".env"
+    ".git",
+    ".venv",
+    "instance",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".env",
+    "node_modules",
 )
 
 

@@ -424,3 +424,52 @@ def test_state_unreadable_the_pages_still_render(app, logged_in):
         assert 'data-state="unreachable">unreachable<' in text(response), page
     with app.app_context(), db.engine.begin() as conn:
         conn.exec_driver_sql("DROP VIEW alembic_version")
+
+
+def test_a_jobs_log_tail_and_its_step(app, logged_in):
+    """The job page's poll: the log after an offset, without Alembic's set-up
+    noise, the step in words; the job page's roles (any logged-in user)."""
+    log = (
+        "upgrade heads requested by op\n"
+        "10:00:01 setting up autogenerate plugin alembic.autogenerate.schemas\n"
+        "10:00:01 Context impl SQLiteImpl."
+    )
+    (job_id,) = add(
+        app,
+        MigrationJob(
+            action="upgrade", target="heads", requested_by="op", status="succeeded",
+            log=log,
+        ),
+    )  # fmt: skip
+    url = f"/admin/migrations/jobs/{job_id}/log"
+    assert app.test_client().get(url).status_code in (302, 401, 403)
+    viewer = logged_in("viewer")
+    body = viewer.get(url).get_json()
+    assert (
+        body["text"]
+        == "upgrade heads requested by op\n10:00:01 Context impl SQLiteImpl."
+    )
+    assert body["next"] == len(log) and body["status"] == "succeeded"
+    first = len("upgrade heads requested by op")
+    body = viewer.get(f"{url}?after={first}").get_json()
+    assert body["text"] == "\n10:00:01 Context impl SQLiteImpl." and not body["reset"]
+    assert viewer.get(f"{url}?after={len(log)}").get_json()["text"] == ""
+    assert viewer.get(f"{url}?after=99999").get_json()["reset"] is True
+    assert viewer.get("/admin/migrations/jobs/999999/log").status_code == 404
+    page = viewer.get(f"/admin/migrations/jobs/{job_id}").get_data(as_text=True)
+    assert "autogenerate plugin" not in page
+    assert 'http-equiv="refresh"' not in page
+
+
+def test_the_step_shown_is_the_step_running():
+    from app.dbadmin.jobs.service import JobProgress
+
+    def progress(done, running):
+        return JobProgress(2, done, done + 1, "0002", 1.0, [], running=running)
+
+    assert progress(0, False).line() == (
+        "checking before step 1 of 2: nothing has run yet"
+    )
+    assert progress(0, True).line() == "step 1 of 2 running"
+    assert progress(1, False).line() == "1 of 2 steps done"
+    assert progress(1, True).line() == "step 2 of 2 running"

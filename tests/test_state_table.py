@@ -134,3 +134,24 @@ def test_a_drift_check_finding_outranks_up_to_date_and_behind_only():
     clean = SimpleNamespace(**{**found.__dict__, "stamp_differences": ""})
     database = with_drift_check(example(State.UP_TO_DATE), DriftStatus(clean, None))
     assert database.kind == State.UP_TO_DATE
+
+
+def test_behind_head_a_difference_from_the_models_is_not_drift():
+    """After a deliberate downgrade the models (head's) differ from the
+    database: "behind", not drift; at head the same finding is drift."""
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    from app.dbadmin.core.drift import DriftStatus, with_drift_check
+
+    check = SimpleNamespace(
+        checked_at=datetime(2026, 1, 1),
+        stamp_error=None,
+        stamp_differences="",
+        model_differences="missing column employees.email",
+    )
+    behind = with_drift_check(example(State.BEHIND), DriftStatus(check, None))
+    assert behind.kind == State.BEHIND
+    at_head = with_drift_check(example(State.UP_TO_DATE), DriftStatus(check, None))
+    assert at_head.kind == State.DRIFT
+    assert "the models: missing column employees.email" in at_head.summary()

@@ -241,18 +241,25 @@ def with_drift_check(database: DatabaseState, status: DriftStatus) -> DatabaseSt
     cheap check saw none (a type or a default changed out of band). Drift
     outranks "up to date" and "behind" wherever it is known; the states that
     outrank drift stay."""
-    if database.kind in (State.UP_TO_DATE, State.BEHIND) and status.drifted:
-        check = status.check
-        found = [
-            line
-            for text in (check.stamp_error, check.stamp_differences)
-            for line in (text or "").splitlines()
-            if line.strip()
-        ] + [
+    if database.kind not in (State.UP_TO_DATE, State.BEHIND) or not status.drifted:
+        return database
+    check = status.check
+    found = [
+        line
+        for text in (check.stamp_error, check.stamp_differences)
+        for line in (text or "").splitlines()
+        if line.strip()
+    ]
+    # The models are head's: behind head (after a deliberate downgrade, or
+    # new revisions deployed since the check), differing from them is being
+    # behind, not drift.
+    if database.kind == State.UP_TO_DATE:
+        found += [
             f"the models: {line}"
             for line in (check.model_differences or "").splitlines()
             if line.strip()
         ]
+    if found:
         database.kind = State.DRIFT
         database.drift_found = tuple(found)
     return database
