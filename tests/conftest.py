@@ -150,6 +150,9 @@ def app(database_url, tmp_path):
         TestingConfig,
         SQLALCHEMY_DATABASE_URI=database_url,
         JOB_OUTPUT_DIR=str(tmp_path / "jobs"),
+        # `flask headway ensure-admin` keeps a generated password here, not
+        # in the checkout's instance/.
+        FIRST_PASSWORD_FILE=str(tmp_path / "first-admin-password"),
     )
     yield app
     with app.app_context():

@@ -264,7 +264,7 @@ def test_running_job_banner_on_other_pages(session, server):
         banner.get_by_role("link", name=f"#{job_id}").click()
     assert path(page) == f"/admin/migrations/jobs/{job_id}"
     expect(page).to_have_title(f"Job #{job_id} · Migrations · Headway")
-    expect(page.locator("#console-tabs .nav-link.active")).to_have_text("Dashboard")
+    expect(page.locator("#console-tabs .nav-link.active")).to_have_text("Jobs")
     expect(page.locator("#running-job")).to_have_count(0)  # the page says it
 
     assert server.wait_for_job(job_id, server.token)["status"] == "succeeded"

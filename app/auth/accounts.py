@@ -132,6 +132,8 @@ def forget_first_password(user: User) -> None:
     """Delete the kept first password when it is `user`'s (which is about to
     change)."""
     kept = first_password_file()
+    if not user.password_hash:
+        return  # a new account: not the first admin's password
     try:
         if verify_password(user.password_hash, kept.read_text().strip()):
             kept.unlink()
