@@ -27,6 +27,7 @@ from app.dbadmin.core.online import (
     alter_clauses,
 )
 from app.demo.legacy import create_legacy
+from app.extensions import db
 from tests.helpers import (
     PASSWORD,
     login,
@@ -158,16 +159,20 @@ def test_an_online_widening_loses_no_write_verifies_and_leaves_nothing(
         )
         assert started.status_code == 202, started.get_json()
         job_id = started.get_json()["id"]
+        # Read from the database itself: the engine fixture's app context
+        # keeps one session (and its snapshot) across the client's requests.
         deadline = time.monotonic() + 120
-        while True:
-            job = api.get(f"/api/migrations/jobs/{job_id}", headers=headers).get_json()
-            if job["status"] != "running" or time.monotonic() > deadline:
-                break
+        while time.monotonic() < deadline and (
+            scalar(engine, f"SELECT status FROM headway_jobs WHERE id = {job_id}")
+            == "running"
+        ):
             time.sleep(0.3)
     finally:
         time.sleep(0.3)
         writer.stop.set()
         writer.join()
+    db.session.rollback()  # a fresh snapshot for the API's reads
+    job = api.get(f"/api/migrations/jobs/{job_id}", headers=headers).get_json()
     assert job["status"] == "succeeded", job["log"]
     assert job["online"] is True
     assert "pt-online-schema-change 3." in job["log"]
