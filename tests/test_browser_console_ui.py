@@ -78,6 +78,8 @@ def test_a_job_log_line_appears_before_the_job_ends(browser_session, live_server
     session = browser_session()
     page = session.login("operator", next="/admin/migrations/plan")
     page.goto(f"/admin/migrations/plan?target={WAIT}")
+    # Preflight would run the waiting step on a scratch copy first: skipped.
+    page.locator("#no-preflight-upgrade").check()
     page.locator("#confirm-upgrade").check()
     with page.expect_navigation():
         page.get_by_role("button", name=f"Upgrade to {WAIT}").click()
