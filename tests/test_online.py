@@ -25,6 +25,7 @@ from app.dbadmin.core.online import (
     OnlineSettings,
     _option_file,
     alter_clauses,
+    refusal,
 )
 from app.demo.legacy import create_legacy
 from app.extensions import db
@@ -535,3 +536,16 @@ def test_a_cancel_stops_pt_osc_and_drops_what_it_left(mysql, app, engine):
     assert left_behind(engine) == []
     assert rows(engine, "SHOW CREATE TABLE counters") == before
     assert scalar(engine, "SELECT COUNT(*) FROM counters") == 3000
+
+
+def test_pt_osc_is_refused_what_it_cannot_make_from_the_statement_alone():
+    """The refusals read from the statement (before the table is read)."""
+    cases = {
+        "ALTER TABLE t CHANGE a b INT, MODIFY c BIGINT": "renames",
+        "ALTER TABLE t RENAME COLUMN a TO b, MODIFY c BIGINT": "renames",
+        "ALTER TABLE t ADD COLUMN k INT NOT NULL, MODIFY c BIGINT": "NOT NULL",
+        "ALTER TABLE t ADD UNIQUE KEY u (a), MODIFY c BIGINT": "unique key",
+        "ALTER TABLE t DROP PRIMARY KEY, ADD PRIMARY KEY (a, b)": "primary key",
+    }
+    for sql, why in cases.items():
+        assert why in refusal(None, parse_statement(sql)), sql

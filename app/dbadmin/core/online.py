@@ -31,8 +31,9 @@ around it:
 What pt-osc cannot do is refused before the run starts (`refusal`): SQLite,
 a table without a primary or unique key, a RENAME, a NOT NULL column added
 without a default, a new unique key (its copy would drop duplicate rows
-silently), a table with triggers of its own, and a table that other tables'
-foreign keys reference (pt-osc would have to rebuild or drop their keys).
+silently), a dropped primary key, a table with triggers of its own, and a
+table that other tables' foreign keys reference (pt-osc would have to
+rebuild or drop their keys).
 """
 
 import contextlib
@@ -205,6 +206,11 @@ def refusal(conn, parsed: ParsedStatement) -> str | None:
                 f"{table}: it adds the NOT NULL column {action.definition.name} "
                 "without a default; the triggers pt-osc copies writes with "
                 "would fail every insert. Give the column a default"
+            )
+        if action.kind == "drop_primary_key":
+            return (
+                f"{table}: it drops the primary key, which pt-osc's triggers "
+                "find the copied rows by"
             )
         if action.kind in ("add_unique", "add_primary_key"):
             return (
