@@ -257,3 +257,21 @@ def test_a_token_with_its_expiry_and_copy_button_then_log_out(
     expect(page.locator("main .alert")).to_have_text("You are logged out.")
     session.assert_no_csp_violations()
     session.assert_no_page_errors()
+
+
+def test_a_slow_form_says_it_is_working(browser_session, live_server):
+    """The plan's preview and the stamp check take seconds: once submitted,
+    the button is disabled and a spinner says what is being done."""
+    session = browser_session()
+    page = session.login("viewer", next="/admin/migrations/plan")
+    # The answer held back (the submission is cancelled after Headway's own
+    # listener has seen it), so that the page can be looked at meanwhile.
+    page.evaluate("() => window.addEventListener('submit', e => e.preventDefault())")
+    page.select_option("select#target", "head")
+    page.get_by_role("button", name="Preview").click()
+    note = page.locator("#plan-picker .slow-note")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("Rendering the plan's SQL")
+    expect(note).to_have_attribute("role", "status")
+    expect(page.get_by_role("button", name="Preview")).to_be_disabled()
+    session.assert_no_page_errors()
