@@ -152,8 +152,7 @@ class EmployeeDataView(SecureModelView):
 
     def hidden_columns(self) -> tuple[str, ...]:
         """This model's columns the database does not have yet."""
-        gap = schema.schema_gap()
-        return gap.hidden(self.model) if gap else ()
+        return schema.hidden_of(self.model)
 
     def get_query(self):
         # Its count and the export select from it as a subquery, which the

@@ -38,6 +38,7 @@ INTRODUCED_BY: dict[tuple[str, str | None], str] = {
 
 DATA_MODELS = (Employee, Department, DeptEmp, DeptManager, Title, Salary)
 _G_KEY = "data_schema_gap"
+_G_HIDDEN = "data_schema_hidden"
 
 
 def introduced_by(table: str, column: str | None = None) -> str:
@@ -140,28 +141,36 @@ def schema_gap() -> SchemaGap:
                 gap.missing_columns[table.name] = lacking
         gap.missing_tables = tuple(missing_tables)
     setattr(g, _G_KEY, gap)
+    hidden = {m: gap.hidden(m) for m in DATA_MODELS} if gap else {}
+    setattr(g, _G_HIDDEN, {m: keys for m, keys in hidden.items() if keys})
     return gap
 
 
-def _hidden_now(mapper) -> tuple[str, ...]:
+def hidden_of(model) -> tuple[str, ...]:
+    """The attributes of `model` this request's pages leave out."""
+    schema_gap()
+    return _hidden_now().get(model, ())
+
+
+def _hidden_now() -> dict:
+    """{model: its attributes left out} for this request; empty (at once,
+    for every row a page loads) when the database has every column."""
     if not has_app_context():
-        return ()
-    gap = g.get(_G_KEY)
-    if not gap or mapper.class_ not in DATA_MODELS:
-        return ()
-    return gap.hidden(mapper.class_)
+        return {}
+    return g.get(_G_HIDDEN) or {}
 
 
 @sa.event.listens_for(FlaskSession, "do_orm_execute")
 def _leave_out_missing_columns(state) -> None:
     """Every ORM read of the request (lists, a record, a relationship's lazy
     load, a refresh after commit) selects only the columns that exist."""
-    if not state.is_select or not has_app_context() or not g.get(_G_KEY):
+    hidden = _hidden_now()
+    if not hidden or not state.is_select:
         return
     options = [
         so.defer(getattr(mapper.class_, key))
         for mapper in state.all_mappers
-        for key in _hidden_now(mapper)
+        for key in hidden.get(mapper.class_, ())
     ]
     if options:
         state.statement = state.statement.options(*options)
@@ -170,8 +179,12 @@ def _leave_out_missing_columns(state) -> None:
 def _read_as_empty(target, context, attrs=None) -> None:
     # A deferred column would load itself on first access, with the SELECT
     # that fails: it reads as empty instead, and is never written.
-    for key in _hidden_now(sa.inspect(target).mapper):
-        if attrs is None or key in attrs or key not in sa.inspect(target).dict:
+    hidden = _hidden_now()
+    if not hidden:
+        return
+    state = sa.inspect(target)
+    for key in hidden.get(state.mapper.class_, ()):
+        if attrs is None or key in attrs or key not in state.dict:
             so.attributes.set_committed_value(target, key, None)
 
 
