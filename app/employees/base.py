@@ -637,8 +637,12 @@ class EmployeeDataView(SecureModelView):
                 self.get_pk_value(model)
             ]
             kwargs["delete_form"] = self.delete_form() if self.can_delete else None
-            kwargs["changes"] = history.history_of(
-                self.table_name, self.record_key(model)
+            # (A SQL view is read only: nothing of its rows is ever changed.)
+            writable = self.allow_create or self.allow_edit or self.allow_delete
+            kwargs["changes"] = (
+                history.history_of(self.table_name, self.record_key(model))
+                if writable
+                else None
             )
         return super().render(template, **kwargs)
 
