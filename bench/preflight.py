@@ -14,13 +14,16 @@ migrations/ holding one more revision:
    (instant, in place, copy, rebuild; duplicates, NULLs, a NOT NULL column
    without a default, a shorter VARCHAR, an ENUM losing a value, a foreign
    key, a CHECK): the whole preflight (rehearsal, scratch copies, samples,
-   data checks) timed in-process, --runs times, the median; target 5 s;
+   data checks) timed in-process (the app built before the clock starts),
+   --runs times, the median; target 5 s;
 2. the copy of salaries (`MODIFY salary BIGINT NOT NULL`): preflight's
    estimate, then the same ALTER run for real on the live table and timed
    (then put back, untimed), --runs times, medians side by side; target:
    the estimate within 2x of the real run;
 3. `flask db preflight` as a user runs it, for the revision of the README
-   (a salary copy, a NOT NULL column, a unique index on names), printed.
+   (a salary copy, a NOT NULL column, a unique index on names), printed;
+   then `flask db upgrade`, which preflight refuses before its first
+   statement, printed.
 
 The database is dropped at the end, failure or not.
 """
@@ -38,6 +41,7 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,7 +53,8 @@ from app.extensions import db  # noqa: E402
 from config import TestingConfig  # noqa: E402
 
 DEFAULT_SERVER = "mysql+pymysql://root@127.0.0.1/"
-HEAD = "0003_employee_last_name_index"
+# The project's head: the bench's revisions go on top of it.
+HEAD = ScriptDirectory(str(ROOT / "migrations")).get_current_head()
 
 EVERY_KIND = """
 op.add_column("employees", sa.Column("nickname", sa.String(20), nullable=True))
@@ -218,6 +223,8 @@ def bench(url: str, tmp: Path, scale: float, runs: int, version: str) -> None:
     # 3. What a user sees.
     readme = migrations_with(tmp, "badge_and_names", README_EXAMPLE)
     output = flask(environment(url, readme), "db", "preflight", expect=(0, 1))
+    # And the upgrade that preflight refuses before its first statement.
+    refused = flask(environment(url, readme), "db", "upgrade", expect=(1,))
 
     whole = statistics.median(seconds)
     estimate, real = statistics.median(estimates), statistics.median(reals)
@@ -244,6 +251,7 @@ def bench(url: str, tmp: Path, scale: float, runs: int, version: str) -> None:
         f"real {', '.join(f'{s:.2f}' for s in reals)} s"
     )
     print("\n$ flask db preflight\n" + output)
+    print("$ flask db upgrade\n" + refused)
 
 
 if __name__ == "__main__":
