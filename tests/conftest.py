@@ -5,9 +5,12 @@ per session (tests/templates.py)."""
 
 import os
 import subprocess
+from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
 
 from app import create_app
 from app.extensions import db
@@ -18,6 +21,7 @@ from tests.helpers import (
     ROLES,
     ROOT,
     Scripts,
+    csrf_token,
     login,
     mysql_server_url,
     new_database,
@@ -196,6 +200,52 @@ def accounts(app, prepare):
     after the role (`flask db upgrade`, `flask headway init`, create_user)."""
     prepare(app, ACCOUNTS)
     return ROLES
+
+
+@dataclass
+class Console:
+    """What a console test works with, one shape for every file: the app on
+    its prepared database, its CLI runner and engine, and a logged-in client
+    per user (`client`: the first; `viewer`: the one named "viewer" or
+    "watcher", when there is one). `headers`: the first client's CSRF
+    header, for the JSON API under a cookie session."""
+
+    app: Flask
+    runner: FlaskCliRunner
+    engine: sa.Engine
+    clients: dict[str, FlaskClient]
+
+    @property
+    def client(self) -> FlaskClient:
+        return next(iter(self.clients.values()))
+
+    @property
+    def viewer(self) -> FlaskClient:
+        return self.clients.get("viewer") or self.clients["watcher"]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-CSRFToken": csrf_token(self.client, "/admin/migrations/")}
+
+
+@pytest.fixture
+def make_console(prepare):
+    """make_console(app, steps, *usernames): the app's database as `steps`
+    leave it (prepare), and a Console with those users logged in."""
+
+    def make(app, steps, *usernames: str) -> Console:
+        prepare(app, steps)
+        clients = {}
+        for name in usernames:
+            client = app.test_client()
+            response = login(client, name)
+            assert response.status_code == 302, response.get_data(as_text=True)
+            clients[name] = client
+        with app.app_context():
+            engine = db.engine
+        return Console(app, app.test_cli_runner(), engine, clients)
+
+    return make
 
 
 @pytest.fixture

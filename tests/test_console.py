@@ -33,13 +33,12 @@ INSERT_EMPLOYEE = (
 
 
 @pytest.fixture
-def console(scripted_app, prepare):
-    app = scripted_app
-    runner = app.test_cli_runner()
-    prepare(app, (("flask", "headway", "init"), ("user", "viewer", "viewer")))
-    client = app.test_client()
-    assert login(client, "viewer").status_code == 302
-    return app, runner, client
+def console(scripted_app, make_console):
+    return make_console(
+        scripted_app,
+        (("flask", "headway", "init"), ("user", "viewer", "viewer")),
+        "viewer",
+    )
 
 
 def invoke(runner, *args):
@@ -59,7 +58,7 @@ def execute(app, sql):
 
 
 def test_states_status_json_and_readyz(console, scripts):
-    app, runner, client = console
+    app, runner, client = console.app, console.runner, console.client
 
     response = status(client)
     assert response.status_code == 200
@@ -134,7 +133,7 @@ def test_unreachable_database(scripts, tmp_path, database_url):
 
 
 def test_history_markers_across_a_branch_and_a_merge(console, scripts):
-    app, runner, client = console
+    runner, client = console.runner, console.client
     scripts.write("0003a_reports", HEAD, message="reports branch")
     scripts.write("0003b_photos", HEAD, message="photos branch")
     body = status(client).get_json()
@@ -183,7 +182,7 @@ def test_history_markers_across_a_branch_and_a_merge(console, scripts):
 
 
 def test_sql_preview_matches_the_cli(console, scripts):
-    app, runner, client = console
+    runner, client = console.runner, console.client
     invoke(runner, "db", "upgrade")
     scripts.write("0003_phone", HEAD, ADD_PHONE, DROP_PHONE)
     scripts.write("0004_drop_phone", "0003_phone", DROP_PHONE, ADD_PHONE)
@@ -222,7 +221,7 @@ def without_headway_header(sql: str) -> tuple[str, str]:
 
 
 def test_lint(console, scripts):
-    app, runner, client = console
+    app, runner, client = console.app, console.runner, console.client
     invoke(runner, "db", "upgrade")
     execute(app, INSERT_EMPLOYEE)
     scripts.write("0003_phone", HEAD, ADD_PHONE, DROP_PHONE)
@@ -248,7 +247,7 @@ def test_lint(console, scripts):
 
 
 def test_plan_bad_input(console, scripts):
-    app, runner, client = console
+    runner, client = console.runner, console.client
     invoke(runner, "db", "upgrade")
     response = client.get("/api/migrations/plan?target=nope")
     assert response.status_code == 400
@@ -287,7 +286,7 @@ def check_drift(client, token) -> dict:
 
 @pytest.mark.live
 def test_drift_after_a_column_is_altered_by_hand(console, scripts, database_url):
-    app, runner, viewer = console
+    app, runner, viewer = console.app, console.runner, console.client
     invoke(runner, "db", "upgrade")
     # Only operators check: it builds schemas in scratch databases.
     token = csrf_token(viewer, "/admin/migrations/drift")
@@ -321,7 +320,7 @@ def test_drift_after_a_column_is_altered_by_hand(console, scripts, database_url)
 
 
 def test_broken_revision_files_are_named(console, scripts):
-    app, runner, client = console
+    app, runner, client = console.app, console.runner, console.client
     invoke(runner, "db", "upgrade")
     (scripts.versions / "0003_typo.py").write_text(
         f'revision = "0003_typo"\ndown_revision = "{HEAD}"\ndef upgrade(:\n'

@@ -36,20 +36,18 @@ DROP_PHONE = 'op.drop_column("employees", "phone")'
 
 
 @pytest.fixture
-def console(scripted_app, scripts, prepare):
+def console(scripted_app, scripts, make_console):
     """A database at HEAD with one more revision to go (0005_phone), Headway's
-    tables, an operator and a viewer; returns (app, operator, viewer)."""
-    app = scripted_app
-    prepare(
-        app,
+    tables, an operator and a viewer logged in."""
+    console = make_console(
+        scripted_app,
         AT_HEAD + (("user", "op", "operator"), ("user", "watcher", "viewer")),
+        "op",
+        "watcher",
     )
     scripts.write("0005_phone", HEAD, ADD_PHONE, DROP_PHONE, message="a phone column")
-    operator, viewer = app.test_client(), app.test_client()
-    assert login(operator, "op").status_code == 302
-    assert login(viewer, "watcher").status_code == 302
-    operator.csrf = csrf_token(operator, "/admin/migrations/")
-    return app, operator, viewer
+    console.client.csrf = csrf_token(console.client, "/admin/migrations/")
+    return console
 
 
 def text(response) -> str:
@@ -62,7 +60,7 @@ def job_id_of(response) -> int:
 
 
 def test_the_plan_page_is_made_for_a_decision(console):
-    app, operator, viewer = console
+    operator, viewer = console.client, console.viewer
     page = text(viewer.get("/admin/migrations/plan?target=0005"))
     # The picker: head, heads, base and every revision with its message; a
     # prefix in the query string is resolved and selected.
@@ -94,7 +92,7 @@ def test_the_plan_page_is_made_for_a_decision(console):
 
 
 def test_download_sql(console):
-    app, operator, viewer = console
+    app, viewer = console.app, console.viewer
     response = viewer.get("/admin/migrations/plan.sql?target=0005")
     assert response.status_code == 200
     assert response.mimetype == "application/sql"
@@ -117,7 +115,7 @@ def test_download_sql(console):
 
 @pytest.mark.live
 def test_a_failed_confirmation_keeps_the_plan(console):
-    app, operator, viewer = console
+    app, operator, viewer = console.app, console.client, console.viewer
     form = {
         "csrf_token": operator.csrf,
         "action": "upgrade",
@@ -212,7 +210,7 @@ def running_job(app) -> int:
 
 
 def test_a_running_job_answers_409_before_anything_else(console):
-    app, operator, viewer = console
+    app, operator = console.app, console.client
     job_id = running_job(app)
     headers = {"X-CSRFToken": operator.csrf}
     # Nothing to do, a bad target, the wrong direction: 409 all the same.
@@ -256,7 +254,7 @@ def test_a_running_job_answers_409_before_anything_else(console):
 
 
 def test_unknown_job_is_a_404(console):
-    app, operator, viewer = console
+    viewer = console.viewer
     response = viewer.get("/admin/migrations/jobs/999")
     assert response.status_code == 404
     page = text(response)
@@ -268,7 +266,7 @@ def test_unknown_job_is_a_404(console):
 
 @pytest.mark.live
 def test_a_job_page_has_one_banner(console, scripts):
-    app, operator, viewer = console
+    operator, viewer = console.client, console.viewer
     response = operator.post(
         "/admin/migrations/plan?target=0005_phone",
         data={"csrf_token": operator.csrf, "action": "upgrade",
@@ -317,7 +315,7 @@ def test_a_traceback_is_folded_to_its_last_line():
 
 @pytest.mark.live
 def test_a_failed_job_shows_its_traceback_in_details(console, scripts):
-    app, operator, viewer = console
+    operator, viewer = console.client, console.viewer
     scripts.write("0005_boom", "0005_phone", 'raise RuntimeError("boom from 0005")')
     response = operator.post(
         "/api/migrations/jobs",
@@ -343,7 +341,7 @@ def test_viewers_see_no_server_paths_or_host_names(console, scripts):
     """A failed job's traceback names files on the server; its page names
     the host and the output file. Operators see them; viewers see the last
     part of each path only. The job's output file is Headway's alone."""
-    app, operator, viewer = console
+    operator, viewer = console.client, console.viewer
     scripts.write("0005_boom", "0005_phone", 'raise RuntimeError("boom from 0005")')
     response = operator.post(
         "/api/migrations/jobs",
@@ -385,7 +383,7 @@ def test_a_job_cut_off_by_the_database_says_so(console, scripts, database_url):
     record its end: the process leaves its last words, and the job's page
     shows them, not a guess that it was killed. (The outage is made on
     SQLite: the runner handles every dialect's OperationalError alike.)"""
-    app, operator, viewer = console
+    operator, viewer = console.client, console.viewer
     if not database_url.startswith("sqlite"):
         pytest.skip("the outage is made by moving the SQLite file away")
     path = database_url.removeprefix("sqlite:///")
@@ -465,7 +463,7 @@ def test_a_stamp_shows_what_it_will_check(scripted_app):
 
 
 def test_a_check_before_the_last_schema_change_is_stale(console):
-    app, operator, viewer = console
+    app, viewer = console.app, console.viewer
     with app.app_context():
         now = utcnow().replace(microsecond=0)
         check = DriftCheck(

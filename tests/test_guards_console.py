@@ -7,9 +7,7 @@ import pytest
 
 from app.demo.legacy import LEGACY_TABLES
 from tests.helpers import (
-    csrf_token,
     data_fingerprint,
-    login,
     migrations_head,
     schema_dump,
     table_names,
@@ -21,29 +19,18 @@ HEAD = migrations_head()
 
 
 @pytest.fixture
-def console(scripted_app, prepare):
+def console(scripted_app, make_console):
     """The legacy database (unversioned, from plain DDL), Headway's tables, an
-    operator logged in; returns (app, runner, client, engine, api headers)."""
-    app = scripted_app
-    runner = app.test_cli_runner()
-    from app.extensions import db
-
-    prepare(
-        app,
+    operator logged in."""
+    return make_console(
+        scripted_app,
         (
             ("legacy", 0.005, 7),
             ("flask", "headway", "init"),
             ("user", "op", "operator"),
         ),
+        "op",
     )
-    with app.app_context():
-        engine = db.engine
-    client = app.test_client()
-    assert login(client, "op").status_code == 302
-    headers = {"X-CSRFToken": csrf_token(client, "/admin/migrations/")}
-    yield app, runner, client, engine, headers
-    with app.app_context():
-        db.engine.dispose()
 
 
 def snapshot(engine):
@@ -57,7 +44,8 @@ def jobs(engine) -> int:
 
 @pytest.mark.live
 def test_an_unversioned_database_is_offered_adoption_only(console):
-    app, runner, client, engine, headers = console
+    client = console.client
+    engine, headers = console.engine, console.headers
     before = snapshot(engine)
 
     page = client.get("/admin/migrations/").get_data(as_text=True)
@@ -109,7 +97,8 @@ def test_an_unversioned_database_is_offered_adoption_only(console):
 
 
 def test_a_dry_run_that_finds_no_match_shows_the_differences(console):
-    app, runner, client, engine, headers = console
+    client = console.client
+    engine = console.engine
     with engine.connect() as conn:
         conn.exec_driver_sql("ALTER TABLE titles ADD COLUMN note VARCHAR(10)")
         conn.commit()
@@ -122,7 +111,8 @@ def test_a_dry_run_that_finds_no_match_shows_the_differences(console):
 
 @pytest.mark.live
 def test_data_loss_needs_the_explicit_yes(console):
-    app, runner, client, engine, headers = console
+    runner, client = console.runner, console.client
+    engine, headers = console.engine, console.headers
     for args in (["db", "adopt"], ["db", "upgrade"]):
         assert runner.invoke(args=args).exit_code == 0
     before = snapshot(engine)
@@ -194,7 +184,8 @@ def test_data_loss_needs_the_explicit_yes(console):
 
 @pytest.mark.live
 def test_a_stamp_from_the_console_is_verified(console):
-    app, runner, client, engine, headers = console
+    client = console.client
+    engine, headers = console.engine, console.headers
     before = snapshot(engine)
 
     def stamp(**options):
@@ -234,7 +225,8 @@ def test_a_stamp_from_the_console_is_verified(console):
 
 
 def test_the_opt_ins_go_with_their_actions(console):
-    app, runner, client, engine, headers = console
+    client = console.client
+    engine, headers = console.engine, console.headers
     cases = [
         ({"action": "stamp", "target": "head", "allow_data_loss": True}, "only goes"),
         ({"action": "upgrade", "target": "head", "no_verify": True}, "only goes"),

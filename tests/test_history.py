@@ -19,12 +19,10 @@ EVIL = "<script>alert(\"x\")</script> & 'quotes'"
 
 
 @pytest.fixture
-def console(scripted_app, prepare):
-    app = scripted_app
-    prepare(app, AT_HEAD + (("user", "viewer", "viewer"),))
-    client = app.test_client()
-    assert login(client, "viewer").status_code == 302
-    return app, client
+def console(scripted_app, make_console):
+    return make_console(
+        scripted_app, AT_HEAD + (("user", "viewer", "viewer"),), "viewer"
+    )
 
 
 def write_chain(scripts, count: int, after: str = HEAD) -> list[str]:
@@ -44,7 +42,7 @@ def page(client, query: str = "") -> tuple[int, str]:
 
 
 def test_history_is_paged_newest_first(console, scripts):
-    app, client = console
+    client = console.client
     written = write_chain(scripts, 150)
     newest_first = list(reversed(migrations_chain() + written))
     assert len(newest_first) > 150
@@ -89,7 +87,7 @@ def test_history_is_paged_newest_first(console, scripts):
     ],
 )
 def test_a_bad_page_is_a_400_with_a_message(console, value, message):
-    app, client = console
+    client = console.client
     status, text = page(client, f"?page={value}")
     assert status == 400
     assert message in text
@@ -97,7 +95,7 @@ def test_a_bad_page_is_a_400_with_a_message(console, value, message):
 
 
 def test_escaping_in_rows_and_in_the_svg_download(console, scripts):
-    app, client = console
+    client = console.client
     scripts.write("0003_evil", HEAD, message=EVIL)
     status, text = page(client)
     assert status == 200
@@ -123,7 +121,7 @@ def test_escaping_in_rows_and_in_the_svg_download(console, scripts):
 
 
 def test_the_svg_download_draws_every_page(console, scripts):
-    app, client = console
+    client = console.client
     written = write_chain(scripts, 120)
     root = ET.fromstring(client.get("/admin/migrations/history.svg").data)
     drawn = {g.get("data-revision") for g in root.iter(f"{SVG}g") if g.get("id")}
@@ -131,7 +129,7 @@ def test_the_svg_download_draws_every_page(console, scripts):
 
 
 def test_revision_page_highlights_its_source(console):
-    app, client = console
+    client = console.client
     response = client.get(f"/admin/migrations/revision/{HEAD}")
     assert response.status_code == 200
     text = response.get_data(as_text=True)

@@ -227,11 +227,10 @@ def test_a_failing_revision(live, database_url):
 
 
 @pytest.fixture
-def console(scripted_app, prepare):
+def console(scripted_app, make_console):
     """The app in-process (jobs still run in their own process)."""
-    app = scripted_app
-    prepare(
-        app,
+    return make_console(
+        scripted_app,
         (
             ("flask", "db", "upgrade", "0001_baseline"),
             ("flask", "headway", "init"),
@@ -239,12 +238,11 @@ def console(scripted_app, prepare):
             ("user", "watcher", "viewer"),
         ),
     )
-    return app
 
 
 @pytest.mark.live
 def test_audit_of_web_and_cli_runs_and_checksums(console, scripts, database_url):
-    client = console.test_client()
+    client = console.app.test_client()
     assert login(client, "op").status_code == 302
     # The web: through the console's form, with its confirmation.
     page = client.get("/admin/migrations/plan?target=heads").get_data(as_text=True)
@@ -310,9 +308,9 @@ def test_a_cli_run_before_headway_init_says_it_was_not_recorded(database_url, sc
 
 
 def test_bad_input(console):
-    op = console.test_client()
+    op = console.app.test_client()
     assert login(op, "op").status_code == 302
-    viewer = console.test_client()
+    viewer = console.app.test_client()
     assert login(viewer, "watcher").status_code == 302
     token = csrf_token(op, "/admin/migrations/")
     api = {"X-CSRFToken": token}

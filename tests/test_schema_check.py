@@ -6,16 +6,16 @@ legacy database (DDL only, a few rows)."""
 import pytest
 
 from app.extensions import db
-from tests.helpers import login, migrations_head
+from tests.helpers import migrations_head
 
 HEAD = migrations_head()
 
 
 @pytest.fixture
-def console(app, runner, prepare):
+def console(app, make_console):
     """The legacy database adopted at 0001_baseline (behind head), Headway's
     tables, and a logged-in viewer."""
-    prepare(
+    return make_console(
         app,
         (
             ("legacy", 0.005, 3),
@@ -23,10 +23,8 @@ def console(app, runner, prepare):
             ("flask", "db", "adopt", "--to", "0001_baseline"),
             ("user", "viewer", "viewer"),
         ),
+        "viewer",
     )
-    client = app.test_client()
-    assert login(client, "viewer").status_code == 302
-    return app, runner, client
 
 
 def execute(app, *statements):
@@ -47,7 +45,7 @@ def state(client) -> tuple[dict, int, dict]:
 
 
 def test_behind_is_not_drift_and_a_change_out_of_band_is(console):
-    app, runner, client = console
+    app, client = console.app, console.client
     body, code, ready = state(client)
     # Adopted at 0001 (proven then): behind, and the schema is 0001's.
     assert body["state"] == "behind" and body["drift"] is not True
@@ -80,7 +78,7 @@ def test_a_stamp_that_lies_is_drift(console):
     """A stock `stamp head` on a database at 0001 (the version row written as
     Alembic writes it, without Headway's guard): the models have
     employees.email, the database has not."""
-    app, runner, client = console
+    app, client = console.app, console.client
     execute(app, f"UPDATE alembic_version SET version_num = '{HEAD}'")
     body, code, ready = state(client)
     assert body["state"] == "drift" and body["current"] == [HEAD]
@@ -94,7 +92,7 @@ def test_a_stamp_that_lies_is_drift(console):
 
 
 def test_a_column_dropped_at_head_fails_readiness_at_once(console):
-    app, runner, client = console
+    app, runner, client = console.app, console.runner, console.client
     result = runner.invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
     body, code, _ = state(client)
@@ -124,7 +122,7 @@ def db_is_mysql(app) -> bool:
 def test_a_proof_carries_over_headways_own_upgrades(console):
     """Upgraded by Headway from a proven schema: the new revision's schema is
     known too (behind head, and checked)."""
-    app, runner, client = console
+    app, runner, client = console.app, console.runner, console.client
     result = runner.invoke(args=["db", "upgrade", "0002_employee_email"])
     assert result.exit_code == 0, result.output
     body, code, _ = state(client)
