@@ -155,12 +155,19 @@ PAGE_KINDS = [
     ("dashboard", "/admin/migrations/", "admin"),
     ("history", "/admin/migrations/history", "admin"),
     ("revision", f"/admin/migrations/revision/{HEAD}", "admin"),
-    ("plan", f"/admin/migrations/plan?target={HEAD}", "admin"),
+    # The stamp check open, its picker and form shown.
+    ("plan", f"/admin/migrations/plan?target={HEAD}&stamp={HEAD}", "admin"),
     ("drift", "/admin/migrations/drift", "admin"),
     ("audit", "/admin/migrations/audit", "admin"),
     ("jobs", "/admin/migrations/jobs", "admin"),
     ("job", "/admin/migrations/jobs/1", "admin"),
     ("list", "/admin/employee/", "admin"),
+    # A list with a filter and a search on: their fields.
+    (
+        "filtered list",
+        "/admin/employee/?flt0_last_name_starts_with=Fa&flt1_department_is=d005&search=Georgi",
+        "admin",
+    ),
     ("details", "/admin/employee/details/?id=10001", "admin"),
     ("edit", "/admin/employee/edit/?id=10001", "admin"),
     ("user", "/admin/users/details/?id=1", "admin"),
@@ -188,6 +195,8 @@ def test_axe_finds_no_serious_or_critical_violation(browser_session, chromium):
             failures.append(f"[{name}] no <main id=main>")
         if page.locator("a[href='#main']").count() != 1:
             failures.append(f"[{name}] no skip link")
+        if name == "filtered list" and not page.locator(".filters input").count():
+            failures.append(f"[{name}] no filter shown")
     assert not failures, f"{len(failures)} axe failures:\n" + "\n".join(failures)
 
 

@@ -183,3 +183,30 @@ document.addEventListener("submit", function (event) {
   note.appendChild(document.createTextNode(doing));
   form.appendChild(note);
 });
+
+// Flask-Admin's list filters (its filters.js builds each row: the filter's
+// name, an operation select, a value field) leave the fields without a
+// label: each is named after its filter, now and as filters are added.
+(function () {
+  var table = document.querySelector("table.filters");
+  if (!table) {
+    return;
+  }
+  function label() {
+    table.querySelectorAll("tr").forEach(function (row) {
+      var remove = row.querySelector(".remove-filter");
+      if (!remove) {
+        return;
+      }
+      var name = remove.textContent.replace("\u00d7", "").trim();
+      row.querySelectorAll(".filter-op").forEach(function (field) {
+        field.setAttribute("aria-label", name + ": how to compare");
+      });
+      row.querySelectorAll(".filter-val").forEach(function (field) {
+        field.setAttribute("aria-label", name + ": value");
+      });
+    });
+  }
+  label();
+  new MutationObserver(label).observe(table, { childList: true, subtree: true });
+})();
