@@ -11,7 +11,7 @@ from wtforms import PasswordField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Optional, ValidationError
 
-from app.auth.account import AccountView
+from app.auth.account_page import AccountView
 from app.auth.accounts import (
     check_password_rules,
     check_role,
