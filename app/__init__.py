@@ -65,7 +65,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
-    from app.main.errors import register_errorhandlers
+    from app.main.error_pages import register_errorhandlers
 
     register_errorhandlers(app)
 

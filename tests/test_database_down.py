@@ -81,7 +81,7 @@ def test_a_bearer_token_gets_503_json(down):
 
 
 def test_a_static_page_when_even_the_error_page_fails(down, monkeypatch):
-    import app.main.errors as errors
+    import app.main.error_pages as errors
 
     def broken(*args, **kwargs):
         raise RuntimeError("the template engine is broken too")
