@@ -27,6 +27,7 @@ from app.auth.admin_views import SecureModelView
 from app.auth.security import csp_nonce, role_needed
 from app.auth.sessions import end_session_by_id, sessions_of
 from app.auth.tokens import revoke_token, tokens_of
+from app.clock import utcnow
 from app.dbadmin.web.views import MigrationsView
 from app.employees.views import add_employee_views
 from app.errors import HeadwayError
@@ -34,7 +35,6 @@ from app.extensions import db
 from app.home import HomeView
 from app.models import User
 from app.models.accounts import ROLES
-from app.models.own import utcnow
 from app.navigation import init_navigation
 from app.templating import timestamp
 from app.validation import parse_id

@@ -14,12 +14,12 @@ import pytest
 import sqlalchemy as sa
 
 from app.auth.accounts import create_user
+from app.clock import utcnow
 from app.dbadmin.core.drift import drift_status, is_stale
 from app.dbadmin.web.joblog import log_parts
 from app.demo.legacy import create_legacy
 from app.extensions import db
 from app.models.console import DriftCheck, MigrationAudit, MigrationJob
-from app.models.own import utcnow
 from tests.helpers import (
     PASSWORD,
     ROOT,

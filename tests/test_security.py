@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from app import create_app
 from app.auth.accounts import find_user, set_password
 from app.auth.tokens import create_token
+from app.clock import utcnow
 from app.extensions import db
 from app.models.accounts import LoginSession
-from app.models.own import utcnow
 from config import TestingConfig
 from tests.helpers import PASSWORD, csrf_token, login
 

@@ -7,9 +7,9 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from app.auth.accounts import create_user
+from app.clock import utcnow
 from app.extensions import db
 from app.models.console import MigrationAudit, MigrationJob
-from app.models.own import utcnow
 from tests.helpers import PASSWORD, login, migrations_head
 
 PAGES = (

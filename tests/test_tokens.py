@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from app import create_app
 from app.auth.accounts import find_user
 from app.auth.tokens import create_token
+from app.clock import utcnow
 from app.extensions import db
 from app.models.accounts import ApiToken
-from app.models.own import utcnow
 from config import TestingConfig
 from tests.helpers import PASSWORD, csrf_token, login
 

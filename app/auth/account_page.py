@@ -14,9 +14,9 @@ from app.auth.forms import printable_only
 from app.auth.sessions import end_session_by_id, sessions_of
 from app.auth.throttle import TooManyAttempts
 from app.auth.tokens import NAME_MAX_LENGTH, create_token, revoke_token, tokens_of
+from app.clock import utcnow
 from app.errors import HeadwayError
 from app.extensions import db
-from app.models.own import utcnow
 from app.validation import parse_id
 
 WRONG_PASSWORD = "That is not your current password."

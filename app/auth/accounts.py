@@ -10,10 +10,10 @@ from flask import current_app
 
 from app.auth import sessions, throttle, tokens
 from app.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from app.clock import utcnow
 from app.errors import HeadwayError
 from app.extensions import db
 from app.models.accounts import ROLES, USERNAME_KEY_MAX_LENGTH, User
-from app.models.own import utcnow
 from app.validation import check_name
 
 FIRST_PASSWORD = "first-admin-password"

@@ -15,9 +15,9 @@ from app.auth.accounts import (
 )
 from app.auth.tokens import MAX_TOKEN_DAYS, create_token, revoke_token
 from app.cli import HeadwayGroup
+from app.clock import utcnow
 from app.extensions import db
 from app.models.accounts import ROLES, ApiToken, User
-from app.models.own import utcnow
 from app.validation import MAX_ID
 
 users_cli = HeadwayGroup("users", help="Login accounts and API tokens.")

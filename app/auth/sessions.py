@@ -9,10 +9,10 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from app.clock import utcnow
 from app.errors import HeadwayError
 from app.extensions import db
 from app.models.accounts import LoginSession, User
-from app.models.own import utcnow
 from app.validation import is_valid_id, printable
 
 # last_seen_at is written at most this often: not a write on every request.

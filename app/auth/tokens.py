@@ -10,10 +10,10 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from app.clock import utcnow
 from app.errors import HeadwayError
 from app.extensions import db
 from app.models.accounts import ApiToken, User
-from app.models.own import utcnow
 from app.validation import check_name, is_valid_id
 
 TOKEN_PREFIX = "hw_"

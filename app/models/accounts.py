@@ -7,8 +7,8 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from sqlalchemy.dialects import mysql
 
+from app.clock import utcnow
 from app.extensions import db
-from app.models.own import utcnow
 
 ROLES = ("viewer", "operator", "admin")
 

@@ -7,8 +7,8 @@ from datetime import datetime
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from app.clock import utcnow
 from app.extensions import db
-from app.models.own import utcnow
 
 
 class DataChange(db.Model):

@@ -3,10 +3,4 @@ ignored by migrations/env.py and are versioned by their own small migration
 environment (app/own_tables/migrations, table headway_alembic_version), applied
 with `flask headway init`. They are never part of the user's schema history."""
 
-from datetime import UTC, datetime
-
 TABLE_PREFIX = "headway_"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)

@@ -12,11 +12,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from app.clock import utcnow
 from app.dbadmin.core.alembic_env import watch_steps
 from app.dbadmin.core.lock import os_user, shell_actor
 from app.errors import error_line
 from app.models.console import MigrationAudit
-from app.models.own import utcnow
 
 AUDIT_TABLE = MigrationAudit.__table__
 

@@ -12,13 +12,13 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from app.clock import utcnow
 from app.dbadmin.core.adoption import stamped_revisions, verify
 from app.dbadmin.core.alembic_env import COMPARE_OPTIONS, include_user_schema
 from app.dbadmin.core.catalog import Catalog
 from app.dbadmin.core.state import DatabaseState, State
 from app.errors import HeadwayError
 from app.models.console import DriftCheck, MigrationAudit
-from app.models.own import utcnow
 
 
 def model_differences(engine: Engine, metadata: sa.MetaData) -> list[str]:

@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from app.clock import utcnow
 from app.dbadmin.core.catalog import Catalog
 from app.dbadmin.core.sqlite_file import sqlite_file_state
 from app.models.console import SchemaFingerprint
-from app.models.own import TABLE_PREFIX, utcnow
+from app.models.own import TABLE_PREFIX
 
 OK, DRIFT, UNCHECKED = "ok", "drift", "unchecked"
 

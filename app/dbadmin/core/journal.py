@@ -17,11 +17,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from app.clock import utcnow
 from app.dbadmin.core.executor import RunningStep, RunStatement
 from app.dbadmin.core.lock import mysql_lock_name
 from app.errors import error_line
 from app.models.console import StepRun, StepStatement
-from app.models.own import utcnow
 
 RUNS = StepRun.__table__
 STATEMENTS = StepStatement.__table__

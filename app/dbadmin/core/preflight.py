@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from app.clock import utcnow
 from app.dbadmin.core.catalog import Catalog
 from app.dbadmin.core.ddl import (
     BATCH_TEMP,
@@ -60,7 +61,6 @@ from app.dbadmin.core.scratch import ScratchUnavailable, scratch_engine
 from app.dbadmin.core.state import read_state
 from app.errors import error_line
 from app.models.console import PreflightResult
-from app.models.own import utcnow
 
 # Each data check may run this long on the live database before it is cut
 # off (and reported as not checked).

@@ -21,6 +21,7 @@ from flask import current_app
 
 from app import create_app
 from app.cli import database_error_line
+from app.clock import utcnow
 from app.dbadmin.core import recovery
 from app.dbadmin.core.adoption import (
     adopt,
@@ -51,7 +52,6 @@ from app.dbadmin.web.words import CONSOLE_WAYS
 from app.errors import HeadwayError, error_line
 from app.extensions import db
 from app.models.console import MigrationAudit, MigrationJob
-from app.models.own import utcnow
 
 JOBS = MigrationJob.__table__
 

@@ -27,6 +27,7 @@ from flask import Flask
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from app.clock import utcnow
 from app.dbadmin.core.adoption import unknown_revision_line
 from app.dbadmin.core.catalog import Catalog
 from app.dbadmin.core.guards import (
@@ -48,7 +49,6 @@ from app.dbadmin.core.state import (
 from app.dbadmin.web.words import CONSOLE_WAYS
 from app.errors import HeadwayError, error_line
 from app.models.console import MigrationAudit, MigrationJob
-from app.models.own import utcnow
 from config import CONFIGS
 
 # The actions that change the user's schema (or its stamp); each ends with a

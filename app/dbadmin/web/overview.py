@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask import current_app, g
 from flask_login import current_user
 
+from app.clock import utcnow
 from app.dbadmin.core.adoption import (
     Verification,
     adopt,
@@ -43,7 +44,6 @@ from app.dbadmin.web.forms import AuditFilter
 from app.errors import HeadwayError, error_line
 from app.extensions import db
 from app.models.console import DriftCheck, MigrationAudit, MigrationJob
-from app.models.own import utcnow
 
 
 @dataclass

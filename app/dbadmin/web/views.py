@@ -8,6 +8,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from app.auth.admin_views import WRITE_VIEWS, SecureViewMixin
+from app.clock import utcnow
 from app.dbadmin.core.catalog import Catalog, load_catalog
 from app.dbadmin.core.guards import AtRisk, data_at_risk
 from app.dbadmin.core.plan import PlanError, make_plan, step_plan
@@ -59,7 +60,6 @@ from app.dbadmin.web.preflight import kept_preflight, step_rows
 from app.dbadmin.web.words import CONSOLE_WAYS
 from app.errors import HeadwayError
 from app.extensions import db
-from app.models.own import utcnow
 from app.validation import parse_integer
 
 
