@@ -116,7 +116,7 @@ def release_command(
     with one line when anything is wrong."""
     # (Imported here: the migration core is not loaded by every command.)
     from app.dbadmin.cli import online_run
-    from app.own_tables.release import release
+    from app.release import release
 
     with online_run(online):
         release(
