@@ -77,9 +77,9 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from app.auth.commands import users_cli
+    from app.auth.cli import users_cli
     from app.dbadmin.cli import db_cli
-    from app.demo.commands import demo_cli
+    from app.demo.cli import demo_cli
     from app.own_tables.cli import headway_cli
 
     # Replaces the `db` group Flask-Migrate registered: the same commands,
