@@ -363,7 +363,7 @@ def test_viewers_see_no_server_paths_or_host_names(console, scripts):
 
     page = text(viewer.get(f"/admin/migrations/jobs/{job_id}"))
     answer = viewer.get(f"/api/migrations/jobs/{job_id}").get_json()
-    history = viewer.get(f"/api/migrations/history?job={job_id}").get_json()
+    history = viewer.get(f"/api/migrations/audit?job={job_id}").get_json()
     audit = text(viewer.get(f"/admin/migrations/audit?job={job_id}"))
     for shown in (page, str(answer), str(history), audit):
         assert not any(path in shown for path in paths)

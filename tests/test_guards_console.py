@@ -218,8 +218,8 @@ def test_a_stamp_from_the_console_is_verified(console):
     job = stamp(no_verify=True)
     assert job["status"] == "succeeded", job
     assert version_rows(engine) == [HEAD]
-    history = client.get(f"/api/migrations/history?job={job['id']}").get_json()
-    assert [(r["action"], r["revision"]) for r in history["history"]] == [
+    history = client.get(f"/api/migrations/audit?job={job['id']}").get_json()
+    assert [(r["action"], r["revision"]) for r in history["audit"]] == [
         ("stamp-unverified", HEAD)
     ]
 

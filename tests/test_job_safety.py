@@ -165,7 +165,7 @@ def test_a_console_job_records_its_user_and_the_os_user(console):
     job_id = response.get_json()["id"]
     assert wait_for_job(client, job_id, seconds=30)["status"] == "succeeded"
     assert job_row(app, job_id).launch_secret is None  # used
-    rows = client.get(f"/api/migrations/history?job={job_id}").get_json()["history"]
+    rows = client.get(f"/api/migrations/audit?job={job_id}").get_json()["audit"]
     assert rows
     for row in rows:
         assert (row["actor"], row["job_id"], row["os_user"]) == ("op", job_id, OS_USER)
@@ -188,7 +188,7 @@ def test_the_environment_cannot_claim_a_console_user_or_a_job(console, database_
         HEADWAY_JOB_ID=str(job_id),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    rows = client.get("/api/migrations/history?action=downgrade").get_json()["history"]
+    rows = client.get("/api/migrations/audit?action=downgrade").get_json()["audit"]
     assert rows
     for row in rows:
         assert (row["actor"], row["job_id"], row["os_user"]) == (OS_USER, None, OS_USER)

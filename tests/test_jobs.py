@@ -215,10 +215,10 @@ def test_a_failing_revision(live, database_url):
         assert f"against the stamped revision ({HEAD}): matches" in job["schema_report"]
 
     status, history = live.request(
-        "GET", f"/api/migrations/history?job={body['id']}", token=live.viewer
+        "GET", f"/api/migrations/audit?job={body['id']}", token=live.viewer
     )
     assert status == 200
-    [row] = history["history"]
+    [row] = history["audit"]
     assert row["success"] is False and row["revision"] == "0003_partial"
     assert "no_such_table" in row["error"] and row["actor"] == "op"
     browser = live.browser("watcher")
@@ -272,7 +272,7 @@ def test_audit_of_web_and_cli_runs_and_checksums(console, scripts, database_url)
     assert result.returncode == 0, result.stderr
     assert "not recorded" not in result.stderr
 
-    rows = client.get("/api/migrations/history").get_json()["history"]
+    rows = client.get("/api/migrations/audit").get_json()["audit"]
     by_revision = {r["revision"]: r for r in rows}
     web, cli = by_revision[HEAD], by_revision["0003_phone"]
     assert (web["actor"], web["job_id"], web["action"]) == ("op", job_id, "upgrade")

@@ -216,9 +216,9 @@ def test_an_online_widening_loses_no_write_verifies_and_leaves_nothing(
         f"headway_step_runs r ON r.id = s.step_run_id WHERE r.revision = '{STEP}'",
     )
     assert tool[0][0].startswith("pt-online-schema-change 3.")
-    audit = api.get(f"/api/migrations/history?revision={STEP}", headers=headers)
+    audit = api.get(f"/api/migrations/audit?revision={STEP}", headers=headers)
     audit = audit.get_json()
-    assert audit["history"][0]["online_tool"].startswith("pt-online-schema-change 3.")
+    assert audit["audit"][0]["online_tool"].startswith("pt-online-schema-change 3.")
 
 
 @needs_pt_osc

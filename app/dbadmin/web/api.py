@@ -144,12 +144,12 @@ def get_job(job_id: int):
     return jsonify(job_json(job, job_progress(db.session, job)))
 
 
-@bp.get("/history")
-def history():
+@bp.get("/audit")
+def audit():
     """The audit trail, newest first; ?revision= &action= &actor= &job= &failed=1
     &limit= (default 100, at most 1000)."""
     try:
         rows = audit_rows(parse_audit_filter(request.args))
     except BadInput as exc:
         return jsonify(error=str(exc)), 400
-    return jsonify(history=[audit_json(a) for a in rows])
+    return jsonify(audit=[audit_json(a) for a in rows])
