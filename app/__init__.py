@@ -39,8 +39,13 @@ def create_app(
 
 
 def register_extensions(app: Flask, web: bool = True) -> None:
-    from app import models  # noqa: F401  (every table on the metadata)
     from app.extensions import db, migrate
+
+    if web:
+        # Every table on the metadata. A shell command imports the models
+        # when it needs them (the groups' modules, migrations/env.py for a
+        # run): `flask db current` starts without them and the ORM.
+        from app import models  # noqa: F401
 
     db.init_app(app)
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"])
@@ -77,14 +82,28 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from app.auth.cli import users_cli
+    from app.cli import LazyGroup
     from app.dbadmin.cli import db_cli
-    from app.demo.cli import demo_cli
-    from app.own_tables.cli import headway_cli
 
     # Replaces the `db` group Flask-Migrate registered: the same commands,
     # plus verify and adopt, with clean errors for an unreachable database.
     app.cli.add_command(db_cli)
-    app.cli.add_command(demo_cli)
-    app.cli.add_command(headway_cli)
-    app.cli.add_command(users_cli)
+    # Imported when run: each imports the models (and the ORM), which
+    # `flask db current` does without.
+    app.cli.add_command(
+        LazyGroup(
+            "demo",
+            "app.demo.cli:demo_cli",
+            "Demo data: a legacy database to try Headway on.",
+        )
+    )
+    app.cli.add_command(
+        LazyGroup(
+            "headway",
+            "app.own_tables.cli:headway_cli",
+            "Headway's own tables and accounts.",
+        )
+    )
+    app.cli.add_command(
+        LazyGroup("users", "app.auth.cli:users_cli", "Login accounts and API tokens.")
+    )

@@ -46,6 +46,31 @@ def database_error_line(exc: SQLAlchemyError) -> str:
     return f"database error: {detail}"
 
 
+class LazyGroup(click.Group):
+    """A command group imported when it runs (or shows its own help), named
+    and described here for `flask --help`: `import_path` is "module:attribute"."""
+
+    def __init__(self, name: str, import_path: str, help: str) -> None:
+        super().__init__(name, help=help)
+        self.import_path = import_path
+
+    def load(self) -> click.Group:
+        import importlib
+
+        module, attribute = self.import_path.split(":")
+        return getattr(importlib.import_module(module), attribute)
+
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        # The real group parses, invokes and helps from here on.
+        return self.load().make_context(info_name, args, parent=parent, **extra)
+
+    def get_command(self, ctx: click.Context, cmd_name: str):
+        return self.load().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self.load().list_commands(ctx)
+
+
 class HeadwayGroup(AppGroup):
     """A command group whose expected failures end in one line on stderr and
     exit status 1, never a traceback; a library's warning is one line too."""

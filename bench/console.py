@@ -1,33 +1,38 @@
-"""How fast the migration console answers with a long history, under gunicorn.
+"""Whether the migration console stays as fast with a long history, under gunicorn.
 
-    .venv/bin/python bench/console.py [--revisions 1000] [--requests 200]
-                                      [--workers 2] [--adopt-all]
+    .venv/bin/python bench/console.py [--revisions 1000] [--small 10]
+                                      [--requests 100] [--clients 20]
+                                      [--load-rounds 10] [--workers W]
 
-1. Copies migrations/ to a temporary directory and writes N more revisions
-   after its head: a chain with, every 50 revisions, a two-revision
-   side branch merged back (one head in the end). Bodies are `pass` except a
-   few that add a column, so that `flask db upgrade` stays quick.
-2. Prepares a temporary SQLite database the way a user would, with
+1. Writes two copies of migrations/, each with more revisions after its head:
+   --small (10) and --revisions (1,000); a chain with, every 50 revisions, a
+   two-revision side branch merged back (one head in the end). Bodies are
+   `pass` except a few that add a column, so that `flask db upgrade` stays
+   quick.
+2. Prepares a temporary SQLite database for each, the way a user would, with
    HEADWAY_CONFIG=production: `flask demo create-legacy --scale 0.1`,
-   `flask headway init`, `flask db adopt --to 0001_baseline` (--adopt-all:
-   plain `flask db adopt`, which takes minutes at 1,000 revisions),
-   `flask db upgrade` to 10 revisions before the head (the dashboard then
-   lists 10 pending ones, and the audit trail has a row for each step), a
-   viewer.
-3. Serves it with a real gunicorn (gunicorn.conf.py, --workers W) and times
-   the anonymous GET /login (the baseline: a trivial page that stays the same
-   whatever the console does), then, logged in through /login, the admin's
-   home page, the dashboard, the history page (its default page: the newest
-   100) and the status JSON, R times each, interleaved round-robin so that
-   machine noise hits every URL alike, after a warm-up (the cold first
-   requests are shown apart).
-4. Times `flask db current`, `flask db heads`, `flask db history` (5 runs).
-5. Prints the machine, one table with each page's target and verdict beside
-   its figures, and the overall verdict: at 1,000 revisions the history page
-   within 2.5x of the login page, the dashboard and the status within 1.5x.
-   Exit 1 on FAIL.
+   `flask headway init`, `flask db adopt --to 0001_baseline`,
+   `flask db upgrade --no-preflight` to 10 revisions before the head (the
+   dashboard then lists 10 pending ones, and the audit trail has a row for
+   each step), a viewer; then as many jobs as revisions, and audit rows up to
+   as many (the history, the jobs and the audit trail grow alike).
+3. Serves both at once, each with a real gunicorn as `make run` serves it
+   (gunicorn.conf.py: its worker class and worker count; --workers W to
+   change the count) and, logged in, times the dashboard, the history (its
+   default page, the newest 100), the plan and the status JSON on both, R
+   times each, interleaved round-robin across the two servers so that machine
+   noise hits both alike, after a warm-up. Target: each page at 1,000
+   revisions within 1.3x of the same page at 10 (medians).
+4. Counts the SQL statements of each console page (and the home page, which
+   is the navbar and little else) at both sizes, in process with SQLAlchemy's
+   events, as tests/test_statement_counts.py does; a count that grows fails.
+5. Under load: --clients (20) concurrent clients, each on its own connection,
+   each requesting the dashboard, the history and the status --load-rounds
+   times against the 1,000-revision server; prints each page's median, p95
+   and the throughput.
+6. Prints the machine and the tables. Exit 1 when a target is not met.
 
-The app is the deployed one, wsgi:app, pointed at the copy by
+The app is the deployed one, wsgi:app, pointed at each copy by
 HEADWAY_MIGRATIONS_DIR. Everything the bench makes lives in one temporary
 directory, removed at the end, failure or not.
 """
@@ -71,17 +76,23 @@ PASSWORD = "bench-password-123"  # at least 12 characters
 # SESSION_PROTECTION = "strong" binds the session to the user agent: one for all.
 USER_AGENT = "headway-bench/1"
 
-LOGIN = "/login"  # the baseline, requested anonymously
+LOGIN = "/login"
 ADMIN_INDEX = "/admin/"
 DASHBOARD = "/admin/migrations/"
 HISTORY = "/admin/migrations/history"
+PLAN = "/admin/migrations/plan"
+AUDIT = "/admin/migrations/audit"
+JOBS = "/admin/migrations/jobs"
 STATUS = "/api/migrations/status"
-URLS = (LOGIN, ADMIN_INDEX, DASHBOARD, HISTORY, STATUS)
-# The most each page may take, as a multiple of the login page's median.
-TARGETS = {HISTORY: 2.5, DASHBOARD: 1.5, STATUS: 1.5}
+# Timed at both sizes; each at the large one within FLAT_TARGET of the small.
+FLAT_URLS = (DASHBOARD, HISTORY, PLAN, STATUS)
+FLAT_TARGET = 1.3
+# Timed under load, on the large history.
+LOAD_URLS = (DASHBOARD, HISTORY, STATUS)
+# Whose SQL statements are counted (the home page: the navbar and little else).
+COUNTED_URLS = (ADMIN_INDEX, DASHBOARD, HISTORY, PLAN, AUDIT, JOBS, STATUS)
 HISTORY_PAGE_SIZE = 100  # the history's default page: the newest 100
-WARMUP_ROUNDS = 20  # enough for every worker to load its own catalog
-CLI_RUNS = 5
+WARMUP_ROUNDS = 10  # enough for every worker to load its own catalog
 
 SERVER_START_SECONDS = 60
 FLASK_COMMAND_SECONDS = 900  # `flask db adopt` and `upgrade` walk every revision
@@ -307,7 +318,10 @@ def prepare_database(env: dict[str, str], target: str, adopt_all: bool) -> None:
         # database is the baseline's, so check that one only.
         adopt = ("db", "adopt", "--to", "0001_baseline")
         timed(f"flask {' '.join(adopt)}", lambda: flask(env, *adopt))
-    timed(f"flask db upgrade {target}", lambda: flask(env, "db", "upgrade", target))
+    # Preflight would rehearse each of the steps on a scratch copy first: the
+    # bench's steps are `pass` or an added nullable column.
+    upgrade = ("db", "upgrade", "--no-preflight", target)
+    timed(f"flask {' '.join(upgrade)}", lambda: flask(env, *upgrade))
     timed(
         f"flask users create {USERNAME} --role viewer",
         lambda: flask(
@@ -324,15 +338,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(env: dict[str, str], port: int, workers: int, log: Path):
+def start_gunicorn(env: dict[str, str], port: int, workers: int | None, log: Path):
     # From the project root, so gunicorn.conf.py applies as deployed (its
     # worker class, access log); only the bind and the worker count are the
-    # bench's.
+    # bench's (the count only when --workers is given).
     with log.open("wb") as out:
         return subprocess.Popen(
             [
                 *(sys.executable, "-m", "gunicorn"),
-                *("--bind", f"127.0.0.1:{port}", "--workers", str(workers)),
+                *("--bind", f"127.0.0.1:{port}"),
+                *(("--workers", str(workers)) if workers else ()),
                 # gunicorn.conf.py puts it in instance/, where a gunicorn of
                 # `make run` may have its own.
                 "--no-control-socket",
@@ -413,9 +428,19 @@ class Client:
         headers = {"User-Agent": USER_AGENT, "Connection": "keep-alive", **headers}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        started = time.perf_counter()
-        self.conn.request(method, path, body=body, headers=headers)
-        response = self.conn.getresponse()
+        for attempt in (1, 2):
+            started = time.perf_counter()
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                response = self.conn.getresponse()
+            except (http.client.RemoteDisconnected, ConnectionResetError) as exc:
+                # The server closed an idle keep-alive connection (after
+                # HEADWAY_KEEPALIVE seconds): a GET is sent again on a new one.
+                self.conn.close()
+                if method != "GET" or attempt == 2:
+                    raise BenchError(f"{method} {path}: {exc}") from None
+                continue
+            break
         data = response.read()
         seconds = time.perf_counter() - started
         for cookie in response.headers.get_all("Set-Cookie") or ():
@@ -466,16 +491,11 @@ class Expected:
 
     def __post_init__(self) -> None:
         self.checks = {
-            LOGIN: self.login_page,
-            ADMIN_INDEX: lambda r: None,
             DASHBOARD: self.dashboard,
             HISTORY: self.history,
+            PLAN: lambda r: None,
             STATUS: self.status,
         }
-
-    def login_page(self, response: Response) -> None:
-        if not CSRF_RE.search(response.text):
-            raise BenchError("the login page has no login form")
 
     def dashboard(self, response: Response) -> None:
         page = response.text
@@ -509,56 +529,197 @@ class Expected:
 
 
 @dataclass
-class PageTimes:
-    """Per URL, in seconds: the first request after gunicorn started, the
-    slowest warm-up request, the measured requests; and the page's size."""
+class Site:
+    """One prepared history: its database, its server and a logged-in client."""
 
-    first: dict[str, float] = field(default_factory=dict)
-    slowest_warmup: dict[str, float] = field(default_factory=dict)
-    samples: dict[str, list[float]] = field(default_factory=dict)
-    size: dict[str, int] = field(default_factory=dict)
+    revisions: int  # written after the project's head
+    env: dict[str, str]
+    expected: Expected
+    log: Path
+    port: int = 0
+    server: subprocess.Popen | None = None
+    client: Client | None = None
 
 
-def measure_pages(
-    client: Client, anonymous: Client, expected: Expected, requests: int
-) -> PageTimes:
-    times = PageTimes()
+def grow_jobs_and_audit(database: Path, rows: int) -> tuple[int, int]:
+    """As many jobs as revisions, and audit rows up to as many: the console
+    reads the newest few of each, whatever their number. Written with plain
+    SQL (no app): the rows of a deployment that has run that many jobs."""
+    with sqlite3.connect(database) as conn:
+        now = datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")
+        conn.executemany(
+            "INSERT INTO headway_jobs (action, target, purge, allow_data_loss,"
+            " no_verify, no_preflight, online, requested_by, from_revisions,"
+            " status, started_at, finished_at, log, planned)"
+            " VALUES ('upgrade', 'heads', 0, 0, 0, 0, 0, 'bench', '',"
+            " 'succeeded', ?, ?, '', '')",
+            [(now, now)] * rows,
+        )
+        (audit,) = conn.execute("SELECT COUNT(*) FROM headway_audit").fetchone()
+        conn.executemany(
+            "INSERT INTO headway_audit (action, revision, from_revisions,"
+            " to_revisions, started_at, duration_ms, success, actor)"
+            " VALUES ('upgrade', NULL, '', '', ?, 1, 1, 'bench')",
+            [(now,)] * max(0, rows - audit),
+        )
+        jobs = conn.execute("SELECT COUNT(*) FROM headway_jobs").fetchone()[0]
+        audit = conn.execute("SELECT COUNT(*) FROM headway_audit").fetchone()[0]
+    return jobs, audit
 
-    def fetch(url: str) -> float:
-        response = (anonymous if url == LOGIN else client).get(url)
-        expected.checks[url](response)
-        times.size[url] = len(response.body)
-        return response.seconds
 
-    # The baselines first: their first requests pay for what every page
-    # needs once (templates, a database connection), not for the catalog.
-    for url in URLS:
-        times.first[url] = fetch(url)
+def prepare_site(tmp: Path, project: list[str], count: int) -> Site:
+    revisions = plan_revisions(count, project[0])
+    target, pending = upgrade_target(revisions, project[0])
+    home = tmp / f"r{count}"
+    home.mkdir()
+    migrations = home / "migrations"
+    write_migrations(migrations, revisions)
+    merges = sum(len(r.down) > 1 for r in revisions)
+    print(
+        f"{count:,} revisions: {project[0]} + {len(revisions):,} "
+        f"(merges: {merges}), upgraded to {target}, {len(pending)} pending"
+    )
+    database = home / "headway.db"
+    env = app_env(f"sqlite:///{database}", migrations)
+    prepare_database(env, target, adopt_all=False)
+    jobs, audit = grow_jobs_and_audit(database, count)
+    print(f"  jobs: {jobs:,}, audit rows: {audit:,}")
+    return Site(
+        count,
+        env,
+        Expected(pending, revisions=len(revisions) + len(project)),
+        home / "gunicorn.log",
+    )
+
+
+def start_site(site: Site, workers: int | None) -> None:
+    site.port = free_port()
+    site.server = start_gunicorn(site.env, site.port, workers, site.log)
+    wait_until_healthy(site.port, site.server)
+    site.client = Client(site.port)
+    site.client.login(USERNAME, PASSWORD)
+
+
+def fetch(site: Site, url: str, client: Client | None = None) -> float:
+    response = (client or site.client).get(url)
+    site.expected.checks[url](response)
+    return response.seconds
+
+
+def measure_flat(sites: list[Site], requests: int) -> dict[tuple[int, str], list]:
+    """Seconds per request of each page on each site, interleaved across the
+    sites and the pages after a warm-up."""
     for _ in range(WARMUP_ROUNDS):
-        for url in URLS:
-            seconds = fetch(url)
-            times.slowest_warmup[url] = max(times.slowest_warmup.get(url, 0), seconds)
-    for url in URLS:
-        times.samples[url] = []
+        for url in FLAT_URLS:
+            for site in sites:
+                fetch(site, url)
+    samples: dict[tuple[int, str], list[float]] = {
+        (site.revisions, url): [] for site in sites for url in FLAT_URLS
+    }
     for _ in range(requests):
-        for url in URLS:
-            times.samples[url].append(fetch(url))
-    return times
-
-
-def measure_cli(env: dict[str, str], target: str, head: str) -> dict[str, list[float]]:
-    """Seconds per run of each command, whose output must name `wanted`."""
-    wanted = {"db current": target, "db heads": head, "db history": head}
-    samples: dict[str, list[float]] = {name: [] for name in wanted}
-    # Round-robin too, for the same reason as the pages.
-    for _ in range(CLI_RUNS):
-        for name in wanted:
-            started = time.perf_counter()
-            out = flask(env, *name.split())
-            samples[name].append(time.perf_counter() - started)
-            if wanted[name] not in out:
-                raise BenchError(f"flask {name} does not name {wanted[name]}")
+        for url in FLAT_URLS:
+            for site in sites:
+                samples[site.revisions, url].append(fetch(site, url))
     return samples
+
+
+def measure_load(site: Site, clients: int, rounds: int) -> tuple[dict, float]:
+    """`clients` threads, each on its own keep-alive connection (the logged-in
+    session's cookie), each requesting every LOAD_URLS page `rounds` times.
+    Returns the seconds per request of each page and the wall time."""
+    import threading
+
+    samples: dict[str, list[float]] = {url: [] for url in LOAD_URLS}
+    errors: list[BaseException] = []
+    start = threading.Barrier(clients)
+
+    def one_client() -> None:
+        client = Client(site.port)
+        client.cookies = dict(site.client.cookies)
+        mine: dict[str, list[float]] = {url: [] for url in LOAD_URLS}
+        try:
+            start.wait()
+            for _ in range(rounds):
+                for url in LOAD_URLS:
+                    mine[url].append(fetch(site, url, client))
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller
+            errors.append(exc)
+        finally:
+            client.close()
+        for url in LOAD_URLS:
+            samples[url].extend(mine[url])  # list.extend holds the GIL
+
+    threads = [threading.Thread(target=one_client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    if errors:
+        raise BenchError(f"under load: {errors[0]}")
+    return samples, wall
+
+
+# -- statements ------------------------------------------------------------------
+
+
+def count_statements_here() -> dict[str, int]:
+    """In this process (the bench's child, with a site's environment): each
+    counted page's SQL statements, on its second request (the first builds the
+    catalog and the statements' caches), as a logged-in viewer."""
+    sys.path.insert(0, str(ROOT))
+    from sqlalchemy import event
+
+    from app import create_app
+    from app.extensions import db
+
+    app = create_app()
+    # The production session cookie is Secure: the client speaks https.
+    client = app.test_client()
+    # Flask-WTF checks an https POST's Referer against the host.
+    headers = {"User-Agent": USER_AGENT, "Referer": f"https://localhost{LOGIN}"}
+    base = {"base_url": "https://localhost", "headers": headers}
+    token = CSRF_RE.search(client.get(LOGIN, **base).get_data(as_text=True))
+    if token is None:
+        raise BenchError("no CSRF token in the login form")
+    form = {"csrf_token": token.group(1), "username": USERNAME, "password": PASSWORD}
+    response = client.post(LOGIN, data=form, **base)
+    if response.status_code != 302:
+        raise BenchError(f"the in-process login answered {response.status_code}")
+    with app.app_context():
+        engine = db.engine
+    found = {}
+    for url in COUNTED_URLS:
+        client.get(url, **base)
+        statements: list[str] = []
+
+        def count(conn, cursor, statement, *args, seen=statements):
+            seen.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            status = client.get(url, **base).status_code
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        if status != 200:
+            raise BenchError(f"GET {url} answered {status} in process")
+        found[url] = len(statements)
+    return found
+
+
+def count_statements(site: Site) -> dict[str, int]:
+    result = subprocess.run(
+        [sys.executable, __file__, "--count-statements"],
+        cwd=ROOT,
+        env=site.env,
+        capture_output=True,
+        text=True,
+        timeout=FLASK_COMMAND_SECONDS,
+    )
+    if result.returncode != 0:
+        raise BenchError(f"counting statements failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 # -- report ---------------------------------------------------------------------
@@ -589,51 +750,59 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-def report(revisions: int, pages: PageTimes, cli: dict[str, list[float]]) -> bool:
+def report(
+    small: int,
+    large: int,
+    flat: dict,
+    counts: dict[int, dict[str, int]],
+    load: dict[str, list[float]],
+    wall: float,
+    clients: int,
+) -> bool:
     """Print the results; True when every target is met."""
-    base = statistics.median(pages.samples[LOGIN])
-    rows = [(f"GET {url}", url, s, pages.size[url]) for url, s in pages.samples.items()]
-    rows += [(f"flask {name}", None, s, None) for name, s in cli.items()]
-    width = max(len(name) for name, _, _, _ in rows)
-    print()
-    print(
-        f"{'URL or command':<{width}}  {'median ms':>9}  {'p95 ms':>8}  "
-        f"{'x /login':>8}  {'target':>6}  {'verdict':<7}  {'n':>5}  {'bytes':>9}"
-    )
     passed = True
-    for name, url, samples, size in rows:
-        mid, p95 = statistics.median(samples), percentile(samples, 0.95)
-        target = TARGETS.get(url)
-        verdict = ""
-        if target is not None:
-            ok = mid / base <= target
-            passed &= ok
-            verdict = "PASS" if ok else "FAIL"
-        line = (
-            f"{name:<{width}}  {mid * 1e3:>9.1f}  {p95 * 1e3:>8.1f}  "
-            f"{mid / base:>8.2f}  "
-            f"{'' if target is None else f'{target:g}x':>6}  {verdict:<7}  "
-            f"{len(samples):>5}  {'' if size is None else f'{size:,}':>9}"
+    width = max(len(url) for url in COUNTED_URLS) + 4
+    print()
+    print(f"flat in the size of the history (medians; target at most {FLAT_TARGET}x):")
+    print(
+        f"{'page':<{width}}  {f'{small:,} rev ms':>11}  {f'{large:,} rev ms':>12}  "
+        f"{'ratio':>6}  verdict"
+    )
+    for url in FLAT_URLS:
+        a = statistics.median(flat[small, url])
+        b = statistics.median(flat[large, url])
+        ok = b / a <= FLAT_TARGET
+        passed &= ok
+        print(
+            f"{'GET ' + url:<{width}}  {a * 1e3:>11.1f}  {b * 1e3:>12.1f}  "
+            f"{b / a:>6.2f}  {'PASS' if ok else 'FAIL'}"
         )
-        print(line.rstrip())
     print()
-    # Each worker builds its own catalog on its first console request: the
-    # first of them is in the left column, a second worker's in the right.
-    print("first request after start / slowest warm-up request:")
-    for url in URLS:
-        first = pages.first[url] * 1e3
-        slowest = pages.slowest_warmup[url] * 1e3
-        print(f"  GET {url:<{width - 4}}  {first:7.1f} / {slowest:.1f} ms")
+    print("SQL statements per page (in process; a count that grows fails):")
+    print(f"{'page':<{width}}  {f'{small:,} rev':>9}  {f'{large:,} rev':>9}  verdict")
+    for url in COUNTED_URLS:
+        a, b = counts[small][url], counts[large][url]
+        ok = b <= a
+        passed &= ok
+        print(f"{'GET ' + url:<{width}}  {a:>9}  {b:>9}  {'PASS' if ok else 'FAIL'}")
     print()
-    ratios = ", ".join(
-        f"{url} {statistics.median(pages.samples[url]) / base:.2f}x "
-        f"(target {target:g}x)"
-        for url, target in TARGETS.items()
+    total = sum(len(v) for v in load.values())
+    print(
+        f"under load: {clients} concurrent clients, {large:,} revisions, "
+        f"{total:,} requests in {wall:.1f} s ({total / wall:.0f} requests/s):"
     )
     print(
-        f"verdict: {'PASS' if passed else 'FAIL'}: {ratios} the anonymous "
-        f"{LOGIN} median (targets at 1,000 revisions; measured at {revisions:,})"
+        f"{'page':<{width}}  {'median ms':>9}  {'p95 ms':>8}  {'max ms':>8}  {'n':>5}"
     )
+    for url in LOAD_URLS:
+        samples = load[url]
+        print(
+            f"{'GET ' + url:<{width}}  {statistics.median(samples) * 1e3:>9.1f}  "
+            f"{percentile(samples, 0.95) * 1e3:>8.1f}  {max(samples) * 1e3:>8.1f}  "
+            f"{len(samples):>5}"
+        )
+    print()
+    print(f"verdict: {'PASS' if passed else 'FAIL'}")
     return passed
 
 
@@ -642,65 +811,60 @@ def report(revisions: int, pages: PageTimes, cli: dict[str, list[float]]) -> boo
 
 def run(args: argparse.Namespace, tmp: Path) -> bool:
     project = project_revisions()
-    revisions = plan_revisions(args.revisions, project[0])
-    target, pending = upgrade_target(revisions, project[0])
-    migrations = tmp / "migrations"
-    write_migrations(migrations, revisions)
-    merges = sum(len(r.down) > 1 for r in revisions)
-    print(
-        f"revisions: {project[0]} + {len(revisions):,} (merges: {merges}), "
-        f"upgraded to {target}, {len(pending)} pending"
-    )
-
-    env = app_env(f"sqlite:///{tmp / 'headway.db'}", migrations)
     print("setup:")
-    prepare_database(env, target, args.adopt_all)
-
-    port = free_port()
-    log = tmp / "gunicorn.log"
-    print(f"gunicorn {APP}, {args.workers} workers, 127.0.0.1:{port}", flush=True)
-    server = start_gunicorn(env, port, args.workers, log)
-    client = Client(port)
-    anonymous = Client(port)
+    sites = [prepare_site(tmp, project, n) for n in (args.small, args.revisions)]
+    counts = {}
+    for site in sites:
+        counts[site.revisions] = count_statements(site)
     failed = True
     try:
-        wait_until_healthy(port, server)
-        client.login(USERNAME, PASSWORD)
-        expected = Expected(pending, revisions=len(revisions) + len(project))
+        for site in sites:
+            start_site(site, args.workers)
+        workers = args.workers or "gunicorn.conf.py's"
         print(
-            f"measuring {len(URLS)} URLs x {args.requests} requests "
+            f"gunicorn {APP} ({workers} workers each): measuring {len(FLAT_URLS)} "
+            f"pages x {len(sites)} sites x {args.requests} requests "
             f"(+{WARMUP_ROUNDS} warm-up rounds) ...",
             flush=True,
         )
-        pages = measure_pages(client, anonymous, expected, args.requests)
+        flat = measure_flat(sites, args.requests)
+        print(
+            f"under load: {args.clients} clients x {len(LOAD_URLS)} pages x "
+            f"{args.load_rounds} rounds ...",
+            flush=True,
+        )
+        load, wall = measure_load(sites[-1], args.clients, args.load_rounds)
         failed = False
     finally:
-        client.close()
-        anonymous.close()
-        stop(server)
-        if failed:
-            # The server's side of the story, before the directory goes.
-            print(log.read_text(errors="replace")[-4000:], file=sys.stderr)
-
-    print(f"timing the CLI ({CLI_RUNS} runs each) ...", flush=True)
-    cli = measure_cli(env, target, revisions[-1].id)
-    return report(args.revisions, pages, cli)
+        for site in sites:
+            if site.client is not None:
+                site.client.close()
+            if site.server is not None:
+                stop(site.server)
+            if failed and site.log.exists():
+                # The server's side of the story, before the directory goes.
+                print(site.log.read_text(errors="replace")[-4000:], file=sys.stderr)
+    return report(args.small, args.revisions, flat, counts, load, wall, args.clients)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--revisions", type=int, default=1000)
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--small", type=int, default=10)
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--load-rounds", type=int, default=10)
     parser.add_argument(
-        "--adopt-all",
-        action="store_true",
-        help="run `flask db adopt` without --to: it checks every revision, "
-        "which takes minutes at 1,000",
+        "--workers", type=int, default=None, help="default: gunicorn.conf.py's"
     )
+    parser.add_argument("--count-statements", action="store_true", help="internal")
     args = parser.parse_args()
-    if args.revisions < 1 or args.requests < 1 or args.workers < 1:
-        parser.error("--revisions, --requests and --workers must be at least 1")
+    if args.count_statements:
+        # The child of count_statements(), in a site's environment.
+        print(json.dumps(count_statements_here()))
+        return
+    if min(args.revisions, args.small, args.requests, args.clients) < 1:
+        parser.error("--revisions, --small, --requests and --clients must be >= 1")
 
     # A plain kill runs the clean-up too (finally blocks), like Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

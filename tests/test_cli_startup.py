@@ -28,6 +28,23 @@ def test_a_shell_command_imports_no_web_module(database_url, command):
 
 
 @pytest.mark.live
+def test_flask_db_current_reads_the_version_without_the_models(database_url):
+    """The models (and the guards, the journal) are for runs that change or
+    compare the schema; `flask db current` only reads the version table."""
+    result = run_flask(
+        "db", "current", DATABASE_URL=database_url, PYTHONPROFILEIMPORTTIME="1"
+    )
+    assert result.returncode == 0, result.stderr
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    heavy = ("app.models", "app.dbadmin.core.guards", "app.dbadmin.core.journal")
+    assert not [m for m in heavy if m in imported], sorted(imported)
+
+
+@pytest.mark.live
 def test_flask_routes_still_has_the_whole_app(database_url):
     result = run_flask("routes", DATABASE_URL=database_url)
     assert result.returncode == 0, result.stderr

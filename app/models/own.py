@@ -3,4 +3,4 @@ ignored by migrations/env.py and are versioned by their own small migration
 environment (app/own_tables/migrations, table headway_alembic_version), applied
 with `flask headway init`. They are never part of the user's schema history."""
 
-TABLE_PREFIX = "headway_"
+from app.dbadmin.core.alembic_env import TABLE_PREFIX  # noqa: F401 (one definition)

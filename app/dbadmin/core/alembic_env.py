@@ -22,11 +22,14 @@ from alembic.operations.batch import BatchOperationsImpl
 from alembic.runtime.migration import HeadMaintainer, MigrationContext
 from alembic.script import Script, ScriptDirectory
 from flask import current_app
-from sqlalchemy.engine import Connection
-
-from app.models.own import TABLE_PREFIX
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 USER_VERSION_TABLE = "alembic_version"
+# Headway's own tables' names begin with it (app.models.own takes it from
+# here: importing app.models loads every model and the ORM, which `flask db
+# current` does not need).
+TABLE_PREFIX = "headway_"
 # Alembic keeps module-global state while a command runs: one at a time per
 # process (the console may run several requests in threads).
 ALEMBIC_LOCK = threading.RLock()
@@ -126,6 +129,30 @@ def current_heads(connection: Connection) -> tuple[str, ...]:
     """The revisions the database is stamped with; () when unversioned."""
     with quiet_alembic():  # a read, not a run: no "Context impl" lines
         return MigrationContext.configure(connection).get_current_heads()
+
+
+SELECT_STAMPED = f"SELECT version_num FROM {USER_VERSION_TABLE}"
+
+
+# Where the database is stamped, read here rather than in state.py, which
+# `flask db current` does not load (it imports the models).
+def stamped_on(conn: Connection) -> tuple[str, ...]:
+    """The revisions the database is stamped with, read on `conn`: one plain
+    SELECT of the version table (Alembic's own reading first asks whether the
+    table exists and builds a migration context: ten times the cost, on every
+    console page). Raises SQLAlchemyError when there is no version table."""
+    return tuple(conn.exec_driver_sql(SELECT_STAMPED).scalars())
+
+
+def stamped_revisions(engine: Engine) -> tuple[str, ...]:
+    """The revisions the database is stamped with, read live (stamped_on);
+    without the version table, Alembic's answer (unversioned)."""
+    with engine.connect() as conn:
+        try:
+            return stamped_on(conn)
+        except SQLAlchemyError:
+            conn.rollback()
+            return current_heads(conn)
 
 
 def describe(revisions: Sequence[str]) -> str:

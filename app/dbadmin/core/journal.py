@@ -27,7 +27,7 @@ RUNS = StepRun.__table__
 STATEMENTS = StepStatement.__table__
 
 # A step run that left the database between two revisions.
-UNSETTLED = ("partial", "running")
+UNSETTLED = ("partial", "running")  # also in app/dbadmin/cli.py (_ANY_UNSETTLED_RUN)
 
 
 class Journal:

@@ -10,7 +10,13 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.dbadmin.cli_words import cli_ways
-from app.dbadmin.core.alembic_env import USER_VERSION_TABLE, current_heads
+from app.dbadmin.core.alembic_env import (  # noqa: F401 (re-exported)
+    SELECT_STAMPED,
+    USER_VERSION_TABLE,
+    current_heads,
+    stamped_on,
+    stamped_revisions,
+)
 from app.dbadmin.core.catalog import Catalog, Revision
 from app.dbadmin.core.fingerprint import DRIFT, SchemaCheck, check_schema
 from app.dbadmin.core.journal import PartialStep, read_partial
@@ -187,28 +193,6 @@ class DatabaseState:
 
 
 # The revisions a database is stamped with: one plain SELECT.
-SELECT_STAMPED = f"SELECT version_num FROM {USER_VERSION_TABLE}"
-
-
-def stamped_on(conn: Connection) -> tuple[str, ...]:
-    """The revisions the database is stamped with, read on `conn`: one plain
-    SELECT of the version table (Alembic's own reading first asks whether the
-    table exists and builds a migration context: ten times the cost, on every
-    console page). Raises SQLAlchemyError when there is no version table."""
-    return tuple(conn.exec_driver_sql(SELECT_STAMPED).scalars())
-
-
-def stamped_revisions(engine: Engine) -> tuple[str, ...]:
-    """The revisions the database is stamped with, read live (stamped_on);
-    without the version table, Alembic's answer (unversioned)."""
-    with engine.connect() as conn:
-        try:
-            return stamped_on(conn)
-        except SQLAlchemyError:
-            conn.rollback()
-            return current_heads(conn)
-
-
 def read_state(engine: Engine, catalog: Catalog, metadata=None) -> DatabaseState:
     """Where the database stands; with the models' `metadata`, its live
     schema checked too (with_schema_check)."""
