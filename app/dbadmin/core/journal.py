@@ -387,7 +387,7 @@ def online_leftovers(conn: Connection, statements: list[JournalStatement]) -> li
     """The statements that drop what an online statement cut off left behind
     (core/online.py): triggers that still copy writes, half-made tables."""
     from app.dbadmin.core.ddl import parse_statement
-    from app.dbadmin.core.online import leftovers
+    from app.dbadmin.core.online_leftovers import leftovers
 
     found: list[str] = []
     for statement in statements:

@@ -50,6 +50,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.dbadmin.core.ddl import ParsedStatement, parse_statement
+from app.dbadmin.core.online_leftovers import leftovers
 from app.errors import HeadwayError
 
 logger = logging.getLogger("headway.executor.online")
@@ -256,40 +257,6 @@ def refusal(conn, parsed: ParsedStatement) -> str | None:
     if triggers:
         return f"{table} has triggers of its own; pt-osc needs its own there"
     return None
-
-
-# --- Leftovers of a run cut off --------------------------------------------------
-
-
-def helper_names(database: str, table: str) -> tuple[list[str], list[str]]:
-    """The triggers and tables pt-osc makes for `table` (3.x naming)."""
-    triggers = [f"pt_osc_{database}_{table}_{op}" for op in ("ins", "upd", "del")]
-    return triggers, [f"_{table}_new", f"_{table}_old"]
-
-
-def leftovers(conn, table: str) -> list[str]:
-    """The statements that drop what a pt-osc run cut off left behind for
-    `table`: its triggers first (they keep writing into the copy until they
-    go), then its helper tables. Empty when nothing was left."""
-    database = conn.exec_driver_sql("SELECT DATABASE()").scalar()
-    triggers, tables = helper_names(database, table)
-    found_triggers = {
-        r[0]
-        for r in conn.exec_driver_sql(
-            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS "
-            "WHERE TRIGGER_SCHEMA = DATABASE()"
-        )
-    }
-    found_tables = {
-        r[0]
-        for r in conn.exec_driver_sql(
-            "SELECT TABLE_NAME FROM information_schema.TABLES "
-            "WHERE TABLE_SCHEMA = DATABASE()"
-        )
-    }
-    return [
-        f"DROP TRIGGER IF EXISTS {_quote(t)}" for t in triggers if t in found_triggers
-    ] + [f"DROP TABLE IF EXISTS {_quote(t)}" for t in tables if t in found_tables]
 
 
 # --- The run ------------------------------------------------------------------------
