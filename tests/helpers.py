@@ -109,10 +109,25 @@ ROLES = ("viewer", "operator", "admin")
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
+def end_shared_read() -> None:
+    """End the read transaction of the session the test client's requests
+    share when a fixture keeps an app context pushed (the `engine` fixture):
+    a GET commits nothing, so on MariaDB its REPEATABLE READ snapshot would
+    still show a finished job as running (and, its process gone, as
+    interrupted). In a served app each request has its own session."""
+    from flask import has_app_context
+
+    from app.extensions import db
+
+    if has_app_context():
+        db.session.rollback()
+
+
 def wait_for_job(client, job_id: int, seconds: float = 60) -> dict:
     """The job's JSON once it no longer runs (a Flask test client)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        end_shared_read()
         job = client.get(f"/api/migrations/jobs/{job_id}").get_json()
         if job["status"] != "running":
             return job

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.helpers import (
+    end_shared_read,
     login,
     migrations_head,
     schema_dump,
@@ -260,6 +261,7 @@ def finished(client, job_id: int, headers: dict) -> dict:
     # (A job ends with a drift check: slow on a loaded machine.)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
+        end_shared_read()
         response = client.get(f"/api/migrations/jobs/{job_id}", headers=headers)
         job = response.get_json()
         assert response.status_code == 200, job
