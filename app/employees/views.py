@@ -28,14 +28,23 @@ def email_address(form, field) -> None:
         raise ValidationError("This is not an email address (name@example.com).")
 
 
-def grouped_counts(model, column, keys) -> dict:
-    """{key: number of `model` rows whose `column` is key}, in one query."""
+def grouped_counts(columns, keys) -> list[dict]:
+    """For each column: {key: number of its table's rows whose column is
+    key}. One query (a UNION ALL of one indexed GROUP BY per table): the list
+    page asks it for each of its rows' delete questions, and four round trips
+    to the server cost more than the counting."""
     if not keys:
-        return {}
-    rows = db.session.execute(
-        sa.select(column, sa.func.count()).where(column.in_(keys)).group_by(column)
-    )
-    return dict(rows.all())
+        return [{} for _ in columns]
+    parts = [
+        sa.select(sa.literal(i).label("part"), column, sa.func.count())
+        .where(column.in_(keys))
+        .group_by(column)
+        for i, column in enumerate(columns)
+    ]
+    counts: list[dict] = [{} for _ in columns]
+    for part, key, count in db.session.execute(sa.union_all(*parts)):
+        counts[part][key] = count
+    return counts
 
 
 def is_current(to_date) -> bool:
@@ -139,7 +148,13 @@ class EmployeeView(EmployeeDataView):
             (DeptEmp, "department assignment"),
             (DeptManager, "manager assignment"),
         ]
-        counts = {m: grouped_counts(m, m.emp_no, keys) for m, _ in tables}
+        counts = dict(
+            zip(
+                [m for m, _ in tables],
+                grouped_counts([m.emp_no for m, _ in tables], keys),
+                strict=True,
+            )
+        )
         return {
             self.get_pk_value(r): [(counts[m].get(r.emp_no, 0), n) for m, n in tables]
             for r in rows
@@ -186,7 +201,13 @@ class DepartmentView(EmployeeDataView):
             (DeptEmp, "department assignment"),
             (DeptManager, "manager assignment"),
         ]
-        counts = {m: grouped_counts(m, m.dept_no, keys) for m, _ in tables}
+        counts = dict(
+            zip(
+                [m for m, _ in tables],
+                grouped_counts([m.dept_no for m, _ in tables], keys),
+                strict=True,
+            )
+        )
         return {
             self.get_pk_value(r): [(counts[m].get(r.dept_no, 0), n) for m, n in tables]
             for r in rows
