@@ -103,6 +103,7 @@ def test_anonymous_readyz_gives_the_state_and_a_generic_reason(down):
     assert response.get_json() == {
         "status": "ok",
         "state": "up_to_date",
+        "state_words": "up to date",
         "reason": "the schema is at head",
     }
     response = dead.test_client().get("/readyz")
@@ -110,6 +111,7 @@ def test_anonymous_readyz_gives_the_state_and_a_generic_reason(down):
     assert response.get_json() == {
         "status": "unavailable",
         "state": "unreachable",
+        "state_words": "unreachable",
         "reason": "the database does not answer",
     }
     # Not ready for another reason: still no details.
@@ -118,6 +120,7 @@ def test_anonymous_readyz_gives_the_state_and_a_generic_reason(down):
     assert response.get_json() == {
         "status": "unavailable",
         "state": "unversioned",
+        "state_words": "unversioned",
         "reason": "the database has no schema version",
     }
 
