@@ -304,13 +304,17 @@ class MigrationsView(SecureViewMixin, BaseView):
             shown.add("adopt")
         if plan and plan.steps and not (adoption and plan.direction == "upgrade"):
             shown.add(plan.direction)
+        choices = target_choices(view.catalog)
         response, status = self._render_console(
             "dbadmin/plan.html",
             view,
             target=target,
             stamp=stamp,
             stamp_check=stamp_check,
-            choices=target_choices(view.catalog),
+            choices=choices,
+            # A set: whether the picked target is listed, without a Jinja
+            # filter chain over every revision on each request.
+            known_choices={value for value, _ in choices},
             plan=plan,
             warnings=counted_warnings(plan, at_risk) if plan else [],
             preflight=preflight,
