@@ -49,9 +49,11 @@ def timestamp(value: datetime | None, empty: str = "-") -> Markup:
         return Markup(escape(empty))
     moment = _as_utc(value)
     seconds = int((_page_now() - moment).total_seconds())  # both in UTC already
-    return Markup('<time datetime="{}" title="{}">{}</time>').format(
-        moment.isoformat(), _age_in_words(seconds), moment.strftime(FORMAT)
-    )
+    # escape() and an f-string: Markup.format() runs string.Formatter in
+    # Python, a fifth of the history page at 100 rows.
+    iso, words = escape(moment.isoformat()), escape(_age_in_words(seconds))
+    text = escape(moment.strftime(FORMAT))
+    return Markup(f'<time datetime="{iso}" title="{words}">{text}</time>')
 
 
 def init_templating(app: Flask) -> None:

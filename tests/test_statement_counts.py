@@ -18,6 +18,7 @@ PAGES = (
     "/admin/migrations/history",
     "/admin/migrations/plan",
     "/admin/migrations/audit",
+    "/admin/migrations/jobs",
     "/api/migrations/status",
 )
 
