@@ -95,8 +95,15 @@ class Fuzzer:
     """A logged-in admin on a database with a few rows, and the field names of
     every form the app renders."""
 
-    def __init__(self, url: str) -> None:
-        self.app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=url)
+    def __init__(self, url: str, directory) -> None:
+        # Made before any test's own instance folder: its own, for the drift
+        # checks and jobs the fuzzed forms start.
+        self.app = create_app(
+            TestingConfig,
+            SQLALCHEMY_DATABASE_URI=url,
+            INSTANCE_DIR=str(directory / "instance"),
+            JOB_OUTPUT_DIR=str(directory / "jobs"),
+        )
         runner = self.app.test_cli_runner()
         for command in (["db", "upgrade"], ["headway", "init"]):
             result = runner.invoke(args=command)
@@ -158,7 +165,7 @@ class Fuzzer:
 def fuzzer(request, tmp_path_factory):
     directory = tmp_path_factory.mktemp(f"fuzz-{request.param}")
     with new_database(request.param, directory) as url:
-        fuzzer = Fuzzer(url)
+        fuzzer = Fuzzer(url, directory)
         yield fuzzer
         with fuzzer.app.app_context():
             db.engine.dispose()
