@@ -45,7 +45,7 @@ def start_job(client, **body):
 
 @pytest.mark.live
 def test_a_job_whose_process_cannot_start_fails_at_once(console, tmp_path):
-    app = console
+    app = console.app
     client = operator(app)
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
@@ -123,7 +123,7 @@ def audit_rows(app, job_id=None) -> list[MigrationAudit]:
 def test_a_shell_cannot_run_a_job_as_its_user(console):
     """`python -m app.dbadmin.jobs.runner run ID` from a shell is refused: only
     the process the console started holds the job's one-time secret."""
-    app = console
+    app = console.app
     with app.app_context():
         job = MigrationJob(
             action="stamp", target="heads", requested_by="op", status="running",
@@ -158,7 +158,7 @@ def test_a_shell_cannot_run_a_job_as_its_user(console):
 
 @pytest.mark.live
 def test_a_console_job_records_its_user_and_the_os_user(console):
-    app = console
+    app = console.app
     client = operator(app)
     response = start_job(client, action="upgrade", target="heads")
     assert response.status_code == 202
@@ -175,7 +175,7 @@ def test_a_console_job_records_its_user_and_the_os_user(console):
 
 @pytest.mark.live
 def test_the_environment_cannot_claim_a_console_user_or_a_job(console, database_url):
-    app = console
+    app = console.app
     client = operator(app)
     response = start_job(client, action="upgrade", target=HEAD)
     job_id = response.get_json()["id"]
@@ -201,7 +201,7 @@ def test_the_report_names_what_the_unfinished_step_already_did(console, scripts)
     report is the journal's account of what ran. On SQLite the step is one
     transaction: nothing stays, and the report says the schema is still the
     stamped revision's."""
-    app = console
+    app = console.app
     scripts.write(
         "0003_probe",
         HEAD,
