@@ -88,7 +88,10 @@ EXPECTED = {
     "migrations.cancel_job": (None, "operator"),
     "migrations_api.cancel_job": (None, "operator"),
     "migrations_api.get_job": ("viewer", None),
-    "migrations_api.history": ("viewer", None),
+    "migrations_api.audit": ("viewer", None),
+    "migrations.jobs": ("viewer", None),
+    "migrations.job_log": ("viewer", None),
+    "migrations.preflight_check": (None, "operator"),
     **{
         f"{view}.{name}": roles
         for view in EMPLOYEE_DATA_VIEWS
