@@ -168,6 +168,8 @@ def test_own_tables_are_utf8mb4_on_a_latin1_database(app, runner, engine):
         "headway_users.username": "utf8mb4_bin",
         "headway_users.username_key": "utf8mb4_bin",
         "headway_login_failures.username": "utf8mb4_bin",
+        # Who made a data change, as a record (not a key to look accounts up by).
+        "headway_data_changes.username": "utf8mb4_unicode_ci",
     }
     with app.app_context():
         create_user("Zoë 🙂", PASSWORD, "viewer")

@@ -30,6 +30,10 @@ def upgrade():
         sa.Column("result", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(["job_id"], ["headway_jobs.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id"),
+        # utf8mb4 whatever the database's default (a legacy database may be
+        # latin1), as 0008 made every own table.
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_unicode_ci",
     )
     op.create_index(
         "ix_headway_preflights_checked_at", "headway_preflights", ["checked_at"]

@@ -28,6 +28,10 @@ def upgrade():
         sa.Column("changes", sa.Text(), nullable=False),
         sa.Column("cascade", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
+        # utf8mb4 whatever the database's default (a legacy database may be
+        # latin1), as 0008 made every own table.
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_unicode_ci",
     )
     op.create_index(
         "ix_headway_data_changes_record",
