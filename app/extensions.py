@@ -1,11 +1,11 @@
-"""Flask extensions, created unbound; `create_app` binds them. CSRF
-protection lives with the web's security (app/auth/security.py): a shell
-command, which serves no form, does not import WTForms."""
+"""Flask extensions, created unbound; `create_app` binds them. The login
+manager and CSRF protection live with the web's security
+(app/auth/security.py): a shell command, which serves no page, imports neither
+Flask-Login nor WTForms."""
 
 import functools
 import sqlite3
 
-from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
@@ -14,7 +14,6 @@ from sqlalchemy.engine import Engine
 db = SQLAlchemy(metadata=MetaData())
 # Batch mode and type comparison are set per dialect in migrations/env.py.
 migrate = Migrate(compare_type=True, render_as_batch=False)
-login_manager = LoginManager()
 
 
 @event.listens_for(Engine, "connect")

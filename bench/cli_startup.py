@@ -12,6 +12,10 @@
 3. Runs `flask db current` and `alembic current` one after the other, --pairs
    times after a warm-up of each, and prints each one's median and the ratio
    of the medians. Target: the ratio at most 1.4. Exit 1 when it is above.
+   Python writes its bytecode caches (__pycache__, ignored by git) in the
+   warm-up, as on a user's machine after the first command, even where
+   PYTHONDONTWRITEBYTECODE is set: otherwise every run would compile
+   Headway's modules (and the revision files) from source again.
 
 The database and the temporary directory are removed at the end.
 """
@@ -67,6 +71,7 @@ def main() -> int:
     url = server.set(database=name).render_as_string(hide_password=False)
     work = Path(tempfile.mkdtemp(prefix="headway-bench-cli-"))
     env = {**os.environ, "DATABASE_URL": url, "HEADWAY_CONFIG": "development"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # see the docstring
     flask = [str(BIN / "flask")]
     try:
         for command in (

@@ -1,11 +1,19 @@
 """A `flask db|users|headway|demo` command serves no page: it starts without
-the web admin, the API's schemas or WTForms (wsgi.py, create_app's `web`)."""
+the web admin, the API's schemas, WTForms or Flask-Login (wsgi.py,
+create_app's `web`)."""
 
 import pytest
 
 from tests.helpers import run_flask
 
-WEB_MODULES = ("flask_admin", "wtforms", "flask_wtf", "pydantic", "app.admin")
+WEB_MODULES = (
+    "flask_admin",
+    "wtforms",
+    "flask_wtf",
+    "pydantic",
+    "flask_login",
+    "app.admin",
+)
 
 
 @pytest.mark.parametrize(

@@ -12,18 +12,19 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, jsonify, redirect, request, url_for
-from flask_login import current_user
+from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import Forbidden
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.auth.sessions import user_for_session
 from app.auth.tokens import user_for_token
-from app.extensions import login_manager
 from app.models.accounts import ROLES, User
 from app.validation import IdConverter
 
-csrf = CSRFProtect()  # unbound, like app/extensions.py's (see its docstring)
+# Unbound, like app/extensions.py's (see its docstring for why they are here).
+login_manager = LoginManager()
+csrf = CSRFProtect()
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "main.healthz", "main.readyz"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -10,10 +10,10 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from app.auth.security import wants_json
+from app.auth.security import login_manager, wants_json
 from app.dbadmin.core.state import State
 from app.errors import error_line
-from app.extensions import db, login_manager
+from app.extensions import db
 
 # The database is down, restarting, out of connections, or lacks a table.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
