@@ -97,6 +97,26 @@ def run_flask(
     )
 
 
+def check_gunicorn_config(**env: str):
+    """Run `gunicorn --check-config wsgi:app` from the project root with `env`."""
+    return subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--check-config", "wsgi:app"],
+        cwd=ROOT,
+        env=subprocess_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def assert_refused_in_one_line(result, message: str) -> None:
+    """A `flask` or gunicorn process stopped by a bad setting: exit 1, nothing
+    on stdout, `Error: message` the one line on stderr."""
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert result.stderr == f"Error: {message}\n"
+
+
 def free_pid() -> int:
     """A process id no process has (the kernel hands out ids below
     pid_max): a job "running" under it has lost its process, without a

@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, subprocess_env
+from tests.helpers import (
+    ROOT,
+    assert_refused_in_one_line,
+    check_gunicorn_config,
+    subprocess_env,
+)
 from tests.live import free_port
 
 # Every test here starts gunicorn (make test-fast skips them).
@@ -191,32 +196,14 @@ def test_control_socket_off_or_elsewhere(start, tmp_path):
     [("HEADWAY_WORKERS", "two"), ("HEADWAY_TIMEOUT", "0"), ("HEADWAY_WORKERS", "-1")],
 )
 def test_a_bad_setting_is_one_line(tmp_path, name, value):
-    result = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "--check-config", "wsgi:app"],
-        cwd=ROOT,
-        env=subprocess_env(**{name: value}),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 1
-    assert result.stdout == ""
-    assert result.stderr.strip() == (
-        f"Error: {name} must be a whole number above 0, not {value!r}"
+    assert_refused_in_one_line(
+        check_gunicorn_config(**{name: value}),
+        f"{name} must be a whole number above 0, not {value!r}",
     )
 
 
 def test_a_bad_worker_class_is_one_line():
-    result = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "--check-config", "wsgi:app"],
-        cwd=ROOT,
-        env=subprocess_env(HEADWAY_WORKER_CLASS="eventlet"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 1
-    assert result.stderr.strip() == (
-        "Error: HEADWAY_WORKER_CLASS must be one of gevent, gthread, sync, "
-        "not 'eventlet'"
+    assert_refused_in_one_line(
+        check_gunicorn_config(HEADWAY_WORKER_CLASS="eventlet"),
+        "HEADWAY_WORKER_CLASS must be one of gevent, gthread, sync, not 'eventlet'",
     )

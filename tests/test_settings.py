@@ -2,9 +2,6 @@
 bad value stops the app, the `flask` command and gunicorn with one line that
 names the variable."""
 
-import subprocess
-import sys
-
 import pytest
 
 from config import (
@@ -15,7 +12,12 @@ from config import (
     load_config,
     read_settings,
 )
-from tests.helpers import ROOT, run_flask, subprocess_env
+from tests.helpers import (
+    ROOT,
+    assert_refused_in_one_line,
+    check_gunicorn_config,
+    run_flask,
+)
 
 # A bad value for each setting that can have one; the others take any text.
 BAD = {
@@ -117,25 +119,15 @@ def test_development_keeps_its_secret_key_in_the_instance_folder(tmp_path):
 
 @pytest.mark.live
 def test_flask_says_one_line_for_a_bad_setting(tmp_path):
-    result = run_flask("routes", HEADWAY_TOKEN_DAYS="abc")
-    assert result.returncode == 1
-    assert result.stdout == ""
-    assert result.stderr == (
-        "Error: HEADWAY_TOKEN_DAYS must be a whole number above 0, not 'abc'\n"
+    assert_refused_in_one_line(
+        run_flask("routes", HEADWAY_TOKEN_DAYS="abc"),
+        "HEADWAY_TOKEN_DAYS must be a whole number above 0, not 'abc'",
     )
 
 
 @pytest.mark.live
 def test_gunicorn_says_one_line_for_a_bad_app_setting():
-    result = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "--check-config", "wsgi:app"],
-        cwd=ROOT,
-        env=subprocess_env(HEADWAY_SESSION_HOURS="forever"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 1
-    assert result.stderr.strip() == (
-        "Error: HEADWAY_SESSION_HOURS must be a whole number above 0, not 'forever'"
+    assert_refused_in_one_line(
+        check_gunicorn_config(HEADWAY_SESSION_HOURS="forever"),
+        "HEADWAY_SESSION_HOURS must be a whole number above 0, not 'forever'",
     )
