@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.helpers import DIALECTS, new_database
-from tests.live import LiveServer, user_command
+from tests.helpers import DIALECTS
+from tests.live import LiveServer, browser_server, user_command
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")
 CHROMIUM_ARGS = [
@@ -62,6 +62,8 @@ def ci_requires_browser() -> bool:
 
 
 def prepare_database(server: LiveServer) -> None:
+    """The legacy database, adopted and at the head of the server's scripts,
+    with Headway's tables and one account per role (ACCOUNTS)."""
     server.flask_batch(
         ("demo", "create-legacy", "--scale", "0.005"),
         ("db", "adopt"),
@@ -75,16 +77,10 @@ def prepare_database(server: LiveServer) -> None:
 def live_server(request, tmp_path_factory) -> Iterator[LiveServer]:
     """A real gunicorn serving the app on a prepared database of each dialect."""
     tmp = tmp_path_factory.mktemp(f"live-{request.param}")
-    with new_database(request.param, tmp) as database_url:
-        server = LiveServer(
-            database_url, workers=2, timeout=None, log_path=tmp / "gunicorn.log"
-        )
-        try:
-            prepare_database(server)
-            server.start()
-            yield server
-        finally:
-            server.stop()
+    with browser_server(request.param, tmp) as server:
+        prepare_database(server)
+        server.start()
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -15,13 +15,14 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from tests.flask_batch import OUTPUT_END
-from tests.helpers import PASSWORD, ROOT, run_flask, subprocess_env
+from tests.helpers import PASSWORD, ROOT, new_database, run_flask, subprocess_env
 
 START_SECONDS = 30
 
@@ -257,6 +258,42 @@ class LiveServer:
                 return job
             time.sleep(0.25)
         raise AssertionError(f"job {job_id} still {job['status']}: {job}")
+
+
+@contextlib.contextmanager
+def browser_server(
+    dialect: str, tmp: Path, migrations: Path | None = None
+) -> Iterator[LiveServer]:
+    """A LiveServer as the browser tests run it (two workers, no timeout, its
+    log in `tmp`) on a new database of `dialect`, dropped after. The caller
+    prepares the database and starts the server; leaving removes
+    `server.flag` (see wait_while_flag) and stops it."""
+    with new_database(dialect, tmp) as database_url:
+        server = LiveServer(
+            database_url,
+            migrations,
+            workers=2,
+            timeout=None,
+            log_path=tmp / "gunicorn.log",
+        )
+        server.flag = tmp / "wait.flag"
+        try:
+            yield server
+        finally:
+            server.flag.unlink(missing_ok=True)
+            server.stop()
+
+
+def wait_while_flag(server: LiveServer) -> str:
+    """A revision function's body that waits while `server.flag` exists (a
+    minute at most); offline (a plan's SQL) it does not wait."""
+    return f"""
+    import os, time
+    deadline = time.monotonic() + 60
+    while (not op.get_context().as_sql and os.path.exists({str(server.flag)!r})
+           and time.monotonic() < deadline):
+        time.sleep(0.1)
+    """
 
 
 def _decode(response):

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import DIALECTS, new_database, version_rows
-from tests.live import LiveServer, user_command
+from tests.helpers import DIALECTS, version_rows
+from tests.live import LiveServer, browser_server, user_command
 
 # The fixtures (chromium) and helpers of tests/browser.py: imported from it
 # inside the functions, once pytest has loaded it as this plugin.
@@ -24,20 +24,14 @@ def unversioned_server(request, tmp_path_factory) -> Iterator[LiveServer]:
     from tests.browser import ACCOUNTS
 
     tmp = tmp_path_factory.mktemp(f"unversioned-{request.param}")
-    with new_database(request.param, tmp) as database_url:
-        server = LiveServer(
-            database_url, workers=2, timeout=None, log_path=tmp / "gunicorn.log"
+    with browser_server(request.param, tmp) as server:
+        server.flask_batch(
+            ("demo", "create-legacy", "--scale", "0.005"),
+            ("headway", "init"),
+            *(user_command(u, role, pw) for u, (role, pw) in ACCOUNTS.items()),
         )
-        try:
-            server.flask_batch(
-                ("demo", "create-legacy", "--scale", "0.005"),
-                ("headway", "init"),
-                *(user_command(u, role, pw) for u, (role, pw) in ACCOUNTS.items()),
-            )
-            server.start()
-            yield server
-        finally:
-            server.stop()
+        server.start()
+        yield server
 
 
 def test_an_unversioned_database_is_offered_adoption_not_an_upgrade(

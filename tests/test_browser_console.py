@@ -15,8 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import DIALECTS, ROOT, Scripts, migrations_head, new_database
-from tests.live import LiveServer, user_command
+from tests.helpers import DIALECTS, ROOT, Scripts, migrations_head
+from tests.live import LiveServer, browser_server, wait_while_flag
 
 # The fixtures (chromium, browser_session) and helpers of tests/browser.py:
 # imported from it inside the functions, once pytest has loaded it.
@@ -33,58 +33,33 @@ def live_server(request, tmp_path_factory) -> Iterator[LiveServer]:
     """gunicorn on the legacy database adopted and at HEAD, with three more
     revisions in a copy of migrations/: 0004_phone (a column), 0005_slow
     (its downgrade waits while a flag file exists) and 0006_boom (fails)."""
-    from tests.browser import ACCOUNTS
+    from tests.browser import prepare_database
 
     tmp = tmp_path_factory.mktemp(f"console-{request.param}")
     scripts = Scripts.copy_of(ROOT / "migrations", tmp / "migrations")
-    flag = tmp / "slow.flag"
-    with new_database(request.param, tmp) as database_url:
-        server = LiveServer(
-            database_url,
-            scripts.directory,
-            workers=2,
-            timeout=None,
-            log_path=tmp / "gunicorn.log",
+    with browser_server(request.param, tmp, scripts.directory) as server:
+        prepare_database(server)
+        # Written after the adoption (which builds every revision).
+        scripts.write(
+            "0004_phone",
+            HEAD,
+            'op.add_column("employees", sa.Column("phone", sa.String(20)))',
+            'op.drop_column("employees", "phone")',
+            message="a phone column",
         )
-        server.flag = flag
-        try:
-            server.flask_batch(
-                ("demo", "create-legacy", "--scale", "0.005"),
-                ("db", "adopt"),
-                ("db", "upgrade", HEAD),
-                ("headway", "init"),
-                *(user_command(u, role, pw) for u, (role, pw) in ACCOUNTS.items()),
-            )
-            # Written after the adoption (which builds every revision).
-            scripts.write(
-                "0004_phone",
-                HEAD,
-                'op.add_column("employees", sa.Column("phone", sa.String(20)))',
-                'op.drop_column("employees", "phone")',
-                message="a phone column",
-            )
-            # Offline (a plan's SQL) it does not wait; online, until the flag goes.
-            scripts.write(
-                "0005_slow",
-                "0004_phone",
-                "pass",
-                f"""
-                import os, time
-                deadline = time.monotonic() + 60
-                while (not op.get_context().as_sql and os.path.exists({str(flag)!r})
-                       and time.monotonic() < deadline):
-                    time.sleep(0.1)
-                """,
-                message="a slow downgrade",
-            )
-            scripts.write(
-                "0006_boom", "0005_slow", 'raise RuntimeError("boom from 0006")', "pass"
-            )
-            server.start()
-            yield server
-        finally:
-            flag.unlink(missing_ok=True)
-            server.stop()
+        # Offline (a plan's SQL) it does not wait; online, until the flag goes.
+        scripts.write(
+            "0005_slow",
+            "0004_phone",
+            "pass",
+            wait_while_flag(server),
+            message="a slow downgrade",
+        )
+        scripts.write(
+            "0006_boom", "0005_slow", 'raise RuntimeError("boom from 0006")', "pass"
+        )
+        server.start()
+        yield server
 
 
 def login_to(session, username: str, url: str):

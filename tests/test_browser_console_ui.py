@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import ROOT, Scripts, migrations_head, new_database
-from tests.live import LiveServer, user_command
+from tests.helpers import ROOT, Scripts, migrations_head
+from tests.live import LiveServer, browser_server, wait_while_flag
 
 pytest_plugins = ["tests.browser"]
 # Every test here drives Chromium against a gunicorn it starts.
@@ -32,45 +32,15 @@ PHONE = {"width": 390, "height": 844}
 def live_server(tmp_path_factory) -> Iterator[LiveServer]:
     """gunicorn on the legacy database adopted and at HEAD, with one more
     revision, 0004_wait, whose upgrade waits while a flag file exists."""
-    from tests.browser import ACCOUNTS
+    from tests.browser import prepare_database
 
     tmp = tmp_path_factory.mktemp("console-ui")
     scripts = Scripts.copy_of(ROOT / "migrations", tmp / "migrations")
-    flag = tmp / "wait.flag"
-    with new_database("sqlite", tmp) as database_url:
-        server = LiveServer(
-            database_url,
-            scripts.directory,
-            workers=2,
-            timeout=None,
-            log_path=tmp / "gunicorn.log",
-        )
-        server.flag = flag
-        try:
-            server.flask_batch(
-                ("demo", "create-legacy", "--scale", "0.005"),
-                ("db", "adopt"),
-                ("db", "upgrade", HEAD),
-                ("headway", "init"),
-                *(user_command(u, role, pw) for u, (role, pw) in ACCOUNTS.items()),
-            )
-            scripts.write(
-                WAIT,
-                HEAD,
-                f"""
-                import os, time
-                deadline = time.monotonic() + 60
-                while (not op.get_context().as_sql and os.path.exists({str(flag)!r})
-                       and time.monotonic() < deadline):
-                    time.sleep(0.1)
-                """,
-                message="a step that waits",
-            )
-            server.start()
-            yield server
-        finally:
-            flag.unlink(missing_ok=True)
-            server.stop()
+    with browser_server("sqlite", tmp, scripts.directory) as server:
+        prepare_database(server)
+        scripts.write(WAIT, HEAD, wait_while_flag(server), message="a step that waits")
+        server.start()
+        yield server
 
 
 def test_a_job_log_line_appears_before_the_job_ends(browser_session, live_server):

@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import DIALECTS, ROOT, Scripts, migrations_head, new_database
-from tests.live import LiveServer, user_command
+from tests.helpers import DIALECTS, ROOT, Scripts, migrations_head
+from tests.live import LiveServer, browser_server, user_command
 
 # The fixtures (chromium) and helpers of tests/browser.py: imported from it
 # inside the functions, once pytest has loaded it as this plugin.
@@ -62,21 +62,17 @@ def history_server(request, tmp_path_factory) -> Iterator[tuple[LiveServer, list
     tmp = tmp_path_factory.mktemp(f"history-{request.param}")
     scripts = Scripts.copy_of(ROOT / "migrations", tmp / "migrations")
     revs = write_history(scripts)
-    with new_database(request.param, tmp) as database_url:
-        server = LiveServer(database_url, scripts.directory, workers=2, timeout=None)
-        try:
-            role, password = ACCOUNTS["viewer"]
-            server.flask_batch(
-                ("demo", "create-legacy", "--scale", "0.005"),
-                ("headway", "init"),
-                ("db", "adopt", "--to", "0001_baseline"),
-                ("db", "upgrade", revs[-1 - PENDING]),
-                user_command("viewer", role, password),
-            )
-            server.start()
-            yield server, revs
-        finally:
-            server.stop()
+    with browser_server(request.param, tmp, scripts.directory) as server:
+        role, password = ACCOUNTS["viewer"]
+        server.flask_batch(
+            ("demo", "create-legacy", "--scale", "0.005"),
+            ("headway", "init"),
+            ("db", "adopt", "--to", "0001_baseline"),
+            ("db", "upgrade", revs[-1 - PENDING]),
+            user_command("viewer", role, password),
+        )
+        server.start()
+        yield server, revs
 
 
 @pytest.fixture

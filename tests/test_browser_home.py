@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import DIALECTS, ROOT, Scripts, migrations_head, new_database
-from tests.live import LiveServer, user_command
+from tests.helpers import DIALECTS, ROOT, Scripts, migrations_head
+from tests.live import LiveServer, browser_server, user_command
 
 # The fixtures (chromium) and helpers of tests/browser.py.
 pytest_plugins = ["tests.browser"]
@@ -33,32 +33,22 @@ def server(request, tmp_path_factory) -> Iterator[LiveServer]:
     tmp = tmp_path_factory.mktemp(f"home-{request.param}")
     scripts = Scripts.copy_of(ROOT / "migrations", tmp / "migrations")
     scripts.write(SLOW, HEAD, "import time\ntime.sleep(6)")
-    with new_database(request.param, tmp) as database_url:
-        server = LiveServer(
-            database_url,
-            scripts.directory,
-            workers=2,
-            timeout=None,
-            log_path=tmp / "gunicorn.log",
+    with browser_server(request.param, tmp, scripts.directory) as server:
+        out = server.flask_batch(
+            ("demo", "create-legacy", "--scale", "0.005"),
+            ("headway", "init"),  # first: the steps below are audited
+            # Not plain `adopt`: it would build every revision's schema,
+            # SLOW's six-second sleep included.
+            ("db", "adopt", "--to", "0001_baseline"),
+            ("db", "upgrade", HEAD),
+            *(user_command(u, role, pw) for u, (role, pw) in ACCOUNTS.items()),
+            user_command("robot", "operator"),
+            ("users", "token", "create", "robot"),
         )
-        try:
-            out = server.flask_batch(
-                ("demo", "create-legacy", "--scale", "0.005"),
-                ("headway", "init"),  # first: the steps below are audited
-                # Not plain `adopt`: it would build every revision's schema,
-                # SLOW's six-second sleep included.
-                ("db", "adopt", "--to", "0001_baseline"),
-                ("db", "upgrade", HEAD),
-                *(user_command(u, role, pw) for u, (role, pw) in ACCOUNTS.items()),
-                user_command("robot", "operator"),
-                ("users", "token", "create", "robot"),
-            )
-            server.token = out[-1].strip().splitlines()[-1]
-            server.dialect = request.param
-            server.start()
-            yield server
-        finally:
-            server.stop()
+        server.token = out[-1].strip().splitlines()[-1]
+        server.dialect = request.param
+        server.start()
+        yield server
 
 
 @pytest.fixture
