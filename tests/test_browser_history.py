@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from app.dbadmin.web.history import PAGE_SIZE
 from tests.helpers import DIALECTS, ROOT, Scripts, migrations_head
 from tests.live import LiveServer, browser_server, user_command
 
@@ -125,11 +126,11 @@ def test_rows_and_graph_line_up(viewer, history_server):
     server, revs = history_server
     page = viewer.page
     newest_first = listed(page)
-    assert len(newest_first) > 100 and set(revs) < set(newest_first)
+    assert len(newest_first) > PAGE_SIZE and set(revs) < set(newest_first)
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto("/admin/migrations/history")
     rows = page.evaluate(ROW_GEOMETRY)
-    assert [r["revision"] for r in rows] == newest_first[:100]
+    assert [r["revision"] for r in rows] == newest_first[:PAGE_SIZE]
     for r in rows:
         where = r["revision"]
         # One row: the lane cell fills it top to bottom, so the lines join,
@@ -212,18 +213,29 @@ def test_paging_and_the_svg_download(viewer, history_server):
     page = viewer.page
     everything = listed(page)
     page.goto("/admin/migrations/history")
-    expect(page.locator("#history tbody tr")).to_have_count(100)
+    expect(page.locator("#history tbody tr")).to_have_count(PAGE_SIZE)
     with page.expect_navigation():
         page.locator("#pager-bottom a.older").click()
     assert parse_qs(urlsplit(page.url).query) == {"page": ["2"]}
     rows = page.locator("#history tbody tr")
-    expect(rows).to_have_count(len(everything) - 100)
+    second = everything[PAGE_SIZE : 2 * PAGE_SIZE]
+    expect(rows).to_have_count(len(second))
+    assert rows.evaluate_all("rs => rs.map(r => r.dataset.revision)") == second
+    # The last page: the oldest revisions, and nothing older.
+    last = -(-len(everything) // PAGE_SIZE)
+    with page.expect_navigation():
+        page.locator("#pager-top a.oldest").click()
+    assert parse_qs(urlsplit(page.url).query) == {"page": [str(last)]}
     assert (
-        rows.evaluate_all("rs => rs.map(r => r.dataset.revision)") == (everything[100:])
+        rows.evaluate_all("rs => rs.map(r => r.dataset.revision)")
+        == (everything[(last - 1) * PAGE_SIZE :])
     )
     expect(page.locator("#pager-top a.older")).to_have_count(0)
     with page.expect_navigation():
         page.locator("#pager-top a.newer").click()
+    assert parse_qs(urlsplit(page.url).query) == {"page": [str(last - 1)]}
+    with page.expect_navigation():
+        page.locator("#pager-top a.newest").click()
     expect(page.locator("#history tbody tr").first).to_have_attribute(
         "data-revision", everything[0]
     )

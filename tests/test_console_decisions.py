@@ -91,6 +91,49 @@ def test_the_plan_page_is_made_for_a_decision(console):
     assert '<option value="nope" selected>' in text(response)
 
 
+def test_the_picker_lists_the_newest_and_takes_any_id_typed(console, scripts):
+    """The pickers list the newest PICKER_REVISIONS revisions, not one option
+    per revision; any other is typed (an id or its start) and planned."""
+    from app.dbadmin.web.views import PICKER_REVISIONS
+
+    operator, viewer = console.client, console.viewer
+    down = "0005_phone"
+    for n in range(PICKER_REVISIONS + 5):
+        scripts.write(f"r{n:04d}_step", down, message=f"step {n}")
+        down = f"r{n:04d}_step"
+    total = 5 + PICKER_REVISIONS + 5  # 0001 to 0004, 0005_phone and the steps
+    page = text(viewer.get("/admin/migrations/plan"))
+    picker = page.split('id="plan-picker"')[1].split("</form>")[0]
+    listed = re.findall(r'<option value="([^"]*)"', picker)
+    newest = [f"r{n:04d}_step" for n in range(PICKER_REVISIONS + 4, 4, -1)]
+    assert listed == ["", "head", "heads", "base", *newest]
+    # The field for any other: labelled, saying how many the list shows.
+    typed = page.split('id="plan-by-id"')[1].split("</form>")[0]
+    assert '<label class="mr-2" for="target-id">Or type a revision id</label>' in typed
+    assert 'id="target-id" name="target" required' in typed
+    assert f"The list shows the newest {PICKER_REVISIONS} of {total} revisions" in typed
+    # An older revision, typed by the start of its id: planned, and shown in
+    # the picker as the target.
+    response = viewer.get("/admin/migrations/plan?target=0002")
+    assert response.status_code == 200
+    page = text(response)
+    assert "Downgrade" in page.split('id="plan-summary">')[1].split("</p>")[0]
+    picker = page.split('id="plan-picker"')[1].split("</form>")[0]
+    assert '<option value="0002_employee_email" selected>' in picker
+    # An id that names no revision: the error, read with the picker.
+    response = viewer.get("/admin/migrations/plan?target=r9999")
+    assert response.status_code == 400
+    page = text(response)
+    assert "unknown target revision &#39;r9999&#39;" in page
+    assert 'name="target" aria-describedby="plan-error"' in page
+    # The stamp picker (an operator's, on this database behind) alike.
+    page = text(operator.get("/admin/migrations/plan"))
+    stamp = page.split('id="stamp"')[1].split("</details>")[0]
+    assert stamp.count("<option value=") == 1 + 3 + PICKER_REVISIONS
+    assert '<label class="mr-2" for="stamp-id">Or type a revision id</label>' in stamp
+    assert 'id="stamp-id" name="stamp" required' in stamp
+
+
 def test_download_sql(console):
     app, viewer = console.app, console.viewer
     response = viewer.get("/admin/migrations/plan.sql?target=0005")

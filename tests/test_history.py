@@ -9,6 +9,7 @@ import pytest
 
 from app.auth.accounts import create_user
 from app.dbadmin.web.highlight import stylesheet
+from app.dbadmin.web.history import PAGE_SIZE
 from tests.helpers import PASSWORD, ROOT, login, migrations_chain, migrations_head
 from tests.templates import AT_HEAD
 
@@ -43,31 +44,31 @@ def page(client, query: str = "") -> tuple[int, str]:
 
 def test_history_is_paged_newest_first(console, scripts):
     client = console.client
-    written = write_chain(scripts, 150)
+    written = write_chain(scripts, PAGE_SIZE)
     newest_first = list(reversed(migrations_chain() + written))
-    assert len(newest_first) > 150
+    assert PAGE_SIZE < len(newest_first) <= 2 * PAGE_SIZE
 
     status, first = page(client)
     assert status == 200
-    assert ROW.findall(first) == newest_first[:100]
+    assert ROW.findall(first) == newest_first[:PAGE_SIZE]
     assert "Page 1 of 2" in first
     assert 'href="/admin/migrations/history?page=2"' in first
     assert 'rel="prev"' not in first
 
     status, second = page(client, "?page=2")
     assert status == 200
-    assert ROW.findall(second) == newest_first[100:]
+    assert ROW.findall(second) == newest_first[PAGE_SIZE:]
     assert 'href="/admin/migrations/history?page=1"' in second
     assert 'rel="next"' not in second
 
     # Every row: its whole id in the page (shortened by CSS only), a lane
     # cell whose node links to the revision, and a plan to here.
-    for rev in newest_first[:100]:
+    for rev in newest_first[:PAGE_SIZE]:
         assert f'title="{rev}"><code>{rev}</code>' in first
         assert f'<a href="/admin/migrations/revision/{rev}"><title>{rev}<' in first
         assert f'href="/admin/migrations/plan?target={rev}">plan to here' in first
     assert first.count('<svg xmlns="http://www.w3.org/2000/svg" class="lane-cell"') == (
-        100
+        PAGE_SIZE
     )
     # Dates come from the files' headers, in the one format.
     assert ">2026-11-21 12:00:00 UTC</time>" in first
@@ -76,8 +77,8 @@ def test_history_is_paged_newest_first(console, scripts):
 @pytest.mark.parametrize(
     "value, message",
     [
-        ("0", "there is no page 0: the history has 1 page of 100"),
-        ("2", "there is no page 2: the history has 1 page of 100"),
+        ("0", f"there is no page 0: the history has 1 page of {PAGE_SIZE}"),
+        ("2", f"there is no page 2: the history has 1 page of {PAGE_SIZE}"),
         ("-1", "page must be a number from 1 to 1, not &#39;-1&#39;"),
         ("x", "page must be a number from 1 to 1, not &#39;x&#39;"),
         ("1.5", "page must be a number from 1 to 1"),
@@ -118,6 +119,25 @@ def test_escaping_in_rows_and_in_the_svg_download(console, scripts):
     assert set(revisions) == {"0003_evil", *migrations_chain()}
     texts = "".join(t.text or "" for t in revisions["0003_evil"].iter(f"{SVG}text"))
     assert EVIL in texts and "0003_evil" in texts
+
+
+def test_row_links_are_url_fors_whatever_the_id(console, scripts):
+    """A row's links are built from one url_for per page and the quoted id:
+    the same URLs as url_for of each, for an id that needs quoting."""
+    from flask import url_for
+    from markupsafe import escape
+
+    odd = "0003 a&b=c;d \u00e9?#x"
+    scripts.write(odd, HEAD, message="odd")
+    status, text = page(console.client)
+    assert status == 200
+    with console.app.test_request_context("/admin/migrations/history"):
+        revision = url_for("migrations.revision", rev=odd)
+        plan = url_for("migrations.plan", target=odd)
+    assert "%20a&b=c;d%20%C3%A9%3F%23x" in revision  # quoted: it needed it
+    assert f'<a href="{escape(revision)}" title="{escape(odd)}">' in text
+    assert f'<a href="{escape(revision)}"><title>' in text  # the graph's node
+    assert f'<a href="{escape(plan)}">plan to here' in text
 
 
 def test_the_svg_download_draws_every_page(console, scripts):

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from flask import render_template_string
 
-from app.templating import age, timestamp
+from app.templating import FORMAT, age, timestamp
 
 
 def test_timestamp_is_seconds_in_utc_whatever_the_dialect_kept():
@@ -14,6 +14,22 @@ def test_timestamp_is_seconds_in_utc_whatever_the_dialect_kept():
     assert 'datetime="2026-11-22T03:21:59+00:00"' in html
     aware = datetime(2026, 11, 22, 4, 21, 59, tzinfo=timezone(timedelta(hours=1)))
     assert ">2026-11-22 03:21:59 UTC<" in str(timestamp(aware))
+
+
+def test_timestamp_shows_format_and_iso_of_the_same_second():
+    for value in (
+        datetime(2026, 1, 2, 3, 4, 5),
+        datetime(1999, 12, 31, 23, 59, 59, 999999),
+        datetime(2026, 6, 30, 0, 0, 0, tzinfo=timezone(timedelta(hours=-7))),
+    ):
+        moment = (
+            (value.replace(tzinfo=UTC) if value.tzinfo is None else value)
+            .astimezone(UTC)
+            .replace(microsecond=0)
+        )
+        html = str(timestamp(value))
+        assert f">{moment.strftime(FORMAT)}</time>" in html
+        assert f'datetime="{moment.isoformat()}"' in html
 
 
 def test_missing_timestamp_and_escaping():

@@ -11,6 +11,7 @@ request.
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote, quote_plus
 
 from flask import url_for
 from markupsafe import Markup
@@ -20,7 +21,9 @@ from app.dbadmin.core.state import DatabaseState
 from app.dbadmin.web import graph
 from app.validation import parse_integer
 
-PAGE_SIZE = 100
+# Rows per page: what a page of the history costs grows with this, not with
+# the length of the history (README, "Benchmarks").
+PAGE_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -122,21 +125,36 @@ def history_graph(catalog: Catalog, database: DatabaseState) -> HistoryGraph:
     return _kept(catalog, "history graph", current, build)
 
 
-def lane_cells(history: HistoryGraph, rows: list[HistoryRow]) -> list[Markup]:
-    """Each row's piece of the graph, linked to the revision's page: for the
-    rows of the page shown only."""
-    return [
+# How Werkzeug quotes a path segment and a query value (its routing
+# converters and urls.py): a row's links are a prefix built by url_for once
+# per page plus the row's quoted id, not three url_for calls per row.
+PATH_SAFE = "!$&'()*+,/:;=@"
+QUERY_SAFE = "!$'()*,/:;?@"
+
+
+@dataclass(frozen=True)
+class ShownRow:
+    """A row of the page shown, with its links and its piece of the graph."""
+
+    row: HistoryRow
+    cell: Markup  # its piece of the graph, its node linked to `href`
+    href: str  # the revision's page
+    plan_href: str  # the plan to this revision
+
+
+def shown_rows(history: HistoryGraph, rows: list[HistoryRow]) -> list[ShownRow]:
+    """The rows of the page shown, rendered on each request (a request's
+    URLs), never kept."""
+    revision_url = url_for(".revision", rev="")
+    plan_url = url_for(".plan", target="")
+    shown = []
+    for row in rows:
+        rev = row.revision.id
+        href = revision_url + quote(rev, safe=PATH_SAFE)
         # lane_cell escapes every text it writes.
-        Markup(
-            graph.lane_cell(
-                row.placed,
-                row.segments,
-                history.lanes,
-                url_for(".revision", rev=row.revision.id),
-            )
-        )
-        for row in rows
-    ]
+        cell = Markup(graph.lane_cell(row.placed, row.segments, history.lanes, href))
+        shown.append(ShownRow(row, cell, href, plan_url + quote_plus(rev, QUERY_SAFE)))
+    return shown
 
 
 def history_page(rows: list[HistoryRow], page: str | None) -> HistoryPage:

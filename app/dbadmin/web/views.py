@@ -37,7 +37,7 @@ from app.dbadmin.web.history import (
     created_at,
     history_graph,
     history_page,
-    lane_cells,
+    shown_rows,
     whole_graph_svg,
 )
 from app.dbadmin.web.joblog import (
@@ -85,14 +85,25 @@ class FormError(HeadwayError):
             self.errors.setdefault(field, message)
 
 
+# The plan page's pickers list the newest revisions, not every one: a page
+# with an option per revision grows with the history (1,000 options at 1,000
+# revisions). Any other revision is typed (its id or a unique prefix) or
+# reached from the history's "plan to here".
+PICKER_REVISIONS = 50
+
+
 def target_choices(catalog: Catalog) -> list[tuple[str, str]]:
-    """The plan page's picker: head, heads and base, then every revision
-    (newest first) with its message."""
+    """The plan page's pickers: head, heads and base, then the newest
+    PICKER_REVISIONS revisions and every head, newest first, with their
+    messages."""
+    listed = catalog.revisions[:PICKER_REVISIONS]
+    ids = {r.id for r in listed}
+    listed += [catalog.by_id[h] for h in catalog.heads if h not in ids]
     return [
         ("head", "head · the newest revision"),
         ("heads", "heads · every head"),
         ("base", "base · before the first revision (downgrade everything)"),
-    ] + [(r.id, f"{r.id} · {r.message}") for r in catalog.revisions]
+    ] + [(r.id, f"{r.id} · {r.message}") for r in listed]
 
 
 # The lint warning that names what a data-loss item drops (its kind).
@@ -197,20 +208,16 @@ class MigrationsView(SecureViewMixin, BaseView):
     def history(self):
         view = overview()
         page = error = None
-        cells = []
+        rows = []
         if view.database.reachable:
             history = history_graph(view.catalog, view.database)
             try:
                 page = history_page(history.rows, request.args.get("page"))
-                cells = lane_cells(history, page.rows)
+                rows = shown_rows(history, page.rows)
             except BadPage as exc:
                 error = str(exc)
         response = self._render_console(
-            "dbadmin/history.html",
-            view,
-            page=page,
-            rows=list(zip(page.rows, cells, strict=True)) if page else [],
-            error=error,
+            "dbadmin/history.html", view, page=page, rows=rows, error=error
         )
         return (response[0], 400) if error else response
 
@@ -313,8 +320,10 @@ class MigrationsView(SecureViewMixin, BaseView):
             stamp_check=stamp_check,
             choices=choices,
             # A set: whether the picked target is listed, without a Jinja
-            # filter chain over every revision on each request.
+            # filter chain over the choices.
             known_choices={value for value, _ in choices},
+            revision_count=len(view.catalog.revisions),
+            picker_revisions=PICKER_REVISIONS,
             plan=plan,
             warnings=counted_warnings(plan, at_risk) if plan else [],
             preflight=preflight,
