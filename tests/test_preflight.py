@@ -127,6 +127,36 @@ def _engine(app):
         return db.engine
 
 
+def test_a_table_copied_twice_is_timed_once(mysql_app, scripts):
+    """A second copy of the same table costs what the first one's timing
+    on the sample found per row: the sample is not copied and timed again."""
+    scripts.write(
+        "0900_copies",
+        migrations_head(),
+        upgrade="""
+        op.alter_column("salaries", "salary", existing_type=sa.Integer(),
+                        type_=sa.BigInteger(), existing_nullable=False)
+        op.create_check_constraint("ck_salary_positive", "salaries", "salary > 0")
+        """,
+    )
+    sent = []
+
+    def record(conn, cursor, statement, *args):
+        sent.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+    try:
+        [step] = run_preflight(mysql_app).steps
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+    first, second = step.statements
+    assert first.lock.kind == second.lock.kind == pf.COPY
+    assert first.estimate_s > 0 and second.estimate_s > 0
+    # The first copy's rebuild, once on the sample and once on the empty copy.
+    assert len([sql for sql in sent if "FORCE" in sql]) == 2
+    assert len([sql for sql in sent if "INSERT INTO salaries (" in sql]) == 1
+
+
 def test_the_data_that_makes_a_step_fail_is_found(mysql_app, scripts):
     execute(
         mysql_app,

@@ -67,9 +67,14 @@ from app.models.console import PreflightResult
 DEFAULT_TIME_LIMIT_S = 5.0
 # Transactions open longer than this are listed as possible blockers.
 BLOCKER_AFTER_S = 5
-# The rows copied into the sample table an ALTER is timed on: enough that the
-# per-row cost dominates the fixed cost of an ALTER.
+# The rows copied into the sample table an ALTER is timed on: a sixteenth of
+# the table, at least SAMPLE_ROWS and at most SAMPLE_ROWS_MAX. What an ALTER
+# costs beyond its rows (more than the empty copy shows, on a busy server) is
+# multiplied with the rest when the time is scaled to the table: a sample of
+# a sixteenth keeps that small beside the time per row.
 SAMPLE_ROWS = 40_000
+SAMPLE_ROWS_MAX = 200_000
+SAMPLE_FRACTION = 16
 EXAMPLES = 5
 # Threads running the data checks on the live tables, beside the thread that
 # builds and times the scratch copies.
@@ -400,6 +405,7 @@ def preflight(
                 )
                 thread.start()
                 stack.callback(thread.join)
+            context.quiet = lambda: _wait_for(findings)
         else:
             findings = None
         position = 0
@@ -471,6 +477,14 @@ class _Context:
         self.strict = True
         # Whether a rebuild is timed on a sample (lock_impacts: not).
         self.timing = True
+        # Seconds per row of a rebuild timed on a sample, by (table,
+        # algorithm): a later rebuild of the same table by the same algorithm
+        # does the same work per row, and is not timed again.
+        self.per_row: dict[tuple[str, str], float] = {}
+        # Called before a timed ALTER: waits until the data checks' scans of
+        # the live tables are done, so that the timing does not share the
+        # server with them (the real run will not).
+        self.quiet: Callable[[], None] = lambda: None
         if self.mysql:
             # No read of preflight's waits long for a table lock held elsewhere.
             wait = max(1, math.ceil(time_limit_s))
@@ -746,39 +760,30 @@ class _Context:
         fixed_cost: float,
     ) -> float | None:
         """The ALTER timed on a copy of the table (as the plan leaves it
-        before this statement) holding up to SAMPLE_ROWS of its live rows,
-        scaled to the live rows; None when it cannot be measured. The time
+        before this statement) holding a sample of its live rows, scaled to
+        the live rows; None when it cannot be measured. The time
         it took on the empty copy (`fixed_cost`: making and renaming the new
-        table's files) is not scaled, only the time per row."""
+        table's files) is not scaled, only the time per row. A table already
+        rebuilt by the same algorithm earlier in the plan costs what that
+        timing found per row."""
         size = self.sizes.get(table)
         live_rows = size.rows if size else None
         if not live_rows or table not in self.live_tables:
             return 0.0 if live_rows == 0 else None
+        algorithm = result.lock.algorithm or ""
+        if (table, algorithm) in self.per_row:
+            # Not run on the sample, which no longer follows the plan: the
+            # next timing on this table starts a new one.
+            self.drop_sample(table)
+            return fixed_cost + self.per_row[(table, algorithm)] * live_rows
         sample = self.sample
         try:
             if table not in self.sample_tables:
-                _exec(sample, f"DROP TABLE IF EXISTS {self.quote(table)}")
-                _exec(
-                    sample, _without_foreign_keys(_without_auto_increment(ddl_before))
-                )
-                self.sample_tables.add(table)
-                columns = self.common_columns(table)
-                source = f"{self.quote(self.live_name)}.{self.quote(table)}"
-                insert = (
-                    f"INSERT INTO {self.quote(table)} ({columns}) "
-                    f"SELECT {columns} FROM {source} LIMIT {SAMPLE_ROWS}"
-                )
-                # Columns the plan added get their implicit default. The read
-                # of the live table is bounded like the data checks.
-                _exec(sample, "SET SESSION sql_mode = ''")
-                try:
-                    _exec(sample, self.bounded(insert))
-                finally:
-                    _exec(sample, "SET SESSION sql_mode = DEFAULT")
+                self.fill_sample(table, ddl_before, live_rows)
             sampled = _exec(
                 sample, f"SELECT COUNT(*) FROM {self.quote(table)}"
             ).scalar()
-            alter_options = f"ALGORITHM={result.lock.algorithm}" + (
+            alter_options = f"ALGORITHM={algorithm}" + (
                 f", LOCK={result.lock.lock}" if result.lock.lock else ""
             )
             options = alter_options
@@ -786,28 +791,61 @@ class _Context:
             sep = parsed.option_separator
             if sep == " ":
                 options = options.replace(",", "")
+            rebuild = f"ALTER TABLE {self.quote(table)} FORCE, {alter_options}"
+            self.quiet()
             started = time.perf_counter()
             _exec(sample, f"{parsed.alter_form or result.sql}{sep}{options}")
             elapsed = time.perf_counter() - started
-            if result.lock.algorithm in ("COPY", "INPLACE"):
-                # The same work again (a rebuild by the same algorithm), and
-                # the faster of the two: a busy server only ever adds time.
+            if algorithm in ("COPY", "INPLACE"):
+                # The same work again (a rebuild by the same algorithm), on
+                # the sample and on the empty copy, and the faster of each
+                # pair: a busy server only ever adds time, and a fixed cost
+                # counted too high takes the time per row with it.
                 started = time.perf_counter()
-                _exec(
-                    sample,
-                    f"ALTER TABLE {self.quote(table)} FORCE, {alter_options}",
-                )
+                _exec(sample, rebuild)
                 elapsed = min(elapsed, time.perf_counter() - started)
+                fixed_cost = min(fixed_cost, self.timed_on_shape(rebuild))
         except sa.exc.DBAPIError:
             # The sample's data refused it (a duplicate, say): the data
             # checks say why; the duration is not measured.
-            self.sample_tables.discard(table)
-            _exec(sample, f"DROP TABLE IF EXISTS {self.quote(table)}")
+            self.drop_sample(table)
             return None
         if not sampled:
             return None
         per_row = max(elapsed - fixed_cost, 0.0) / sampled
+        if algorithm in ("COPY", "INPLACE"):
+            self.per_row[(table, algorithm)] = per_row
         return fixed_cost + per_row * max(live_rows, sampled)
+
+    def timed_on_shape(self, sql: str) -> float:
+        """How long `sql` took on the empty copies (infinite if it failed)."""
+        started = time.perf_counter()
+        try:
+            _exec(self.shape, sql)
+        except sa.exc.DBAPIError:
+            return math.inf
+        return time.perf_counter() - started
+
+    def fill_sample(self, table: str, ddl: str, live_rows: int) -> None:
+        """A table made by `ddl` in the sample database, holding a sample of
+        the live table's rows (`sample_rows`)."""
+        sample = self.sample
+        _exec(sample, f"DROP TABLE IF EXISTS {self.quote(table)}")
+        _exec(sample, _without_foreign_keys(_without_auto_increment(ddl)))
+        self.sample_tables.add(table)
+        columns = self.common_columns(table)
+        source = f"{self.quote(self.live_name)}.{self.quote(table)}"
+        insert = (
+            f"INSERT INTO {self.quote(table)} ({columns}) "
+            f"SELECT {columns} FROM {source} LIMIT {sample_rows(live_rows)}"
+        )
+        # Columns the plan added get their implicit default. The read of the
+        # live table is bounded like the data checks.
+        _exec(sample, "SET SESSION sql_mode = ''")
+        try:
+            _exec(sample, self.bounded(insert))
+        finally:
+            _exec(sample, "SET SESSION sql_mode = DEFAULT")
 
     def drop_sample(self, table: str) -> None:
         if table in self.sample_tables:
@@ -1442,6 +1480,11 @@ def _counter() -> Callable[[], int]:
     return claim
 
 
+def _wait_for(futures: list[Future]) -> None:
+    for future in futures:
+        future.exception()  # waits; the error is the statement's to raise
+
+
 def _connect(engine: Engine) -> Connection:
     # Autocommit: no read keeps a metadata lock while preflight goes on.
     return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
@@ -1467,6 +1510,11 @@ def _message(exc: sa.exc.SQLAlchemyError) -> str:
 def _error_code(exc: sa.exc.DBAPIError) -> int | None:
     args = getattr(exc.orig, "args", ())
     return args[0] if args and isinstance(args[0], int) else None
+
+
+def sample_rows(live_rows: int) -> int:
+    """How many of a table's rows its sample holds (see SAMPLE_ROWS)."""
+    return min(max(SAMPLE_ROWS, live_rows // SAMPLE_FRACTION), SAMPLE_ROWS_MAX)
 
 
 def _without_auto_increment(ddl: str) -> str:
