@@ -3,6 +3,7 @@ TEST_DATABASE_URL is set. Each test gets a database of its own, dropped after;
 a prepared one (at head, with accounts...) is a copy of a template built once
 per session (tests/templates.py)."""
 
+import datetime
 import os
 import sqlite3
 import subprocess
@@ -14,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from app import create_app
+from app.clock import utcnow
 from app.extensions import db
 from config import TestingConfig
 from tests.helpers import (
@@ -277,6 +279,32 @@ def logged_in(app, accounts):
         return client
 
     return make
+
+
+class LoginClock:
+    """The time the login throttle reads, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += datetime.timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def login_clock(monkeypatch):
+    """The clock of logins and password checks (app/auth/accounts.py's
+    utcnow, which the throttle's windows, delays and locks count from), moved
+    by the test, `login_clock.advance(2.1)`, instead of sleeping: a lock ends
+    exactly when the test says, however slow the machine."""
+    import app.auth.accounts
+
+    clock = LoginClock()
+    monkeypatch.setattr(app.auth.accounts, "utcnow", clock)
+    return clock
 
 
 @pytest.fixture

@@ -143,18 +143,20 @@ def test_failures_from_one_address_never_lock_the_account_elsewhere(make_app):
     assert login(client_from(app, "192.0.2.10"), "admin").status_code == 302
 
 
-def test_the_pair_lock_is_shared_by_workers_and_ends(make_app):
+def test_the_pair_lock_is_shared_by_workers_and_ends(make_app, login_clock):
     first, second = make_app(LOGIN_LOCK_SECONDS=2), make_app(LOGIN_LOCK_SECONDS=2)
     for app, n in ((first, 3), (second, 2)):
         for _ in range(n):
             login(client_from(app, "203.0.113.5"), "operator", WRONG)
     for app in (first, second):
         assert login(client_from(app, "203.0.113.5"), "operator").status_code == 200
-    time.sleep(2.1)
+    login_clock.advance(2.1)
     assert login(client_from(second, "203.0.113.5"), "operator").status_code == 302
 
 
-def test_the_account_as_a_whole_gets_progressive_delays_not_a_lock(make_app):
+def test_the_account_as_a_whole_gets_progressive_delays_not_a_lock(
+    make_app, login_clock
+):
     app = make_app(LOGIN_ACCOUNT_FREE_FAILURES=2, LOGIN_ACCOUNT_MAX_DELAY_SECONDS=2)
     # Failures from many addresses (a botnet): none hits its own limits.
     for i in range(2):
@@ -166,17 +168,17 @@ def test_the_account_as_a_whole_gets_progressive_delays_not_a_lock(make_app):
     assert response.status_code == 429
     assert response.headers["Retry-After"] == "1"
     assert "try again in 1 second" in response.get_data(as_text=True)
-    time.sleep(1.05)
+    login_clock.advance(1.05)
     # The delay doubles with each further failure, up to the cap (2 s here) ...
     assert login(client_from(app, "203.0.113.51"), "admin", WRONG).status_code == 200
     response = login(client_from(app, "192.0.2.10"), "admin")
     assert (response.status_code, response.headers["Retry-After"]) == (429, "2")
-    time.sleep(2.05)
+    login_clock.advance(2.05)
     assert login(client_from(app, "203.0.113.52"), "admin", WRONG).status_code == 200
     response = login(client_from(app, "192.0.2.10"), "admin")
     assert (response.status_code, response.headers["Retry-After"]) == (429, "2")
     # ... and once it has passed, the right password works: never a lock-out.
-    time.sleep(2.05)
+    login_clock.advance(2.05)
     assert login(client_from(app, "192.0.2.10"), "admin").status_code == 302
 
 

@@ -295,7 +295,7 @@ def _failed_login(client, username="admin", password="wrong password!!"):
     return response
 
 
-def test_lockout_is_shared_by_two_app_instances(database_url, accounts):
+def test_lockout_is_shared_by_two_app_instances(database_url, accounts, login_clock):
     overrides = dict(SQLALCHEMY_DATABASE_URI=database_url, LOGIN_LOCK_SECONDS=2)
     first = create_app(TestingConfig, **overrides)
     second = create_app(TestingConfig, **overrides)
@@ -312,7 +312,7 @@ def test_lockout_is_shared_by_two_app_instances(database_url, accounts):
             assert "Wrong username or password" in response.get_data(as_text=True)
         # Others are not affected.
         assert login(first.test_client(), "viewer").status_code == 302
-        time.sleep(2.1)
+        login_clock.advance(2.1)
         assert login(second.test_client(), "operator").status_code == 302
     finally:
         for instance in (first, second):
@@ -320,13 +320,13 @@ def test_lockout_is_shared_by_two_app_instances(database_url, accounts):
                 db.engine.dispose()
 
 
-def test_failures_outside_the_window_do_not_lock(database_url, accounts):
+def test_failures_outside_the_window_do_not_lock(database_url, accounts, login_clock):
     app = create_app(
         TestingConfig, SQLALCHEMY_DATABASE_URI=database_url, LOGIN_WINDOW_SECONDS=1
     )
     for _ in range(4):
         _failed_login(app.test_client(), "operator")
-    time.sleep(1.1)
+    login_clock.advance(1.1)
     for _ in range(4):
         _failed_login(app.test_client(), "operator")
     assert login(app.test_client(), "operator").status_code == 302
