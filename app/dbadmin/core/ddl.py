@@ -8,6 +8,9 @@ COLUMN, ADD [UNIQUE] INDEX/KEY/CONSTRAINT, ADD FOREIGN KEY, ADD CHECK, CREATE
 [UNIQUE] INDEX, CREATE/DROP/RENAME TABLE, DROP INDEX, and DML by its first
 word); anything else comes back as an `Action("unknown")` or a statement of
 kind "unknown", which preflight reports as not analysed, never as safe.
+
+The executor and the guards read every statement by its first words instead
+(changes_something, tables_touched, data_loss_by_sql: the last section).
 """
 
 import re
@@ -363,15 +366,7 @@ def _add(reader: _Reader, text: str) -> Action:
         )
     if reader.accept("UNIQUE"):
         reader.accept("INDEX", "KEY")
-        reader.accept_seq("IF", "NOT", "EXISTS")
-        if not reader.at_punct("("):
-            name = reader.name()
-        if reader.accept("USING"):
-            reader.i += 1
-        columns, prefixes = reader.key_columns()
-        return Action(
-            "add_unique", name=name, columns=columns, prefixes=prefixes, text=text
-        )
+        return _add_index(reader, "add_unique", name, text)
     if reader.accept("FOREIGN"):
         reader.accept("KEY")
         if not reader.at_punct("("):
@@ -395,15 +390,7 @@ def _add(reader: _Reader, text: str) -> Action:
             "add_check", name=name, expression=reader.sql[start:end], text=text
         )
     if reader.accept("INDEX", "KEY"):
-        reader.accept_seq("IF", "NOT", "EXISTS")
-        if not reader.at_punct("("):
-            name = reader.name()
-        if reader.accept("USING"):
-            reader.i += 1
-        columns, prefixes = reader.key_columns()
-        return Action(
-            "add_index", name=name, columns=columns, prefixes=prefixes, text=text
-        )
+        return _add_index(reader, "add_index", name, text)
     if reader.at_word("FULLTEXT", "SPATIAL", "PERIOD", "SYSTEM", "PARTITION"):
         return Action("unknown", text=text)
     reader.accept("COLUMN")
@@ -415,27 +402,29 @@ def _add(reader: _Reader, text: str) -> Action:
     return Action("add_column", column=column, definition=definition, text=text)
 
 
+def _add_index(reader: _Reader, kind: str, name: str | None, text: str) -> Action:
+    """ADD [UNIQUE] INDEX|KEY [IF NOT EXISTS] [name] [USING x] (columns)."""
+    reader.accept_seq("IF", "NOT", "EXISTS")
+    if not reader.at_punct("("):
+        name = reader.name()
+    if reader.accept("USING"):
+        reader.i += 1
+    columns, prefixes = reader.key_columns()
+    return Action(kind, name=name, columns=columns, prefixes=prefixes, text=text)
+
+
 def _alter_clause(sql: str, tokens: list[Token]) -> Action:
     text = sql[tokens[0].start : tokens[-1].end]
     reader = _Reader(sql, tokens)
     try:
         if reader.accept("ADD"):
             return _add(reader, text)
-        if reader.accept("MODIFY"):
-            reader.accept("COLUMN")
-            reader.accept_seq("IF", "EXISTS")
-            column = reader.name()
-            return Action(
-                "modify_column",
-                column=column,
-                definition=_column_def(reader, column),
-                text=text,
-            )
-        if reader.accept("CHANGE"):
+        renames = reader.at_word("CHANGE")
+        if reader.accept("MODIFY", "CHANGE"):
             reader.accept("COLUMN")
             reader.accept_seq("IF", "EXISTS")
             old = reader.name()
-            new = reader.name()
+            new = reader.name() if renames else old  # CHANGE old new definition
             return Action(
                 "modify_column",
                 column=old,
@@ -617,3 +606,166 @@ def create_table_columns(sql: str) -> list[ColumnDef] | None:
         except _Unparsed:
             return None
     return columns
+
+
+# --- Statements by their first words ------------------------------------------
+#
+# The executor (which tables a step's statement changes: their before-images)
+# and the data-loss guard (what a statement drops, empties or overwrites) read
+# every statement with these regular expressions, not with parse_statement:
+# the two answer differently on some statements (ALTER TABLE t RENAME TO u is
+# t alone here, t and u there; TRUNCATE and CREATE FULLTEXT INDEX are unknown
+# there), and a rollback restores the tables of the before-image.
+
+# Statements that read or set up the session, not the schema or the data.
+_READS = re.compile(
+    r"^\s*(SELECT|SHOW|DESCRIBE|DESC|EXPLAIN|PRAGMA|SET|BEGIN|COMMIT|ROLLBACK"
+    r"|SAVEPOINT|RELEASE|WITH|USE|DO)\b",
+    re.IGNORECASE,
+)
+# Alembic's and Headway's own bookkeeping, written beside every step.
+_BOOKKEEPING = re.compile(r"\balembic_version\b|\bheadway_\w+", re.IGNORECASE)
+_DDL = re.compile(r"^\s*(ALTER|CREATE|DROP|RENAME|TRUNCATE)\b", re.IGNORECASE)
+
+# A table's name, quoted or not (group 1: the name); with its schema, if any.
+_NAME = r"[`\"\[]?(\w+)[`\"\]]?"
+_QUALIFIED_NAME = rf"(?:[`\"\[]?\w+[`\"\]]?\s*\.\s*)?{_NAME}"
+_QUALIFIED = re.compile(_QUALIFIED_NAME)
+_TOUCHES = [
+    re.compile(
+        rf"^\s*ALTER\s+(?:ONLINE\s+)?(?:IGNORE\s+)?TABLE\s+{_QUALIFIED_NAME}", re.I
+    ),
+    re.compile(
+        rf"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?"
+        rf"INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?\S+\s+(?:USING\s+\w+\s+)?ON\s+"
+        rf"{_QUALIFIED_NAME}",
+        re.I,
+    ),
+    re.compile(
+        rf"^\s*DROP\s+INDEX\s+(?:IF\s+EXISTS\s+)?\S+\s+ON\s+{_QUALIFIED_NAME}", re.I
+    ),
+    re.compile(
+        rf"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMPORARY\s+)?TABLE\s+"
+        rf"(?:IF\s+NOT\s+EXISTS\s+)?{_QUALIFIED_NAME}",
+        re.I,
+    ),
+    re.compile(rf"^\s*TRUNCATE\s+(?:TABLE\s+)?{_QUALIFIED_NAME}", re.I),
+]
+_DROP_TABLE = re.compile(r"^\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(.+)", re.I | re.S)
+_RENAME_TABLE = re.compile(r"^\s*RENAME\s+TABLE\s+(.+)", re.I | re.S)
+
+_DROP_TABLES = re.compile(
+    rf"^\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?((?:{_NAME}\s*,\s*)*{_NAME})",
+    re.IGNORECASE,
+)
+_ALTER_TABLE = re.compile(rf"^\s*ALTER\s+TABLE\s+{_NAME}\s+(.*)$", re.I | re.S)
+_DROP_COLUMN_CLAUSE = re.compile(
+    r"^\s*DROP\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?"
+    rf"(?!(?:INDEX|KEY|FOREIGN|PRIMARY|CONSTRAINT|CHECK|PARTITION)\b){_NAME}\s*$",
+    re.IGNORECASE,
+)
+_TRUNCATE = re.compile(rf"^\s*TRUNCATE\s+(?:TABLE\s+)?{_NAME}\s*;?\s*$", re.I)
+_DELETE_ALL = re.compile(rf"^\s*DELETE\s+FROM\s+{_NAME}\s*;?\s*$", re.I)
+_UPDATE = re.compile(rf"^\s*UPDATE\s+{_NAME}\s+SET\s", re.I)
+_WHERE = re.compile(r"\bWHERE\b", re.I)
+_REMOVES = re.compile(
+    r"^\s*(?:TRUNCATE|DELETE|UPDATE|REPLACE|DROP\s+TABLE|ALTER\s+TABLE\b.*\bDROP\b)",
+    re.I | re.S,
+)
+_STARTS_ALTER_TABLE = re.compile(r"^\s*ALTER\s+TABLE\b", re.I)
+_BATCH_RENAME = re.compile(
+    rf"^\s*ALTER\s+TABLE\s+{BATCH_TEMP}(\w+)\s+RENAME\s+TO\s+{_NAME}", re.I
+)
+
+
+def changes_something(sql: str) -> bool:
+    """A statement the executor journals: not a read, not bookkeeping."""
+    return not _READS.match(sql) and not _BOOKKEEPING.search(sql)
+
+
+def is_ddl(sql: str) -> bool:
+    return bool(_DDL.match(sql))
+
+
+def tables_touched(sql: str) -> list[str]:
+    """The tables a DDL statement changes, as far as its text tells."""
+    for pattern in _TOUCHES:
+        found = pattern.match(sql)
+        if found:
+            return [found.group(1)]
+    dropped = _DROP_TABLE.match(sql)
+    if dropped:
+        names = re.split(r"\s*,\s*", dropped.group(1).split(";")[0].strip())
+        return [m.group(1) for n in names if (m := _QUALIFIED.match(n.split()[0]))]
+    renamed = _RENAME_TABLE.match(sql)
+    if renamed:
+        found = []
+        for pair in re.split(r"\s*,\s*", renamed.group(1)):
+            parts = re.split(r"\s+TO\s+", pair.strip(), flags=re.I)
+            found += [m.group(1) for p in parts if (m := _QUALIFIED.match(p.strip()))]
+        return found
+    return []
+
+
+def data_loss_by_sql(sql: str) -> list[tuple[str, str | None, str]]:
+    """What one SQL statement drops, empties or overwrites: (table, None,
+    how) for a table (how: drop, truncate, delete, update), (table, column,
+    "drop") for a column."""
+    table = _DROP_TABLES.match(sql)
+    if table:
+        names = re.findall(_NAME, table.group(1))
+        return [
+            (name, None, "drop") for name in names if not name.startswith(BATCH_TEMP)
+        ]
+    found = _TRUNCATE.match(sql)
+    if found:
+        return [(found.group(1), None, "truncate")]
+    found = _DELETE_ALL.match(sql)
+    if found:
+        return [(found.group(1), None, "delete")]
+    found = _UPDATE.match(sql)
+    if found and not _WHERE.search(sql):
+        return [(found.group(1), None, "update")]
+    altered = _ALTER_TABLE.match(sql)
+    if altered:
+        return [
+            (altered.group(1), column.group(1), "drop")
+            for clause in _alter_clauses(altered.group(2))
+            if (column := _DROP_COLUMN_CLAUSE.match(clause))
+        ]
+    return []
+
+
+def _alter_clauses(text: str) -> list[str]:
+    """An ALTER TABLE's clauses: split at the commas outside parentheses."""
+    clauses, depth, current = [], 0, []
+    for char in text.rstrip().rstrip(";"):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char == "," and depth == 0:
+            clauses.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    clauses.append("".join(current))
+    return clauses
+
+
+def removes_rows_unparsed(sql: str) -> bool:
+    """A statement that may remove data in a way data_loss_by_sql cannot
+    count (a DELETE with a join, REPLACE, ...)."""
+    return bool(
+        _REMOVES.match(sql)
+        and not data_loss_by_sql(sql)
+        and not _WHERE.search(sql)
+        and BATCH_TEMP not in sql
+        and not _STARTS_ALTER_TABLE.match(sql)
+    )
+
+
+def batch_rebuilt(sql: str) -> list[str]:
+    """The table a SQLite batch rebuild's final rename puts back."""
+    found = _BATCH_RENAME.match(sql)
+    return [found.group(2)] if found else []

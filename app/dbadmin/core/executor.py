@@ -33,7 +33,6 @@ step leaves nothing behind.
 """
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,73 +41,15 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
 from app.dbadmin.core.alembic_env import watch_steps
+from app.dbadmin.core.ddl import changes_something, is_ddl, tables_touched
 from app.dbadmin.core.restore import strip_auto_increment
 from app.errors import HeadwayError
 
 logger = logging.getLogger("headway.executor")
 
-# Statements that read or set up the session, not the schema or the data.
-_READS = re.compile(
-    r"^\s*(SELECT|SHOW|DESCRIBE|DESC|EXPLAIN|PRAGMA|SET|BEGIN|COMMIT|ROLLBACK"
-    r"|SAVEPOINT|RELEASE|WITH|USE|DO)\b",
-    re.IGNORECASE,
-)
-# Alembic's and Headway's own bookkeeping, written beside every step.
-_BOOKKEEPING = re.compile(r"\balembic_version\b|\bheadway_\w+", re.IGNORECASE)
-_DDL = re.compile(r"^\s*(ALTER|CREATE|DROP|RENAME|TRUNCATE)\b", re.IGNORECASE)
-
-_IDENT = r"(?:[`\"\[]?\w+[`\"\]]?\s*\.\s*)?[`\"\[]?(\w+)[`\"\]]?"
-_TOUCHES = [
-    re.compile(rf"^\s*ALTER\s+(?:ONLINE\s+)?(?:IGNORE\s+)?TABLE\s+{_IDENT}", re.I),
-    re.compile(
-        rf"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?"
-        rf"INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?\S+\s+(?:USING\s+\w+\s+)?ON\s+{_IDENT}",
-        re.I,
-    ),
-    re.compile(rf"^\s*DROP\s+INDEX\s+(?:IF\s+EXISTS\s+)?\S+\s+ON\s+{_IDENT}", re.I),
-    re.compile(
-        rf"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMPORARY\s+)?TABLE\s+"
-        rf"(?:IF\s+NOT\s+EXISTS\s+)?{_IDENT}",
-        re.I,
-    ),
-    re.compile(rf"^\s*TRUNCATE\s+(?:TABLE\s+)?{_IDENT}", re.I),
-]
-_DROP_TABLE = re.compile(r"^\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(.+)", re.I | re.S)
-_RENAME_TABLE = re.compile(r"^\s*RENAME\s+TABLE\s+(.+)", re.I | re.S)
-_NAME = re.compile(_IDENT)
-
 # MySQL's "Lock wait timeout exceeded": here, a DDL statement that waited
 # lock_wait_timeout seconds for a metadata lock.
 LOCK_WAIT_TIMEOUT = 1205
-
-
-def changes_something(sql: str) -> bool:
-    """A statement the executor journals: not a read, not bookkeeping."""
-    return not _READS.match(sql) and not _BOOKKEEPING.search(sql)
-
-
-def is_ddl(sql: str) -> bool:
-    return bool(_DDL.match(sql))
-
-
-def tables_touched(sql: str) -> list[str]:
-    """The tables a DDL statement changes, as far as its text tells."""
-    for pattern in _TOUCHES:
-        found = pattern.match(sql)
-        if found:
-            return [found.group(1)]
-    dropped = _DROP_TABLE.match(sql)
-    if dropped:
-        names = re.split(r"\s*,\s*", dropped.group(1).split(";")[0].strip())
-        return [m.group(1) for n in names if (m := _NAME.match(n.split()[0]))]
-    renamed = _RENAME_TABLE.match(sql)
-    if renamed:
-        found = []
-        for pair in re.split(r"\s*,\s*", renamed.group(1)):
-            parts = re.split(r"\s+TO\s+", pair.strip(), flags=re.I)
-            found += [m.group(1) for p in parts if (m := _NAME.match(p.strip()))]
-        return found
-    return []
 
 
 class Cancelled(HeadwayError):

@@ -33,6 +33,7 @@ from app.dbadmin.core.adoption import (
 )
 from app.dbadmin.core.alembic_env import describe, heads_after, steps_of_run
 from app.dbadmin.core.catalog import Catalog, load_catalog
+from app.dbadmin.core.ddl import batch_rebuilt, data_loss_by_sql, removes_rows_unparsed
 from app.dbadmin.core.drift import model_differences
 from app.dbadmin.core.journal import RUNS, PartialStep, read_partial
 from app.dbadmin.core.plan import Plan, Step, plan_of_run, step_plan
@@ -76,6 +77,8 @@ def check_not_partial(connection: Connection, ways: Ways | None = None) -> None:
 
 
 def read_partial_if_journaled(connection: Connection) -> PartialStep | None:
+    # Not state.unsettled_step: this caller holds the lock, and a journal it
+    # cannot read must stop the run, where a page shows no partial step.
     if connection.dialect.name != "mysql":
         return None
     if not sa.inspect(connection).has_table(RUNS.name):
@@ -192,24 +195,6 @@ _HOW = {
 _MENTIONS_DATA_LOSS = re.compile(
     r"drop|\btruncate\b|(?<!on )\bdelete\b|(?<!on )\bupdate\b", re.IGNORECASE
 )
-_NAME = r"[`\"\[]?(\w+)[`\"\]]?"
-_SQL_DROP_TABLE = re.compile(
-    rf"^\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?((?:{_NAME}\s*,\s*)*{_NAME})",
-    re.IGNORECASE,
-)
-_SQL_ALTER_TABLE = re.compile(rf"^\s*ALTER\s+TABLE\s+{_NAME}\s+(.*)$", re.I | re.S)
-_SQL_DROP_COLUMN_CLAUSE = re.compile(
-    r"^\s*DROP\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?"
-    rf"(?!(?:INDEX|KEY|FOREIGN|PRIMARY|CONSTRAINT|CHECK|PARTITION)\b){_NAME}\s*$",
-    re.IGNORECASE,
-)
-_SQL_TRUNCATE = re.compile(rf"^\s*TRUNCATE\s+(?:TABLE\s+)?{_NAME}\s*;?\s*$", re.I)
-_SQL_DELETE_ALL = re.compile(rf"^\s*DELETE\s+FROM\s+{_NAME}\s*;?\s*$", re.I)
-_SQL_UPDATE = re.compile(rf"^\s*UPDATE\s+{_NAME}\s+SET\s", re.I)
-_SQL_REMOVES = re.compile(
-    r"^\s*(?:TRUNCATE|DELETE|UPDATE|REPLACE|DROP\s+TABLE|ALTER\s+TABLE\b.*\bDROP\b)",
-    re.I | re.S,
-)
 
 
 def dropped_objects(step: Step) -> list[tuple[str, str | None, str]]:
@@ -230,7 +215,7 @@ def dropped_objects(step: Step) -> list[tuple[str, str | None, str]]:
             found.append((op.args[0], getattr(column, "name", str(column)), "drop"))
         elif op.name == "execute":
             found += data_loss_by_sql(str(op.args[0] if op.args else ""))
-    rehearsed_rebuilds = {t for sql in step.statements for t in _batch_rebuilt(sql)}
+    rehearsed_rebuilds = {t for sql in step.statements for t in batch_rebuilt(sql)}
     for sql in step.statements:
         found += [
             item
@@ -246,62 +231,6 @@ def dropped_objects(step: Step) -> list[tuple[str, str | None, str]]:
     return unique
 
 
-_BATCH_RENAME = re.compile(
-    rf"^\s*ALTER\s+TABLE\s+_alembic_tmp_(\w+)\s+RENAME\s+TO\s+{_NAME}", re.I
-)
-
-
-def _batch_rebuilt(sql: str) -> list[str]:
-    found = _BATCH_RENAME.match(sql)
-    return [found.group(2)] if found else []
-
-
-def data_loss_by_sql(sql: str) -> list[tuple[str, str | None, str]]:
-    """What one SQL statement drops, empties or overwrites."""
-    table = _SQL_DROP_TABLE.match(sql)
-    if table:
-        names = re.findall(_NAME, table.group(1))
-        return [
-            (name, None, "drop")
-            for name in names
-            if not name.startswith("_alembic_tmp_")
-        ]
-    found = _SQL_TRUNCATE.match(sql)
-    if found:
-        return [(found.group(1), None, "truncate")]
-    found = _SQL_DELETE_ALL.match(sql)
-    if found:
-        return [(found.group(1), None, "delete")]
-    found = _SQL_UPDATE.match(sql)
-    if found and not re.search(r"\bWHERE\b", sql, re.I):
-        return [(found.group(1), None, "update")]
-    altered = _SQL_ALTER_TABLE.match(sql)
-    if altered:
-        return [
-            (altered.group(1), column.group(1), "drop")
-            for clause in _clauses(altered.group(2))
-            if (column := _SQL_DROP_COLUMN_CLAUSE.match(clause))
-        ]
-    return []
-
-
-def _clauses(text: str) -> list[str]:
-    """An ALTER TABLE's clauses: split at the commas outside parentheses."""
-    clauses, depth, current = [], 0, []
-    for char in text.rstrip().rstrip(";"):
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        if char == "," and depth == 0:
-            clauses.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    clauses.append("".join(current))
-    return clauses
-
-
 def _dropped_by_sql(sql: str) -> list[tuple[str, str | None]]:
     """(table, column) of what one statement drops (for a rollback's own DDL)."""
     return [(t, c) for t, c, how in data_loss_by_sql(sql) if how == "drop"]
@@ -311,15 +240,7 @@ def unparsed_removals(step: Step) -> list[str]:
     """The step's statements that may remove data in a way the data-loss
     guard cannot count (a DELETE with a join, REPLACE, ...): said, not
     guessed."""
-    return [
-        sql
-        for sql in step.statements
-        if _SQL_REMOVES.match(sql)
-        and not data_loss_by_sql(sql)
-        and not re.search(r"\bWHERE\b", sql, re.I)
-        and "_alembic_tmp_" not in sql
-        and not re.match(r"^\s*ALTER\s+TABLE\b", sql, re.I)
-    ]
+    return [sql for sql in step.statements if removes_rows_unparsed(sql)]
 
 
 def may_drop(catalog: Catalog, revision: str, direction: str) -> bool:
