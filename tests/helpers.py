@@ -172,6 +172,36 @@ def login(client, username: str, password: str = PASSWORD, next_url: str = ""):
     )
 
 
+@contextlib.contextmanager
+def apps_on(database_url: str) -> Iterator:
+    """make(**config): a testing app on `database_url` with `config` on top;
+    every app made is let go of its connections after."""
+    from app import create_app
+    from app.extensions import db
+    from config import TestingConfig
+
+    apps = []
+
+    def make(**config):
+        app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url, **config)
+        apps.append(app)
+        return app
+
+    try:
+        yield make
+    finally:
+        for app in apps:
+            with app.app_context():
+                db.engine.dispose()
+
+
+def client_from(app, address: str):
+    """A test client whose requests come from `address`."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
 # The columns the legacy database had, per table, in key order.
 LEGACY_COLUMNS = {
     "employees": (

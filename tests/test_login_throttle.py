@@ -8,11 +8,9 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from app import create_app
 from app.extensions import db
 from app.models.accounts import LoginFailures
-from config import TestingConfig
-from tests.helpers import csrf_token, login
+from tests.helpers import apps_on, client_from, csrf_token, login
 
 WRONG = "wrong password!!"
 
@@ -20,23 +18,8 @@ WRONG = "wrong password!!"
 @pytest.fixture
 def make_app(database_url, accounts):
     """An app on the accounts' database with its own throttle settings."""
-    apps = []
-
-    def make(**config):
-        app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url, **config)
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        with app.app_context():
-            db.engine.dispose()
-
-
-def client_from(app, address: str):
-    client = app.test_client()
-    client.environ_base["REMOTE_ADDR"] = address
-    return client
+    with apps_on(database_url) as make:
+        yield make
 
 
 def _normalised(statement: str) -> str:

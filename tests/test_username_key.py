@@ -8,37 +8,21 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from app import create_app
 from app.auth.accounts import create_user, username_key
 from app.errors import HeadwayError
 from app.extensions import db
 from app.models.accounts import LoginFailures, User
 from app.own_tables.setup import own_tables_config
-from config import TestingConfig
-from tests.helpers import PASSWORD, csrf_token, login
+from tests.helpers import PASSWORD, apps_on, client_from, csrf_token, login
 
 WRONG = "wrong password!!"
 
 
 @pytest.fixture
 def make_app(database_url, accounts):
-    apps = []
-
-    def make(**config):
-        app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url, **config)
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        with app.app_context():
-            db.engine.dispose()
-
-
-def client_from(app, address: str):
-    client = app.test_client()
-    client.environ_base["REMOTE_ADDR"] = address
-    return client
+    """An app on the accounts' database with its own settings."""
+    with apps_on(database_url) as make:
+        yield make
 
 
 def test_the_key_folds_case_width_and_blanks_but_not_accents():
