@@ -408,6 +408,8 @@ def preflight(
             context.quiet = lambda: _wait_for(findings)
         else:
             findings = None
+        if context.sample is not None:
+            context.deferred = []
         position = 0
         for step in steps:
             statements = []
@@ -418,6 +420,7 @@ def preflight(
             result.steps.append(
                 StepPreflight(step.revision, step.direction, statements)
             )
+        context.run_sample_work()
         if context.mysql:
             result.blockers, result.blockers_unnamed_reason = possible_blockers(
                 live, blocker_after_s
@@ -485,6 +488,11 @@ class _Context:
         # the live tables are done, so that the timing does not share the
         # server with them (the real run will not).
         self.quiet: Callable[[], None] = lambda: None
+        # The work on the sample tables, in the plan's order, kept for
+        # `run_sample_work` (None: done at once). Meanwhile only the samples
+        # are filled, beside the data checks.
+        self.deferred: list[Callable[[], None]] | None = None
+        self.pending: set[str] = set()  # tables with work kept
         if self.mysql:
             # No read of preflight's waits long for a table lock held elsewhere.
             wait = max(1, math.ceil(time_limit_s))
@@ -683,7 +691,7 @@ class _Context:
                         hinted = named.group(1).upper()
                     continue
                 # Refused on the schema itself, data or no data: it fails.
-                self.drop_sample(table)
+                self.on_sample(table, lambda: self.drop_sample(table))
                 result.lock = LockImpact(UNKNOWN, reason=_message(exc))
                 result.findings.append(
                     Finding("schema_error", FAILS, table=table, detail=_message(exc))
@@ -698,15 +706,57 @@ class _Context:
         if any(f.severity == FAILS for f in findings()):
             # It will fail on the live data: how long it would take does not
             # matter, and the sample no longer follows the plan.
-            self.drop_sample(table)
+            self.on_sample(table, lambda: self.drop_sample(table))
         elif result.lock.kind in (
             IN_PLACE_WRITES_ALLOWED,
             IN_PLACE_WRITES_BLOCKED,
             COPY,
         ):
-            result.estimate_s = self.time_on_sample(table, before, result, fixed_cost)
-        elif table in self.sample_tables:
-            self.run_on_sample(table, result.sql)
+            self.prefill_sample(table, before)
+
+            def timed() -> None:
+                result.estimate_s = self.time_on_sample(
+                    table, before, result, fixed_cost
+                )
+
+            self.on_sample(table, timed, keep=True)
+        else:
+            self.on_sample(table, lambda: self.run_on_sample(table, result.sql))
+
+    def on_sample(
+        self, table: str, work: Callable[[], None], keep: bool = False
+    ) -> None:
+        """Work on `table`'s sample: kept (`deferred`) when it is a timing
+        (`keep`) or the table has a sample or kept work, else done at once."""
+        if self.deferred is None or not (
+            keep or table in self.pending or table in self.sample_tables
+        ):
+            work()
+        else:
+            self.deferred.append(work)
+            self.pending.add(table)
+
+    def prefill_sample(self, table: str, ddl_before: str) -> None:
+        """Fill the sample of `table` now, while the data checks run, when
+        the work kept so far does not touch it (its first timing)."""
+        if self.deferred is None or table in self.pending | self.sample_tables:
+            return
+        size = self.sizes.get(table)
+        if not (size and size.rows) or table not in self.live_tables:
+            return
+        try:
+            self.fill_sample(table, ddl_before, size.rows)
+        except sa.exc.DBAPIError:
+            self.drop_sample(table)  # tried again when timed
+
+    def run_sample_work(self) -> None:
+        """The work kept on the samples, in the plan's order, once the data
+        checks are done."""
+        work, self.deferred = self.deferred or [], None
+        if work:
+            self.quiet()
+        for each in work:
+            each()
 
     def shape_ddl(self, table: str) -> str:
         return _exec(self.shape, f"SHOW CREATE TABLE {self.quote(table)}").one()[1]
@@ -746,9 +796,8 @@ class _Context:
         finally:
             _exec(self.shape, "SET SESSION foreign_key_checks = 1")
         for table in parsed.tables:
-            self.sample_tables.discard(table)
             if self.sample is not None:
-                _exec(self.sample, f"DROP TABLE IF EXISTS {self.quote(table)}")
+                self.on_sample(table, lambda table=table: self.drop_sample(table, True))
 
     # -- duration, measured on a sample ------------------------------------------
 
@@ -847,13 +896,17 @@ class _Context:
         finally:
             _exec(sample, "SET SESSION sql_mode = DEFAULT")
 
-    def drop_sample(self, table: str) -> None:
-        if table in self.sample_tables:
+    def drop_sample(self, table: str, always: bool = False) -> None:
+        """Drop the sample of `table` (with `always`, whatever was made by
+        that name)."""
+        if table in self.sample_tables or always:
             self.sample_tables.discard(table)
             _exec(self.sample, f"DROP TABLE IF EXISTS {self.quote(table)}")
 
     def run_on_sample(self, table: str, sql: str) -> None:
         """Keep the sample table in step with the plan (an instant change)."""
+        if table not in self.sample_tables:
+            return
         try:
             _exec(self.sample, sql)
         except sa.exc.DBAPIError:
