@@ -231,9 +231,9 @@ class LiveServer:
         except urllib.error.HTTPError as error:
             return error.code, _decode(error)
 
-    def browser(self, username: str):
-        """An opener with a logged-in session cookie."""
-        jar = http.cookiejar.CookieJar()
+    def browser(self, username: str, jar: http.cookiejar.CookieJar | None = None):
+        """An opener with a logged-in session cookie (in `jar`, when given)."""
+        jar = http.cookiejar.CookieJar() if jar is None else jar
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         status, page = self.request("GET", "/login", opener=opener)
         token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)

@@ -8,19 +8,17 @@ import http.client
 import http.cookiejar
 import io
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 import pytest
 import sqlalchemy as sa
 
-from tests.helpers import PASSWORD, ROOT, migrations_head, subprocess_env
+from tests.helpers import ROOT, migrations_head, subprocess_env
 from tests.live import LiveServer, user_command
 
 pytestmark = pytest.mark.live
@@ -57,15 +55,7 @@ def session_headers(server: LiveServer) -> dict[str, str]:
     """The headers of the viewer's logged-in browser (the session is bound to
     its User-Agent)."""
     jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    _, page = server.request("GET", "/login", opener=opener)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    server.request(
-        "POST",
-        "/login",
-        opener=opener,
-        form={"username": "viewer", "password": PASSWORD, "csrf_token": token},
-    )
+    opener = server.browser("viewer", jar)
     return {
         "Cookie": "; ".join(f"{c.name}={c.value}" for c in jar),
         **dict(opener.addheaders),
