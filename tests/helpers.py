@@ -172,6 +172,18 @@ def login(client, username: str, password: str = PASSWORD, next_url: str = ""):
     )
 
 
+def execute(engine: sa.Engine, sql: str) -> None:
+    """Run one statement on `engine` and commit it."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql(sql)
+        conn.commit()
+
+
+def invoke(runner, *args: str):
+    """`flask ARGS` through the app's CLI test runner."""
+    return runner.invoke(args=list(args))
+
+
 @contextlib.contextmanager
 def apps_on(database_url: str) -> Iterator:
     """make(**config): a testing app on `database_url` with `config` on top;

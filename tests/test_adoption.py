@@ -17,6 +17,7 @@ from app.extensions import db
 from config import TestingConfig
 from tests.helpers import (
     data_fingerprint,
+    execute,
     migrations_head,
     table_names,
     user_schema,
@@ -133,20 +134,14 @@ DAMAGES = {
         "ON DELETE NO ACTION, expected ON DELETE CASCADE",
     ),
     "missing_table": (
-        lambda e: _execute(e, "DROP TABLE salaries"),
+        lambda e: execute(e, "DROP TABLE salaries"),
         "table salaries: missing",
     ),
     "missing_column": (
-        lambda e: _execute(e, "ALTER TABLE titles DROP COLUMN to_date"),
+        lambda e: execute(e, "ALTER TABLE titles DROP COLUMN to_date"),
         "column titles.to_date: missing",
     ),
 }
-
-
-def _execute(engine, sql: str) -> None:
-    with engine.connect() as conn:
-        conn.exec_driver_sql(sql)
-        conn.commit()
 
 
 @pytest.mark.parametrize("damage", DAMAGES)
@@ -196,8 +191,8 @@ def test_adopt_to_and_dry_run(app, runner, legacy):
 
 
 def test_adopt_finds_the_newest_matching_revision(app, runner, legacy):
-    _execute(legacy, "ALTER TABLE employees ADD COLUMN email VARCHAR(255) NULL")
-    _execute(legacy, "CREATE INDEX ix_employees_email ON employees (email)")
+    execute(legacy, "ALTER TABLE employees ADD COLUMN email VARCHAR(255) NULL")
+    execute(legacy, "CREATE INDEX ix_employees_email ON employees (email)")
     result = runner.invoke(args=["db", "adopt"])
     assert result.exit_code == 0, result.output
     assert "adopted at 0002_employee_email" in result.output
@@ -206,7 +201,7 @@ def test_adopt_finds_the_newest_matching_revision(app, runner, legacy):
 
 def test_verify_names_a_missing_index(app, runner, engine):
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
-    _execute(
+    execute(
         engine,
         "DROP INDEX ix_employees_email ON employees"
         if engine.dialect.name == "mysql"
@@ -221,9 +216,9 @@ def test_autogenerate_never_proposes_dropping_unknown_tables(app, runner, legacy
     assert runner.invoke(args=["db", "adopt"]).exit_code == 0
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     assert runner.invoke(args=["headway", "init"]).exit_code == 0
-    _execute(legacy, "CREATE TABLE payroll_export (id INT NOT NULL PRIMARY KEY)")
-    _execute(legacy, "ALTER TABLE salaries ADD COLUMN currency CHAR(3) NULL")
-    _execute(legacy, "CREATE INDEX ix_titles_title ON titles (title)")
+    execute(legacy, "CREATE TABLE payroll_export (id INT NOT NULL PRIMARY KEY)")
+    execute(legacy, "ALTER TABLE salaries ADD COLUMN currency CHAR(3) NULL")
+    execute(legacy, "CREATE INDEX ix_titles_title ON titles (title)")
 
     with app.app_context(), legacy.connect() as conn:
         context = MigrationContext.configure(

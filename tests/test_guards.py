@@ -18,6 +18,8 @@ from config import TestingConfig
 from tests.helpers import (
     MYSQL_URL,
     data_fingerprint,
+    execute,
+    invoke,
     migrations_chain,
     migrations_head,
     run_flask,
@@ -43,16 +45,6 @@ def snapshot(engine) -> tuple:
     """Everything a refusal must leave as it was: the schema as the server
     writes it back, every row, and the version table (None: there is none)."""
     return schema_dump(engine), data_fingerprint(engine), version_rows(engine)
-
-
-def execute(engine, sql: str) -> None:
-    with engine.connect() as conn:
-        conn.exec_driver_sql(sql)
-        conn.commit()
-
-
-def invoke(runner, *args):
-    return runner.invoke(args=list(args))
 
 
 # --- 1. An unversioned database that already has tables ----------------------

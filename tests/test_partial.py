@@ -12,6 +12,8 @@ import sqlalchemy as sa
 
 from tests.helpers import (
     end_shared_read,
+    execute,
+    invoke,
     login,
     migrations_head,
     schema_dump,
@@ -70,16 +72,6 @@ def legacy(app, engine, scripts, prepare):
         "gender, hire_date FROM employees ORDER BY emp_no LIMIT 1",
     )
     return engine
-
-
-def execute(engine, sql: str) -> None:
-    with engine.connect() as conn:
-        conn.exec_driver_sql(sql)
-        conn.commit()
-
-
-def invoke(runner, *args):
-    return runner.invoke(args=list(args))
 
 
 def snapshot(engine) -> tuple:
