@@ -11,6 +11,7 @@ from urllib.parse import quote, unquote_plus
 
 import pytest
 import sqlalchemy as sa
+from flask import url_for
 
 from app.employees import base, counting
 from app.extensions import db
@@ -141,6 +142,30 @@ def test_every_view_lists_and_shows_its_rows_to_every_role(as_role):
             assert (f'href="/admin/{endpoint}/edit/' in body) is writable
             assert (f'href="/admin/{endpoint}/new/' in body) is writable
             assert ('title="Delete Record"' in details) is writable
+
+
+def test_row_links_are_what_url_for_builds(as_role, data):
+    """The list builds its rows' view and edit links from one url_for per
+    page (EmployeeDataView.listed_rows): each is the URL url_for gives for
+    the row, with the list's own URL to come back to (keys with a comma, a
+    space or a date; a search, a filter and a page token in that URL)."""
+    client = as_role("operator")
+    for page in (
+        "/admin/title/?flt0_title_is=Senior+Engineer",
+        "/admin/salary/?flt0_period_is=current",
+        "/admin/employee/?search=Ge&sort=1",
+        "/admin/dept_emp/?page=last",
+    ):
+        body = get_ok(client, page)
+        back = html.unescape(re.search(r'name="url" value="([^"]*)"', body).group(1))
+        ids = page_ids(body)
+        assert ids, page
+        endpoint = page.split("/")[2]
+        with data.test_request_context(page):
+            for pk in ids:
+                for kind in ("details_view", "edit_view"):
+                    href = url_for(f"{endpoint}.{kind}", id=pk, url=back)
+                    assert f'href="{html.escape(href)}"' in body, (page, href)
 
 
 def test_viewers_are_refused_every_change(as_role, data):

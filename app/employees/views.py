@@ -34,14 +34,15 @@ def counts_by_key(key_column, columns, keys) -> dict:
     query, a correlated COUNT per table on the index of its column: the list
     page asks it for each of its rows' delete questions. (A UNION ALL of one
     GROUP BY per table bound every key once per table, and returned a row
-    per key and table.)"""
+    per key and table.) Plain Core on the session's connection: it loads no
+    entity, and the ORM's hooks (schema.py) have nothing to do here."""
     if not keys:
         return {}
     counts = [
         sa.select(sa.func.count()).where(column == key_column).scalar_subquery()
         for column in columns
     ]
-    rows = db.session.execute(
+    rows = db.session.connection().execute(
         sa.select(key_column, *counts).where(key_column.in_(keys))
     )
     return {key: found for key, *found in rows}
