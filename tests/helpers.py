@@ -214,6 +214,70 @@ def client_from(app, address: str):
     return client
 
 
+# The legacy schema exactly as MariaDB reports it (SHOW CREATE TABLE / VIEW,
+# the views without their definer), in the order it is created: what a
+# restored mysqldump of the real database runs, and what the demo's DDL gives.
+REPORTED_LEGACY_DDL = {
+    "employees": """CREATE TABLE `employees` (
+  `emp_no` int(11) NOT NULL,
+  `birth_date` date NOT NULL,
+  `first_name` varchar(14) NOT NULL,
+  `last_name` varchar(16) NOT NULL,
+  `gender` enum('M','F') NOT NULL,
+  `hire_date` date NOT NULL,
+  PRIMARY KEY (`emp_no`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci""",
+    "departments": """CREATE TABLE `departments` (
+  `dept_no` char(4) NOT NULL,
+  `dept_name` varchar(40) NOT NULL,
+  PRIMARY KEY (`dept_no`),
+  UNIQUE KEY `dept_name` (`dept_name`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci""",
+    **{
+        table: f"""CREATE TABLE `{table}` (
+  `emp_no` int(11) NOT NULL,
+  `dept_no` char(4) NOT NULL,
+  `from_date` date NOT NULL,
+  `to_date` date NOT NULL,
+  PRIMARY KEY (`emp_no`,`dept_no`),
+  KEY `dept_no` (`dept_no`),
+  CONSTRAINT `{table}_ibfk_1` FOREIGN KEY (`emp_no`) REFERENCES `employees` (`emp_no`) ON DELETE CASCADE,
+  CONSTRAINT `{table}_ibfk_2` FOREIGN KEY (`dept_no`) REFERENCES `departments` (`dept_no`) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci"""  # noqa: E501
+        for table in ("dept_manager", "dept_emp")
+    },
+    "titles": """CREATE TABLE `titles` (
+  `emp_no` int(11) NOT NULL,
+  `title` varchar(50) NOT NULL,
+  `from_date` date NOT NULL,
+  `to_date` date DEFAULT NULL,
+  PRIMARY KEY (`emp_no`,`title`,`from_date`),
+  CONSTRAINT `titles_ibfk_1` FOREIGN KEY (`emp_no`) REFERENCES `employees` (`emp_no`) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci""",  # noqa: E501
+    "salaries": """CREATE TABLE `salaries` (
+  `emp_no` int(11) NOT NULL,
+  `salary` int(11) NOT NULL,
+  `from_date` date NOT NULL,
+  `to_date` date NOT NULL,
+  PRIMARY KEY (`emp_no`,`from_date`),
+  CONSTRAINT `salaries_ibfk_1` FOREIGN KEY (`emp_no`) REFERENCES `employees` (`emp_no`) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci""",  # noqa: E501
+    "dept_emp_latest_date": (
+        "CREATE ALGORITHM=UNDEFINED SQL SECURITY DEFINER "
+        "VIEW `dept_emp_latest_date` AS "
+        "select `dept_emp`.`emp_no` AS `emp_no`,max(`dept_emp`.`from_date`) AS "
+        "`from_date`,max(`dept_emp`.`to_date`) AS `to_date` from `dept_emp` "
+        "group by `dept_emp`.`emp_no`"
+    ),
+    "current_dept_emp": (
+        "CREATE ALGORITHM=UNDEFINED SQL SECURITY DEFINER VIEW `current_dept_emp` AS "
+        "select `l`.`emp_no` AS `emp_no`,`d`.`dept_no` AS `dept_no`,`l`.`from_date` AS "
+        "`from_date`,`l`.`to_date` AS `to_date` from (`dept_emp` `d` join "
+        "`dept_emp_latest_date` `l` on(`d`.`emp_no` = `l`.`emp_no` and "
+        "`d`.`from_date` = `l`.`from_date` and `l`.`to_date` = `d`.`to_date`))"
+    ),
+}
+
 # The columns the legacy database had, per table, in key order.
 LEGACY_COLUMNS = {
     "employees": (

@@ -18,6 +18,7 @@ from app.demo.legacy import LEGACY_TABLES, LEGACY_VIEWS, create_legacy
 from app.errors import HeadwayError
 from app.extensions import db
 from config import TestingConfig
+from tests.helpers import REPORTED_LEGACY_DDL
 
 MYSQL_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["mysql"] if MYSQL_URL else [])
@@ -306,73 +307,6 @@ def test_cli_rejects_a_bad_scale(demo_app, args, message):
         assert names(db.engine) == set()
 
 
-# What MariaDB reports for the real legacy database (definers left out of the
-# views): the DDL must give exactly this, or adoption would find differences.
-EXPECTED_MYSQL = {
-    "employees": """CREATE TABLE `employees` (
-  `emp_no` int(11) NOT NULL,
-  `birth_date` date NOT NULL,
-  `first_name` varchar(14) NOT NULL,
-  `last_name` varchar(16) NOT NULL,
-  `gender` enum('M','F') NOT NULL,
-  `hire_date` date NOT NULL,
-  PRIMARY KEY (`emp_no`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci""",
-    "departments": """CREATE TABLE `departments` (
-  `dept_no` char(4) NOT NULL,
-  `dept_name` varchar(40) NOT NULL,
-  PRIMARY KEY (`dept_no`),
-  UNIQUE KEY `dept_name` (`dept_name`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci""",
-    "dept_manager": """CREATE TABLE `dept_manager` (
-  `emp_no` int(11) NOT NULL,
-  `dept_no` char(4) NOT NULL,
-  `from_date` date NOT NULL,
-  `to_date` date NOT NULL,
-  PRIMARY KEY (`emp_no`,`dept_no`),
-  KEY `dept_no` (`dept_no`),
-  CONSTRAINT `dept_manager_ibfk_1` FOREIGN KEY (`emp_no`) REFERENCES `employees` (`emp_no`) ON DELETE CASCADE,
-  CONSTRAINT `dept_manager_ibfk_2` FOREIGN KEY (`dept_no`) REFERENCES `departments` (`dept_no`) ON DELETE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci""",  # noqa: E501
-    "dept_emp": """CREATE TABLE `dept_emp` (
-  `emp_no` int(11) NOT NULL,
-  `dept_no` char(4) NOT NULL,
-  `from_date` date NOT NULL,
-  `to_date` date NOT NULL,
-  PRIMARY KEY (`emp_no`,`dept_no`),
-  KEY `dept_no` (`dept_no`),
-  CONSTRAINT `dept_emp_ibfk_1` FOREIGN KEY (`emp_no`) REFERENCES `employees` (`emp_no`) ON DELETE CASCADE,
-  CONSTRAINT `dept_emp_ibfk_2` FOREIGN KEY (`dept_no`) REFERENCES `departments` (`dept_no`) ON DELETE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci""",  # noqa: E501
-    "titles": """CREATE TABLE `titles` (
-  `emp_no` int(11) NOT NULL,
-  `title` varchar(50) NOT NULL,
-  `from_date` date NOT NULL,
-  `to_date` date DEFAULT NULL,
-  PRIMARY KEY (`emp_no`,`title`,`from_date`),
-  CONSTRAINT `titles_ibfk_1` FOREIGN KEY (`emp_no`) REFERENCES `employees` (`emp_no`) ON DELETE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci""",  # noqa: E501
-    "salaries": """CREATE TABLE `salaries` (
-  `emp_no` int(11) NOT NULL,
-  `salary` int(11) NOT NULL,
-  `from_date` date NOT NULL,
-  `to_date` date NOT NULL,
-  PRIMARY KEY (`emp_no`,`from_date`),
-  CONSTRAINT `salaries_ibfk_1` FOREIGN KEY (`emp_no`) REFERENCES `employees` (`emp_no`) ON DELETE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci""",  # noqa: E501
-    "dept_emp_latest_date": """VIEW `dept_emp_latest_date` AS
-  select `dept_emp`.`emp_no` AS `emp_no`,max(`dept_emp`.`from_date`) AS `from_date`,
-         max(`dept_emp`.`to_date`) AS `to_date`
-  from `dept_emp` group by `dept_emp`.`emp_no`""",
-    "current_dept_emp": """VIEW `current_dept_emp` AS
-  select `l`.`emp_no` AS `emp_no`,`d`.`dept_no` AS `dept_no`,
-         `l`.`from_date` AS `from_date`,`l`.`to_date` AS `to_date`
-  from (`dept_emp` `d` join `dept_emp_latest_date` `l`
-    on(`d`.`emp_no` = `l`.`emp_no` and `d`.`from_date` = `l`.`from_date`
-   and `l`.`to_date` = `d`.`to_date`))""",
-}
-
-
 def normalized(sql: str) -> str:
     sql = re.sub(r"\s+", " ", sql).strip().replace(", ", ",")
     # A view's definer depends on who ran the DDL: compare from VIEW on.
@@ -386,7 +320,7 @@ def test_mysql_show_create_matches_the_legacy_database(demo_new_url):
     try:
         create_legacy(engine, scale=SCALE)
         with engine.connect() as conn:
-            for name, expected in EXPECTED_MYSQL.items():
+            for name, expected in REPORTED_LEGACY_DDL.items():
                 row = conn.exec_driver_sql(f"SHOW CREATE TABLE `{name}`").one()
                 assert normalized(row[1]) == normalized(expected), name
     finally:

@@ -14,6 +14,7 @@ from app.demo.legacy import LEGACY_DDL
 from app.extensions import db
 from app.models.employee import Employee
 from tests.helpers import (
+    REPORTED_LEGACY_DDL,
     data_fingerprint,
     migrations_head,
     table_names,
@@ -120,71 +121,12 @@ def test_the_legacy_schema_matches_the_baseline_in_full(app, runner, legacy):
         assert schema.tables["employees"].checks == {"gender in ('M', 'F')"}
 
 
-# The legacy schema exactly as MariaDB reports it (SHOW CREATE TABLE / VIEW),
-# which is what a restored mysqldump of the real database runs.
-REPORTED_LEGACY_DDL = [
-    """CREATE TABLE `employees` (
-  `emp_no` int(11) NOT NULL,
-  `birth_date` date NOT NULL,
-  `first_name` varchar(14) NOT NULL,
-  `last_name` varchar(16) NOT NULL,
-  `gender` enum('M','F') NOT NULL,
-  `hire_date` date NOT NULL,
-  PRIMARY KEY (`emp_no`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci""",
-    """CREATE TABLE `departments` (
-  `dept_no` char(4) NOT NULL,
-  `dept_name` varchar(40) NOT NULL,
-  PRIMARY KEY (`dept_no`),
-  UNIQUE KEY `dept_name` (`dept_name`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci""",
-    *[
-        f"""CREATE TABLE `{table}` (
-  `emp_no` int(11) NOT NULL,
-  `dept_no` char(4) NOT NULL,
-  `from_date` date NOT NULL,
-  `to_date` date NOT NULL,
-  PRIMARY KEY (`emp_no`,`dept_no`),
-  KEY `dept_no` (`dept_no`),
-  CONSTRAINT `{table}_ibfk_1` FOREIGN KEY (`emp_no`) REFERENCES `employees` (`emp_no`) ON DELETE CASCADE,
-  CONSTRAINT `{table}_ibfk_2` FOREIGN KEY (`dept_no`) REFERENCES `departments` (`dept_no`) ON DELETE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci"""  # noqa: E501
-        for table in ("dept_manager", "dept_emp")
-    ],
-    """CREATE TABLE `titles` (
-  `emp_no` int(11) NOT NULL,
-  `title` varchar(50) NOT NULL,
-  `from_date` date NOT NULL,
-  `to_date` date DEFAULT NULL,
-  PRIMARY KEY (`emp_no`,`title`,`from_date`),
-  CONSTRAINT `titles_ibfk_1` FOREIGN KEY (`emp_no`) REFERENCES `employees` (`emp_no`) ON DELETE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci""",  # noqa: E501
-    """CREATE TABLE `salaries` (
-  `emp_no` int(11) NOT NULL,
-  `salary` int(11) NOT NULL,
-  `from_date` date NOT NULL,
-  `to_date` date NOT NULL,
-  PRIMARY KEY (`emp_no`,`from_date`),
-  CONSTRAINT `salaries_ibfk_1` FOREIGN KEY (`emp_no`) REFERENCES `employees` (`emp_no`) ON DELETE CASCADE
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci""",  # noqa: E501
-    "CREATE ALGORITHM=UNDEFINED SQL SECURITY DEFINER VIEW `dept_emp_latest_date` AS "
-    "select `dept_emp`.`emp_no` AS `emp_no`,max(`dept_emp`.`from_date`) AS "
-    "`from_date`,max(`dept_emp`.`to_date`) AS `to_date` from `dept_emp` "
-    "group by `dept_emp`.`emp_no`",
-    "CREATE ALGORITHM=UNDEFINED SQL SECURITY DEFINER VIEW `current_dept_emp` AS "
-    "select `l`.`emp_no` AS `emp_no`,`d`.`dept_no` AS `dept_no`,`l`.`from_date` AS "
-    "`from_date`,`l`.`to_date` AS `to_date` from (`dept_emp` `d` join "
-    "`dept_emp_latest_date` `l` on(`d`.`emp_no` = `l`.`emp_no` and "
-    "`d`.`from_date` = `l`.`from_date` and `l`.`to_date` = `d`.`to_date`))",
-]
-
-
 def test_the_schema_mariadb_reports_matches_the_baseline(app, runner, engine):
     """The real database, restored from a dump (server-named keys, the views
     in MariaDB's rewritten form), matches too."""
     if not _mysql(engine):
         pytest.skip("MariaDB's own report of the schema")
-    _execute(engine, *REPORTED_LEGACY_DDL)
+    _execute(engine, *REPORTED_LEGACY_DDL.values())
     assert_verify_matches(runner, "0001_baseline")
     result = runner.invoke(args=["db", "adopt", "--dry-run"])
     assert "would adopt at 0001_baseline" in result.output, result.output
