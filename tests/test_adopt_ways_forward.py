@@ -9,6 +9,9 @@ import sqlalchemy as sa
 from app.extensions import db
 from tests.helpers import data_fingerprint, migrations_head, version_rows
 
+# `flask` commands only: each test's app is built as the command builds it.
+pytestmark = pytest.mark.cli
+
 HEAD = migrations_head()
 
 

@@ -18,6 +18,9 @@ from tests.helpers import (
     run_flask,
 )
 
+# `flask` commands only: each test's app is built as the command builds it.
+pytestmark = pytest.mark.cli
+
 
 def assert_clean_failure(result, *expected: str) -> None:
     assert result.returncode != 0, result.stdout + result.stderr

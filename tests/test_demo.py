@@ -20,6 +20,9 @@ from app.extensions import db
 from config import TestingConfig
 from tests.helpers import REPORTED_LEGACY_DDL
 
+# `flask` commands only: each test's app is built as the command builds it.
+pytestmark = pytest.mark.cli
+
 MYSQL_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["mysql"] if MYSQL_URL else [])
 needs_mysql = pytest.mark.skipif(not MYSQL_URL, reason="TEST_DATABASE_URL not set")

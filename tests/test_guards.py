@@ -28,6 +28,9 @@ from tests.helpers import (
     version_rows,
 )
 
+# `flask` commands only: each test's app is built as the command builds it.
+pytestmark = pytest.mark.cli
+
 SCALE = 0.005  # 50 employees, ~475 salaries: every table has rows
 HEAD = migrations_head()
 EMAIL = "0002_employee_email"  # adds employees.email, which its downgrade drops

@@ -1,5 +1,6 @@
 """Headway's own tables live beside the user's schema, under their own history."""
 
+import pytest
 from alembic.script import ScriptDirectory
 
 from app.demo.legacy import create_legacy
@@ -10,6 +11,9 @@ from tests.helpers import (
     table_names,
     version_rows,
 )
+
+# `flask` commands only: each test's app is built as the command builds it.
+pytestmark = pytest.mark.cli
 
 HEADWAY_TABLES = {
     "headway_users",

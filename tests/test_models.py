@@ -6,6 +6,9 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Department, Employee, Salary
 
+# `flask` commands only: each test's app is built as the command builds it.
+pytestmark = pytest.mark.cli
+
 
 @pytest.fixture
 def upgraded(app, engine, prepare):

@@ -19,6 +19,9 @@ from app.extensions import db
 from config import TestingConfig
 from tests.helpers import migrations_head, schema_dump, version_rows
 
+# `flask` commands only: each test's app is built as the command builds it.
+pytestmark = pytest.mark.cli
+
 SCALE = 0.05  # 500 employees, ~4,700 salaries
 
 

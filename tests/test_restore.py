@@ -24,6 +24,9 @@ from app.dbadmin.core.restore import (
 from app.demo.legacy import create_legacy
 from tests.helpers import MYSQL_URL, new_database
 
+# `flask` commands only: each test's app is built as the command builds it.
+pytestmark = pytest.mark.cli
+
 needs_mysql = pytest.mark.skipif(not MYSQL_URL, reason="needs TEST_DATABASE_URL")
 
 # 30 employees, about 285 salaries: enough rows for the data to matter.

@@ -22,6 +22,9 @@ from tests.helpers import (
 )
 from tests.templates import LEGACY
 
+# `flask` commands only: each test's app is built as the command builds it.
+pytestmark = pytest.mark.cli
+
 HEAD = migrations_head()
 
 SCALE = 0.005  # 50 employees: every table has rows

@@ -10,6 +10,9 @@ from app.auth.tokens import create_token
 from app.extensions import db
 from app.models import ApiToken, LoginSession, User
 
+# `flask` commands only: each test's app is built as the command builds it.
+pytestmark = pytest.mark.cli
+
 LONG = "a long enough password"
 
 
