@@ -11,24 +11,24 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from app.auth.accounts import create_user
 from app.extensions import db
-from tests.helpers import PASSWORD, ROLES, csrf_token, login
+from tests.helpers import ROLES, csrf_token, login
 
 
 @pytest.fixture
-def data(app, runner):
-    for command in (
-        ["demo", "create-legacy", "--scale", "0.005"],
-        ["db", "adopt"],
-        ["db", "upgrade"],
-        ["headway", "init"],
-    ):
-        result = runner.invoke(args=command)
-        assert result.exit_code == 0, result.output
-    with app.app_context():
-        for role in ROLES:
-            create_user(role, PASSWORD, role)
+def data(app, prepare):
+    """The demo's legacy database (scale 0.005) adopted and at head, Headway's
+    tables, one account per role (a copy of their template)."""
+    prepare(
+        app,
+        (
+            ("flask", "demo", "create-legacy", "--scale", "0.005"),
+            ("flask", "db", "adopt"),
+            ("flask", "db", "upgrade"),
+            ("flask", "headway", "init"),
+            *(("user", role, role) for role in ROLES),
+        ),
+    )
     return app
 
 

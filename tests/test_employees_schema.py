@@ -6,24 +6,25 @@ TEST_DATABASE_URL."""
 
 import sqlalchemy as sa
 
-from app.auth.accounts import create_user
 from app.employees import schema
 from app.extensions import db
-from tests.helpers import PASSWORD, ROLES, csrf_token, login
+from tests.helpers import ROLES, csrf_token, login
 
 
-def adopted(app, runner, *extra):
-    for command in (
-        ["demo", "create-legacy", "--scale", "0.005"],
-        ["db", "adopt"],
-        ["headway", "init"],
-        *extra,
-    ):
-        result = runner.invoke(args=command)
-        assert result.exit_code == 0, result.output
-    with app.app_context():
-        for role in ROLES:
-            create_user(role, PASSWORD, role)
+def adopted(app, prepare, *extra):
+    """The demo's legacy database adopted (at 0001_baseline), Headway's
+    tables, one account per role, then the `extra` flask commands (a copy of
+    their template), and the operator logged in."""
+    prepare(
+        app,
+        (
+            ("flask", "demo", "create-legacy", "--scale", "0.005"),
+            ("flask", "db", "adopt"),
+            ("flask", "headway", "init"),
+            *(("flask", *command) for command in extra),
+            *(("user", role, role) for role in ROLES),
+        ),
+    )
     client = app.test_client()
     assert login(client, "operator").status_code == 302
     return client
@@ -36,8 +37,8 @@ def first_employee(app):
         ).first()
 
 
-def test_at_the_baseline_the_data_pages_work_and_name_the_revision(app, runner):
-    client = adopted(app, runner)
+def test_at_the_baseline_the_data_pages_work_and_name_the_revision(app, prepare):
+    client = adopted(app, prepare)
     emp_no, first_name = first_employee(app)
     for url in (
         "/admin/employee/",
@@ -76,8 +77,8 @@ def test_at_the_baseline_the_data_pages_work_and_name_the_revision(app, runner):
     assert export.splitlines()[0].lower().find("email") == -1
 
 
-def test_after_the_upgrade_email_is_back(app, runner):
-    client = adopted(app, runner, ["db", "upgrade"])
+def test_after_the_upgrade_email_is_back(app, prepare):
+    client = adopted(app, prepare, ["db", "upgrade"])
     emp_no, _ = first_employee(app)
     body = client.get(f"/admin/employee/edit/?id={emp_no}").get_data(as_text=True)
     assert 'name="email"' in body
@@ -102,10 +103,10 @@ def test_without_the_tables_a_page_names_the_revision_it_needs(app, accounts):
     assert 'class="navbar' in body
 
 
-def test_every_column_beyond_the_baseline_names_its_revision(app, runner):
+def test_every_column_beyond_the_baseline_names_its_revision(app, runner, prepare):
     """INTRODUCED_BY is complete and true: at each named revision's parent the
     column is missing, at the revision it exists."""
-    adopted(app, runner)
+    adopted(app, prepare)
     with app.app_context():
         live = sa.inspect(db.engine)
         at_baseline = {

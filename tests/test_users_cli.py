@@ -17,8 +17,10 @@ LONG = "a long enough password"
 
 
 @pytest.fixture
-def cli(runner):
-    assert runner.invoke(args=["headway", "init"]).exit_code == 0
+def cli(app, runner, prepare):
+    """`flask users ARGS` on a database with Headway's tables (`flask headway
+    init`: a copy of its template)."""
+    prepare(app, (("flask", "headway", "init"),))
 
     def invoke(*args, input=None):
         return runner.invoke(args=["users", *args], input=input)
