@@ -19,7 +19,7 @@
 3. Serves both at once, each with a real gunicorn as `make run` serves it
    (gunicorn.conf.py: its worker class and worker count; --workers W to
    change the count) and, logged in, times the dashboard, the history (its
-   default page, the newest 50), the plan and the status JSON on both, R
+   default page, the newest 25), the plan and the status JSON on both, R
    times each, interleaved round-robin across the two servers so that machine
    noise hits both alike, after a warm-up. Target: each page at 1,000
    revisions within 1.3x of the same page at 10 (medians).
@@ -91,7 +91,7 @@ FLAT_TARGET = 1.3
 LOAD_URLS = (DASHBOARD, HISTORY, STATUS)
 # Whose SQL statements are counted (the home page: the navbar and little else).
 COUNTED_URLS = (ADMIN_INDEX, DASHBOARD, HISTORY, PLAN, AUDIT, JOBS, STATUS)
-HISTORY_PAGE_SIZE = 50  # the history's default page: the newest 50
+HISTORY_PAGE_SIZE = 25  # the history's default page: the newest 25
 WARMUP_ROUNDS = 10  # enough for every worker to load its own catalog
 
 SERVER_START_SECONDS = 60

@@ -23,7 +23,7 @@ from app.validation import parse_integer
 
 # Rows per page: what a page of the history costs grows with this, not with
 # the length of the history (README, "Benchmarks").
-PAGE_SIZE = 50
+PAGE_SIZE = 25
 
 
 @dataclass(frozen=True)
