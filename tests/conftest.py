@@ -4,6 +4,7 @@ a prepared one (at head, with accounts...) is a copy of a template built once
 per session (tests/templates.py)."""
 
 import datetime
+import hashlib
 import os
 import sqlite3
 import subprocess
@@ -19,6 +20,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from app import create_app
 from app.clock import utcnow
 from app.extensions import db
+from app.models.accounts import LoginSession
 from config import TestingConfig
 from tests.helpers import (
     DIALECTS,
@@ -337,6 +339,80 @@ def login_clock(monkeypatch):
     clock = LoginClock()
     monkeypatch.setattr(app.auth.accounts, "utcnow", clock)
     return clock
+
+
+class ReadOnly:
+    """One app and database that the tests of a module share, for tests
+    that write nothing (see read_only_fixture)."""
+
+    def __init__(self, app: Flask, roles) -> None:
+        self.app = app
+        self.cookies = {}
+        for role in roles:
+            client = app.test_client()
+            response = login(client, role)
+            assert response.status_code == 302, response.get_data(as_text=True)
+            self.cookies[role] = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+
+    def logged_in(self, role: str) -> FlaskClient:
+        """A new test client with the role's session cookie as its login left
+        it (no flash or form state from an earlier test)."""
+        client = self.app.test_client()
+        cookie = self.cookies[role]
+        client.set_cookie(cookie.key, cookie.value, domain=cookie.domain)
+        return client
+
+
+def database_contents(engine: sa.Engine) -> dict[str, str]:
+    """Every table's rows (a digest), but the login sessions' records, which
+    a request may touch (their last-seen time)."""
+    contents = {}
+    with engine.connect() as conn:
+        for table in sa.inspect(conn).get_table_names():
+            if table == LoginSession.__tablename__:
+                continue
+            quoted = conn.dialect.identifier_preparer.quote(table)
+            rows = conn.exec_driver_sql(f"SELECT * FROM {quoted}")
+            contents[table] = hashlib.sha256(
+                repr(sorted(repr(tuple(row)) for row in rows)).encode()
+            ).hexdigest()
+    return contents
+
+
+def read_only_fixture(steps, roles=ROLES):
+    """A module-scoped fixture: one app on one database as `steps` leave it
+    (a copy of their template), with each of `roles` logged in once, shared
+    by every test of the module that asks for it. Only for tests that write
+    nothing: each one sees the database the others saw. After the module's
+    last test, the database must hold what it held after the logins: a test
+    that wrote fails there."""
+
+    @pytest.fixture(scope="module", params=DIALECTS)
+    def read_only(request, tmp_path_factory, templates):
+        directory = tmp_path_factory.mktemp(f"read-only-{request.param}")
+        with new_database(request.param, directory) as url:
+            # Its own instance folder and job output: it is made before
+            # any test's (the _instance_dir fixture).
+            app = create_app(
+                TestingConfig,
+                SQLALCHEMY_DATABASE_URI=url,
+                INSTANCE_DIR=str(directory / "instance"),
+                JOB_OUTPUT_DIR=str(directory / "jobs"),
+            )
+            templates.prepare(app, steps)
+            shared = ReadOnly(app, roles)
+            with app.app_context():
+                before = database_contents(db.engine)
+            yield shared
+            with app.app_context():
+                after = database_contents(db.engine)
+                db.engine.dispose()
+            changed = sorted(
+                t for t in before.keys() | after.keys() if before.get(t) != after.get(t)
+            )
+            assert not changed, f"a read-only test wrote to {changed}"
+
+    return read_only
 
 
 @pytest.fixture

@@ -10,13 +10,19 @@ import pytest
 from app.api.schemas import NewToken
 from app.auth.accounts import find_user
 from app.auth.tokens import create_token
+from tests.conftest import read_only_fixture
 from tests.helpers import PASSWORD, csrf_token
+from tests.templates import ACCOUNTS
+
+# The tests that share `read_only` (and `api`) write nothing: one app and
+# database for them all.
+read_only = read_only_fixture(ACCOUNTS)
 
 
 @pytest.fixture
-def api(app, logged_in):
+def api(read_only):
     """A logged-in session posting JSON with its CSRF header."""
-    client = logged_in("viewer")
+    client = read_only.logged_in("viewer")
     headers = {"X-CSRFToken": csrf_token(client, "/admin/")}
 
     def post(path, **kwargs):
@@ -70,10 +76,10 @@ def test_deep_nesting_and_broken_json(api):
         assert response.get_json()["fields"]["(body)"].startswith("Invalid JSON")
 
 
-def test_a_megabyte_of_unknown_fields_gets_a_small_answer_quickly(app, api):
+def test_a_megabyte_of_unknown_fields_gets_a_small_answer_quickly(read_only, api):
     """Every unknown name would be an error of its own: the answer names the
     first 20 and says how many, in a few kilobytes, not ten megabytes."""
-    limit = app.config["MAX_CONTENT_LENGTH"]
+    limit = read_only.app.config["MAX_CONTENT_LENGTH"]
     names = {f"{i:07d}{'x' * 100}": 1 for i in range(limit // 120)}
     body = json.dumps(names).encode()
     assert limit // 2 < len(body) <= limit
@@ -125,8 +131,8 @@ def test_a_token_is_refused_before_its_body_is_read(app, accounts):
     assert "cannot create tokens" in response.get_json()["error"]
 
 
-def test_the_body_size_is_limited(app, api):
-    big = "x" * (app.config["MAX_CONTENT_LENGTH"] + 1)
+def test_the_body_size_is_limited(read_only, api):
+    big = "x" * (read_only.app.config["MAX_CONTENT_LENGTH"] + 1)
     response = api("/api/me/tokens", json={"password": PASSWORD, "name": big})
     assert response.status_code == 413
     assert response.is_json
@@ -137,18 +143,21 @@ def test_the_body_size_is_limited(app, api):
 
 
 @pytest.mark.parametrize("page", ["-1", "1" * 23, "1000000001"])
-def test_page_numbers_out_of_range(logged_in, page):
-    client = logged_in("viewer")
+def test_page_numbers_out_of_range(read_only, page):
+    client = read_only.logged_in("viewer")
     for view in ("employee", "department"):
         response = client.get(f"/admin/{view}/?page={page}")
         assert response.status_code == 400
         assert "page number must be from 0" in response.get_data(as_text=True)
-    assert logged_in("admin").get(f"/admin/users/?page={page}").status_code == 400
+    assert (
+        read_only.logged_in("admin").get(f"/admin/users/?page={page}").status_code
+        == 400
+    )
 
 
 @pytest.mark.parametrize("key", ["1,2", "9" * 30, "-" + "9" * 30, "x", "1,"])
-def test_record_keys_that_cannot_be(logged_in, key):
-    admin = logged_in("admin")
+def test_record_keys_that_cannot_be(read_only, key):
+    admin = read_only.logged_in("admin")
     # The employee data views answer 400 for an id that cannot be a key ...
     for path in (
         f"/admin/employee/details/?id={key}",
@@ -176,8 +185,8 @@ def test_token_ids_out_of_range_are_404(api, token_id):
     assert response.is_json
 
 
-def test_ids_in_forms_out_of_range(app, logged_in):
-    admin = logged_in("admin")
+def test_ids_in_forms_out_of_range(read_only):
+    admin = read_only.logged_in("admin")
     token = csrf_token(admin, "/admin/users/")
     for path, field in (
         ("/admin/users/end-session/", "session_id"),
@@ -186,7 +195,7 @@ def test_ids_in_forms_out_of_range(app, logged_in):
         ("/admin/account/tokens/revoke", "token_id"),
     ):
         for value in ("9" * 30, "-5", "x"):
-            with app.app_context():
+            with read_only.app.app_context():
                 user_id = find_user("viewer").id
             response = admin.post(
                 path, data={"csrf_token": token, "id": user_id, field: value}
@@ -225,8 +234,8 @@ def test_control_characters_in_names(app, runner, logged_in, name):
             create_token(find_user("viewer"), name)
 
 
-def test_openapi_describes_every_api_route_from_the_schemas(app, logged_in):
-    document = logged_in("viewer").get("/api/openapi.json").get_json()
+def test_openapi_describes_every_api_route_from_the_schemas(read_only):
+    document = read_only.logged_in("viewer").get("/api/openapi.json").get_json()
     assert document["openapi"].startswith("3.1")
     documented = {
         (path, method)
@@ -234,7 +243,7 @@ def test_openapi_describes_every_api_route_from_the_schemas(app, logged_in):
         for method in operations
     }
     routes = set()
-    for rule in app.url_map.iter_rules():
+    for rule in read_only.app.url_map.iter_rules():
         if rule.rule.startswith("/api/"):
             path = rule.rule
             for converter in ("<id:", "<int:", "<"):
@@ -267,14 +276,14 @@ def test_openapi_describes_every_api_route_from_the_schemas(app, logged_in):
     assert revoke["parameters"][0]["schema"]["maximum"] == 2**63 - 1
 
 
-def test_openapi_needs_a_login(client, accounts):
-    assert client.get("/api/openapi.json").status_code == 401
+def test_openapi_needs_a_login(read_only):
+    assert read_only.app.test_client().get("/api/openapi.json").status_code == 401
 
 
 @pytest.mark.parametrize("query", ["export_type=", "_scheme=x", "_method=PUT"])
-def test_list_arguments_that_clash_with_the_export_link(logged_in, query):
+def test_list_arguments_that_clash_with_the_export_link(read_only, query):
     """The list's export link repeats its arguments: found by tests/test_fuzz.py."""
-    client = logged_in("viewer")
+    client = read_only.logged_in("viewer")
     for view in ("employee", "department", "salary"):
         response = client.get(f"/admin/{view}/?{query}")
         assert response.status_code == 200, view

@@ -4,7 +4,9 @@ site is followed, on every secured model view and every route of each."""
 import pytest
 from flask_admin.contrib.sqla import ModelView
 
+from tests.conftest import read_only_fixture
 from tests.helpers import csrf_token, login
+from tests.templates import ACCOUNTS
 
 OFF_SITE = [
     "http:evil.example",
@@ -17,6 +19,10 @@ OFF_SITE = [
     "/\t/evil.example",
     "ftp://evil.example",
 ]
+
+
+# The tests but the last write nothing: one app and database for them all.
+read_only = read_only_fixture(ACCOUNTS)
 
 
 def model_views(app):
@@ -44,13 +50,17 @@ def assert_stays_on_site(response, where):
         assert "evil" not in location, (where, location)
 
 
-def test_every_model_view_is_covered(app, accounts):
-    assert {v.endpoint for v in model_views(app)} >= {"employee", "department", "users"}
+def test_every_model_view_is_covered(read_only):
+    assert {v.endpoint for v in model_views(read_only.app)} >= {
+        "employee",
+        "department",
+        "users",
+    }
 
 
 @pytest.mark.parametrize("target", OFF_SITE)
-def test_url_is_refused_on_every_route_of_every_model_view(app, logged_in, target):
-    admin = logged_in("admin")
+def test_url_is_refused_on_every_route_of_every_model_view(read_only, target):
+    app, admin = read_only.app, read_only.logged_in("admin")
     token = csrf_token(admin, "/admin/")
     for view in model_views(app):
         for name, path in view_routes(app, view):
@@ -68,9 +78,9 @@ def test_url_is_refused_on_every_route_of_every_model_view(app, logged_in, targe
             assert_stays_on_site(response, f"POST {where}")
 
 
-def test_the_probe_of_the_report(app, logged_in):
+def test_the_probe_of_the_report(read_only):
     """As a viewer: details, export and edit with url=http:evil.com."""
-    viewer = logged_in("viewer")
+    viewer = read_only.logged_in("viewer")
     for path in (
         "/admin/employee/details/?id=0&url=http:evil.com",
         "/admin/department/details/?id=0&url=http:evil.com",
@@ -81,8 +91,8 @@ def test_the_probe_of_the_report(app, logged_in):
         assert "must be a path on this site" in response.get_data(as_text=True)
 
 
-def test_a_local_url_is_still_followed(app, logged_in):
-    viewer = logged_in("viewer")
+def test_a_local_url_is_still_followed(read_only):
+    viewer = read_only.logged_in("viewer")
     response = viewer.get("/admin/employee/details/?id=0&url=/admin/employee/?page=1")
     assert response.status_code == 302
     assert response.location == "/admin/employee/?page=1"
