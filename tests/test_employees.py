@@ -15,6 +15,7 @@ from flask import url_for
 
 from app.employees import base, counting
 from app.extensions import db
+from tests.conftest import read_only_fixture
 from tests.helpers import ROLES, csrf_token, login
 
 OPEN_END = date(9999, 1, 1)
@@ -44,20 +45,24 @@ PAGER_RE = re.compile(r'<a class="page-link" rel="(\w+)" href="([^"]+)"')
 DETAILS_ID_RE = re.compile(r'/details/\?id=([^&"]+)')
 
 
+# The demo legacy database (200 employees, ~1,900 salaries), adopted and at
+# head, Headway's tables, one account per role.
+DATA = (
+    ("flask", "demo", "create-legacy", "--scale", "0.02"),
+    ("flask", "db", "adopt"),
+    ("flask", "db", "upgrade"),
+    ("flask", "headway", "init"),
+    *(("user", role, role) for role in ROLES),
+)
+# The tests that only read (lists, pages, filters, exports, refused changes)
+# share one app and database.
+read_only = read_only_fixture(DATA)
+
+
 @pytest.fixture
 def data(app, prepare):
-    """The demo legacy database (200 employees, ~1,900 salaries), adopted and
-    at head, Headway's tables, one account per role."""
-    prepare(
-        app,
-        (
-            ("flask", "demo", "create-legacy", "--scale", "0.02"),
-            ("flask", "db", "adopt"),
-            ("flask", "db", "upgrade"),
-            ("flask", "headway", "init"),
-            *(("user", role, role) for role in ROLES),
-        ),
-    )
+    """DATA, for a test of its own (one that writes)."""
+    prepare(app, DATA)
     return app
 
 
@@ -127,9 +132,9 @@ def form_of(body: str) -> dict[str, str]:
 # -- roles --------------------------------------------------------------------
 
 
-def test_every_view_lists_and_shows_its_rows_to_every_role(as_role):
+def test_every_view_lists_and_shows_its_rows_to_every_role(read_only):
     for role in ROLES:
-        client = as_role(role)
+        client = read_only.logged_in(role)
         for endpoint in VIEWS:
             body = get_ok(client, f"/admin/{endpoint}/")
             ids = page_ids(body)
@@ -168,8 +173,8 @@ def test_row_links_are_what_url_for_builds(as_role, data):
                     assert f'href="{html.escape(href)}"' in body, (page, href)
 
 
-def test_viewers_are_refused_every_change(as_role, data):
-    viewer = as_role("viewer")
+def test_viewers_are_refused_every_change(read_only):
+    viewer = read_only.logged_in("viewer")
     token = csrf_token(viewer, "/admin/")
     for endpoint in VIEWS:
         ids = page_ids(get_ok(viewer, f"/admin/{endpoint}/"))
@@ -183,15 +188,15 @@ def test_viewers_are_refused_every_change(as_role, data):
             f"/admin/{endpoint}/delete/", data={"id": ids[0], "csrf_token": token}
         )
         assert response.status_code == 403, endpoint
-    assert scalar(data, "SELECT count(*) FROM employees") == 200
-    anonymous = data.test_client()
+    assert scalar(read_only.app, "SELECT count(*) FROM employees") == 200
+    anonymous = read_only.app.test_client()
     response = anonymous.get("/admin/salary/")
     assert response.status_code == 302 and "/login" in response.location
 
 
-def test_sql_views_are_read_only_for_operators(as_role, data):
-    operator = as_role("operator")
-    before = scalar(data, "SELECT count(*) FROM dept_emp")
+def test_sql_views_are_read_only_for_operators(read_only):
+    operator = read_only.logged_in("operator")
+    before = scalar(read_only.app, "SELECT count(*) FROM dept_emp")
     for endpoint in READ_ONLY:
         ids = page_ids(get_ok(operator, f"/admin/{endpoint}/"))
         token = csrf_token(operator, "/admin/")
@@ -200,7 +205,7 @@ def test_sql_views_are_read_only_for_operators(as_role, data):
         )
         response = operator.get(f"/admin/{endpoint}/edit/?id={quote(ids[0])}")
         assert response.status_code == 302  # Flask-Admin: can't edit, back to list
-    assert scalar(data, "SELECT count(*) FROM dept_emp") == before
+    assert scalar(read_only.app, "SELECT count(*) FROM dept_emp") == before
 
 
 # -- edits ----------------------------------------------------------------------
@@ -429,9 +434,9 @@ def walk(client, start: str, rel: str) -> tuple[list[str], int]:
     return ids, pages
 
 
-def test_walking_every_salary_page_both_ways_gives_each_row_once(as_role, data):
-    client = as_role("viewer")
-    expected = all_keys(data, "salaries")
+def test_walking_every_salary_page_both_ways_gives_each_row_once(read_only):
+    client = read_only.logged_in("viewer")
+    expected = all_keys(read_only.app, "salaries")
     forward, pages = walk(client, "/admin/salary/", "next")
     assert forward == expected
     assert pages == -(-len(expected) // 50)
@@ -439,9 +444,9 @@ def test_walking_every_salary_page_both_ways_gives_each_row_once(as_role, data):
     assert backward == expected
 
 
-def test_walking_employees_by_last_name_both_ways(as_role, data):
-    client = as_role("viewer")
-    expected = all_keys(data, "employees", "last_name DESC, emp_no DESC")
+def test_walking_employees_by_last_name_both_ways(read_only):
+    client = read_only.logged_in("viewer")
+    expected = all_keys(read_only.app, "employees", "last_name DESC, emp_no DESC")
     start = "/admin/employee/?sort=2&desc=1"  # column 2 is last_name
     forward, _ = walk(client, start, "next")
     assert forward == expected
@@ -449,9 +454,9 @@ def test_walking_employees_by_last_name_both_ways(as_role, data):
     assert backward == expected
 
 
-def test_rel_links_on_first_middle_and_last_page(as_role, data):
-    client = as_role("viewer")
-    expected = all_keys(data, "salaries")
+def test_rel_links_on_first_middle_and_last_page(read_only):
+    client = read_only.logged_in("viewer")
+    expected = all_keys(read_only.app, "salaries")
     first = get_ok(client, "/admin/salary/")
     assert set(pager(first)) == {"next", "last"}
     assert page_ids(first) == expected[:50]
@@ -469,13 +474,13 @@ def test_rel_links_on_first_middle_and_last_page(as_role, data):
     assert page_ids(get_ok(client, pager(last)["prev"])) == expected[-100:-50]
 
 
-def test_row_counts(as_role, data, monkeypatch):
-    client = as_role("viewer")
-    employees = scalar(data, "SELECT count(*) FROM employees")
+def test_row_counts(read_only, monkeypatch):
+    client = read_only.logged_in("viewer")
+    employees = scalar(read_only.app, "SELECT count(*) FROM employees")
     assert f"List ({employees:,})" in get_ok(client, "/admin/employee/")
     # A big table shows the database's estimate, marked "~".
     monkeypatch.setattr(counting, "SMALL_TABLE", 10)
-    with data.app_context():
+    with read_only.app.app_context():
         if db.engine.dialect.name == "mysql":
             db.session.execute(sa.text("ANALYZE TABLE employees"))
         estimate = counting.estimated_rows(db.session, "employees")
@@ -497,17 +502,18 @@ def listed(client, url: str) -> tuple[list[str], str]:
     return page_ids(body), match.group(1) if match else ""
 
 
-def test_search_by_name_prefix_and_emp_no(as_role, data):
-    client = as_role("viewer")
+def test_search_by_name_prefix_and_emp_no(read_only):
+    client = read_only.logged_in("viewer")
     first_name, last_name = sql(
-        data, "SELECT first_name, last_name FROM employees ORDER BY emp_no LIMIT 1"
+        read_only.app,
+        "SELECT first_name, last_name FROM employees ORDER BY emp_no LIMIT 1",
     )[0]
 
     def matching(condition: str, **params) -> list[str]:
         return [
             str(r[0])
             for r in sql(
-                data,
+                read_only.app,
                 f"SELECT emp_no FROM employees WHERE {condition} ORDER BY emp_no",
                 **params,
             )
@@ -606,15 +612,15 @@ FILTER_CASES = [
 
 
 @pytest.mark.parametrize("endpoint,query,condition,_params", FILTER_CASES)
-def test_filters(as_role, data, endpoint, query, condition, _params):
-    client = as_role("viewer")
-    emp_no = scalar(data, "SELECT min(emp_no) FROM salaries")
+def test_filters(read_only, endpoint, query, condition, _params):
+    client = read_only.logged_in("viewer")
+    emp_no = scalar(read_only.app, "SELECT min(emp_no) FROM salaries")
     query, condition = query.format(e=emp_no), condition.format(e=emp_no)
     table = VIEWS[endpoint]
-    expected = all_keys(data, table) and [
+    expected = all_keys(read_only.app, table) and [
         key_text(r)
         for r in sql(
-            data,
+            read_only.app,
             f"SELECT {', '.join(KEYS[table])} FROM {table} WHERE {condition} "
             f"ORDER BY {', '.join(KEYS[table])}",
         )
@@ -627,8 +633,8 @@ def test_filters(as_role, data, endpoint, query, condition, _params):
     assert "active-filters-data" in get_ok(client, f"/admin/{endpoint}/?{query}")
 
 
-def test_filter_options_come_from_the_database(as_role, data):
-    body = get_ok(as_role("viewer"), "/admin/employee/")
+def test_filter_options_come_from_the_database(read_only):
+    body = get_ok(read_only.logged_in("viewer"), "/admin/employee/")
     groups = html.unescape(
         re.search(r'id="filter-groups-data"[^>]*>(.*?)</div>', body, re.S).group(1)
     )
@@ -636,20 +642,23 @@ def test_filter_options_come_from_the_database(as_role, data):
     assert '"Senior Engineer"' in groups
 
 
-def test_a_bad_filter_value_is_a_message(as_role, data):
-    body = get_ok(as_role("viewer"), "/admin/employee/?flt0_employee_number_equals=abc")
+def test_a_bad_filter_value_is_a_message(read_only):
+    body = get_ok(
+        read_only.logged_in("viewer"),
+        "/admin/employee/?flt0_employee_number_equals=abc",
+    )
     assert "Invalid Filter Value: abc" in body
 
 
 # -- details ------------------------------------------------------------------------
 
 
-def test_employee_details_show_the_present_and_the_history(as_role, data):
-    client = as_role("viewer")
-    emp_no = scalar(data, "SELECT min(emp_no) FROM dept_manager")
+def test_employee_details_show_the_present_and_the_history(read_only):
+    client = read_only.logged_in("viewer")
+    emp_no = scalar(read_only.app, "SELECT min(emp_no) FROM dept_manager")
     body = unquote_plus(get_ok(client, f"/admin/employee/details/?id={emp_no}"))
     salary = sql(
-        data,
+        read_only.app,
         "SELECT salary, from_date FROM salaries WHERE emp_no = :e AND to_date = :t",
         e=emp_no,
         t=OPEN_END,
@@ -657,31 +666,31 @@ def test_employee_details_show_the_present_and_the_history(as_role, data):
     if salary:
         assert f"{salary[0][0]:,}" in body
     for (from_date,) in sql(
-        data, "SELECT from_date FROM salaries WHERE emp_no = :e", e=emp_no
+        read_only.app, "SELECT from_date FROM salaries WHERE emp_no = :e", e=emp_no
     ):
         assert f"/admin/salary/details/?id={emp_no},{from_date}" in body
     for title, from_date in sql(
-        data, "SELECT title, from_date FROM titles WHERE emp_no = :e", e=emp_no
+        read_only.app, "SELECT title, from_date FROM titles WHERE emp_no = :e", e=emp_no
     ):
         assert f"/admin/title/details/?id={emp_no},{title},{from_date}" in body
     for (dept_no,) in sql(
-        data, "SELECT dept_no FROM dept_emp WHERE emp_no = :e", e=emp_no
+        read_only.app, "SELECT dept_no FROM dept_emp WHERE emp_no = :e", e=emp_no
     ):
         assert f"/admin/dept_emp/details/?id={emp_no},{dept_no}" in body
     assert "Managed departments" in body
 
 
-def test_department_details_show_managers_and_head_count(as_role, data):
-    client = as_role("viewer")
+def test_department_details_show_managers_and_head_count(read_only):
+    client = read_only.logged_in("viewer")
     body = get_ok(client, "/admin/department/details/?id=d001")
     head_count = scalar(
-        data,
+        read_only.app,
         "SELECT count(*) FROM dept_emp WHERE dept_no = 'd001' AND to_date = :t",
         t=OPEN_END,
     )
     assert f"Current head count: <b>{head_count:,}</b>" in body
     for (emp_no,) in sql(
-        data, "SELECT emp_no FROM dept_manager WHERE dept_no = 'd001'"
+        read_only.app, "SELECT emp_no FROM dept_manager WHERE dept_no = 'd001'"
     ):
         assert f'href="/admin/employee/details/?id={emp_no}"' in body
     employees_url = html.unescape(
@@ -689,7 +698,7 @@ def test_department_details_show_managers_and_head_count(as_role, data):
     )
     ids, count = listed(client, employees_url)
     expected = scalar(
-        data,
+        read_only.app,
         "SELECT count(DISTINCT emp_no) FROM dept_emp WHERE dept_no = 'd001'",
     )
     assert count == f"{expected:,}"
@@ -707,25 +716,28 @@ def export_rows(client, url: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text)))
 
 
-def test_export_holds_every_row_and_keeps_the_filters(as_role, data):
-    client = as_role("viewer")
+def test_export_holds_every_row_and_keeps_the_filters(read_only):
+    client = read_only.logged_in("viewer")
     assert "CSV export:" not in get_ok(client, "/admin/salary/")  # no cap
     rows = export_rows(client, "/admin/salary/export/csv/")
     assert rows[0] == ["Emp No", "Salary of the period", "From Date", "To Date"]
     keys = [",".join([r[0], r[2]]) for r in rows[1:]]
     # More rows than one batch of the export: every one, in the list's order.
     assert len(keys) > base.EXPORT_BATCH
-    assert keys == all_keys(data, "salaries")
+    assert keys == all_keys(read_only.app, "salaries")
 
-    emp_no = scalar(data, "SELECT min(emp_no) FROM salaries")
+    emp_no = scalar(read_only.app, "SELECT min(emp_no) FROM salaries")
     url = f"/admin/salary/export/csv/?flt0_employee_number_equals={emp_no}"
     rows = export_rows(client, url)[1:]
-    expected = scalar(data, "SELECT count(*) FROM salaries WHERE emp_no = :e", e=emp_no)
+    expected = scalar(
+        read_only.app, "SELECT count(*) FROM salaries WHERE emp_no = :e", e=emp_no
+    )
     assert len(rows) == expected and {r[0] for r in rows} == {str(emp_no)}
     # The list's sort, descending.
     rows = export_rows(client, "/admin/employee/export/csv/?sort=2&desc=1")[1:]
     expected = sql(
-        data, "SELECT emp_no FROM employees ORDER BY last_name DESC, emp_no DESC"
+        read_only.app,
+        "SELECT emp_no FROM employees ORDER BY last_name DESC, emp_no DESC",
     )
     assert [r[0] for r in rows] == [str(e) for (e,) in expected]
     assert client.get("/admin/salary/export/xlsx/").status_code == 404
@@ -858,7 +870,7 @@ def test_export_neutralises_every_formula(as_role, data):
         assert exported[str(emp_no)] == "'" + formula, name
 
 
-def test_export_leaves_numbers_and_plain_text_alone(as_role, data):
+def test_export_leaves_numbers_and_plain_text_alone(read_only):
     assert [base._csv_safe(v) for v in ("-5", "+1.5", "1e5", " a", "a-b", None)] == [
         "-5",
         "+1.5",
@@ -869,7 +881,7 @@ def test_export_leaves_numbers_and_plain_text_alone(as_role, data):
     ]
     # What a spreadsheet would not read as a number is neutralised.
     assert base._csv_safe("-inf") == "'-inf"
-    client = as_role("viewer")
+    client = read_only.logged_in("viewer")
     rows = export_rows(client, "/admin/salary/export/csv/?sort=0&desc=1")
     assert all(not r[1].startswith("'") for r in rows[1:])
 
@@ -877,8 +889,8 @@ def test_export_leaves_numbers_and_plain_text_alone(as_role, data):
 # -- bad input -----------------------------------------------------------------------
 
 
-def test_bad_page_tokens_ids_and_sorts_are_4xx(as_role, data):
-    client = as_role("operator")
+def test_bad_page_tokens_ids_and_sorts_are_4xx(read_only):
+    client = read_only.logged_in("operator")
     first = get_ok(client, "/admin/salary/")
     next_url = pager(first)["next"]
     token = re.search(r"page=([^&]+)", next_url).group(1)
@@ -899,7 +911,7 @@ def test_bad_page_tokens_ids_and_sorts_are_4xx(as_role, data):
     for url in bad_lists:
         assert client.get(url).status_code == 400, url
     emp_no, from_date = sql(
-        data, "SELECT emp_no, from_date FROM salaries ORDER BY emp_no LIMIT 1"
+        read_only.app, "SELECT emp_no, from_date FROM salaries ORDER BY emp_no LIMIT 1"
     )[0]
     bad_ids = [
         "/admin/employee/details/?id=1,2",
@@ -948,10 +960,10 @@ def test_last_name_index_downgrades_to_the_exact_schema(app, runner, engine):
     assert employees_ddl(engine) == before
 
 
-def test_every_indexed_column_sorts_and_the_list_says_which_do_not(as_role, data):
-    client = as_role("viewer")
+def test_every_indexed_column_sorts_and_the_list_says_which_do_not(read_only):
+    client = read_only.logged_in("viewer")
     # first_name (index of 0004, with last_name): pages in the index's order.
-    expected = all_keys(data, "employees", "first_name, last_name, emp_no")
+    expected = all_keys(read_only.app, "employees", "first_name, last_name, emp_no")
     body = get_ok(client, "/admin/employee/?sort=1")
     assert page_ids(body) == expected[:50]
     assert page_ids(get_ok(client, pager(body)["next"])) == expected[50:100]
