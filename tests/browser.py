@@ -210,6 +210,16 @@ def browser_session(chromium, live_server) -> Iterator:
     live_server.assert_no_server_errors(since=start)
 
 
+def upgrade_skipping_preflight(page, target: str) -> None:
+    """On the plan page for `target`: preflight skipped (it would refuse a
+    step that fails, or run one that waits, on a scratch copy first), the
+    confirmation ticked, the upgrade started; the page is then the job's."""
+    page.locator("#no-preflight-upgrade").check()
+    page.locator("#confirm-upgrade").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name=f"Upgrade to {target}").click()
+
+
 # axe-core, installed by `make test` (npm ci, package.json): injected into the
 # page by Playwright's evaluate, which the page's CSP does not govern.
 AXE = Path(__file__).resolve().parent.parent / "node_modules/axe-core/axe.min.js"

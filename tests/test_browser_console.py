@@ -259,13 +259,11 @@ def test_an_unknown_job_is_a_404(browser_session):
 
 
 def test_a_traceback_is_its_last_line_until_opened(browser_session, live_server):
+    from tests.browser import upgrade_skipping_preflight
+
     session = browser_session()
     page = login_to(session, "operator", "/admin/migrations/plan?target=0006_boom")
-    # (Preflight would refuse it first: this is the step that fails.)
-    page.locator("#no-preflight-upgrade").check()
-    page.locator("#confirm-upgrade").check()
-    with page.expect_navigation():
-        page.get_by_role("button", name="Upgrade to 0006_boom").click()
+    upgrade_skipping_preflight(page, "0006_boom")
     wait_for_job(page, "failed")
     expect(page.locator(".alert")).to_have_count(1)
     traceback = page.locator("#job-log details.traceback")
@@ -288,6 +286,8 @@ def test_a_step_left_half_way_is_shown_and_rolled_back(browser_session, live_ser
     """MySQL/MariaDB: 0006_boom now adds a column, then fails on a unique
     index the data breaks: the database is partial everywhere the state
     shows, and the plan page rolls it back."""
+    from tests.browser import upgrade_skipping_preflight
+
     if live_server.engine.dialect.name != "mysql":
         pytest.skip("MySQL/MariaDB only: SQLite runs a step in one transaction")
     boom = Path(live_server.env["HEADWAY_MIGRATIONS_DIR"]) / "versions/0006_boom.py"
@@ -300,11 +300,7 @@ def test_a_step_left_half_way_is_shown_and_rolled_back(browser_session, live_ser
     )
     session = browser_session()
     page = login_to(session, "operator", "/admin/migrations/plan?target=0006_boom")
-    # (Preflight would refuse it first: this is the step that fails.)
-    page.locator("#no-preflight-upgrade").check()
-    page.locator("#confirm-upgrade").check()
-    with page.expect_navigation():
-        page.get_by_role("button", name="Upgrade to 0006_boom").click()
+    upgrade_skipping_preflight(page, "0006_boom")
     wait_for_job(page, "failed")
     expect(page.locator("#job-log")).to_contain_text("partially applied")
     page.goto(live_server.base + "/admin/migrations/")

@@ -44,15 +44,13 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
 
 
 def test_a_job_log_line_appears_before_the_job_ends(browser_session, live_server):
+    from tests.browser import upgrade_skipping_preflight
+
     live_server.flag.write_text("wait")
     session = browser_session()
     page = session.login("operator", next="/admin/migrations/plan")
     page.goto(f"/admin/migrations/plan?target={WAIT}")
-    # Preflight would run the waiting step on a scratch copy first: skipped.
-    page.locator("#no-preflight-upgrade").check()
-    page.locator("#confirm-upgrade").check()
-    with page.expect_navigation():
-        page.get_by_role("button", name=f"Upgrade to {WAIT}").click()
+    upgrade_skipping_preflight(page, WAIT)
     assert urlsplit(page.url).path.startswith("/admin/migrations/jobs/")
     # A mark on the page: a reload would wipe it.
     page.evaluate("() => { window.headwayMark = 'kept'; }")
