@@ -351,7 +351,7 @@ class EmployeeDataView(SecureModelView):
             abort(400, str(exc))
 
         query, narrowed = self.filtered_query(view_args.search, view_args.filters)
-        page = fetch_page(query, key, self.page_size, token)
+        page, cascades = self.fetch_page_and_cascades(query, key, token)
         if narrowed:
             count = self.narrowed_count(query, view_args.search, view_args.filters)
         else:
@@ -430,9 +430,26 @@ class EmployeeDataView(SecureModelView):
             get_value=self.get_list_value,
             return_url=return_url,
             extra_args=view_args.extra_args,
-            delete_confirmation=self.delete_confirmations(page.rows),
+            delete_confirmation=self.delete_confirmations(page.rows, cascades),
             export_max_rows=self.export_max_rows,
         )
+
+    def fetch_page_and_cascades(self, query, key: SortKey, token) -> tuple:
+        """The page's rows and their cascade_counts, read by one statement:
+        the counts are columns of the page's query, correlated to each row
+        (a statement of their own was one more round trip to the server)."""
+        columns = self.cascade_columns()
+        if not columns:
+            return fetch_page(query, key, self.page_size, token), {}
+        counted = query.add_columns(*(count for _noun, count in columns))
+        page = fetch_page(counted, key, self.page_size, token)
+        nouns = [noun for noun, _count in columns]
+        cascades = {
+            self.get_pk_value(row): list(zip(counts, nouns, strict=True))
+            for row, *counts in page.rows
+        }
+        page.rows = [row for row, *_counts in page.rows]
+        return page, cascades
 
     def listed_rows(self, rows, columns, row_actions, return_url: str) -> list:
         """What the list shows of each row (templates/employees/list.html),
@@ -639,14 +656,38 @@ class EmployeeDataView(SecureModelView):
 
     # -- delete ---------------------------------------------------------------
 
+    def cascade_columns(self) -> list[tuple[str, sa.ScalarSelect]]:
+        """[(noun, the count of one table's rows that ON DELETE CASCADE
+        removes with a row of this view, correlated to that row)]: read with
+        the list's own page query (one statement for the rows and their
+        delete questions), or alone by cascade_counts. Default: none."""
+        return []
+
     def cascade_counts(self, rows) -> dict:
         """{pk value: [(count, noun), ...]} of the rows ON DELETE CASCADE
-        removes with each row. Default: none."""
-        return {}
+        removes with each row: one query, on the session's connection (Core:
+        it loads no entity, so the schema hooks have nothing to defer)."""
+        columns = self.cascade_columns()
+        if not columns or not rows:
+            return {}
+        (key,) = sa.inspect(self.model).primary_key  # the views with cascades
+        statement = sa.select(key, *(count for _noun, count in columns)).where(
+            key.in_([getattr(row, key.key) for row in rows])
+        )
+        counts = {k: found for k, *found in db.session.connection().execute(statement)}
+        nouns = [noun for noun, _count in columns]
+        return {
+            self.get_pk_value(row): list(
+                zip(counts.get(getattr(row, key.key), ()), nouns, strict=False)
+            )
+            for row in rows
+        }
 
-    def delete_confirmations(self, rows) -> dict:
-        """{pk value: the question the delete button asks} for these rows."""
-        cascades = self.cascade_counts(rows)
+    def delete_confirmations(self, rows, cascades: dict | None = None) -> dict:
+        """{pk value: the question the delete button asks} for these rows
+        (cascades: their cascade_counts, when already read)."""
+        if cascades is None:
+            cascades = self.cascade_counts(rows)
         questions = {}
         for row in rows:
             pk = self.get_pk_value(row)

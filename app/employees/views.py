@@ -28,24 +28,10 @@ def email_address(form, field) -> None:
         raise ValidationError("This is not an email address (name@example.com).")
 
 
-def counts_by_key(key_column, columns, keys) -> dict:
-    """{key: (for each column, the number of its table's rows whose column
-    is key)} for the rows of key_column's table whose key is in keys. One
-    query, a correlated COUNT per table on the index of its column: the list
-    page asks it for each of its rows' delete questions. (A UNION ALL of one
-    GROUP BY per table bound every key once per table, and returned a row
-    per key and table.) Plain Core on the session's connection: it loads no
-    entity, and the ORM's hooks (schema.py) have nothing to do here."""
-    if not keys:
-        return {}
-    counts = [
-        sa.select(sa.func.count()).where(column == key_column).scalar_subquery()
-        for column in columns
-    ]
-    rows = db.session.connection().execute(
-        sa.select(key_column, *counts).where(key_column.in_(keys))
-    )
-    return {key: found for key, *found in rows}
+def count_of(condition) -> sa.ScalarSelect:
+    """The number of rows of a table meeting condition, as a correlated
+    column (EmployeeDataView.cascade_columns)."""
+    return sa.select(sa.func.count()).where(condition).scalar_subquery()
 
 
 def is_current(to_date) -> bool:
@@ -141,25 +127,13 @@ class EmployeeView(EmployeeDataView):
         ).scalar()
         return RowCount(int(total or 0))
 
-    def cascade_counts(self, rows) -> dict:
-        tables = [
-            (Salary, "salary"),
-            (Title, "title"),
-            (DeptEmp, "department assignment"),
-            (DeptManager, "manager assignment"),
+    def cascade_columns(self) -> list:
+        return [
+            ("salary", count_of(Salary.emp_no == Employee.emp_no)),
+            ("title", count_of(Title.emp_no == Employee.emp_no)),
+            ("department assignment", count_of(DeptEmp.emp_no == Employee.emp_no)),
+            ("manager assignment", count_of(DeptManager.emp_no == Employee.emp_no)),
         ]
-        nouns = [noun for _model, noun in tables]
-        counts = counts_by_key(
-            Employee.emp_no,
-            [model.emp_no for model, _noun in tables],
-            [r.emp_no for r in rows],
-        )
-        return {
-            self.get_pk_value(r): list(
-                zip(counts.get(r.emp_no, [0] * len(tables)), nouns, strict=True)
-            )
-            for r in rows
-        }
 
     def details_extra(self, employee: Employee) -> dict:
         departments = employee.department_assignments
@@ -196,23 +170,17 @@ class DepartmentView(EmployeeDataView):
             return "The new department"
         return f"Department {department.dept_no} {department.dept_name}"
 
-    def cascade_counts(self, rows) -> dict:
-        tables = [
-            (DeptEmp, "department assignment"),
-            (DeptManager, "manager assignment"),
+    def cascade_columns(self) -> list:
+        return [
+            (
+                "department assignment",
+                count_of(DeptEmp.dept_no == Department.dept_no),
+            ),
+            (
+                "manager assignment",
+                count_of(DeptManager.dept_no == Department.dept_no),
+            ),
         ]
-        nouns = [noun for _model, noun in tables]
-        counts = counts_by_key(
-            Department.dept_no,
-            [model.dept_no for model, _noun in tables],
-            [r.dept_no for r in rows],
-        )
-        return {
-            self.get_pk_value(r): list(
-                zip(counts.get(r.dept_no, [0] * len(tables)), nouns, strict=True)
-            )
-            for r in rows
-        }
 
     def details_extra(self, department: Department) -> dict:
         head_count = db.session.execute(
