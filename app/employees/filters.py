@@ -204,9 +204,11 @@ def choice(
 
 
 def department_options() -> list[tuple[str, str]]:
+    """The departments, read on each list page that filters by them: plain
+    Core on the session's connection (no entity is loaded)."""
     from app.models import Department
 
-    rows = db.session.execute(
+    rows = db.session.connection().execute(
         sa.select(Department.dept_no, Department.dept_name).order_by(Department.dept_no)
     )
     return [(dept_no, f"{dept_no} {name}") for dept_no, name in rows]
