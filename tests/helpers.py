@@ -214,6 +214,24 @@ def client_from(app, address: str):
     return client
 
 
+def unreachable_url(database_url: str, directory: Path) -> str:
+    """A database URL of the same kind as `database_url` that does not
+    answer: a SQLite file in a missing directory, or port 1 of the server."""
+    if database_url.startswith("sqlite"):
+        return f"sqlite:///{directory}/missing/dir/headway.db"
+    return sa.make_url(database_url).set(port=1).render_as_string(False)
+
+
+def logged_in_on(up, down, role: str):
+    """A test client of `down` (the same secret, a database that does not
+    answer) with the session `role` logged in to on `up`."""
+    client = up.test_client()
+    assert login(client, role).status_code == 302
+    moved = down.test_client()
+    moved.set_cookie("session", client.get_cookie("session").value)
+    return moved
+
+
 # The legacy schema exactly as MariaDB reports it (SHOW CREATE TABLE / VIEW,
 # the views without their definer), in the order it is created: what a
 # restored mysqldump of the real database runs, and what the demo's DDL gives.

@@ -5,7 +5,6 @@ import re
 import time
 
 import pytest
-import sqlalchemy as sa
 
 from app import create_app
 from app.auth.accounts import create_user
@@ -14,9 +13,11 @@ from config import TestingConfig
 from tests.helpers import (
     PASSWORD,
     csrf_token,
+    logged_in_on,
     login,
     migrations_chain,
     migrations_head,
+    unreachable_url,
 )
 
 HEAD = migrations_head()
@@ -100,10 +101,6 @@ def test_states_status_json_and_readyz(console, scripts):
 
 
 def test_unreachable_database(scripts, tmp_path, database_url):
-    if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path}/missing/dir/headway.db"
-    else:
-        url = sa.make_url(database_url).set(port=1).render_as_string(False)
     # Log in while the database answers, then point the same secret at a
     # database that does not.
     app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url,
@@ -111,13 +108,10 @@ def test_unreachable_database(scripts, tmp_path, database_url):
     invoke(app.test_cli_runner(), "headway", "init")
     with app.app_context():
         create_user("viewer", PASSWORD, "viewer")
-    client = app.test_client()
-    assert login(client, "viewer").status_code == 302
-    down = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=url,
+    down = create_app(TestingConfig,
+                      SQLALCHEMY_DATABASE_URI=unreachable_url(database_url, tmp_path),
                       MIGRATIONS_DIR=str(scripts.directory))  # fmt: skip
-    down_client = down.test_client()
-    cookie = client.get_cookie("session")
-    down_client.set_cookie("session", cookie.value)
+    down_client = logged_in_on(app, down, "viewer")
 
     response = down.test_client().get("/readyz")
     assert response.status_code == 503

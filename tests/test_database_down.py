@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from app import create_app
 from app.extensions import db
 from config import TestingConfig
-from tests.helpers import login
+from tests.helpers import logged_in_on, login, unreachable_url
 from tests.test_security import PUBLIC, assert_security_headers, sample_url
 
 MESSAGE = "The database did not answer"
@@ -20,22 +20,11 @@ MESSAGE = "The database did not answer"
 def down(app, accounts, database_url, tmp_path):
     """(up, down): the app on its database, and the same app (same secret) on
     a database that does not answer."""
-    if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path}/missing/dir/headway.db"
-    else:
-        url = sa.make_url(database_url).set(port=1).render_as_string(False)
+    url = unreachable_url(database_url, tmp_path)
     dead = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=url)
     yield app, dead
     with dead.app_context():
         db.engine.dispose()
-
-
-def logged_in_on(up, dead, role):
-    client = up.test_client()
-    assert login(client, role).status_code == 302
-    moved = dead.test_client()
-    moved.set_cookie("session", client.get_cookie("session").value)
-    return moved
 
 
 def page_urls(app):

@@ -10,7 +10,14 @@ import pytest
 from app.auth.accounts import create_user
 from app.dbadmin.web.highlight import stylesheet
 from app.dbadmin.web.history import PAGE_SIZE
-from tests.helpers import PASSWORD, ROOT, login, migrations_chain, migrations_head
+from tests.helpers import (
+    PASSWORD,
+    ROOT,
+    logged_in_on,
+    migrations_chain,
+    migrations_head,
+    unreachable_url,
+)
 from tests.templates import AT_HEAD
 
 HEAD = migrations_head()
@@ -175,27 +182,19 @@ def test_the_pygments_stylesheet_is_the_formatters():
 
 
 def test_history_while_the_database_is_down(scripts, tmp_path, database_url):
-    import sqlalchemy as sa
-
     from app import create_app
     from app.extensions import db
     from config import TestingConfig
 
-    if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path}/missing/dir/headway.db"
-    else:
-        url = sa.make_url(database_url).set(port=1).render_as_string(False)
     app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url,
                      MIGRATIONS_DIR=str(scripts.directory))  # fmt: skip
     assert app.test_cli_runner().invoke(args=["headway", "init"]).exit_code == 0
     with app.app_context():
         create_user("viewer", PASSWORD, "viewer")
-    client = app.test_client()
-    assert login(client, "viewer").status_code == 302
-    down = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=url,
+    down = create_app(TestingConfig,
+                      SQLALCHEMY_DATABASE_URI=unreachable_url(database_url, tmp_path),
                       MIGRATIONS_DIR=str(scripts.directory))  # fmt: skip
-    down_client = down.test_client()
-    down_client.set_cookie("session", client.get_cookie("session").value)
+    down_client = logged_in_on(app, down, "viewer")
     for path in ("/admin/migrations/history", "/admin/migrations/history.svg"):
         response = down_client.get(path)
         # The session check needs the database too: the down page says so.
