@@ -130,6 +130,12 @@ def _engine(app):
         return db.engine
 
 
+def test_a_sample_is_a_sixteenth_of_its_table_within_bounds():
+    assert pf.sample_rows(1_000) == pf.SAMPLE_ROWS  # the whole table
+    assert pf.sample_rows(2_837_883) == 2_837_883 // 16
+    assert pf.sample_rows(50_000_000) == pf.SAMPLE_ROWS_MAX
+
+
 def test_a_table_copied_twice_is_timed_once(mysql_app, scripts):
     """A second copy of the same table costs what the first one's timing
     on the sample found per row: the sample is not copied and timed again."""
