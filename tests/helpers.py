@@ -232,6 +232,33 @@ def logged_in_on(up, down, role: str):
     return moved
 
 
+@contextlib.contextmanager
+def viewer_while_down(database_url: str, directory: Path, migrations: Path):
+    """(down, client): the app (with the scripts of `migrations`) on a
+    database that does not answer, and a client of it with the session of a
+    viewer who logged in while `database_url` (Headway's tables made) did."""
+    from app import create_app
+    from app.auth.accounts import create_user
+    from app.extensions import db
+    from config import TestingConfig
+
+    up = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url,
+                    MIGRATIONS_DIR=str(migrations))  # fmt: skip
+    result = up.test_cli_runner().invoke(args=["headway", "init"])
+    assert result.exit_code == 0, result.output
+    with up.app_context():
+        create_user("viewer", PASSWORD, "viewer")
+    down = create_app(TestingConfig,
+                      SQLALCHEMY_DATABASE_URI=unreachable_url(database_url, directory),
+                      MIGRATIONS_DIR=str(migrations))  # fmt: skip
+    try:
+        yield down, logged_in_on(up, down, "viewer")
+    finally:
+        for app in (up, down):
+            with app.app_context():
+                db.engine.dispose()
+
+
 # The legacy schema exactly as MariaDB reports it (SHOW CREATE TABLE / VIEW,
 # the views without their definer), in the order it is created: what a
 # restored mysqldump of the real database runs, and what the demo's DDL gives.

@@ -6,18 +6,15 @@ import time
 
 import pytest
 
-from app import create_app
 from app.auth.accounts import create_user
 from app.extensions import db
-from config import TestingConfig
 from tests.helpers import (
     PASSWORD,
     csrf_token,
-    logged_in_on,
     login,
     migrations_chain,
     migrations_head,
-    unreachable_url,
+    viewer_while_down,
 )
 
 HEAD = migrations_head()
@@ -103,27 +100,18 @@ def test_states_status_json_and_readyz(console, scripts):
 def test_unreachable_database(scripts, tmp_path, database_url):
     # Log in while the database answers, then point the same secret at a
     # database that does not.
-    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url,
-                     MIGRATIONS_DIR=str(scripts.directory))  # fmt: skip
-    invoke(app.test_cli_runner(), "headway", "init")
-    with app.app_context():
-        create_user("viewer", PASSWORD, "viewer")
-    down = create_app(TestingConfig,
-                      SQLALCHEMY_DATABASE_URI=unreachable_url(database_url, tmp_path),
-                      MIGRATIONS_DIR=str(scripts.directory))  # fmt: skip
-    down_client = logged_in_on(app, down, "viewer")
-
-    response = down.test_client().get("/readyz")
-    assert response.status_code == 503
-    assert response.get_json()["state"] == "unreachable"
-    for path in ("/api/migrations/status", "/api/me"):
-        response = down_client.get(path)
-        assert response.status_code == 503, path
-        assert response.is_json
-    assert status(down_client).get_json()["state"] == "unreachable"
-    for app_ in (app, down):
-        with app_.app_context():
-            db.engine.dispose()
+    with viewer_while_down(database_url, tmp_path, scripts.directory) as (
+        down,
+        down_client,
+    ):
+        response = down.test_client().get("/readyz")
+        assert response.status_code == 503
+        assert response.get_json()["state"] == "unreachable"
+        for path in ("/api/migrations/status", "/api/me"):
+            response = down_client.get(path)
+            assert response.status_code == 503, path
+            assert response.is_json
+        assert status(down_client).get_json()["state"] == "unreachable"
 
 
 def test_history_markers_across_a_branch_and_a_merge(console, scripts):

@@ -7,16 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from app.auth.accounts import create_user
 from app.dbadmin.web.highlight import stylesheet
 from app.dbadmin.web.history import PAGE_SIZE
 from tests.helpers import (
-    PASSWORD,
     ROOT,
-    logged_in_on,
     migrations_chain,
     migrations_head,
-    unreachable_url,
+    viewer_while_down,
 )
 from tests.templates import AT_HEAD
 
@@ -182,23 +179,8 @@ def test_the_pygments_stylesheet_is_the_formatters():
 
 
 def test_history_while_the_database_is_down(scripts, tmp_path, database_url):
-    from app import create_app
-    from app.extensions import db
-    from config import TestingConfig
-
-    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url,
-                     MIGRATIONS_DIR=str(scripts.directory))  # fmt: skip
-    assert app.test_cli_runner().invoke(args=["headway", "init"]).exit_code == 0
-    with app.app_context():
-        create_user("viewer", PASSWORD, "viewer")
-    down = create_app(TestingConfig,
-                      SQLALCHEMY_DATABASE_URI=unreachable_url(database_url, tmp_path),
-                      MIGRATIONS_DIR=str(scripts.directory))  # fmt: skip
-    down_client = logged_in_on(app, down, "viewer")
-    for path in ("/admin/migrations/history", "/admin/migrations/history.svg"):
-        response = down_client.get(path)
-        # The session check needs the database too: the down page says so.
-        assert response.status_code == 503, path
-    for app_ in (app, down):
-        with app_.app_context():
-            db.engine.dispose()
+    with viewer_while_down(database_url, tmp_path, scripts.directory) as (_, client):
+        for path in ("/admin/migrations/history", "/admin/migrations/history.svg"):
+            response = client.get(path)
+            # The session check needs the database too: the down page says so.
+            assert response.status_code == 503, path
