@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from app import create_app
 from app.dbadmin.core import preflight as pf
 from app.dbadmin.core.catalog import load_catalog
-from app.dbadmin.core.ddl import parse_statement, split_statements
+from app.dbadmin.core.ddl import parse_statement, split_statements, tables_touched
 from app.dbadmin.core.plan import make_plan
 from app.dbadmin.core.rehearsal import rehearse
 from app.dbadmin.core.state import read_state
@@ -498,6 +498,19 @@ def test_a_check_expression_and_key_prefixes_are_kept():
     [unique] = parse_statement("CREATE UNIQUE INDEX ix ON t (a, b(10))").actions
     assert (unique.columns, unique.prefixes) == (("a", "b"), (None, 10))
     assert split_statements("A 'x;y';\n-- c;\nB;") == ["A 'x;y'", "-- c;\nB"]
+
+
+@pytest.mark.parametrize(
+    "sql, tables",
+    [
+        ("DROP TABLE IF EXISTS a, `b` CASCADE", ["a", "b"]),
+        ("DROP TABLE a, , b", ["a", "b"]),
+        ("DROP TABLE ,", []),
+        ("RENAME TABLE a TO b, c TO d", ["a", "b", "c", "d"]),
+    ],
+)
+def test_the_tables_a_statement_touches_even_when_malformed(sql, tables):
+    assert tables_touched(sql) == tables
 
 
 def test_a_downgrade_dropping_an_index(mysql_app, scripts):

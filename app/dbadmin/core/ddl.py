@@ -696,7 +696,11 @@ def tables_touched(sql: str) -> list[str]:
     dropped = _DROP_TABLE.match(sql)
     if dropped:
         names = re.split(r"\s*,\s*", dropped.group(1).split(";")[0].strip())
-        return [m.group(1) for n in names if (m := _QUALIFIED.match(n.split()[0]))]
+        # An empty name (`DROP TABLE a, , b`) is the server's syntax error to
+        # report, not ours to trip on.
+        return [
+            m.group(1) for n in names if n and (m := _QUALIFIED.match(n.split()[0]))
+        ]
     renamed = _RENAME_TABLE.match(sql)
     if renamed:
         found = []
