@@ -149,5 +149,12 @@ def _say_where_the_first_password_is(server) -> None:
 
 
 def post_worker_init(worker):
+    # Before the worker accepts a connection: its first console request
+    # would otherwise build the revision catalog and compile the templates,
+    # without yielding, while the connections it had accepted waited
+    # (app/warmup.py).
+    from app.warmup import warm_up
+
+    warm_up(worker.wsgi)
     if not worker.cfg.preload_app:
         _freeze_long_lived_objects()  # the app this worker has just loaded
