@@ -149,12 +149,12 @@ def test_every_view_lists_and_shows_its_rows_to_every_role(read_only):
             assert ('title="Delete Record"' in details) is writable
 
 
-def test_row_links_are_what_url_for_builds(as_role, data):
+def test_row_links_are_what_url_for_builds(read_only):
     """The list builds its rows' view and edit links from one url_for per
     page (EmployeeDataView.listed_rows): each is the URL url_for gives for
     the row, with the list's own URL to come back to (keys with a comma, a
     space or a date; a search, a filter and a page token in that URL)."""
-    client = as_role("operator")
+    client = read_only.logged_in("operator")
     for page in (
         "/admin/title/?flt0_title_is=Senior+Engineer",
         "/admin/salary/?flt0_period_is=current",
@@ -166,11 +166,49 @@ def test_row_links_are_what_url_for_builds(as_role, data):
         ids = page_ids(body)
         assert ids, page
         endpoint = page.split("/")[2]
-        with data.test_request_context(page):
+        with read_only.app.test_request_context(page):
             for pk in ids:
                 for kind in ("details_view", "edit_view"):
                     href = url_for(f"{endpoint}.{kind}", id=pk, url=back)
                     assert f'href="{html.escape(href)}"' in body, (page, href)
+
+
+def test_a_list_page_runs_the_same_statements_for_1_row_or_50(read_only):
+    """The rows, their links and their delete questions (cascade counts) come
+    from the page's own query: no statement per row."""
+    client = read_only.logged_in("operator")
+    emp_no = scalar(read_only.app, "SELECT min(emp_no) FROM employees")
+    with read_only.app.app_context():
+        engine = db.engine
+    # (Both pages of a pair filtered: the same count query for each.)
+    for one_row, full in (
+        (
+            f"/admin/employee/?flt0_employee_number_equals={emp_no}",
+            "/admin/employee/?flt0_hire_date_on_or_after=1900-01-01",
+        ),
+        (
+            f"/admin/salary/?flt0_employee_number_equals={emp_no}"
+            "&flt1_period_is=current",
+            "/admin/salary/?flt0_period_is=ended",
+        ),
+    ):
+        counts = {}
+        for page in (one_row, full):
+            get_ok(client, page)  # warm: the statements' caches
+            statements: list[str] = []
+
+            def count(conn, cursor, statement, *args, seen=statements):
+                seen.append(statement)
+
+            sa.event.listen(engine, "before_cursor_execute", count)
+            try:
+                body = get_ok(client, page)
+            finally:
+                sa.event.remove(engine, "before_cursor_execute", count)
+            counts[page] = (len(page_ids(body)), len(statements))
+        (rows_one, one), (rows_full, many) = counts.values()
+        assert rows_one < rows_full, counts
+        assert many == one, counts
 
 
 def test_viewers_are_refused_every_change(read_only):
