@@ -29,52 +29,20 @@ Every database the bench makes is dropped at the end, failure or not.
 import argparse
 import os
 import platform
-import secrets
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import sqlalchemy as sa
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SERVER = "mysql+pymysql://root@127.0.0.1/"
-
-
-def environment(database_url: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("HEADWAY_", "GUNICORN_"))
-        and k not in ("DATABASE_URL", "SECRET_KEY", "FLASK_APP")
-    }
-    env.update(
-        HEADWAY_CONFIG="production",
-        SECRET_KEY=secrets.token_hex(16),
-        DATABASE_URL=database_url,
-    )
-    return env
-
-
-def flask(env: dict[str, str], *args: str, expect: int = 0) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    if result.returncode != expect:
-        raise SystemExit(
-            f"flask {' '.join(args)} exited {result.returncode}, expected {expect}:\n"
-            + result.stdout
-            + result.stderr
-        )
-    return result.stdout + result.stderr
+from bench.common import (  # noqa: E402
+    environment,
+    flask,
+    on_each_backend,
+    run_main,
+)
 
 
 def timed(runs: int, run: Callable[[], str], then: Callable[[], object] = None):
@@ -100,7 +68,9 @@ def scenario(env: dict[str, str], scale: float, runs: int) -> list[tuple[str, fl
     rows = []
 
     def measure(label, *args, expect=0, then=None, contains=""):
-        seconds, output = timed(runs, lambda: flask(env, *args, expect=expect), then)
+        seconds, output = timed(
+            runs, lambda: flask(env, *args, expect=(expect,), with_stderr=True), then
+        )
         assert contains in output, output
         rows.append((label, seconds))
         print(f"  {label}: {seconds:.2f} s", flush=True)
@@ -156,41 +126,16 @@ def scenario(env: dict[str, str], scale: float, runs: int) -> list[tuple[str, fl
     return rows
 
 
-def bench_mysql(server_url: str, scale: float, runs: int):
-    server = sa.create_engine(server_url)
-    name = f"headway_bench_{secrets.token_hex(4)}"
-    with server.connect() as conn:
-        conn.exec_driver_sql(
-            f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
-        )
-    try:
-        url = server.url.set(database=name).render_as_string(hide_password=False)
-        return scenario(environment(url), scale, runs)
-    finally:
-        with server.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-        server.dispose()
-
-
-def bench_sqlite(scale: float, runs: int):
-    with tempfile.TemporaryDirectory() as tmp:
-        return scenario(environment(f"sqlite:///{tmp}/legacy.db"), scale, runs)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=30)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    server_url = os.environ.get("BENCH_MYSQL_URL", DEFAULT_SERVER)
-
-    results = {}
-    for backend, run in (
-        ("MariaDB/MySQL", lambda: bench_mysql(server_url, args.scale, args.runs)),
-        ("SQLite", lambda: bench_sqlite(args.scale, args.runs)),
-    ):
-        print(f"{backend}, scale {args.scale:g}:", flush=True)
-        results[backend] = run()
+    results = on_each_backend(
+        lambda url: scenario(environment(url), args.scale, args.runs),
+        ("MariaDB/MySQL", "SQLite"),
+        lambda backend: f"{backend}, scale {args.scale:g}:",
+    )
 
     print(
         f"\n{platform.node()}: {os.cpu_count()} cores, Python "
@@ -208,4 +153,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -8,10 +8,7 @@ then does the same in a temporary SQLite file.
 """
 
 import argparse
-import os
-import secrets
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -20,11 +17,10 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.demo.legacy import LEGACY_TABLES, create_legacy  # noqa: E402
+from bench.common import on_each_backend  # noqa: E402
 
-DEFAULT_SERVER = "mysql+pymysql://root@127.0.0.1/"
 
-
-def timed_load(url: sa.URL | str, scale: float, seed: int) -> tuple[dict, float]:
+def timed_load(url: str, scale: float, seed: int) -> tuple[dict, float]:
     engine = sa.create_engine(url)
     try:
         started = time.perf_counter()
@@ -34,40 +30,16 @@ def timed_load(url: sa.URL | str, scale: float, seed: int) -> tuple[dict, float]
         engine.dispose()
 
 
-def bench_mysql(server_url: str, scale: float, seed: int) -> tuple[dict, float]:
-    server = sa.create_engine(server_url)
-    name = f"headway_bench_{secrets.token_hex(4)}"
-    with server.connect() as conn:
-        conn.exec_driver_sql(
-            f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
-        )
-    try:
-        return timed_load(server.url.set(database=name), scale, seed)
-    finally:
-        with server.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE {name}")
-        server.dispose()
-
-
-def bench_sqlite(scale: float, seed: int) -> tuple[dict, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        return timed_load(f"sqlite:///{tmp}/legacy.db", scale, seed)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=30)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    server_url = os.environ.get("BENCH_MYSQL_URL", DEFAULT_SERVER)
-
-    results = {}
-    for backend, run in (
-        ("mysql", lambda: bench_mysql(server_url, args.scale, args.seed)),
-        ("sqlite", lambda: bench_sqlite(args.scale, args.seed)),
-    ):
-        print(f"loading {backend} at scale {args.scale:g} ...", flush=True)
-        results[backend] = run()
+    results = on_each_backend(
+        lambda url: timed_load(url, args.scale, args.seed),
+        ("mysql", "sqlite"),
+        lambda backend: f"loading {backend} at scale {args.scale:g} ...",
+    )
 
     backends = list(results)
     rows = [("scale", *(f"{args.scale:g}" for _ in backends))]

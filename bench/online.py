@@ -24,10 +24,8 @@ import argparse
 import os
 import platform
 import random
-import secrets
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,7 +37,15 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DEFAULT_SERVER = "mysql+pymysql://root@127.0.0.1/"
+from bench.common import (  # noqa: E402
+    environment,
+    flask,
+    prepare_legacy,
+    run_main,
+    scratch_database,
+    server_version,
+)
+
 HEAD = "0003_employee_last_name_index"
 STEP = "0900_wide_salary"
 REVISION = f'''"""widen salaries.salary
@@ -74,40 +80,6 @@ def migrations_with_step(directory: Path) -> Path:
     shutil.rmtree(target / "versions" / "__pycache__", ignore_errors=True)
     (target / "versions" / f"{STEP}.py").write_text(REVISION)
     return target
-
-
-def environment(database_url: str, migrations: Path) -> dict:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("HEADWAY_", "GUNICORN_"))
-        and k not in ("DATABASE_URL", "SECRET_KEY", "FLASK_APP")
-    }
-    env.update(
-        HEADWAY_CONFIG="production",
-        SECRET_KEY=secrets.token_hex(16),
-        DATABASE_URL=database_url,
-        HEADWAY_MIGRATIONS_DIR=str(migrations),
-    )
-    return env
-
-
-def flask(env: dict, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-    if result.returncode != 0:
-        raise SystemExit(
-            f"flask {' '.join(args)} exited {result.returncode}:\n"
-            + result.stdout
-            + result.stderr
-        )
-    return result.stdout + result.stderr
 
 
 class Client(threading.Thread):
@@ -172,7 +144,7 @@ def measured(url: str, env: dict, keys: list, interval: float, *args: str):
     client.start()
     time.sleep(1.0)  # the client's baseline before the change starts
     started = time.perf_counter()
-    output = flask(env, *args)
+    output = flask(env, *args, with_stderr=True)
     took = time.perf_counter() - started
     time.sleep(1.0)
     client.stop.set()
@@ -198,32 +170,14 @@ def main() -> None:
         raise SystemExit(
             "pt-online-schema-change is not installed: apt-get install percona-toolkit"
         )
-    server = sa.create_engine(
-        os.environ.get("BENCH_MYSQL_URL", DEFAULT_SERVER), poolclass=sa.pool.NullPool
-    )
-    name = f"headway_bench_{secrets.token_hex(4)}"
-    with server.connect() as conn:
-        conn.exec_driver_sql(
-            f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
-        )
-        version = conn.exec_driver_sql("SELECT VERSION()").scalar()
-    url = server.url.set(database=name).render_as_string(hide_password=False)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            bench(url, Path(tmp), args.scale, args.interval, version)
-    finally:
-        with server.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-        server.dispose()
+    with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
+        bench(url, Path(tmp), args.scale, args.interval, server_version(url))
 
 
 def bench(url: str, tmp: Path, scale: float, interval: float, version: str) -> None:
     env = environment(url, migrations_with_step(tmp))
     started = time.perf_counter()
-    flask(env, "demo", "create-legacy", "--scale", f"{scale:g}")
-    flask(env, "headway", "init")
-    flask(env, "db", "adopt")
-    flask(env, "db", "upgrade", HEAD)
+    prepare_legacy(env, scale, upgrade=(HEAD,))
     print(f"loaded, adopted, at {HEAD} in {time.perf_counter() - started:.0f} s")
     live = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with live.connect() as conn:
@@ -272,4 +226,4 @@ def bench(url: str, tmp: Path, scale: float, interval: float, version: str) -> N
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -31,10 +31,8 @@ The database is dropped at the end, failure or not.
 import argparse
 import os
 import platform
-import secrets
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,9 +48,16 @@ from app import create_app  # noqa: E402
 from app.dbadmin.core import preflight as pf  # noqa: E402
 from app.dbadmin.core.catalog import load_catalog  # noqa: E402
 from app.extensions import db  # noqa: E402
+from bench.common import (  # noqa: E402
+    environment,
+    flask,
+    prepare_legacy,
+    run_main,
+    scratch_database,
+    server_version,
+)
 from config import TestingConfig  # noqa: E402
 
-DEFAULT_SERVER = "mysql+pymysql://root@127.0.0.1/"
 # The project's head: the bench's revisions go on top of it.
 HEAD = ScriptDirectory(str(ROOT / "migrations")).get_current_head()
 
@@ -103,41 +108,6 @@ def migrations_with(directory: Path, name: str, body: str) -> Path:
     return target
 
 
-def environment(database_url: str, migrations: Path | None = None) -> dict:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("HEADWAY_", "GUNICORN_"))
-        and k not in ("DATABASE_URL", "SECRET_KEY", "FLASK_APP")
-    }
-    env.update(
-        HEADWAY_CONFIG="production",
-        SECRET_KEY=secrets.token_hex(16),
-        DATABASE_URL=database_url,
-    )
-    if migrations is not None:
-        env["HEADWAY_MIGRATIONS_DIR"] = str(migrations)
-    return env
-
-
-def flask(env: dict, *args: str, expect: tuple[int, ...] = (0,)) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-    if result.returncode not in expect:
-        raise SystemExit(
-            f"flask {' '.join(args)} exited {result.returncode}:\n"
-            + result.stdout
-            + result.stderr
-        )
-    return result.stdout + result.stderr
-
-
 def app_on(url: str, migrations: Path):
     return create_app(
         TestingConfig, SQLALCHEMY_DATABASE_URI=url, MIGRATIONS_DIR=str(migrations)
@@ -162,31 +132,14 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=30)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    server = sa.create_engine(
-        os.environ.get("BENCH_MYSQL_URL", DEFAULT_SERVER), poolclass=sa.pool.NullPool
-    )
-    name = f"headway_bench_{secrets.token_hex(4)}"
-    with server.connect() as conn:
-        conn.exec_driver_sql(
-            f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
-        )
-        version = conn.exec_driver_sql("SELECT VERSION()").scalar()
-    url = server.url.set(database=name).render_as_string(hide_password=False)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            bench(url, Path(tmp), args.scale, args.runs, version)
-    finally:
-        with server.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-        server.dispose()
+    with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
+        bench(url, Path(tmp), args.scale, args.runs, server_version(url))
 
 
 def bench(url: str, tmp: Path, scale: float, runs: int, version: str) -> None:
     env = environment(url)
     started = time.perf_counter()
-    flask(env, "demo", "create-legacy", "--scale", f"{scale:g}")
-    flask(env, "db", "adopt")
-    flask(env, "db", "upgrade", HEAD)
+    prepare_legacy(env, scale, init=False, upgrade=(HEAD,))
     print(f"loaded, adopted, at {HEAD} in {time.perf_counter() - started:.0f} s")
     live = sa.create_engine(url, poolclass=sa.pool.NullPool)
 
@@ -222,9 +175,10 @@ def bench(url: str, tmp: Path, scale: float, runs: int, version: str) -> None:
 
     # 3. What a user sees.
     readme = migrations_with(tmp, "badge_and_names", README_EXAMPLE)
-    output = flask(environment(url, readme), "db", "preflight", expect=(0, 1))
+    env = environment(url, readme)
+    output = flask(env, "db", "preflight", expect=(0, 1), with_stderr=True)
     # And the upgrade that preflight refuses before its first statement.
-    refused = flask(environment(url, readme), "db", "upgrade", expect=(1,))
+    refused = flask(env, "db", "upgrade", expect=(1,), with_stderr=True)
 
     whole = statistics.median(seconds)
     estimate, real = statistics.median(estimates), statistics.median(reals)
@@ -255,4 +209,4 @@ def bench(url: str, tmp: Path, scale: float, runs: int, version: str) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)
