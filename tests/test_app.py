@@ -29,3 +29,28 @@ def test_two_apps_side_by_side(database_url):
     first = create_app(Config, SQLALCHEMY_DATABASE_URI=database_url)
     second = create_app(Config, SQLALCHEMY_DATABASE_URI=database_url)
     assert first.extensions["migrate"] is not second.extensions["migrate"]
+
+
+def test_the_shared_pymysql_tls_context_checks_what_pymysql_checks():
+    """PyMySQL's connections share one TLS context (app/extensions.py): the
+    same settings as PyMySQL's own preferred context, which checks no
+    certificate, without the CA certificates that one loads and never reads."""
+    from pymysql.connections import Connection
+
+    from app.extensions import _pymysql_connection_class
+
+    own = Connection._create_ssl_ctx(None, {})
+    shared = _pymysql_connection_class()._create_ssl_ctx(None, {})
+    assert shared is _pymysql_connection_class()._create_ssl_ctx(None, {})
+    for setting in (
+        "protocol",
+        "verify_mode",
+        "check_hostname",
+        "verify_flags",
+        "options",
+        "minimum_version",
+        "maximum_version",
+    ):
+        assert getattr(shared, setting) == getattr(own, setting), setting
+    assert shared.get_ciphers() == own.get_ciphers()
+    assert shared.cert_store_stats()["x509_ca"] == 0
