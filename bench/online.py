@@ -37,14 +37,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import (  # noqa: E402
-    environment,
-    flask,
-    prepare_legacy,
-    run_main,
-    scratch_database,
-    server_version,
-)
+from bench import common  # noqa: E402
+from bench.common import environment, flask, prepare_legacy, run_main  # noqa: E402
 
 HEAD = "0003_employee_last_name_index"
 STEP = "0900_wide_salary"
@@ -170,8 +164,8 @@ def main() -> None:
         raise SystemExit(
             "pt-online-schema-change is not installed: apt-get install percona-toolkit"
         )
-    with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
-        bench(url, Path(tmp), args.scale, args.interval, server_version(url))
+    with common.scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
+        bench(url, Path(tmp), args.scale, args.interval, common.server_version(url))
 
 
 def bench(url: str, tmp: Path, scale: float, interval: float, version: str) -> None:

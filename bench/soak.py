@@ -63,6 +63,11 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import common  # noqa: E402
+from bench.common import BenchError, create_user, environment  # noqa: E402
+
 LEGACY_TABLES = (
     "employees",
     "departments",
@@ -83,10 +88,7 @@ LIST_CANDIDATES = ("/admin/employee/", "/admin/salary/", "/admin/department/")
 CATALOG_CHECK_SECONDS = 1.5
 # Between two faults, so that each one's failures are told apart.
 FAULT_GAP_SECONDS = 5
-
-
-class SoakError(Exception):
-    pass
+FLASK_SECONDS = 900
 
 
 def free_port() -> int:
@@ -102,7 +104,7 @@ def wait_for(check, seconds: float, what: str, every: float = 0.2):
         if value:
             return value
         time.sleep(every)
-    raise SoakError(f"{what}: not within {seconds:.0f} s")
+    raise BenchError(f"{what}: not within {seconds:.0f} s")
 
 
 # -- the private MariaDB --------------------------------------------------------
@@ -138,7 +140,7 @@ class PrivateMariaDB:
             text=True,
         )
         if result.returncode != 0:
-            raise SoakError(f"mariadb-install-db failed:\n{result.stderr[-2000:]}")
+            raise BenchError(f"mariadb-install-db failed:\n{result.stderr[-2000:]}")
 
     def start(self) -> None:
         user = ["--user=mysql"] if os.geteuid() == 0 else []
@@ -188,39 +190,16 @@ class PrivateMariaDB:
 
 
 def app_env(database_url: str, migrations: Path, job_output: Path) -> dict:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("HEADWAY_", "GUNICORN_"))
-        and k not in ("DATABASE_URL", "SECRET_KEY", "FLASK_APP")
-    }
-    env.update(
-        HEADWAY_CONFIG="production",
-        SECRET_KEY=secrets.token_hex(32),
-        DATABASE_URL=database_url,
-        HEADWAY_MIGRATIONS_DIR=str(migrations),
+    return environment(
+        database_url,
+        migrations,
         HEADWAY_JOB_OUTPUT_DIR=str(job_output),
         PYTHONUNBUFFERED="1",
     )
-    return env
 
 
-def flask(env: dict, *args: str, stdin: str | None = None, timeout=900) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", *args],
-        cwd=ROOT,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if result.returncode != 0:
-        raise SoakError(
-            f"flask {' '.join(args)} exited {result.returncode}:\n"
-            f"{result.stdout}{result.stderr}"
-        )
-    return result.stdout
+def flask(env: dict, *args: str, stdin: str | None = None) -> str:
+    return common.flask(env, *args, stdin=stdin, timeout=FLASK_SECONDS)
 
 
 class Gunicorn:
@@ -307,14 +286,14 @@ class Client:
     def login(self) -> None:
         status = self.try_login(OPERATOR, PASSWORD)
         if status != 302:
-            raise SoakError(f"login answered {status}")
+            raise BenchError(f"login answered {status}")
 
     def try_login(self, username: str, password: str) -> int:
         """The login form's answer: 302 logged in, 200 refused, 429 wait."""
         status, _, body = self.request("GET", "/login")
         match = CSRF_RE.search(body.decode())
         if status != 200 or not match:
-            raise SoakError(f"GET /login answered {status} without a CSRF token")
+            raise BenchError(f"GET /login answered {status} without a CSRF token")
         form = urlencode(
             {"csrf_token": match.group(1), "username": username, "password": password}
         )
@@ -485,7 +464,7 @@ def head_of(migrations: Path) -> str:
         )
     ]
     if len(heads) != 1:
-        raise SoakError(f"expected one head in {migrations}, found {heads}")
+        raise BenchError(f"expected one head in {migrations}, found {heads}")
     return heads[0]
 
 
@@ -663,8 +642,9 @@ def concurrent_adoptions(
             conn.exec_driver_sql(f"CREATE DATABASE {name}")
         admin.dispose()
         env = app_env(db.url(name), migrations, tmp / f"jobs-{name}")
-        flask(env, "demo", "create-legacy", "--scale", "0.01")
-        flask(env, "headway", "init")
+        common.prepare_legacy(
+            env, "0.01", adopt=None, upgrade=None, timeout=FLASK_SECONDS
+        )
         processes = [
             subprocess.Popen(
                 [sys.executable, "-m", "flask", "db", "upgrade", "--adopt"]
@@ -961,17 +941,10 @@ def run(args, tmp: Path) -> bool:
         migrations = tmp / "migrations"
         shutil.copytree(ROOT / "migrations", migrations)
         env = app_env(url, migrations, tmp / "jobs")
-        started = time.monotonic()
-        flask(env, "demo", "create-legacy", "--scale", str(args.scale))
-        loaded = time.monotonic() - started
-        flask(env, "headway", "init")
-        flask(env, "db", "adopt", "--to", "0001_baseline")
-        flask(env, "db", "upgrade")
-        flask(
-            env,
-            *("users", "create", OPERATOR, "--role", "operator", "--password-stdin"),
-            stdin=PASSWORD + "\n",
-        )
+        loaded = common.prepare_legacy(
+            env, args.scale, adopt=("--to", "0001_baseline"), timeout=FLASK_SECONDS
+        )[0]
+        create_user(env, OPERATOR, "operator", PASSWORD)
         token = flask(env, "users", "token", "create", OPERATOR).strip().split()[-1]
         print(f"legacy database at scale {args.scale}: {loaded:.0f} s", flush=True)
         before = checksums(engine)
@@ -1166,7 +1139,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="headway-soak-"))
     try:
         passed = run(args, tmp)
-    except SoakError as exc:
+    except BenchError as exc:
         print(f"soak: {exc}", file=sys.stderr)
         passed = False
     finally:
