@@ -46,7 +46,6 @@ import math
 import os
 import platform
 import re
-import secrets
 import shutil
 import signal
 import socket
@@ -64,6 +63,11 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import common  # noqa: E402
+from bench.common import BenchError, create_user, environment  # noqa: E402
+
 APP = "wsgi:app"
 
 
@@ -113,10 +117,6 @@ TOPICS = (
     "rename a constraint",
     "drop an unused view",
 )
-
-
-class BenchError(Exception):
-    """The benchmark cannot go on; the message says why."""
 
 
 # -- the revisions --------------------------------------------------------------
@@ -256,44 +256,12 @@ def upgrade_target(revisions: list[Revision], base: str) -> tuple[str, list[str]
 def app_env(database_url: str, migrations: Path) -> dict[str, str]:
     """The environment of a production deployment, with nothing inherited that
     could point the app elsewhere."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("HEADWAY_", "GUNICORN_"))
-        and k not in ("DATABASE_URL", "SECRET_KEY", "FLASK_APP")
-    }
-    env.update(
-        HEADWAY_CONFIG="production",
-        SECRET_KEY=secrets.token_hex(32),
-        DATABASE_URL=database_url,
-        HEADWAY_MIGRATIONS_DIR=str(migrations),
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+    return environment(database_url, migrations, PYTHONUNBUFFERED="1")
 
 
 def flask(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     """Run `flask ARGS` from the project root, as a user would; its stdout."""
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "flask", "--app", APP, *args],
-            cwd=ROOT,
-            env=env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=FLASK_COMMAND_SECONDS,
-        )
-    except subprocess.TimeoutExpired:
-        raise BenchError(
-            f"flask {' '.join(args)} ran over {FLASK_COMMAND_SECONDS} s"
-        ) from None
-    if result.returncode != 0:
-        raise BenchError(
-            f"flask {' '.join(args)} exited {result.returncode}:\n"
-            f"{result.stdout}{result.stderr}"
-        )
-    return result.stdout
+    return common.flask(env, *args, stdin=stdin, timeout=FLASK_COMMAND_SECONDS)
 
 
 def timed(label: str, run: Callable[[], object]) -> float:
@@ -306,33 +274,25 @@ def timed(label: str, run: Callable[[], object]) -> float:
 
 
 def prepare_database(env: dict[str, str], target: str, adopt_all: bool) -> None:
-    timed(
-        f"flask demo create-legacy --scale {LEGACY_SCALE}",
-        lambda: flask(env, "demo", "create-legacy", "--scale", LEGACY_SCALE),
+    # Headway's tables before the adoption, as in the README's "Deploying": the
+    # audit trail then has a row for every step applied, as on a deployment
+    # that has run its upgrades with Headway, and the dashboard reads it
+    # (checksums). Plain `adopt` builds and compares the schema of every
+    # revision to find the newest match: minutes at 1,000 revisions. The legacy
+    # database is the baseline's, so check that one only. Preflight would
+    # rehearse each of the steps on a scratch copy first: the bench's steps are
+    # `pass` or an added nullable column.
+    common.prepare_legacy(
+        env,
+        LEGACY_SCALE,
+        adopt=() if adopt_all else ("--to", "0001_baseline"),
+        upgrade=("--no-preflight", target),
+        each=timed,
+        timeout=FLASK_COMMAND_SECONDS,
     )
-    # Headway's tables first, as in the README's "Deploying": the audit trail
-    # then has a row for every step applied, as on a deployment that has run
-    # its upgrades with Headway, and the dashboard reads it (checksums).
-    timed("flask headway init", lambda: flask(env, "headway", "init"))
-    if adopt_all:
-        timed("flask db adopt", lambda: flask(env, "db", "adopt"))
-    else:
-        # Plain `adopt` builds and compares the schema of every revision to
-        # find the newest match: minutes at 1,000 revisions. The legacy
-        # database is the baseline's, so check that one only.
-        adopt = ("db", "adopt", "--to", "0001_baseline")
-        timed(f"flask {' '.join(adopt)}", lambda: flask(env, *adopt))
-    # Preflight would rehearse each of the steps on a scratch copy first: the
-    # bench's steps are `pass` or an added nullable column.
-    upgrade = ("db", "upgrade", "--no-preflight", target)
-    timed(f"flask {' '.join(upgrade)}", lambda: flask(env, *upgrade))
     timed(
         f"flask users create {USERNAME} --role viewer",
-        lambda: flask(
-            env,
-            *("users", "create", USERNAME, "--role", "viewer", "--password-stdin"),
-            stdin=PASSWORD + "\n",
-        ),
+        lambda: create_user(env, USERNAME, "viewer", PASSWORD),
     )
 
 
@@ -342,7 +302,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(env: dict[str, str], port: int, workers: int | None, log: Path):
+def start_gunicorn(
+    env: dict[str, str], port: int, workers: int | None, log: Path, app: str = APP
+):
     # From the project root, so gunicorn.conf.py applies as deployed (its
     # worker class, access log); only the bind and the worker count are the
     # bench's (the count only when --workers is given).
@@ -355,7 +317,7 @@ def start_gunicorn(env: dict[str, str], port: int, workers: int | None, log: Pat
                 # gunicorn.conf.py puts it in instance/, where a gunicorn of
                 # `make run` may have its own.
                 "--no-control-socket",
-                APP,
+                app,
             ],
             cwd=ROOT,
             env=env,

@@ -40,12 +40,14 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import common  # noqa: E402
+from bench.common import BenchError, create_user, environment  # noqa: E402
 from bench.console import (  # noqa: E402
-    BenchError,
+    FLASK_COMMAND_SECONDS,
     Client,
-    flask,
     free_port,
     machine,
+    start_gunicorn,
     stop,
     timed,
     wait_until_healthy,
@@ -65,22 +67,6 @@ TARGET_SPEEDUP = 20.0
 SPEEDUP_TABLE = "salaries"
 
 
-def app_env(database_url: str, secret_key: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("HEADWAY_", "GUNICORN_"))
-        and k not in ("DATABASE_URL", "SECRET_KEY", "FLASK_APP")
-    }
-    env.update(
-        HEADWAY_CONFIG="production",
-        SECRET_KEY=secret_key,
-        DATABASE_URL=database_url,
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
 def prepare(url: sa.URL, env: dict[str, str], scale: str, reuse: bool) -> None:
     server = sa.create_engine(url.set(database=""), poolclass=sa.pool.NullPool)
     with server.connect() as conn:
@@ -96,20 +82,10 @@ def prepare(url: sa.URL, env: dict[str, str], scale: str, reuse: bool) -> None:
             "CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
         )
     server.dispose()
-    timed(
-        f"flask demo create-legacy --scale {scale}",
-        lambda: flask(env, "demo", "create-legacy", "--scale", scale),
-    )
-    timed("flask headway init", lambda: flask(env, "headway", "init"))
-    timed("flask db adopt", lambda: flask(env, "db", "adopt"))
-    timed("flask db upgrade", lambda: flask(env, "db", "upgrade"))
+    common.prepare_legacy(env, scale, each=timed, timeout=FLASK_COMMAND_SECONDS)
     timed(
         f"flask users create {USERNAME} --role operator",
-        lambda: flask(
-            env,
-            *("users", "create", USERNAME, "--role", "operator", "--password-stdin"),
-            stdin=PASSWORD + "\n",
-        ),
+        lambda: create_user(env, USERNAME, "operator", PASSWORD),
     )
 
 
@@ -330,7 +306,11 @@ def main() -> int:
         print("bench/employees.py measures MySQL/MariaDB: give a mysql+pymysql URL")
         return 2
     secret_key = secrets.token_hex(32)
-    env = app_env(url.render_as_string(hide_password=False), secret_key)
+    env = environment(
+        url.render_as_string(hide_password=False),
+        secret_key=secret_key,
+        PYTHONUNBUFFERED="1",
+    )
     env["GUNICORN_CMD_ARGS"] = ""
     print(f"Machine: {machine()}")
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
@@ -344,22 +324,7 @@ def main() -> int:
         plans_ok = search_plans(engine)
         pairs = urls(engine, secret_key)
         port = free_port()
-        with log.open("wb") as out:
-            import subprocess
-
-            process = subprocess.Popen(
-                [
-                    *(sys.executable, "-m", "gunicorn"),
-                    *("--bind", f"127.0.0.1:{port}", "--workers", str(args.workers)),
-                    "--no-control-socket",
-                    APP,
-                ],
-                cwd=ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        process = start_gunicorn(env, port, args.workers, log, app=APP)
         wait_until_healthy(port, process)
         client = Client(port)
         client.login(USERNAME, PASSWORD)

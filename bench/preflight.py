@@ -48,14 +48,8 @@ from app import create_app  # noqa: E402
 from app.dbadmin.core import preflight as pf  # noqa: E402
 from app.dbadmin.core.catalog import load_catalog  # noqa: E402
 from app.extensions import db  # noqa: E402
-from bench.common import (  # noqa: E402
-    environment,
-    flask,
-    prepare_legacy,
-    run_main,
-    scratch_database,
-    server_version,
-)
+from bench import common  # noqa: E402
+from bench.common import environment, flask, prepare_legacy, run_main  # noqa: E402
 from config import TestingConfig  # noqa: E402
 
 # The project's head: the bench's revisions go on top of it.
@@ -132,8 +126,8 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=30)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
-        bench(url, Path(tmp), args.scale, args.runs, server_version(url))
+    with common.scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
+        bench(url, Path(tmp), args.scale, args.runs, common.server_version(url))
 
 
 def bench(url: str, tmp: Path, scale: float, runs: int, version: str) -> None:
