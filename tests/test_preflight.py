@@ -303,6 +303,27 @@ def test_a_column_added_twice_fails_on_the_schema(mysql_app, scripts):
     assert "Duplicate column name 'badge'" in finding.detail
 
 
+def test_a_table_that_does_not_exist_fails_on_the_schema(mysql_app, scripts):
+    """Altering a table that neither exists nor is made by an earlier
+    statement: a finding in the table's own name, not an error from the
+    scratch database preflight works in."""
+    scripts.write(
+        "0900_no_table",
+        migrations_head(),
+        upgrade="""
+        op.create_table("made_here", sa.Column("id", sa.Integer, primary_key=True))
+        op.add_column("made_here", sa.Column("x", sa.Integer))
+        op.add_column("no_such_table", sa.Column("x", sa.Integer))
+        """,
+    )
+    [step] = run_preflight(mysql_app).steps
+    [finding] = step.failures
+    assert (finding.kind, finding.table) == ("schema_error", "no_such_table")
+    assert finding.detail == "there is no table no_such_table"
+    # The table made by the plan is altered in the scratch copy as usual.
+    assert step.statements[1].lock.kind != pf.UNKNOWN
+
+
 def test_the_transactions_an_alter_would_wait_for_are_listed(mysql_app, scripts):
     scripts.write(
         "0900_col",

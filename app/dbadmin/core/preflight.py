@@ -99,6 +99,7 @@ NOT_ANALYSED = "not_analysed"  # preflight does not understand the statement
 
 # The server refuses an ALGORITHM/LOCK it cannot honour with these.
 _REFUSALS = (1845, 1846)
+_NO_SUCH_TABLE = 1146
 # Best first. (Verified on MariaDB 10.11 for 28 kinds of ALTER: skipping to
 # the algorithm a refusal names finds the same first accepted one.)
 _ALGORITHMS = ("INSTANT", "NOCOPY", "INPLACE", "COPY")
@@ -660,7 +661,22 @@ class _Context:
         except sa.exc.DBAPIError as exc:
             result.lock = LockImpact(UNKNOWN, reason=_message(exc))
             return
-        before = self.shape_ddl(table)
+        try:
+            before = self.shape_ddl(table)
+        except sa.exc.DBAPIError as exc:
+            if _error_code(exc) != _NO_SUCH_TABLE:
+                raise
+            # Neither live nor made by an earlier statement of the plan.
+            result.lock = LockImpact(UNKNOWN, reason="no such table")
+            result.findings.append(
+                Finding(
+                    "schema_error",
+                    FAILS,
+                    table=table,
+                    detail=f"there is no table {table}",
+                )
+            )
+            return
         refusal = None
         # An instant change takes no lock beyond the brief metadata lock, so
         # INSTANT needs no second try with LOCK=SHARED.
