@@ -229,12 +229,18 @@ class Gunicorn:
         )
 
     def get_status(self, path: str) -> int | None:
+        return self.get(path)[0]
+
+    def get(self, path: str) -> tuple[int | None, str]:
+        """(status, body) of an anonymous GET; (None, the error) when the
+        server does not answer."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
         try:
             conn.request("GET", path)
-            return conn.getresponse().status
-        except OSError:
-            return None
+            response = conn.getresponse()
+            return response.status, response.read().decode(errors="replace")
+        except OSError as error:
+            return None, str(error)
         finally:
             conn.close()
 
@@ -523,14 +529,39 @@ def kill_a_job_mid_step(
             1,
         )
         flagged = "soak_probe" in report
+        # The step's first statement ran: the database is partially applied
+        # until someone settles it (here the way the console offers first,
+        # a rollback job), and not ready meanwhile.
+        _, status = api.json("GET", "/api/migrations/status")
+        partial = status.get("state") == "partial"
+        status, body = api.json("POST", "/api/migrations/jobs", {"action": "rollback"})
+        if status != 202:
+            return Outcome(
+                "job SIGKILLed mid-step", False, f"rollback: {status} {body}"
+            )
+        rollback = wait_for_job(api, body["id"], {"succeeded", "failed"}, 120)
         with engine.connect() as conn:
             version = conn.exec_driver_sql(
                 "SELECT version_num FROM alembic_version"
             ).scalar()
-        ok = version == down
+            probe_left = sa.inspect(conn).has_table("soak_probe")
+        _, status = api.json("GET", "/api/migrations/status")
+        # The slow revision is still there: pending, until its file goes.
+        settled = status.get("state") == "behind"
+        ok = (
+            version == down
+            and flagged
+            and partial
+            and rollback["status"] == "succeeded"
+            and not probe_left
+            and settled
+        )
         detail = (
             f"job #{job_id} marked interrupted; version stayed at {version}; "
-            f"report {'names' if flagged else 'does NOT name'} table soak_probe"
+            f"report {'names' if flagged else 'does NOT name'} table soak_probe; "
+            f"state {'partial' if partial else 'NOT partial'}; rollback job "
+            f"#{rollback['id']} {rollback['status']}, soak_probe "
+            f"{'LEFT' if probe_left else 'gone'}, state {status.get('state')}"
         )
         return Outcome("job process SIGKILLed mid-step", ok, detail)
     finally:
@@ -547,11 +578,15 @@ def database_outage(
     time.sleep(seconds)
     db.start()
     up_at = load.now()
-    recovered = wait_for(
-        lambda: server.get_status("/readyz") == 200 and load.now(),
-        60,
-        "the app did not recover after the database came back",
-    )
+    try:
+        recovered = wait_for(
+            lambda: server.get_status("/readyz") == 200 and load.now(),
+            60,
+            "the app did not recover after the database came back",
+        )
+    except BenchError as error:
+        status, body = server.get("/readyz")
+        raise BenchError(f"{error}; /readyz answers {status}: {body[:300]}") from None
     detail = (
         f"down {up_at - down_at:.1f} s; ready again "
         f"{recovered - up_at:.1f} s after the server came back"
@@ -560,36 +595,64 @@ def database_outage(
 
 
 def half_failed_migration(migrations: Path, api: Client, engine: sa.Engine):
+    """A step whose second operation fails: preflight refuses it before its
+    first statement; run without preflight, it fails half-way on MySQL's
+    non-transactional DDL, the database is partial, and a rollback job
+    settles it."""
     down = head_of(migrations)
     path = migrations / "versions" / "0091_soak_half.py"
     path.write_text(HALF_REVISION.format(down=down))
     time.sleep(CATALOG_CHECK_SECONDS)
-    try:
+
+    def upgrade(**options) -> dict:
         status, body = api.json(
-            "POST", "/api/migrations/jobs", {"action": "upgrade", "target": "heads"}
+            "POST",
+            "/api/migrations/jobs",
+            {"action": "upgrade", "target": "heads", **options},
         )
         if status != 202:
-            return Outcome("migration failing half-way", False, f"{status} {body}")
-        job = wait_for_job(api, body["id"], {"failed", "succeeded"}, 120)
-        report = wait_for(
-            lambda: api.json("GET", f"/api/migrations/jobs/{body['id']}")[1].get(
-                "schema_report"
-            ),
-            120,
-            "no schema report after the failure",
-            1,
-        )
+            raise BenchError(f"upgrade{options}: {status} {body}")
+        return wait_for_job(api, body["id"], {"failed", "succeeded"}, 120)
+
+    def live_state() -> tuple[str, bool, str]:
         with engine.connect() as conn:
             version = conn.exec_driver_sql(
                 "SELECT version_num FROM alembic_version"
             ).scalar()
-        ok = job["status"] == "failed" and version == down
+            created = sa.inspect(conn).has_table("soak_half")
+        return version, created, api.json("GET", "/api/migrations/status")[1]["state"]
+
+    try:
+        refused = upgrade()
+        after_refusal = live_state()
+        failed = upgrade(no_preflight=True)
+        after_failure = live_state()
+        status, body = api.json("POST", "/api/migrations/jobs", {"action": "rollback"})
+        if status != 202:
+            raise BenchError(f"rollback: {status} {body}")
+        rollback = wait_for_job(api, body["id"], {"failed", "succeeded"}, 120)
+        after_rollback = live_state()
+        ok = (
+            refused["status"] == "failed"
+            and after_refusal == (down, False, "behind")
+            and failed["status"] == "failed"
+            and after_failure == (down, True, "partial")
+            and rollback["status"] == "succeeded"
+            and after_rollback == (down, False, "behind")
+        )
         detail = (
-            f"job {job['status']}: {job.get('error')}; version stayed at {version}; "
-            f"report {'names' if 'soak_half' in report else 'does NOT name'} "
-            "table soak_half"
+            f"with preflight: job {refused['status']} ({refused.get('error')}), "
+            f"soak_half {'CREATED' if after_refusal[1] else 'not created'}; "
+            f"without: job {failed['status']} ({failed.get('error')}), state "
+            f"{after_failure[2]}, soak_half "
+            f"{'created' if after_failure[1] else 'NOT created'}; "
+            f"rollback {rollback['status']}: soak_half "
+            f"{'LEFT' if after_rollback[1] else 'gone'}, state {after_rollback[2]}; "
+            f"version stayed at {after_rollback[0]}"
         )
         return Outcome("migration failing half-way (MySQL DDL)", ok, detail)
+    except BenchError as error:
+        return Outcome("migration failing half-way (MySQL DDL)", False, str(error))
     finally:
         path.unlink(missing_ok=True)
         with engine.begin() as conn:
