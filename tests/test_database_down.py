@@ -151,3 +151,37 @@ def test_a_connection_lost_during_a_request_is_no_server_error(app, logged_in):
     # The next request gets a working connection from the pool.
     client = app.test_client()
     assert login(client, "viewer").status_code == 302
+
+
+def test_a_connection_lost_while_the_state_is_read_is_no_server_error(app, logged_in):
+    """The connection dies while the navbar reads where the database stands
+    (the journal of a half-applied step): the read took it for a missing
+    table and left the request's transaction unusable, and the page's own
+    query then failed with a bare 500 (the soak found it during its outage).
+    MySQL/MariaDB: SQLite keeps no such journal."""
+    client = logged_in("viewer")
+    died = []
+
+    def lose_the_connection(conn, cursor, statement, *args):
+        if died or "headway_step_runs" not in statement:
+            return
+        died.append(statement)
+        thread = conn.connection.dbapi_connection.thread_id()
+        killer = sa.create_engine(conn.engine.url, poolclass=sa.pool.NullPool)
+        with killer.connect() as other:
+            other.exec_driver_sql(f"KILL {thread}")
+        killer.dispose()
+
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "mysql":
+        pytest.skip("MySQL/MariaDB only: SQLite keeps no journal of steps")
+    sa.event.listen(engine, "before_cursor_execute", lose_the_connection)
+    try:
+        response = client.get("/admin/employee/")
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", lose_the_connection)
+    assert died, "the journal was not read"
+    assert response.status_code in (200, 503), response.get_data(as_text=True)[:500]
+    # The next request gets a working connection.
+    assert client.get("/admin/employee/").status_code == 200

@@ -269,10 +269,13 @@ def _compare(
 
 def _stored(connection: Connection, key: str) -> sa.Row | None:
     """The stored fingerprint, if any (None before `flask headway init`: a
-    failed SELECT leaves MySQL's and SQLite's transactions usable)."""
+    failed SELECT leaves MySQL's and SQLite's transactions usable; a lost
+    connection does not, and is raised)."""
     try:
         return connection.execute(_STORED, {"key": key}).first()
-    except sa.exc.SQLAlchemyError:
+    except sa.exc.DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise
         return None
 
 

@@ -7,7 +7,7 @@ from enum import StrEnum
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from app.dbadmin.cli_words import cli_ways
 from app.dbadmin.core.alembic_env import (  # noqa: F401 (re-exported)
@@ -242,7 +242,9 @@ def unsettled_step(engine_or_connection) -> PartialStep | None:
     try:
         # A failed read leaves a MySQL transaction usable: no rollback needed.
         return read_partial(engine_or_connection)
-    except SQLAlchemyError:
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise  # not "no journal": the state cannot be read at all
         return None
 
 

@@ -107,14 +107,24 @@ def _read_state(catalog: Catalog) -> DatabaseState:
     except sa.exc.SQLAlchemyError:
         db.session.rollback()
         return read_state(db.engine, catalog, db.metadata)
+    try:
+        partial = unsettled_step(connection)
+    except sa.exc.SQLAlchemyError as exc:  # the connection was lost
+        db.session.rollback()
+        return DatabaseState(
+            State.UNREACHABLE, heads=catalog.heads, error=error_line(exc)
+        )
     # The live schema checked too, on the same connection: a stamp that lies
     # or a column dropped out of band shows at once (core/fingerprint.py).
-    return with_schema_check(
-        state_of(catalog, current, unsettled_step(connection)),
-        connection,
-        catalog,
-        db.metadata,
+    database = with_schema_check(
+        state_of(catalog, current, partial), connection, catalog, db.metadata
     )
+    if database.kind == State.UNREACHABLE:
+        # The connection was lost under the check: the rest of the request
+        # gets a new one (or the database's own error), not an unusable
+        # transaction.
+        db.session.rollback()
+    return database
 
 
 def _rows_or_empty(statement) -> list[sa.Row]:
