@@ -482,6 +482,14 @@ def wait_for_job(api: Client, job_id: int, statuses: set[str], seconds=120) -> d
     return wait_for(done, seconds, f"job #{job_id} did not reach {statuses}", 0.5)
 
 
+def roll_back(api: Client) -> dict:
+    """A rollback job of the partial step, run to its end."""
+    status, body = api.json("POST", "/api/migrations/jobs", {"action": "rollback"})
+    if status != 202:
+        raise BenchError(f"rollback: {status} {body}")
+    return wait_for_job(api, body["id"], {"succeeded", "failed"}, 120)
+
+
 def kill_a_worker(server: Gunicorn, load: Load) -> tuple[Outcome, float]:
     victim = server.worker_pids()[0]
     at = load.now()
@@ -534,12 +542,10 @@ def kill_a_job_mid_step(
         # a rollback job), and not ready meanwhile.
         _, status = api.json("GET", "/api/migrations/status")
         partial = status.get("state") == "partial"
-        status, body = api.json("POST", "/api/migrations/jobs", {"action": "rollback"})
-        if status != 202:
-            return Outcome(
-                "job SIGKILLed mid-step", False, f"rollback: {status} {body}"
-            )
-        rollback = wait_for_job(api, body["id"], {"succeeded", "failed"}, 120)
+        try:
+            rollback = roll_back(api)
+        except BenchError as error:
+            return Outcome("job SIGKILLed mid-step", False, str(error))
         with engine.connect() as conn:
             version = conn.exec_driver_sql(
                 "SELECT version_num FROM alembic_version"
@@ -627,10 +633,7 @@ def half_failed_migration(migrations: Path, api: Client, engine: sa.Engine):
         after_refusal = live_state()
         failed = upgrade(no_preflight=True)
         after_failure = live_state()
-        status, body = api.json("POST", "/api/migrations/jobs", {"action": "rollback"})
-        if status != 202:
-            raise BenchError(f"rollback: {status} {body}")
-        rollback = wait_for_job(api, body["id"], {"failed", "succeeded"}, 120)
+        rollback = roll_back(api)
         after_rollback = live_state()
         ok = (
             refused["status"] == "failed"
