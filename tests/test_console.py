@@ -235,6 +235,13 @@ def test_plan_bad_input(console, scripts):
     assert response.status_code == 400
     assert response.get_json()["error"] == "unknown target revision 'nope'"
     assert client.get("/api/migrations/plan").status_code == 400
+    # A prefix of several revisions (0001_baseline ... 0004_...) names none.
+    response = client.get("/api/migrations/plan?target=000")
+    assert response.status_code == 400
+    assert response.get_json()["error"] == (
+        "'000' starts 4 revisions (0001_baseline, 0002_employee_email, "
+        "0003_employee_last_name_index, ...): type more of the id"
+    )
     assert client.get("/admin/migrations/plan?target=nope").status_code == 400
     response = client.get("/api/migrations/plan?target=head")
     assert response.status_code == 200 and response.get_json()["steps"] == []

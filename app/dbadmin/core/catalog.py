@@ -187,8 +187,16 @@ class Catalog:
             return self.heads[0]
         full = self.resolve(rev)
         if full is None:
-            raise HeadwayError(f"unknown revision {rev!r}")
+            raise HeadwayError(self.unresolved(rev, "revision"))
         return full
+
+    def unresolved(self, rev: str, what: str) -> str:
+        """Why `rev` names no revision: none starts with it, or several do."""
+        matches = sorted(r for r in self.by_id if r.startswith(rev))
+        if len(matches) < 2:
+            return f"unknown {what} {rev!r}"
+        shown = ", ".join(matches[:3]) + (", ..." if len(matches) > 3 else "")
+        return f"{rev!r} starts {len(matches)} revisions ({shown}): type more of the id"
 
     def refuse_broken_files(self, what: str) -> None:
         """Raise HeadwayError naming each broken revision file: `what` (a job,

@@ -79,7 +79,7 @@ def resolve_target(catalog: Catalog, target: str) -> str:
         return target
     rev = catalog.resolve(target)
     if rev is None:
-        raise PlanError(f"unknown target revision {target!r}")
+        raise PlanError(catalog.unresolved(target, "target revision"))
     return rev
 
 
