@@ -58,6 +58,7 @@ from app.employees.pagination import (
     fetch_page,
 )
 from app.extensions import db
+from app.url_quoting import QUERY_SAFE
 from app.validation import parse_integer
 
 # Flask-Admin's own messages, which name no record: each is replaced with one
@@ -81,8 +82,6 @@ ROW_ACTION_KINDS = {
     DeleteRowAction: "delete",
 }
 ROW_LINK_ENDPOINTS = {"view": ".details_view", "edit": ".edit_view"}
-# The characters Werkzeug leaves unquoted in a URL's query (werkzeug.urls).
-QUERY_SAFE = "!$'()*,/:;?@"
 
 
 @dataclass

@@ -19,6 +19,7 @@ from markupsafe import Markup
 from app.dbadmin.core.catalog import Catalog, Revision
 from app.dbadmin.core.state import DatabaseState
 from app.dbadmin.web import graph
+from app.url_quoting import PATH_SAFE, QUERY_SAFE
 from app.validation import parse_integer
 
 # Rows per page: what a page of the history costs grows with this, not with
@@ -125,13 +126,6 @@ def history_graph(catalog: Catalog, database: DatabaseState) -> HistoryGraph:
     return _kept(catalog, "history graph", current, build)
 
 
-# How Werkzeug quotes a path segment and a query value (its routing
-# converters and urls.py): a row's links are a prefix built by url_for once
-# per page plus the row's quoted id, not three url_for calls per row.
-PATH_SAFE = "!$&'()*+,/:;=@"
-QUERY_SAFE = "!$'()*,/:;?@"
-
-
 @dataclass(frozen=True)
 class ShownRow:
     """A row of the page shown, with its links and its piece of the graph."""
@@ -144,7 +138,8 @@ class ShownRow:
 
 def shown_rows(history: HistoryGraph, rows: list[HistoryRow]) -> list[ShownRow]:
     """The rows of the page shown, rendered on each request (a request's
-    URLs), never kept."""
+    URLs), never kept. A row's links are a prefix built by url_for once per
+    page plus the row's quoted id, not three url_for calls per row."""
     revision_url = url_for(".revision", rev="")
     plan_url = url_for(".plan", target="")
     shown = []
