@@ -7,7 +7,8 @@ from app import create_app
 from config import ConfigError
 
 # `flask db|users|headway|demo ...` serves no page: the app is built without
-# the web admin (app.create_app's `web`), half of a command's start-up.
+# the web admin (app.create_app's `web`), half of a command's start-up; and
+# `flask db ...` without Flask-SQLAlchemy's ORM (`orm`), a fifth of what is left.
 SHELL_GROUPS = {"db", "users", "headway", "demo"}
 # The flask command's own options that take a value.
 _VALUED_OPTIONS = {"-A", "--app", "-e", "--env-file"}
@@ -27,7 +28,8 @@ def flask_command() -> str | None:
 
 
 try:
-    app = create_app(web=flask_command() not in SHELL_GROUPS)
+    group = flask_command()
+    app = create_app(web=group not in SHELL_GROUPS, orm=group != "db")
 except ConfigError as exc:
     # One clear line and a non-zero exit, for gunicorn and the flask CLI alike.
     sys.exit(f"Error: {exc}")

@@ -9,7 +9,11 @@ from config import Config, config_from_env, load_config
 
 
 def create_app(
-    config_class: type[Config] | None = None, *, web: bool = True, **overrides: Any
+    config_class: type[Config] | None = None,
+    *,
+    web: bool = True,
+    orm: bool = True,
+    **overrides: Any,
 ) -> Flask:
     """Build the application. Raises config.ConfigError on a bad configuration.
 
@@ -17,7 +21,13 @@ def create_app(
     admin, the error pages, the templates' helpers): a shell command or a
     job's process serves none, and the web admin is half of the start-up.
     Flask refuses blueprints once the app has served, so this is decided
-    here, once (wsgi.py decides it for `flask` commands)."""
+    here, once (wsgi.py decides it for `flask` commands).
+
+    `orm=False` (with `web=False`: `flask db`) builds it without
+    Flask-SQLAlchemy, whose ORM `flask db` does not use: Flask-Migrate gets
+    an engine built from the same settings (app/database.py)."""
+    if web and not orm:
+        raise ValueError("the web app needs the ORM: orm=False goes with web=False")
     config_class = config_class or config_from_env()
     # Every setting, read and checked in one place (config.py).
     config = load_config(config_class, **overrides)
@@ -29,7 +39,7 @@ def create_app(
     )
     app.config.update(config)
 
-    register_extensions(app, web)
+    register_extensions(app, web, orm)
     if web:
         register_blueprints(app)
         register_errorhandlers(app)
@@ -38,8 +48,8 @@ def create_app(
     return app
 
 
-def register_extensions(app: Flask, web: bool = True) -> None:
-    from app.extensions import db, migrate
+def register_extensions(app: Flask, web: bool = True, orm: bool = True) -> None:
+    from app.database import migrate
 
     if web:
         # Every table on the metadata. A shell command imports the models
@@ -47,7 +57,14 @@ def register_extensions(app: Flask, web: bool = True) -> None:
         # run): `flask db current` starts without them and the ORM.
         from app import models  # noqa: F401
 
-    db.init_app(app)
+    if orm:
+        from app.extensions import db
+
+        db.init_app(app)
+    else:
+        from app.database import ShellDatabase
+
+        db = ShellDatabase(app)
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"])
     if web:
         from app.auth.security import init_security

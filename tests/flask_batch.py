@@ -24,6 +24,10 @@ OUTPUT_END = "\x1e end of flask command \x1e"
 
 def run(args: list[str], stdin: str | None) -> int:
     sys.stdin = io.StringIO(stdin or "")
+    # wsgi.py builds the app for the command in sys.argv (a `flask db` one
+    # without the web admin and the ORM): imported again for each command.
+    sys.argv = ["flask", *args]
+    sys.modules.pop("wsgi", None)
     try:
         cli.main(args=args, prog_name="flask", standalone_mode=False)
     except SystemExit as exc:

@@ -32,12 +32,12 @@ def test_two_apps_side_by_side(database_url):
 
 
 def test_the_shared_pymysql_tls_context_checks_what_pymysql_checks():
-    """PyMySQL's connections share one TLS context (app/extensions.py): the
+    """PyMySQL's connections share one TLS context (app/database.py): the
     same settings as PyMySQL's own preferred context, which checks no
     certificate, without the CA certificates that one loads and never reads."""
     from pymysql.connections import Connection
 
-    from app.extensions import _pymysql_connection_class
+    from app.database import _pymysql_connection_class
 
     own = Connection._create_ssl_ctx(None, {})
     shared = _pymysql_connection_class()._create_ssl_ctx(None, {})

@@ -21,9 +21,10 @@ from flask_migrate.cli import db as flask_migrate_db
 
 from app.cli import HeadwayGroup, fail
 from app.dbadmin.core.lock import Deadline, lock_wait_seconds, release_lock
-from app.extensions import db
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from app.dbadmin.core.adoption import Verification
     from app.dbadmin.core.executor import ExecutorSettings
 
@@ -46,6 +47,12 @@ db_cli = DbGroup(
 )
 for _name, _command in flask_migrate_db.commands.items():
     db_cli.add_command(_command, _name)
+
+
+def database_engine() -> Engine:
+    """The app's engine, as Flask-Migrate holds it: Flask-SQLAlchemy's, or
+    the one `flask db` builds without the ORM (app/database.py)."""
+    return current_app.extensions["migrate"].db.engine
 
 
 def _alembic_config(directory: str | None, x_arg: tuple, **attributes):
@@ -116,7 +123,7 @@ def online_run(online: bool, sql: bool = False):
     from app.dbadmin.core.online import OnlineSettings, require_online, showing_progress
 
     require_online(
-        db.engine.dialect.name,
+        database_engine().dialect.name,
         OnlineSettings.from_config(current_app.config, enabled=True),
     )
     return showing_progress()
@@ -179,8 +186,8 @@ def upgrade_command(
     # stamp and the upgrade, under the release lock: deploy scripts running
     # this at once take turns, and the later ones find it versioned.
     deadline = Deadline.after(wait)
-    with release_lock(db.engine, deadline, click.echo, "-x lock_wait=SECONDS"):
-        adoption = adopt_if_unversioned(db.engine)
+    with release_lock(database_engine(), deadline, click.echo, "-x lock_wait=SECONDS"):
+        adoption = adopt_if_unversioned(database_engine())
         if adoption is not None and not adoption.stamped:
             _print_no_match(adoption.verification)
             raise SystemExit(1)
@@ -270,7 +277,7 @@ def _keeping_the_proof(sql: bool, proven: bool = False):
         return nullcontext()
     from app.dbadmin.core.adoption import keeping_the_proof
 
-    return keeping_the_proof(db.engine, proven)
+    return keeping_the_proof(database_engine(), proven)
 
 
 def _print_differences(result: Verification) -> None:
@@ -289,12 +296,12 @@ _ANY_UNSETTLED_RUN = (
 def _may_have_a_partial_step() -> bool:
     """False when the journal holds no unsettled run (or there is no journal,
     or the database is SQLite, which takes a whole step back)."""
-    if db.engine.dialect.name != "mysql":
+    if database_engine().dialect.name != "mysql":
         return False
     from sqlalchemy.exc import SQLAlchemyError
 
     try:
-        with db.engine.connect() as conn:
+        with database_engine().connect() as conn:
             return conn.exec_driver_sql(_ANY_UNSETTLED_RUN).first() is not None
     except SQLAlchemyError:
         return False
@@ -306,7 +313,7 @@ def _echo_partial() -> bool:
         return False
     from app.dbadmin.core.state import unsettled_step
 
-    partial = unsettled_step(db.engine)
+    partial = unsettled_step(database_engine())
     if partial is None:
         return False
     from app.dbadmin.core.guards import partial_line
@@ -338,7 +345,7 @@ def verify_command(revision: str | None) -> None:
     from app.dbadmin.core.catalog import load_catalog
     from app.dbadmin.core.state import redundant_stamp_line, redundant_stamps
 
-    stamped = stamped_revisions(db.engine)
+    stamped = stamped_revisions(database_engine())
     unversioned = not stamped
     redundant = redundant_stamps(load_catalog(), stamped)
     if redundant and revision is None:
@@ -350,7 +357,7 @@ def verify_command(revision: str | None) -> None:
             "--dry-run` finds the revision it matches.",
             err=True,
         )
-    result = verify_schema(db.engine, revision)
+    result = verify_schema(database_engine(), revision)
     if not result.matches:
         _print_differences(result)
         if not unversioned and revision is None:
@@ -375,7 +382,7 @@ def _print_no_match(closest: Verification) -> None:
     from app.dbadmin.core.adoption import existing_first_revision_tables
     from app.dbadmin.core.catalog import load_catalog
 
-    if not existing_first_revision_tables(db.engine, load_catalog()):
+    if not existing_first_revision_tables(database_engine(), load_catalog()):
         click.echo(
             "The database has none of the first revision's tables: nothing to "
             "adopt. `flask db upgrade` creates the schema.",
@@ -439,12 +446,14 @@ def adopt_command(
     if len(chosen) > 1:
         fail(f"{' and '.join(chosen)} do not go together: choose one")
     if dry_run or write_revision:
-        adoption = adopt(db.engine, to=to, dry_run=True)
+        adoption = adopt(database_engine(), to=to, dry_run=True)
     else:
         # Decided under the release lock, like every adoption.
         deadline = Deadline.after(lock_wait)
-        with release_lock(db.engine, deadline, click.echo, "--lock-wait"):
-            adoption = adopt(db.engine, to=to, accept_differences=accept_differences)
+        with release_lock(database_engine(), deadline, click.echo, "--lock-wait"):
+            adoption = adopt(
+                database_engine(), to=to, accept_differences=accept_differences
+            )
     result = adoption.verification
     if write_revision:
         _write_revision(result)
@@ -475,7 +484,7 @@ def _write_revision(closest: Verification) -> None:
         return
     from app.dbadmin.core.adoption import write_reconciling_revision
 
-    written = write_reconciling_revision(db.engine, closest.revisions[0])
+    written = write_reconciling_revision(database_engine(), closest.revisions[0])
     click.echo(
         f"wrote {written.path}: revision {written.revision}, on top of "
         f"{written.base}; its upgrade turns {written.base}'s schema into this "
@@ -536,7 +545,7 @@ def preflight_command(time_limit: float, target: str) -> None:
     from app.dbadmin.preflight_text import preflight_lines
 
     limit = {} if time_limit is None else {"time_limit_s": time_limit}
-    plan, result = preflight_to(db.engine, load_catalog(), target, **limit)
+    plan, result = preflight_to(database_engine(), load_catalog(), target, **limit)
     if not plan.steps:
         click.echo(f"nothing to run: the database is at {target}")
         return
@@ -576,7 +585,7 @@ def rollback_command(x_arg, allow_data_loss, dry_run) -> None:
     from app.dbadmin.core.lock import shell_actor
 
     settlement = recovery.rollback(
-        db.engine,
+        database_engine(),
         actor=shell_actor(),
         allow_data_loss=allow_data_loss,
         dry_run=dry_run,
@@ -603,7 +612,7 @@ def resume_command(x_arg, dry_run) -> None:
     from app.dbadmin.core.lock import shell_actor
 
     settlement = recovery.resume(
-        db.engine,
+        database_engine(),
         load_catalog(),
         actor=shell_actor(),
         dry_run=dry_run,
@@ -613,7 +622,7 @@ def resume_command(x_arg, dry_run) -> None:
     if dry_run:
         click.echo("dry run: nothing was run")
         return
-    result = verify_revisions(db.engine, settlement.stamped)
+    result = verify_revisions(database_engine(), settlement.stamped)
     if result.matches:
         click.echo(f"resumed: stamped {result.label}, and the schema verifies")
         return
@@ -658,7 +667,7 @@ def _current_knows_whole_ids(cmd: click.Command) -> None:
 
         directory = kwargs.get("directory") or g.get("directory")
         catalog = load_catalog(os.path.abspath(directory) if directory else None)
-        current = stamped_revisions(db.engine)
+        current = stamped_revisions(database_engine())
         if any(rev not in catalog.by_id for rev in current):
             # The guards (and the models they load) only for the refusal.
             from app.dbadmin.core.guards import check_known
