@@ -12,8 +12,9 @@
 3. Writes the smallest Flask-Migrate app beside it, for reference: Flask,
    Flask-SQLAlchemy and Flask-Migrate in ten lines, `flask db init`'s
    migrations/ with Headway's revision files. Its `flask db current` is what
-   any Flask-Migrate app pays over bare Alembic (Flask, Werkzeug, Jinja, Click,
-   SQLAlchemy's ORM): the floor under Headway's.
+   a Flask-Migrate app pays over bare Alembic (Flask, Werkzeug, Jinja, Click,
+   SQLAlchemy's ORM); Headway's `flask db` leaves the ORM out
+   (app/database.py).
 4. Runs Headway's `flask db current`, the minimal app's and `alembic current`
    one after the other, --pairs times after a warm-up of each, and prints each
    one's median and the ratios of the medians to Alembic's. Target: Headway's
