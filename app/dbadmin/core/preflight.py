@@ -1072,23 +1072,7 @@ class _Context:
     ) -> list[Finding]:
         condition = " OR ".join(f"{self.quote(c)} IS NULL" for c in columns)
         found = self.count_with_examples(table, condition, ())
-        if found is None:
-            return [self.not_checked("nulls", table, columns, self.last_error, target)]
-        count, examples, shown = found
-        if not count:
-            return []
-        return [
-            Finding(
-                "nulls",
-                FAILS,
-                table,
-                columns,
-                count,
-                examples,
-                shown,
-                target=target,
-            )
-        ]
+        return self.found("nulls", FAILS, table, columns, target, found)
 
     def check_add_column(self, table: str, action: Action) -> list[Finding]:
         definition = action.definition
@@ -1191,17 +1175,17 @@ class _Context:
                 found = self.count_with_examples(
                     table, f"ABS({q}) >= POWER(10, {p - s})", (column,)
                 )
-                findings.append(
-                    self.found("out_of_range", severity, table, column, target, found)
+                findings += self.found(
+                    "out_of_range", severity, table, (column,), target, found
                 )
             if s < old_s:
                 found = self.count_with_examples(
                     table, f"{q} <> ROUND({q}, {s})", (column,)
                 )
-                findings.append(
-                    self.found("rounded", WARNING, table, column, target, found)
+                findings += self.found(
+                    "rounded", WARNING, table, (column,), target, found
                 )
-            return [f for f in findings if f is not None]
+            return findings
         elif new.name in ("ENUM", "SET") and old.name == new.name:
             lost = [v for v in old.args if v not in new.args]
             if not lost:
@@ -1233,18 +1217,22 @@ class _Context:
                 )
             ]
         found = self.count_with_examples(table, condition, (column,))
-        finding = self.found(kind, severity, table, column, target, found)
-        return [finding] if finding else []
+        return self.found(kind, severity, table, (column,), target, found)
 
-    def found(self, kind, severity, table, column, target, found) -> Finding | None:
+    def found(self, kind, severity, table, columns, target, found) -> list[Finding]:
+        """What a count_with_examples found: a finding when rows would break
+        the change, none when no row would, "not checked" when it could not
+        count."""
         if found is None:
-            return self.not_checked(kind, table, (column,), self.last_error, target)
+            return [self.not_checked(kind, table, columns, self.last_error, target)]
         count, examples, shown = found
         if not count:
-            return None
-        return Finding(
-            kind, severity, table, (column,), count, examples, shown, target=target
-        )
+            return []
+        return [
+            Finding(
+                kind, severity, table, columns, count, examples, shown, target=target
+            )
+        ]
 
     def check_add_foreign_key(self, table: str, action: Action) -> list[Finding]:
         parent = action.references
@@ -1266,49 +1254,13 @@ class _Context:
             f"WHERE {pairs})"
         )
         found = self.count_with_examples(table, condition, columns, alias="c")
-        if found is None:
-            return [
-                self.not_checked("orphans", table, columns, self.last_error, target)
-            ]
-        count, examples, shown = found
-        if not count:
-            return []
-        return [
-            Finding(
-                "orphans",
-                FAILS,
-                table,
-                columns,
-                count,
-                examples,
-                shown,
-                target=target,
-            )
-        ]
+        return self.found("orphans", FAILS, table, columns, target, found)
 
     def check_add_check(self, table: str, action: Action) -> list[Finding]:
         found = self.count_with_examples(table, f"NOT ({action.expression})", ())
-        if found is None:
-            return [
-                self.not_checked(
-                    "check_violations", table, (), self.last_error, action.expression
-                )
-            ]
-        count, examples, shown = found
-        if not count:
-            return []
-        return [
-            Finding(
-                "check_violations",
-                FAILS,
-                table,
-                (),
-                count,
-                examples,
-                shown,
-                target=action.expression,
-            )
-        ]
+        return self.found(
+            "check_violations", FAILS, table, (), action.expression, found
+        )
 
     def batch_checks(self, table: str, sql: str) -> list[Finding]:
         """A SQLite batch rebuild: the new table's definition is not in the
