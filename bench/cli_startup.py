@@ -33,7 +33,6 @@ The database and the temporary directory are removed at the end.
 import argparse
 import os
 import resource
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -43,11 +42,18 @@ import textwrap
 import time
 from pathlib import Path
 
-import sqlalchemy as sa
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.common import (  # noqa: E402
+    ROOT,
+    BenchError,
+    environment,
+    prepare_legacy,
+    run_main,
+    scratch_database,
+)
+
 BIN = Path(sys.executable).parent
-DEFAULT_SERVER = "mysql+pymysql://root@127.0.0.1/"
 TARGET = 1.4
 
 ENV_PY = """
@@ -83,7 +89,7 @@ def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, fl
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
-        sys.exit(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
+        raise BenchError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return elapsed, cpu
 
@@ -92,61 +98,61 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=11)
     args = parser.parse_args()
-    server = sa.make_url(os.environ.get("BENCH_MYSQL_URL", DEFAULT_SERVER))
-    name = f"headway_bench_cli_{secrets.token_hex(3)}"
-    admin = sa.create_engine(server.set(database=""), poolclass=sa.pool.NullPool)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE `{name}`")
-    url = server.set(database=name).render_as_string(hide_password=False)
-    work = Path(tempfile.mkdtemp(prefix="headway-bench-cli-"))
-    env = {**os.environ, "DATABASE_URL": url, "HEADWAY_CONFIG": "development"}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # see the docstring
+    with (
+        scratch_database() as url,
+        tempfile.TemporaryDirectory(prefix="headway-bench-cli-") as tmp,
+    ):
+        work = Path(tmp)
+        env = environment(url)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # see the docstring
+        prepare_legacy(env, 0.01)
+        times = time_commands(args.pairs, url, env, work)
+    return report(times, args.pairs)
+
+
+def time_commands(
+    pairs: int, url: str, env: dict[str, str], work: Path
+) -> dict[str, list[tuple[float, float]]]:
+    """Each command's (wall, CPU) seconds, `pairs` runs each, interleaved,
+    after a warm-up of each."""
+    # Headway's revision files, with Alembic's own plain env.py.
+    shutil.copytree(
+        ROOT / "migrations" / "versions",
+        work / "versions",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    shutil.copy(ROOT / "migrations" / "script.py.mako", work)
+    (work / "env.py").write_text(textwrap.dedent(ENV_PY))
+    (work / "alembic.ini").write_text(
+        f"[alembic]\nscript_location = {work}\n"
+        f"sqlalchemy.url = {url.replace('%', '%%')}\n"
+    )
+    minimal = work / "minimal"
+    minimal.mkdir()
+    (minimal / "app.py").write_text(textwrap.dedent(MINIMAL_APP))
+    minimal_env = {**env, "FLASK_APP": "app"}
     flask = [str(BIN / "flask")]
-    try:
-        for command in (
-            ("demo", "create-legacy", "--scale", "0.01"),
-            ("headway", "init"),
-            ("db", "adopt"),
-            ("db", "upgrade"),
-        ):
-            timed(flask + list(command), env, ROOT)
-        # Headway's revision files, with Alembic's own plain env.py.
-        shutil.copytree(
-            ROOT / "migrations" / "versions",
-            work / "versions",
-            ignore=shutil.ignore_patterns("__pycache__"),
-        )
-        shutil.copy(ROOT / "migrations" / "script.py.mako", work)
-        (work / "env.py").write_text(textwrap.dedent(ENV_PY))
-        (work / "alembic.ini").write_text(
-            f"[alembic]\nscript_location = {work}\n"
-            f"sqlalchemy.url = {url.replace('%', '%%')}\n"
-        )
-        minimal = work / "minimal"
-        minimal.mkdir()
-        (minimal / "app.py").write_text(textwrap.dedent(MINIMAL_APP))
-        minimal_env = {**env, "FLASK_APP": "app"}
-        timed(flask + ["db", "init"], minimal_env, minimal)
-        shutil.rmtree(minimal / "migrations" / "versions")
-        shutil.copytree(work / "versions", minimal / "migrations" / "versions")
-        alembic = [str(BIN / "alembic"), "-c", str(work / "alembic.ini"), "current"]
-        flask_current = flask + ["db", "current"]
-        runs = (
-            ("flask db current", flask_current, env, ROOT),
-            ("minimal Flask-Migrate app", flask_current, minimal_env, minimal),
-            ("alembic current", alembic, env, work),
-        )
-        times: dict[str, list[tuple[float, float]]] = {label: [] for label, *_ in runs}
-        for _, command, run_env, cwd in runs:
-            timed(command, run_env, cwd)
-        for _ in range(args.pairs):
-            for label, command, run_env, cwd in runs:
-                times[label].append(timed(command, run_env, cwd))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.dispose()
+    timed(flask + ["db", "init"], minimal_env, minimal)
+    shutil.rmtree(minimal / "migrations" / "versions")
+    shutil.copytree(work / "versions", minimal / "migrations" / "versions")
+    alembic = [str(BIN / "alembic"), "-c", str(work / "alembic.ini"), "current"]
+    flask_current = flask + ["db", "current"]
+    runs = (
+        ("flask db current", flask_current, env, ROOT),
+        ("minimal Flask-Migrate app", flask_current, minimal_env, minimal),
+        ("alembic current", alembic, env, work),
+    )
+    times: dict[str, list[tuple[float, float]]] = {label: [] for label, *_ in runs}
+    for _, command, run_env, cwd in runs:
+        timed(command, run_env, cwd)
+    for _ in range(pairs):
+        for label, command, run_env, cwd in runs:
+            times[label].append(timed(command, run_env, cwd))
+    return times
+
+
+def report(times: dict[str, list[tuple[float, float]]], pairs: int) -> int:
+    """Print the table; 0 when the target is met, else 1."""
     wall = {label: [w for w, _ in values] for label, values in times.items()}
     cpu = {label: [c for _, c in values] for label, values in times.items()}
     base_wall = statistics.median(wall["alembic current"])
@@ -156,7 +162,7 @@ def main() -> int:
     load = os.getloadavg()
     print(
         f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} "
-        f"{load[2]:.2f}, Python {sys.version.split()[0]}, {args.pairs} runs each"
+        f"{load[2]:.2f}, Python {sys.version.split()[0]}, {pairs} runs each"
     )
     print(
         f"{'command':<26}{'median ms':>10}{'min':>6}{'max':>6}{'ratio':>7}"
@@ -182,4 +188,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(lambda: sys.exit(main()))

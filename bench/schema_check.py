@@ -6,20 +6,15 @@ legacy database adopted at 0001_baseline and at head.
 
     .venv/bin/python bench/schema_check.py [--mysql-url URL] [--rounds 500]
 
-On MariaDB it creates and drops a database of its own (headway_bench_check_*).
+On MariaDB it creates and drops a database of its own (headway_bench_*).
 Prints one table; nothing is left behind.
 """
 
 import argparse
-import os
-import secrets
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
-
-import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -29,6 +24,7 @@ from app.dbadmin.core.fingerprint import check_schema  # noqa: E402
 from app.dbadmin.core.state import read_state  # noqa: E402
 from app.demo.legacy import create_legacy  # noqa: E402
 from app.extensions import db  # noqa: E402
+from bench.common import scratch_database, server_url, sqlite_database  # noqa: E402
 from config import TestingConfig  # noqa: E402
 
 
@@ -80,25 +76,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument(
         "--mysql-url",
-        default=os.environ.get("BENCH_MYSQL_URL", "mysql+pymysql://root@127.0.0.1/"),
+        default=server_url(),
     )
     parser.add_argument("--rounds", type=int, default=500)
     args = parser.parse_args()
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        rows += measure(f"sqlite:///{tmp}/bench.db", "SQLite", args.rounds)
-    server = sa.make_url(args.mysql_url)
-    name = f"headway_bench_check_{secrets.token_hex(4)}"
-    admin = sa.create_engine(server.set(database=""))
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE `{name}`")
-    try:
-        url = server.set(database=name).render_as_string(hide_password=False)
+    with sqlite_database() as url:
+        rows += measure(url, "SQLite", args.rounds)
+    with scratch_database(args.mysql_url) as url:
         rows += measure(url, "MariaDB", args.rounds)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.dispose()
 
     print(f"rounds: {args.rounds} per figure (median / p95, milliseconds)")
     print()
