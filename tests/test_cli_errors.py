@@ -13,9 +13,11 @@ from app.extensions import db
 from tests.helpers import (
     MYSQL_URL,
     ROOT,
+    migrations_chain,
     migrations_head,
     mysql_server_url,
     run_flask,
+    version_rows,
 )
 
 # `flask` commands only: each test's app is built as the command builds it.
@@ -213,6 +215,30 @@ def test_a_bad_lock_wait_is_refused(runner, value):
         ["db", "downgrade", "-x", f"lock_wait={value}"],
     ):
         assert_one_error_line(runner.invoke(args=args), expected)
+
+
+def test_downgrade_takes_a_relative_revision(app, runner):
+    """`flask db downgrade -2`, as `alembic downgrade -2` (click alone refuses
+    a bare -2 as an unknown option); an option's value stays its own."""
+    chain = migrations_chain()
+    for args, back in (
+        (["-1"], 1),
+        (["-x", "lock_wait=2", "-2"], 2),
+        (["--", "-1"], 1),  # the way that always worked
+    ):
+        assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+        result = runner.invoke(args=["db", "downgrade", *args])
+        assert result.exit_code == 0, result.output
+        with app.app_context():
+            assert version_rows(db.engine) == [chain[-1 - back]], args
+    result = runner.invoke(args=["db", "downgrade", "-1", "-2"])
+    assert result.exit_code != 0
+    assert "unexpected extra argument (-2)" in result.output
+    # -x's value, not the revision: the default one step.
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(args=["db", "downgrade", "-x", "-2"]).exit_code == 0
+    with app.app_context():
+        assert version_rows(db.engine) == [chain[-2]]
 
 
 def test_a_refused_statement_is_not_an_unreachable_database(app, runner):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,31 @@ class DbGroup(HeadwayGroup):
             return super().invoke(ctx)
         except CommandError as exc:
             fail(str(exc))
+
+
+class TakesRelativeRevision(click.Command):
+    """Reads `-2` as the REVISION (Alembic's relative revision, as in
+    `alembic downgrade -2`), which click would refuse as an unknown option."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" not in args:
+            valued = {
+                name
+                for p in self.params
+                if isinstance(p, click.Option) and not p.is_flag
+                for name in p.opts
+            }
+            relative = [
+                i
+                for i, arg in enumerate(args)
+                if re.fullmatch(r"-\d+", arg) and (i == 0 or args[i - 1] not in valued)
+            ]
+            if relative:
+                args = [a for i, a in enumerate(args) if i not in relative] + [
+                    "--",
+                    *(args[i] for i in relative),
+                ]
+        return super().parse_args(ctx, args)
 
 
 db_cli = DbGroup(
@@ -214,7 +240,7 @@ def _with_lock_wait(x_arg: tuple, seconds: float) -> tuple:
     )
 
 
-@db_cli.command("downgrade")
+@db_cli.command("downgrade", cls=TakesRelativeRevision)
 @_directory_option
 @_offline_options
 @_x_arg_option
@@ -225,10 +251,10 @@ def _with_lock_wait(x_arg: tuple, seconds: float) -> tuple:
 def downgrade_command(
     directory, sql, tag, x_arg, allow_data_loss, online, no_preflight, revision
 ) -> None:
-    """Revert to a previous version (`flask db downgrade -- -1`: click reads a
-    bare -1 as an option). Preflight runs first, and a step that will fail is
-    refused before anything runs (unless --no-preflight). A step that drops
-    data is refused unless --allow-data-loss."""
+    """Revert to a previous version (default -1: one step; -2: two).
+    Preflight runs first, and a step that will fail is refused before
+    anything runs (unless --no-preflight). A step that drops data is refused
+    unless --allow-data-loss."""
     lock_wait_of(x_arg)
     config = _alembic_config(
         directory,
