@@ -17,7 +17,7 @@ from app.dbadmin.core.rehearsal import rehearse
 from app.dbadmin.core.state import read_state
 from app.extensions import db
 from config import TestingConfig
-from tests.helpers import migrations_head, schema_dump, version_rows
+from tests.helpers import migrations_chain, migrations_head, schema_dump, version_rows
 
 # `flask` commands only: each test's app is built as the command builds it.
 pytestmark = pytest.mark.cli
@@ -551,3 +551,32 @@ def test_a_downgrade_dropping_an_index(mysql_app, scripts):
     assert statement.sql.strip().startswith("DROP INDEX")
     assert statement.lock.kind == pf.IN_PLACE_WRITES_ALLOWED
     assert step.verdict == "safe"
+
+
+def test_preflight_takes_a_relative_target(scripted_app, scripts):
+    """`flask db preflight +N` and `-N` check what `flask db upgrade +N` and
+    `downgrade -N` would run from where the database stands; a count that
+    cannot be made (past the first revision, or through a merge) is one
+    line."""
+    chain = [*migrations_chain(), "0900_a", "0900_b", "0901_join"]
+    scripts.write("0900_a", chain[-4])
+    scripts.write("0900_b", chain[-4])
+    scripts.write("0901_join", ["0900_a", "0900_b"])
+    runner = scripted_app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade", chain[1]]).exit_code == 0
+    for target, expected in (
+        ("+1", f"upgrade to {chain[2]}: 1 step"),
+        ("+2", f"upgrade to {chain[3]}: 2 steps"),
+        ("-1", f"downgrade to {chain[0]}: 1 step"),
+        ("-2", "downgrade to base: 2 steps"),
+    ):
+        result = runner.invoke(args=["db", "preflight", target])
+        assert result.exit_code == 0, result.output
+        assert expected in result.output, (target, result.output)
+    result = runner.invoke(args=["db", "preflight", "-9"])
+    assert result.exit_code == 1
+    assert f"cannot move -9 from {chain[1]}" in result.output
+    assert runner.invoke(args=["db", "upgrade", "heads"]).exit_code == 0
+    result = runner.invoke(args=["db", "preflight", "-1"])
+    assert result.exit_code == 1
+    assert "cannot move -1 from 0901_join: Ambiguous walk" in result.output

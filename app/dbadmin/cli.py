@@ -550,7 +550,7 @@ def _write_revision(closest: Verification) -> None:
 # --- flask db preflight ---------------------------------------------------
 
 
-@db_cli.command("preflight")
+@db_cli.command("preflight", cls=TakesRelativeRevision)
 @click.option(
     "--time-limit",
     type=click.FloatRange(min=0.1),
@@ -560,18 +560,26 @@ def _write_revision(closest: Verification) -> None:
 )
 @click.argument("target", default="head")
 def preflight_command(time_limit: float, target: str) -> None:
-    """What each pending step to TARGET (default: head) will do, before it
-    runs: each statement's lock impact, as the server answers it on an empty
-    scratch copy; the table's size and, for a copy or an in-place rebuild,
-    an estimated duration; the live data that will make it fail or that it
-    changes silently; the transactions that would hold it up. Reads only.
+    """What each pending step to TARGET (default: head; +N or -N: N steps up
+    or down from here) will do, before it runs: each statement's lock
+    impact, as the server answers it on an empty scratch copy; the table's
+    size and, for a copy or an in-place rebuild, an estimated duration; the
+    live data that will make it fail or that it changes silently; the
+    transactions that would hold it up. Reads only.
     Exits 1 when a step will fail."""
+    from app.dbadmin.core.alembic_env import stamped_revisions
     from app.dbadmin.core.catalog import load_catalog
+    from app.dbadmin.core.plan import RELATIVE, relative_target
     from app.dbadmin.core.preflight import preflight_to
     from app.dbadmin.preflight_text import preflight_lines
 
+    catalog = load_catalog()
+    if RELATIVE.fullmatch(target):
+        # What `flask db upgrade +1` or `downgrade -1` would run, as of now.
+        current = tuple(stamped_revisions(database_engine()))
+        target = relative_target(catalog, current, target)
     limit = {} if time_limit is None else {"time_limit_s": time_limit}
-    plan, result = preflight_to(database_engine(), load_catalog(), target, **limit)
+    plan, result = preflight_to(database_engine(), catalog, target, **limit)
     if not plan.steps:
         click.echo(f"nothing to run: the database is at {target}")
         return

@@ -4,6 +4,7 @@ what the destructive-change lint finds in it."""
 
 import ast
 import io
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -81,6 +82,34 @@ def resolve_target(catalog: Catalog, target: str) -> str:
     if rev is None:
         raise PlanError(catalog.unresolved(target, "target revision"))
     return rev
+
+
+RELATIVE = re.compile(r"[+-]\d+")
+
+
+def relative_target(catalog: Catalog, current: tuple[str, ...], target: str) -> str:
+    """The revision that `+N` or `-N` (RELATIVE) reaches from `current`, as
+    `flask db upgrade +N` or `downgrade -N` counts the steps; "base" below
+    the first. PlanError when Alembic cannot make the count."""
+    upgrade = target.startswith("+")
+    try:
+        with ALEMBIC_LOCK:
+            if upgrade:
+                steps = upgrade_steps(catalog.script, target, current or "base")
+            else:
+                steps = downgrade_steps(catalog.script, target, current or None)
+    except Exception as exc:  # Alembic's errors for a count it cannot make
+        raise PlanError(f"cannot move {target} from {_here(current)}: {exc}") from None
+    if not steps:
+        raise PlanError(f"{target} moves nowhere from {_here(current)}")
+    # One revision, or none below the first: Alembic refuses a count that
+    # would walk past a merge or a branch point ("Ambiguous walk").
+    reached = steps[-1].to_revisions
+    return reached[0] if reached else "base"
+
+
+def _here(current: tuple[str, ...]) -> str:
+    return ", ".join(current) or "base"
 
 
 def make_plan(
