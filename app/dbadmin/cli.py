@@ -212,8 +212,9 @@ def upgrade_command(
     # stamp and the upgrade, under the release lock: deploy scripts running
     # this at once take turns, and the later ones find it versioned.
     deadline = Deadline.after(wait)
-    with release_lock(database_engine(), deadline, click.echo, "-x lock_wait=SECONDS"):
-        adoption = adopt_if_unversioned(database_engine())
+    engine = database_engine()
+    with release_lock(engine, deadline, click.echo, "-x lock_wait=SECONDS"):
+        adoption = adopt_if_unversioned(engine)
         if adoption is not None and not adoption.stamped:
             _print_no_match(adoption.verification)
             raise SystemExit(1)
@@ -322,12 +323,13 @@ _ANY_UNSETTLED_RUN = (
 def _may_have_a_partial_step() -> bool:
     """False when the journal holds no unsettled run (or there is no journal,
     or the database is SQLite, which takes a whole step back)."""
-    if database_engine().dialect.name != "mysql":
+    engine = database_engine()
+    if engine.dialect.name != "mysql":
         return False
     from sqlalchemy.exc import SQLAlchemyError
 
     try:
-        with database_engine().connect() as conn:
+        with engine.connect() as conn:
             return conn.exec_driver_sql(_ANY_UNSETTLED_RUN).first() is not None
     except SQLAlchemyError:
         return False
@@ -371,7 +373,8 @@ def verify_command(revision: str | None) -> None:
     from app.dbadmin.core.catalog import load_catalog
     from app.dbadmin.core.state import redundant_stamp_line, redundant_stamps
 
-    stamped = stamped_revisions(database_engine())
+    engine = database_engine()
+    stamped = stamped_revisions(engine)
     unversioned = not stamped
     redundant = redundant_stamps(load_catalog(), stamped)
     if redundant and revision is None:
@@ -383,7 +386,7 @@ def verify_command(revision: str | None) -> None:
             "--dry-run` finds the revision it matches.",
             err=True,
         )
-    result = verify_schema(database_engine(), revision)
+    result = verify_schema(engine, revision)
     if not result.matches:
         _print_differences(result)
         if not unversioned and revision is None:
@@ -471,15 +474,14 @@ def adopt_command(
     ]
     if len(chosen) > 1:
         fail(f"{' and '.join(chosen)} do not go together: choose one")
+    engine = database_engine()
     if dry_run or write_revision:
-        adoption = adopt(database_engine(), to=to, dry_run=True)
+        adoption = adopt(engine, to=to, dry_run=True)
     else:
         # Decided under the release lock, like every adoption.
         deadline = Deadline.after(lock_wait)
-        with release_lock(database_engine(), deadline, click.echo, "--lock-wait"):
-            adoption = adopt(
-                database_engine(), to=to, accept_differences=accept_differences
-            )
+        with release_lock(engine, deadline, click.echo, "--lock-wait"):
+            adoption = adopt(engine, to=to, accept_differences=accept_differences)
     result = adoption.verification
     if write_revision:
         _write_revision(result)
