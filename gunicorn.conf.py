@@ -62,7 +62,11 @@ workers = SETTINGS.get("HEADWAY_WORKERS", _cpu_count())
 # gthread remain for comparison; see docs/deploy.md for their limits.
 worker_class = SETTINGS.get("HEADWAY_WORKER_CLASS", "gevent")
 # Connections each gevent worker serves at once (gunicorn's default); beyond
-# them a connection waits in the listen queue.
+# them a connection waits in the listen queue. With more than one worker,
+# each accepts one connection per turn of its loop, so the workers share a
+# burst of new connections and the last accepted wait longest; accepting
+# them all at once was tried and measured, and made the typical request
+# slower (README, "The first requests of a burst").
 worker_connections = SETTINGS.get("HEADWAY_WORKER_CONNECTIONS", 1000)
 # gevent and gthread: a request's headers must arrive within this many
 # seconds (then the connection is closed), and an idle keep-alive connection
