@@ -46,6 +46,7 @@ from app.dbadmin.core.alembic_env import (
     include_user_schema,
     running_context_opts,
 )
+from app.dbadmin.core.catalog import lend_scripts
 
 # The guards, the executor, the journal, the lock and the models are imported
 # by the runs that use them: `flask db current` reads the version table only,
@@ -371,6 +372,9 @@ def run_migrations_online() -> None:
                 journal.close()
 
 
+# The revision files, imported once per process: the catalog has them
+# (`flask db` checked them for broken files before this run).
+lend_scripts(context.script)
 if context.is_offline_mode():
     run_migrations_offline()
 else:

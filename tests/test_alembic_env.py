@@ -21,6 +21,7 @@ from app.dbadmin.core.alembic_env import (
     downgrade_steps,
     heads_after,
     inside_a_running_migration,
+    lent_revision_map,
     offline_batch_rebuilds,
     read_scripts,
     record_impl_calls,
@@ -123,6 +124,44 @@ def test_scripts_read_one_by_one_and_a_directory_loading_its_own(script):
             return (s for _, s, _ in read_scripts(self) if s and s.revision == "a")
 
     assert OnlyA(script.dir).get_heads() == ["a"]
+
+
+def test_a_lent_revision_map_is_alembics_own_and_leaves_the_lenders_alone(
+    script, tmp_path
+):
+    """Branch labels and a merge on top of a, b, c: the lent map answers as a
+    map that read the files itself, and a revision added to it (as a run that
+    writes one does) changes neither the lender's map nor its scripts."""
+    config = Config(str(tmp_path / "alembic.ini"))
+    command.revision(
+        config, message="d", rev_id="d", head="a", splice=True, branch_label="side"
+    )
+    command.revision(config, message="e", rev_id="e", head="c")
+    command.merge(config, ["d", "e"], message="join", rev_id="f")
+    own = ScriptDirectory.from_config(config)
+    lender = ScriptDirectory.from_config(config)
+    scripts = list(lender.walk_revisions())
+    before = {s.revision: (s.nextrev, set(s.branch_labels)) for s in scripts}
+    borrower = ScriptDirectory.from_config(config)
+    borrower.revision_map = lent_revision_map(scripts)
+
+    def described(directory):
+        return (
+            directory.get_heads(),
+            directory.get_bases(),
+            {
+                s.revision: (s.nextrev, s.branch_labels, s.down_revision)
+                for s in directory.walk_revisions()
+            },
+            [s.revision for s in directory.iterate_revisions("f", "base")],
+            directory.get_revision("side@head").revision,
+        )
+
+    assert described(borrower) == described(own)
+    borrower.generate_revision("g", "after the join", head="f")
+    assert borrower.get_heads() == ["g"]
+    assert lender.get_heads() == ["f"]
+    assert {s.revision: (s.nextrev, s.branch_labels) for s in scripts} == before
 
 
 def test_the_running_context_and_nested_runs(script):

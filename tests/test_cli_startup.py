@@ -3,6 +3,7 @@ the web admin, the API's schemas, WTForms or Flask-Login (wsgi.py,
 create_app's `web`)."""
 
 import pytest
+from alembic.script import ScriptDirectory
 
 from tests.helpers import run_flask
 
@@ -64,3 +65,29 @@ def test_flask_routes_still_has_the_whole_app(database_url):
     result = run_flask("routes", DATABASE_URL=database_url)
     assert result.returncode == 0, result.stderr
     assert "migrations.index" in result.stdout and "api.me" in result.stdout
+
+
+@pytest.mark.cli
+def test_a_flask_db_run_imports_the_revision_files_once(runner, monkeypatch):
+    """The catalog imports them (`flask db` names a broken one before
+    Alembic would fail on it); the ScriptDirectory each Alembic command makes
+    then borrows them (catalog.lend_scripts) instead of importing every one
+    again."""
+    loads = []
+    own_loading = ScriptDirectory._load_revisions
+
+    def counted(script):
+        loads.append(script.dir)
+        return own_loading(script)
+
+    monkeypatch.setattr(ScriptDirectory, "_load_revisions", counted)
+    for args in (
+        ["db", "upgrade"],
+        ["db", "current"],
+        ["db", "check"],
+        ["db", "downgrade", "-1"],
+        ["db", "upgrade", "--sql"],
+    ):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, (args, result.output)
+    assert loads == []

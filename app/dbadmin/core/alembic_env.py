@@ -9,9 +9,10 @@ public API does not do it, and a test in tests/test_alembic_env.py that fails
 when Alembic changes it: an upgrade of Alembic is checked in one place.
 """
 
+import copy
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.operations.batch import BatchOperationsImpl
 from alembic.runtime.migration import HeadMaintainer, MigrationContext
 from alembic.script import Script, ScriptDirectory
+from alembic.script.revision import RevisionMap
 from flask import current_app
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -328,6 +330,23 @@ def read_scripts(
             yield path, Script._from_path(script_dir, path), None
         except Exception as exc:  # any error a revision file can raise
             yield path, None, exc
+
+
+def lent_revision_map(scripts: Iterable[Script]) -> RevisionMap:
+    """A RevisionMap over copies of `scripts`, revision files already
+    imported, for a ScriptDirectory that would import them all again.
+    Copies, because a map sets each revision's children and branch labels on
+    it, and a run that writes a revision adds to them: the lender's stay as
+    they were. Private: Revision.branch_labels is a set that maps update in
+    place (the rest they assign anew)."""
+
+    def copies() -> Iterator[Script]:
+        for script in scripts:
+            twin = copy.copy(script)
+            twin.branch_labels = set(script.branch_labels)
+            yield twin
+
+    return RevisionMap(copies)
 
 
 class ScriptDirectoryLoadingItsOwn(ScriptDirectory):
