@@ -19,6 +19,11 @@
    one after the other, --pairs times after a warm-up of each, and prints each
    one's median and the ratios of the medians to Alembic's. Target: Headway's
    ratio at most 1.4. Exit 1 when it is above.
+   Then, with --revisions N (default 1,000; 0 leaves it out), the same
+   three commands with N more revisions written after the head (pending:
+   the database stays where it is), as bench/console.py writes them, for
+   how the start-up grows with the history. Printed, not judged: the target
+   is the first table's.
    The CPU time (user + system) of each run is printed beside it: on a busy
    machine the wall-clock times swing with the other work, and the ratio of
    the CPU times is the steadier account of what each command costs.
@@ -51,6 +56,11 @@ from bench.common import (  # noqa: E402
     prepare_legacy,
     run_main,
     scratch_database,
+)
+from bench.console import (  # noqa: E402
+    plan_revisions,
+    project_revisions,
+    write_migrations,
 )
 
 BIN = Path(sys.executable).parent
@@ -97,6 +107,7 @@ def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, fl
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=11)
+    parser.add_argument("--revisions", type=int, default=1000)
     args = parser.parse_args()
     with (
         scratch_database() as url,
@@ -106,18 +117,37 @@ def main() -> int:
         env = environment(url)
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # see the docstring
         prepare_legacy(env, 0.01)
-        times = time_commands(args.pairs, url, env, work)
-    return report(times, args.pairs)
+        times = time_commands(args.pairs, url, env, work / "project", ROOT)
+        status = report(times, args.pairs, "the project's revisions", judged=True)
+        if args.revisions:
+            migrations = work / "longer" / "migrations"
+            write_migrations(
+                migrations, plan_revisions(args.revisions, project_revisions()[0])
+            )
+            longer_env = {**env, "HEADWAY_MIGRATIONS_DIR": str(migrations)}
+            times = time_commands(
+                args.pairs, url, longer_env, work / "longer", ROOT, migrations
+            )
+            print()
+            report(times, args.pairs, f"{args.revisions:,} revisions more")
+    return status
 
 
 def time_commands(
-    pairs: int, url: str, env: dict[str, str], work: Path
+    pairs: int,
+    url: str,
+    env: dict[str, str],
+    work: Path,
+    cwd: Path,
+    migrations: Path = ROOT / "migrations",
 ) -> dict[str, list[tuple[float, float]]]:
-    """Each command's (wall, CPU) seconds, `pairs` runs each, interleaved,
-    after a warm-up of each."""
-    # Headway's revision files, with Alembic's own plain env.py.
+    """Each command's (wall, CPU) seconds on the revision files of
+    `migrations`, `pairs` runs each, interleaved, after a warm-up of each;
+    `flask db current` from `cwd` with `env`."""
+    work.mkdir(parents=True, exist_ok=True)
+    # The same revision files, with Alembic's own plain env.py.
     shutil.copytree(
-        ROOT / "migrations" / "versions",
+        migrations / "versions",
         work / "versions",
         ignore=shutil.ignore_patterns("__pycache__"),
     )
@@ -138,7 +168,7 @@ def time_commands(
     alembic = [str(BIN / "alembic"), "-c", str(work / "alembic.ini"), "current"]
     flask_current = flask + ["db", "current"]
     runs = (
-        ("flask db current", flask_current, env, ROOT),
+        ("flask db current", flask_current, env, cwd),
         ("minimal Flask-Migrate app", flask_current, minimal_env, minimal),
         ("alembic current", alembic, env, work),
     )
@@ -151,8 +181,13 @@ def time_commands(
     return times
 
 
-def report(times: dict[str, list[tuple[float, float]]], pairs: int) -> int:
-    """Print the table; 0 when the target is met, else 1."""
+def report(
+    times: dict[str, list[tuple[float, float]]],
+    pairs: int,
+    heading: str,
+    judged: bool = False,
+) -> int:
+    """Print the table; 0 when the target is met (or not `judged`), else 1."""
     wall = {label: [w for w, _ in values] for label, values in times.items()}
     cpu = {label: [c for _, c in values] for label, values in times.items()}
     base_wall = statistics.median(wall["alembic current"])
@@ -162,7 +197,8 @@ def report(times: dict[str, list[tuple[float, float]]], pairs: int) -> int:
     load = os.getloadavg()
     print(
         f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} "
-        f"{load[2]:.2f}, Python {sys.version.split()[0]}, {pairs} runs each"
+        f"{load[2]:.2f}, Python {sys.version.split()[0]}, {pairs} runs each; "
+        f"{heading}"
     )
     print(
         f"{'command':<26}{'median ms':>10}{'min':>6}{'max':>6}{'ratio':>7}"
@@ -176,7 +212,10 @@ def report(times: dict[str, list[tuple[float, float]]], pairs: int) -> int:
             f"{max(wall[label]) * 1000:>6.0f}{median_wall / base_wall:>7.2f}"
             f"{median_cpu * 1000:>8.0f}{median_cpu / base_cpu:>7.2f}"
         )
-    print(f"ratio {ratio:.2f} (target at most {TARGET}): {verdict}")
+    if judged:
+        print(f"ratio {ratio:.2f} (target at most {TARGET}): {verdict}")
+    else:
+        print(f"ratio {ratio:.2f}")
     if load[0] > (os.cpu_count() or 1):
         cpu_ratio = statistics.median(cpu["flask db current"]) / base_cpu
         print(
@@ -184,7 +223,7 @@ def report(times: dict[str, list[tuple[float, float]]], pairs: int) -> int:
             f"swings with the other work; the CPU ratio ({cpu_ratio:.2f}) is the "
             "steadier figure"
         )
-    return 0 if verdict == "PASS" else 1
+    return 0 if verdict == "PASS" or not judged else 1
 
 
 if __name__ == "__main__":
