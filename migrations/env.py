@@ -18,6 +18,9 @@ Differences from Flask-Migrate's stock env.py, each for a reason:
 - the app's loggers stay alive after an in-process run (no silencing fileConfig);
 - a caller may hand in its own connection (`config.attributes["connection"]`),
   which is how Headway builds a revision's schema in a scratch database;
+- the revision files are imported once per process: the ScriptDirectory the
+  command made borrows the ones Headway's catalog has imported
+  (app/dbadmin/core/catalog.py, lend_scripts);
 - `include_user_schema` never proposes dropping what the models don't know (legacy
   tables, views) and leaves Headway's own `headway_*` tables alone; autogenerate
   says what it left out that way, and compares server defaults too;

@@ -298,9 +298,9 @@ def load_catalog(directory: str | None = None, check_every: float = 0.0) -> Cata
 def lend_scripts(script: ScriptDirectory) -> None:
     """Hand the revision files the catalog has imported to `script`, the
     ScriptDirectory an Alembic command made for its run (from the config: a
-    command takes none), which would import every one of them again: at
-    1,000 revisions a third of a second of every `flask db` command that
-    runs migrations/env.py. Not when the catalog set a broken file aside
+    command takes none), which would import every one of them again: about
+    0.1 s at 1,000 revisions, in every `flask db` command that runs
+    migrations/env.py. Not when the catalog set a broken file aside
     (Alembic's own loading then says what it says), nor where `script`
     reads other files than the catalog (version_locations, sourceless)."""
     if (
