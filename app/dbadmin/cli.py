@@ -575,13 +575,14 @@ def preflight_command(time_limit: float, target: str) -> None:
     from app.dbadmin.core.preflight import preflight_to
     from app.dbadmin.preflight_text import preflight_lines
 
+    engine = database_engine()
     catalog = load_catalog()
     if RELATIVE.fullmatch(target):
         # What `flask db upgrade +1` or `downgrade -1` would run, as of now.
-        current = tuple(stamped_revisions(database_engine()))
+        current = tuple(stamped_revisions(engine))
         target = relative_target(catalog, current, target)
     limit = {} if time_limit is None else {"time_limit_s": time_limit}
-    plan, result = preflight_to(database_engine(), catalog, target, **limit)
+    plan, result = preflight_to(engine, catalog, target, **limit)
     if not plan.steps:
         click.echo(f"nothing to run: the database is at {target}")
         return

@@ -100,10 +100,9 @@ def relative_target(catalog: Catalog, current: tuple[str, ...], target: str) -> 
                 steps = downgrade_steps(catalog.script, target, current or None)
     except Exception as exc:  # Alembic's errors for a count it cannot make
         raise PlanError(f"cannot move {target} from {_here(current)}: {exc}") from None
-    if not steps:
-        raise PlanError(f"{target} moves nowhere from {_here(current)}")
-    # One revision, or none below the first: Alembic refuses a count that
-    # would walk past a merge or a branch point ("Ambiguous walk").
+    # Alembic makes exactly N steps or refuses (above). They end on one
+    # revision, or on none below the first: it refuses a count that would
+    # walk past a merge or a branch point too ("Ambiguous walk").
     reached = steps[-1].to_revisions
     return reached[0] if reached else "base"
 
